@@ -1,0 +1,175 @@
+//! Downloading a known dataset from its mirrors: progress bar, retries with backoff, checksum
+//! verification, and an atomic rename so that a partial download never becomes a dataset file.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::catalog::{DatasetSpec, FileSpec};
+use crate::checksum::md5_hex;
+use crate::error::{DataError, Result};
+use crate::idx::read_maybe_gz;
+
+/// Attempts per mirror before moving on to the next one.
+const ATTEMPTS: u32 = 3;
+
+/// Downloads `file` of `spec` into `dir` as `<name>.gz`, trying each mirror in turn.
+///
+/// The bytes go to a hidden `.part` file first; only a file whose checksum matches is
+/// renamed into place, so an interrupted or corrupt download never looks like data.
+pub fn download_file(spec: &DatasetSpec, file: &FileSpec, dir: &Path) -> Result<PathBuf> {
+    download_file_with_backoff(spec, file, dir, Duration::from_secs(1))
+}
+
+/// [`download_file`] with the first retry's wait; each further retry waits twice as long.
+pub fn download_file_with_backoff(
+    spec: &DatasetSpec,
+    file: &FileSpec,
+    dir: &Path,
+    backoff: Duration,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    let gz_name = format!("{}.gz", file.name);
+    let target = dir.join(&gz_name);
+    let part = dir.join(format!(".{gz_name}.part"));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .timeout_recv_body(Some(Duration::from_secs(120)))
+        .build()
+        .into();
+    let mut failures = Vec::new();
+    for mirror in spec.mirrors {
+        let url = format!("{mirror}{gz_name}");
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(backoff * (1 << (attempt - 1)));
+            }
+            match fetch(&agent, &url, &part).and_then(|()| verify(file, &part)) {
+                Ok(()) => {
+                    std::fs::rename(&part, &target).map_err(|e| DataError::io(&target, e))?;
+                    return Ok(target);
+                }
+                Err(e @ DataError::Checksum { .. }) => {
+                    // A wrong file will not become right by asking again: next mirror.
+                    let _ = std::fs::remove_file(&part);
+                    failures.push(format!("{url}: {e}"));
+                    break;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&part);
+                    failures.push(format!("{url} (attempt {}): {e}", attempt + 1));
+                }
+            }
+        }
+    }
+    Err(DataError::Download {
+        file: gz_name,
+        reason: if failures.is_empty() {
+            format!("dataset `{}` has no download mirrors", spec.name)
+        } else {
+            failures.join("; ")
+        },
+    })
+}
+
+/// Streams `url` into `part`, fsyncs it, with a progress bar on the terminal.
+fn fetch(agent: &ureq::Agent, url: &str, part: &Path) -> Result<()> {
+    let net = |e: ureq::Error| DataError::Download {
+        file: url.to_string(),
+        reason: e.to_string(),
+    };
+    let response = agent.get(url).call().map_err(net)?;
+    let len = response.body().content_length();
+    let bar = ProgressBar::new(len.unwrap_or(0)).with_message(url.to_string());
+    bar.set_style(
+        ProgressStyle::with_template("{msg}\n{wide_bar} {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("the progress template is valid"),
+    );
+    let mut reader = response.into_body().into_reader();
+    let io = |e| DataError::io(part, e);
+    let mut out = std::fs::File::create(part).map_err(io)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(io)?;
+        bar.inc(n as u64);
+    }
+    out.sync_all().map_err(io)?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Checks a file against the published checksum of `file`: the MD5 of the decompressed
+/// content when known, else the MD5 of the `.gz` file itself. Returns `Ok` when nothing is
+/// published to check against.
+pub fn verify(file: &FileSpec, path: &Path) -> Result<()> {
+    if let Some(expected) = file.md5 {
+        let bytes = read_maybe_gz(path)?;
+        return check(path, expected, &md5_hex(&bytes));
+    }
+    if let Some(expected) = file.gz_md5 {
+        let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        if raw.starts_with(&[0x1f, 0x8b]) {
+            return check(path, expected, &md5_hex(&raw));
+        }
+    }
+    Ok(())
+}
+
+/// Compares two hex digests, naming both on mismatch.
+pub(crate) fn check(path: &Path, expected: &str, actual: &str) -> Result<()> {
+    if expected.eq_ignore_ascii_case(actual) {
+        Ok(())
+    } else {
+        Err(DataError::Checksum {
+            path: path.to_path_buf(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Role;
+
+    #[test]
+    fn checksum_mismatch_names_both_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"abc").unwrap();
+        let spec = FileSpec {
+            role: Role::TestLabels,
+            name: "f",
+            md5: Some("d41d8cd98f00b204e9800998ecf8427e"),
+            gz_md5: None,
+        };
+        let e = verify(&spec, &p).unwrap_err().to_string();
+        assert!(e.contains("d41d8cd98f00b204e9800998ecf8427e"), "{e}");
+        assert!(e.contains("900150983cd24fb0d6963f7d28e17f72"), "{e}");
+    }
+
+    #[test]
+    fn unreachable_mirror_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        // A closed local port: the connection is refused at once, no network needed.
+        let spec = DatasetSpec {
+            name: "nowhere",
+            classes: 10,
+            mirrors: &["http://127.0.0.1:9/"],
+            files: crate::catalog::MNIST.files,
+        };
+        let e =
+            download_file_with_backoff(&spec, &spec.files[3], dir.path(), Duration::from_millis(1))
+                .unwrap_err();
+        assert!(matches!(e, DataError::Download { .. }), "{e}");
+        assert!(e.to_string().contains("attempt 3"), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,272 @@
+//! The IDX file format of LeCun, Cortes & Burges' MNIST distribution
+//! (<http://yann.lecun.com/exdb/mnist/>), gzip-compressed or raw.
+//!
+//! Layout: a 4-byte magic `0x00 0x00 <type> <ndims>`, then `ndims` big-endian `u32` sizes,
+//! then the data in row-major order. Only type `0x08` (unsigned byte) is used by image datasets.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+
+use crate::error::{DataError, Result};
+
+const UNSIGNED_BYTE: u8 = 0x08;
+
+/// Unsigned-byte images, `[n, rows, cols]`, row-major in one buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxImages {
+    /// Number of images.
+    pub n: usize,
+    /// Rows of each image.
+    pub rows: usize,
+    /// Columns of each image.
+    pub cols: usize,
+    /// `n * rows * cols` pixels, 0..=255.
+    pub pixels: Vec<u8>,
+}
+
+/// Reads the whole file, decompressing it if it starts with the gzip magic `1f 8b`.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len() * 5);
+        MultiGzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|source| DataError::Gzip {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Parses an IDX header of unsigned bytes with `ndims` dimensions; returns the sizes and the data.
+fn parse<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    ndims: usize,
+    expected: &'static str,
+) -> Result<(Vec<usize>, &'a [u8])> {
+    let bad = |reason: String| DataError::BadHeader {
+        path: path.to_path_buf(),
+        expected,
+        reason,
+    };
+    if bytes.len() < 4 {
+        return Err(bad(format!(
+            "file is {} bytes, too short for a header",
+            bytes.len()
+        )));
+    }
+    if bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad(format!(
+            "wrong magic number 0x{:02x}{:02x}{:02x}{:02x} (IDX files start with 0x0000)",
+            bytes[0], bytes[1], bytes[2], bytes[3]
+        )));
+    }
+    if bytes[2] != UNSIGNED_BYTE {
+        return Err(bad(format!(
+            "element type 0x{:02x}, expected 0x08 (unsigned byte)",
+            bytes[2]
+        )));
+    }
+    if bytes[3] as usize != ndims {
+        return Err(bad(format!("{} dimensions, expected {ndims}", bytes[3])));
+    }
+    let header = 4 + 4 * ndims;
+    if bytes.len() < header {
+        return Err(bad(format!(
+            "file is {} bytes, shorter than its {header}-byte header",
+            bytes.len()
+        )));
+    }
+    let dims: Vec<usize> = (0..ndims)
+        .map(|i| {
+            let o = 4 + 4 * i;
+            u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
+        })
+        .collect();
+    let expected_len = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
+    let data = &bytes[header..];
+    if data.len() as u64 != expected_len {
+        return Err(DataError::Length {
+            path: path.to_path_buf(),
+            expected: expected_len,
+            actual: data.len() as u64,
+        });
+    }
+    Ok((dims, data))
+}
+
+impl IdxImages {
+    /// Parses an IDX image file already in memory (decompressed). `path` is only used in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let (dims, data) = parse(path, bytes, 3, "unsigned-byte images [n, rows, cols]")?;
+        if dims[1] == 0 || dims[2] == 0 {
+            return Err(DataError::BadHeader {
+                path: path.to_path_buf(),
+                expected: "unsigned-byte images [n, rows, cols]",
+                reason: format!("empty image size {}x{}", dims[1], dims[2]),
+            });
+        }
+        Ok(Self {
+            n: dims[0],
+            rows: dims[1],
+            cols: dims[2],
+            pixels: data.to_vec(),
+        })
+    }
+
+    /// Reads an IDX image file, gzip-compressed or raw.
+    pub fn read(path: &Path) -> Result<Self> {
+        Self::parse(path, &read_maybe_gz(path)?)
+    }
+
+    /// Serialises to IDX bytes (raw, uncompressed).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.pixels.len());
+        out.extend_from_slice(&[0, 0, UNSIGNED_BYTE, 3]);
+        for d in [self.n, self.rows, self.cols] {
+            out.extend_from_slice(&(d as u32).to_be_bytes());
+        }
+        out.extend_from_slice(&self.pixels);
+        out
+    }
+}
+
+/// Parses an IDX label file already in memory (decompressed): `[n]` unsigned bytes.
+pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let (_, data) = parse(path, bytes, 1, "unsigned-byte labels [n]")?;
+    Ok(data.to_vec())
+}
+
+/// Reads an IDX label file, gzip-compressed or raw.
+pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
+    parse_labels(path, &read_maybe_gz(path)?)
+}
+
+/// Serialises labels to IDX bytes (raw, uncompressed).
+pub fn labels_to_bytes(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + labels.len());
+    out.extend_from_slice(&[0, 0, UNSIGNED_BYTE, 1]);
+    out.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    out.extend_from_slice(labels);
+    out
+}
+
+/// Writes `bytes` to `path`, gzip-compressed when `gzip` is true. Used to build test datasets.
+pub fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
+    let io = |e| DataError::io(path, e);
+    let file = std::fs::File::create(path).map_err(io)?;
+    if gzip {
+        let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        enc.write_all(bytes).map_err(io)?;
+        enc.finish().map_err(io)?;
+    } else {
+        let mut file = file;
+        file.write_all(bytes).map_err(io)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images() -> IdxImages {
+        IdxImages {
+            n: 2,
+            rows: 2,
+            cols: 3,
+            pixels: (0..12).collect(),
+        }
+    }
+
+    #[test]
+    fn images_round_trip_raw_and_gzip() {
+        let dir = tempfile::tempdir().unwrap();
+        for gz in [false, true] {
+            let p = dir.path().join(format!("img{gz}"));
+            write_file(&p, &images().to_bytes(), gz).unwrap();
+            assert_eq!(IdxImages::read(&p).unwrap(), images());
+        }
+    }
+
+    #[test]
+    fn labels_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.gz");
+        write_file(&p, &labels_to_bytes(&[3, 1, 4]), true).unwrap();
+        assert_eq!(read_labels(&p).unwrap(), vec![3, 1, 4]);
+    }
+
+    #[test]
+    fn header_is_big_endian_as_in_the_spec() {
+        // MNIST's training images start 00 00 08 03 | 00 00 ea 60 (60000) | 00 00 00 1c (28) twice.
+        let b = IdxImages {
+            n: 60000,
+            rows: 28,
+            cols: 28,
+            pixels: vec![],
+        }
+        .to_bytes();
+        assert_eq!(
+            &b[..16],
+            &[0, 0, 8, 3, 0, 0, 0xea, 0x60, 0, 0, 0, 28, 0, 0, 0, 28]
+        );
+    }
+
+    #[test]
+    fn wrong_magic_is_named() {
+        let mut b = images().to_bytes();
+        b[0] = 0x50;
+        let e = IdxImages::parse(Path::new("x-images"), &b).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("x-images") && msg.contains("wrong magic"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn labels_file_is_not_images() {
+        let e = IdxImages::parse(Path::new("l"), &labels_to_bytes(&[1])).unwrap_err();
+        assert!(e.to_string().contains("1 dimensions, expected 3"), "{e}");
+    }
+
+    #[test]
+    fn truncated_file_is_reported_with_sizes() {
+        let b = images().to_bytes();
+        let e = IdxImages::parse(Path::new("t"), &b[..b.len() - 5]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("header says 12 bytes of data but the file holds 7"),
+            "{e}"
+        );
+        let e = IdxImages::parse(Path::new("t"), &b[..6]).unwrap_err();
+        assert!(
+            e.to_string().contains("shorter than its 16-byte header"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn corrupt_gzip_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.gz");
+        write_file(&p, &images().to_bytes(), true).unwrap();
+        let mut raw = std::fs::read(&p).unwrap();
+        let n = raw.len();
+        raw.truncate(n / 2);
+        std::fs::write(&p, raw).unwrap();
+        let e = IdxImages::read(&p).unwrap_err();
+        assert!(matches!(e, DataError::Gzip { .. }), "{e}");
+        assert!(e.to_string().contains("corrupt gzip"), "{e}");
+    }
+}

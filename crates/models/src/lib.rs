@@ -1,0 +1,11 @@
+//! Model definitions for nnlab, in burn's `Config -> init(&device) -> Module` style.
+//!
+//! Library code only: no backend is enabled here; the runner picks one with a cargo feature.
+
+pub mod activation;
+pub mod init;
+pub mod mlp;
+
+pub use activation::Activation;
+pub use init::WeightInit;
+pub use mlp::{Mlp, MlpConfig};

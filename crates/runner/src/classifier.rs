@@ -1,0 +1,415 @@
+//! The training loop of the classifier family (the article's MLP and its variants): a custom
+//! loop over seeded batches, with Keras-like progress, per-epoch evaluation, metrics, atomic
+//! checkpoints, resume, Ctrl-C and divergence handling.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use nnlab_data::{ImageDataset, LoadOptions, Split, SplitOptions, resolve_root, shuffled};
+use nnlab_models::{Activation, Mlp, MlpConfig, WeightInit};
+
+use crate::backend::select_device;
+use crate::checkpoint;
+use crate::config::{ActivationName, InitName, OptimizerName, RunConfig};
+use crate::error::{Error, Result};
+use crate::metrics::{self, EpochMetrics, Summary};
+use crate::progress::EpochProgress;
+use crate::run_dir::RunDir;
+
+/// Where data and runs live, and how chatty to be.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Data root (`--data-dir`); `None` means `$NNLAB_DATA` or `data/`.
+    pub data_dir: Option<PathBuf>,
+    /// Run folder (`--out`); `None` means `runs/<name>/<timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// Where default run folders go.
+    pub runs_root: PathBuf,
+    /// Download a known dataset when its files are missing.
+    pub download: bool,
+    /// No progress bar and no per-epoch lines (used by studies' summaries and tests).
+    pub quiet: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            out: None,
+            runs_root: PathBuf::from("runs"),
+            download: true,
+            quiet: false,
+        }
+    }
+}
+
+/// A finished run: its folder and summary.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// What `summary.json` holds.
+    pub summary: Summary,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static HANDLER: Once = Once::new();
+
+/// Makes Ctrl-C (SIGINT) stop training at the next batch instead of killing the process.
+fn install_interrupt_handler() {
+    HANDLER.call_once(|| {
+        // If the embedding program already owns SIGINT, it keeps it.
+        let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+    });
+}
+
+impl RunConfig {
+    /// The model this config describes, for `inputs` features and `classes` classes.
+    pub fn mlp(&self, inputs: usize, classes: usize) -> MlpConfig {
+        let activation = match self.model.activation {
+            ActivationName::Relu => Activation::Relu,
+            ActivationName::Sigmoid => Activation::Sigmoid,
+            ActivationName::Tanh => Activation::Tanh,
+            ActivationName::LeakyRelu => Activation::LeakyRelu,
+            ActivationName::Gelu => Activation::Gelu,
+        };
+        let init = match self.model.init {
+            InitName::GlorotUniform => WeightInit::GlorotUniform,
+            InitName::HeUniform => WeightInit::HeUniform,
+            InitName::BurnDefault => WeightInit::BurnDefault,
+        };
+        MlpConfig::new(inputs, self.model.hidden.clone())
+            .with_classes(classes)
+            .with_activation(activation)
+            .with_init(init)
+    }
+
+    /// The optimizer this config describes.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        let t = &self.train;
+        match t.optimizer {
+            OptimizerName::Adam => AdamConfig::new()
+                .with_beta_1(t.beta1 as f32)
+                .with_beta_2(t.beta2 as f32)
+                .with_epsilon(t.epsilon as f32)
+                .init(),
+            OptimizerName::Sgd => {
+                let momentum = (t.momentum > 0.0).then(|| {
+                    // Keras' and PyTorch's heavy-ball momentum: no dampening.
+                    MomentumConfig::new()
+                        .with_momentum(t.momentum)
+                        .with_dampening(0.0)
+                });
+                SgdConfig::new().with_momentum(momentum).init()
+            }
+        }
+    }
+
+    /// Loads the dataset and splits it as this config says.
+    pub fn load_data(&self, opts: &TrainOptions) -> Result<(ImageDataset, Split)> {
+        let data = ImageDataset::load(
+            &self.data.dataset,
+            &LoadOptions {
+                root: resolve_root(opts.data_dir.as_deref()),
+                download: opts.download,
+                verify: true,
+            },
+        )?;
+        let split = Split::new(
+            &data,
+            SplitOptions {
+                validation: self.data.validation,
+                limit_train: self.data.limit_train,
+                limit_test: self.data.limit_test,
+            },
+        )?;
+        if self.train.batch_size > split.train.len() {
+            return Err(Error::Config(format!(
+                "config: key `train.batch_size` = {}: larger than the {} training examples of `{}`",
+                self.train.batch_size,
+                split.train.len(),
+                data.name
+            )));
+        }
+        if split.test.is_empty() {
+            return Err(Error::Config(format!(
+                "dataset `{}` has no test examples",
+                data.name
+            )));
+        }
+        Ok((data, split))
+    }
+}
+
+/// Trains `config` in a new run folder.
+pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
+    let (data, split) = config.load_data(opts)?;
+    let path = match &opts.out {
+        Some(p) => p.clone(),
+        None => crate::run_dir::default_path(&opts.runs_root, &config.name),
+    };
+    let run = RunDir::create(&path)?;
+    run.write("config.toml", config.to_toml().as_bytes())?;
+    fit(config, &data, &split, &run, Vec::new(), None, opts)
+}
+
+/// Continues the run in `path` from its newest checkpoint.
+pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
+    let run = RunDir::open(path)?;
+    let config = RunConfig::load(&path.join("config.toml"), &[])?;
+    let (data, split) = config.load_data(opts)?;
+    let start = checkpoint::latest(path)?;
+    let done = start.as_ref().map_or(0, |(e, _)| *e);
+    let metrics_path = path.join("metrics.csv");
+    let mut rows = if metrics_path.exists() {
+        metrics::read_csv(&metrics_path)?
+    } else {
+        Vec::new()
+    };
+    if rows.len() < done {
+        return Err(Error::RunDir(format!(
+            "{} has {} rows but the checkpoint is at epoch {done}",
+            metrics_path.display(),
+            rows.len()
+        )));
+    }
+    rows.truncate(done);
+    if done >= config.train.epochs {
+        println!(
+            "{} already finished its {} epochs; nothing to resume",
+            path.display(),
+            config.train.epochs
+        );
+    } else if !opts.quiet {
+        println!("Resuming {} after epoch {done}", path.display());
+    }
+    fit(&config, &data, &split, &run, rows, start, opts)
+}
+
+/// The loop shared by new and resumed runs.
+fn fit(
+    config: &RunConfig,
+    data: &ImageDataset,
+    split: &Split,
+    run: &RunDir,
+    mut rows: Vec<EpochMetrics>,
+    start: Option<(usize, PathBuf)>,
+    opts: &TrainOptions,
+) -> Result<Outcome> {
+    install_interrupt_handler();
+    STOP.store(false, Ordering::SeqCst);
+    let t = &config.train;
+    let (device, backend) = select_device();
+    device.seed(config.seed);
+    let ad = device.clone().autodiff();
+    let model_config = config.mlp(data.features(), data.classes);
+    let mut model: Mlp = model_config.init(&ad);
+    let mut optim = config.optimizer();
+    let first = match &start {
+        Some((epoch, dir)) => {
+            model = checkpoint::load_model(dir, model)?;
+            optim = checkpoint::load_optim(dir, optim)?;
+            *epoch + 1
+        }
+        None => 1,
+    };
+    if !opts.quiet && first == 1 {
+        println!(
+            "nnlab: {} on {} ({} train, {} valid, {} test, {}x{}), {} parameters, backend {backend}, seed {}",
+            config.name,
+            data.name,
+            split.train.len(),
+            split.valid.len(),
+            split.test.len(),
+            data.rows,
+            data.cols,
+            model_config.num_params(),
+            config.seed
+        );
+        println!("run folder: {}", run.path().display());
+    }
+    let ce = CrossEntropyLossConfig::new().init(&ad);
+    let features = data.features();
+    let steps = split.train.len().div_ceil(t.batch_size);
+
+    for epoch in first..=t.epochs {
+        let order = shuffled(&split.train, config.seed, epoch - 1);
+        let progress = EpochProgress::start(epoch, t.epochs, steps, opts.quiet);
+        let started = Instant::now();
+        let (mut loss_total, mut correct_total, mut seen) = (0.0f64, 0i64, 0usize);
+        let mut window: Option<(Tensor<1>, Tensor<1, Int>)> = None;
+        let mut window_start = 1;
+        for (i, chunk) in order.chunks(t.batch_size).enumerate() {
+            let step = i + 1;
+            if STOP.load(Ordering::SeqCst) {
+                progress.abandon();
+                return Err(Error::Interrupted {
+                    epoch,
+                    step,
+                    run_dir: run.path().to_path_buf(),
+                });
+            }
+            let batch = data.batch(chunk);
+            let n = batch.size;
+            let x = Tensor::<2>::from_data(TensorData::new(batch.images, [n, features]), &ad);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), &ad);
+            let logits = model.forward(x);
+            let loss = ce.forward(logits.clone(), y.clone());
+            let correct = logits
+                .detach()
+                .argmax(1)
+                .squeeze_dim::<1>(1)
+                .equal(y)
+                .int()
+                .sum();
+            let weighted = loss.clone().detach() * n as f32;
+            window = Some(match window.take() {
+                Some((l, c)) => (l + weighted, c + correct),
+                None => (weighted, correct),
+            });
+            seen += n;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(t.lr, model, grads);
+
+            if step % t.log_every == 0 || step == steps {
+                let (l, c) = window.take().expect("the window holds this step");
+                let l = l.into_scalar::<f32>() as f64;
+                if !l.is_finite() {
+                    progress.abandon();
+                    let steps = if window_start == step {
+                        format!("step {step}")
+                    } else {
+                        format!("between steps {window_start} and {step}")
+                    };
+                    return Err(Error::Diverged {
+                        value: format!("{l}"),
+                        epoch,
+                        steps,
+                        lr: t.lr,
+                        last_good: epoch - 1,
+                        run_dir: run.path().to_path_buf(),
+                    });
+                }
+                loss_total += l;
+                correct_total += c.into_scalar::<i64>();
+                window_start = step + 1;
+                progress.update(
+                    step,
+                    loss_total / seen as f64,
+                    correct_total as f64 / seen as f64,
+                );
+            }
+        }
+        device.sync().ok();
+        let seconds = started.elapsed().as_secs_f64();
+        let eval_model = model.valid();
+        let valid = (!split.valid.is_empty())
+            .then(|| evaluate(&eval_model, data, &split.valid, t.eval_batch_size, &device));
+        let (test_loss, test_accuracy) =
+            evaluate(&eval_model, data, &split.test, t.eval_batch_size, &device);
+        let row = EpochMetrics {
+            epoch,
+            train_loss: loss_total / seen as f64,
+            train_accuracy: correct_total as f64 / seen as f64,
+            valid,
+            test_loss,
+            test_accuracy,
+            seconds,
+        };
+        let line = progress.finish(&row);
+        rows.push(row);
+        run.write("metrics.csv", metrics::csv(&rows).as_bytes())?;
+        checkpoint::save(run.path(), epoch, &model, &optim)?;
+        if !opts.quiet {
+            println!("{line}");
+        }
+    }
+
+    let last = rows
+        .last()
+        .ok_or_else(|| Error::RunDir(format!("{} has no finished epoch", run.path().display())))?;
+    let summary = Summary {
+        name: config.name.clone(),
+        dataset: data.name.clone(),
+        test_loss: last.test_loss,
+        test_accuracy: last.test_accuracy,
+        epochs: rows.len(),
+        seconds_per_epoch: metrics::median(&rows.iter().map(|r| r.seconds).collect::<Vec<_>>()),
+        backend: backend.to_string(),
+        seed: config.seed,
+        git_rev: metrics::git_rev(),
+        parameters: model_config.num_params(),
+        train_examples: split.train.len(),
+        peak_rss_mb: metrics::peak_rss_mb(),
+        nnlab_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let json = serde_json::to_string_pretty(&summary).expect("a summary serialises to JSON");
+    run.write("summary.json", json.as_bytes())?;
+    Ok(Outcome {
+        run_dir: run.path().to_path_buf(),
+        summary,
+    })
+}
+
+/// Mean cross-entropy and accuracy of `model` on the examples `indices`.
+///
+/// `model` must be on a device without autodiff (`Module::valid`).
+pub fn evaluate(
+    model: &Mlp,
+    data: &ImageDataset,
+    indices: &[u32],
+    batch_size: usize,
+    device: &Device,
+) -> (f64, f64) {
+    let ce = CrossEntropyLossConfig::new().init(device);
+    let features = data.features();
+    let (mut loss, mut correct) = (0.0f64, 0i64);
+    for chunk in indices.chunks(batch_size) {
+        let b = data.batch(chunk);
+        let n = b.size;
+        let x = Tensor::<2>::from_data(TensorData::new(b.images, [n, features]), device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(b.labels, [n]), device);
+        let logits = model.forward(x);
+        loss += ce.forward(logits.clone(), y.clone()).into_scalar::<f32>() as f64 * n as f64;
+        correct += logits
+            .argmax(1)
+            .squeeze_dim::<1>(1)
+            .equal(y)
+            .int()
+            .sum()
+            .into_scalar::<i64>();
+    }
+    let n = indices.len().max(1) as f64;
+    (loss / n, correct as f64 / n)
+}
+
+/// Reloads a run's newest checkpoint and evaluates it on the test split of its config.
+pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<(f64, f64)> {
+    let config = RunConfig::load(&path.join("config.toml"), &[]).map_err(|e| match e {
+        Error::Config(m) if !path.join("config.toml").exists() => Error::RunDir(format!(
+            "{} is not a run folder (no config.toml in it): {m}",
+            path.display()
+        )),
+        e => e,
+    })?;
+    let (data, split) = config.load_data(opts)?;
+    let (_, dir) = checkpoint::latest(path)?
+        .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?;
+    let (device, _) = select_device();
+    let model = config.mlp(data.features(), data.classes).init(&device);
+    let model = checkpoint::load_model(&dir, model)?;
+    Ok(evaluate(
+        &model,
+        &data,
+        &split.test,
+        config.train.eval_batch_size,
+        &device,
+    ))
+}

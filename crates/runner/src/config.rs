@@ -1,0 +1,444 @@
+//! Run configuration: a TOML file, unknown keys rejected, `--set key=value` overrides parsed with
+//! the same types, and every value checked against its rule before any work starts.
+//!
+//! ```toml
+//! name = "article_mlp"
+//! seed = 1
+//! [data]
+//! dataset = "mnist"
+//! [model]
+//! hidden = [32]
+//! activation = "relu"
+//! [train]
+//! epochs = 10
+//! batch_size = 32
+//! optimizer = "adam"
+//! lr = 0.001
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A whole run: what to train, on what, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Name of the job; runs go to `runs/<name>/<timestamp>/` by default.
+    pub name: String,
+    /// Seed of parameter initialisation and data order.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The dataset.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The model.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// The optimisation.
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// `[data]`: which dataset and which part of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// A known dataset (`mnist`, `fashion-mnist`) or any folder name under the data root that
+    /// holds the four standard IDX files.
+    pub dataset: String,
+    /// Fraction of the training set held out for validation (its tail, as Keras does).
+    pub validation: f64,
+    /// Train on the first `n` training examples only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_train: Option<usize>,
+    /// Test on the first `n` test examples only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_test: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: "mnist".into(),
+            validation: 0.0,
+            limit_train: None,
+            limit_test: None,
+        }
+    }
+}
+
+/// `[model]`: a multilayer perceptron.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Hidden layer widths; `[]` is multinomial logistic regression.
+    pub hidden: Vec<usize>,
+    /// Nonlinearity of the hidden layers.
+    pub activation: ActivationName,
+    /// Weight initialisation.
+    pub init: InitName,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![32],
+            activation: ActivationName::Relu,
+            init: InitName::GlorotUniform,
+        }
+    }
+}
+
+/// Activation names accepted in configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivationName {
+    /// ReLU.
+    Relu,
+    /// Logistic sigmoid.
+    Sigmoid,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Leaky ReLU, slope 0.01.
+    LeakyRelu,
+    /// GELU.
+    Gelu,
+}
+
+/// Initialisation names accepted in configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitName {
+    /// Glorot-uniform weights, zero biases (Keras).
+    GlorotUniform,
+    /// He-uniform weights, zero biases.
+    HeUniform,
+    /// burn's `Linear` default.
+    BurnDefault,
+}
+
+/// `[train]`: loss, optimiser and schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per gradient step.
+    pub batch_size: usize,
+    /// Loss function.
+    pub loss: LossName,
+    /// Optimiser.
+    pub optimizer: OptimizerName,
+    /// Learning rate `alpha` in `w <- w - alpha * grad`.
+    pub lr: f64,
+    /// Adam's first-moment decay.
+    pub beta1: f64,
+    /// Adam's second-moment decay.
+    pub beta2: f64,
+    /// Adam's `epsilon` (Keras: 1e-7; burn's default is 1e-5).
+    pub epsilon: f64,
+    /// SGD momentum (0 for plain gradient descent).
+    pub momentum: f64,
+    /// Batch size of evaluation passes (no effect on the numbers, only on speed).
+    pub eval_batch_size: usize,
+    /// Read the running loss back from the device every this many steps (progress and NaN check).
+    pub log_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            loss: LossName::CrossEntropy,
+            optimizer: OptimizerName::Adam,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            momentum: 0.0,
+            eval_batch_size: 1000,
+            log_every: 50,
+        }
+    }
+}
+
+/// Loss names accepted in configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossName {
+    /// Categorical cross-entropy of the softmax of the logits.
+    CrossEntropy,
+}
+
+/// Optimiser names accepted in configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerName {
+    /// Kingma & Ba (2014), with `beta1`, `beta2`, `epsilon`.
+    Adam,
+    /// Stochastic gradient descent, optionally with `momentum`.
+    Sgd,
+}
+
+impl RunConfig {
+    /// Reads `path`, applies `overrides` (`key=value`, dotted keys), and validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("config {}: cannot read: {e}", path.display())))?;
+        Self::parse(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Parses TOML `text` (named `origin` in errors), applies `overrides`, validates.
+    pub fn parse(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let msg = e.to_string().replace('\n', " ");
+            Error::Config(format!(
+                "config {origin}: not valid TOML: {}",
+                msg.split_whitespace().collect::<Vec<_>>().join(" ")
+            ))
+        })?;
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let config: Self =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                if path.is_empty() || path == "." {
+                    Error::Config(format!("config {origin}: {inner}"))
+                } else {
+                    Error::Config(format!("config {origin}: key `{path}`: {inner}"))
+                }
+            })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Checks every value against its rule; the error names the key, the value and the rule.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let fail = |key: &str, value: &dyn std::fmt::Display, rule: &str| {
+            Err(Error::Config(format!(
+                "config {origin}: key `{key}` = {value}: {rule}"
+            )))
+        };
+        let safe = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !safe(&self.name) {
+            return fail(
+                "name",
+                &format!("{:?}", self.name),
+                "must be a non-empty folder name of letters, digits, '_', '-', '.'",
+            );
+        }
+        let d = &self.data;
+        if !safe(&d.dataset) {
+            return fail(
+                "data.dataset",
+                &format!("{:?}", d.dataset),
+                "must be a dataset folder name (letters, digits, '_', '-', '.')",
+            );
+        }
+        if !(0.0..1.0).contains(&d.validation) {
+            return fail("data.validation", &d.validation, "must be in [0, 1)");
+        }
+        if d.limit_train == Some(0) {
+            return fail(
+                "data.limit_train",
+                &0,
+                "must be at least 1 (omit it for all)",
+            );
+        }
+        if d.limit_test == Some(0) {
+            return fail(
+                "data.limit_test",
+                &0,
+                "must be at least 1 (omit it for all)",
+            );
+        }
+        if let Some(i) = self.model.hidden.iter().position(|&w| w == 0) {
+            return fail(
+                &format!("model.hidden[{i}]"),
+                &0,
+                "layer widths must be at least 1",
+            );
+        }
+        let t = &self.train;
+        if t.epochs == 0 {
+            return fail("train.epochs", &0, "must be at least 1");
+        }
+        if t.batch_size == 0 {
+            return fail("train.batch_size", &0, "must be at least 1");
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return fail("train.lr", &t.lr, "must be a finite number > 0");
+        }
+        for (key, v) in [("train.beta1", t.beta1), ("train.beta2", t.beta2)] {
+            if !(0.0..1.0).contains(&v) {
+                return fail(key, &v, "must be in [0, 1)");
+            }
+        }
+        if !(t.epsilon.is_finite() && t.epsilon > 0.0) {
+            return fail("train.epsilon", &t.epsilon, "must be a finite number > 0");
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return fail("train.momentum", &t.momentum, "must be in [0, 1)");
+        }
+        if t.optimizer == OptimizerName::Adam && t.momentum != 0.0 {
+            return fail(
+                "train.momentum",
+                &t.momentum,
+                "only applies to optimizer = \"sgd\" (Adam uses beta1)",
+            );
+        }
+        if t.eval_batch_size == 0 {
+            return fail("train.eval_batch_size", &0, "must be at least 1");
+        }
+        if t.log_every == 0 {
+            return fail("train.log_every", &0, "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The resolved config as TOML, as written to a run folder.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a RunConfig always serialises to TOML")
+    }
+}
+
+/// Applies one `key=value` override to the raw table. The value is read as a TOML value
+/// (`0.01`, `true`, `[64, 32]`, `"relu"`); anything that is not TOML is taken as a string.
+pub fn apply_override(table: &mut toml::Table, spec: &str) -> Result<()> {
+    let bad = |why: &str| Error::Config(format!("--set {spec}: {why}"));
+    let (key, raw) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected key=value, e.g. train.lr=0.01"))?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(bad("the key is empty or has an empty part"));
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").expect("the key v was just parsed"),
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
+    let (last, parents) = parts.split_last().expect("the key has at least one part");
+    let mut cur = table;
+    for p in parents {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(bad(&format!("`{p}` is a value, not a table"))),
+        };
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name = \"t\"\n[train]\nepochs = 2\n";
+
+    fn err(text: &str, overrides: &[&str]) -> String {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        RunConfig::parse(text, "t.toml", &o)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_article_job() {
+        let c = RunConfig::parse("name = \"a\"", "a", &[]).unwrap();
+        assert_eq!(c.model.hidden, vec![32]);
+        assert_eq!((c.train.epochs, c.train.batch_size), (10, 32));
+        assert_eq!(c.train.epsilon, 1e-7);
+        assert_eq!(c.data.dataset, "mnist");
+    }
+
+    #[test]
+    fn overrides_use_the_config_types() {
+        let o = [
+            "train.lr=0.01".to_string(),
+            "model.hidden=[64, 32]".to_string(),
+            "model.activation=tanh".to_string(),
+            "seed=7".to_string(),
+        ];
+        let c = RunConfig::parse(BASE, "t", &o).unwrap();
+        assert_eq!(c.train.lr, 0.01);
+        assert_eq!(c.model.hidden, vec![64, 32]);
+        assert_eq!(c.model.activation, ActivationName::Tanh);
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.train.epochs, 2);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = err(BASE, &["train.lrr=0.1"]);
+        assert!(
+            e.contains("train.lrr") && e.contains("unknown field"),
+            "{e}"
+        );
+        let e = err("name = \"t\"\nepoch = 3\n", &[]);
+        assert!(e.contains("epoch") && e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_and_values_are_named_with_the_rule() {
+        let e = err(BASE, &["train.lr=fast"]);
+        assert!(
+            e.contains("`train.lr`") && e.contains("invalid type"),
+            "{e}"
+        );
+        let e = err(BASE, &["train.lr=0"]);
+        assert!(
+            e.contains("`train.lr` = 0: must be a finite number > 0"),
+            "{e}"
+        );
+        let e = err(BASE, &["train.batch_size=0"]);
+        assert!(e.contains("`train.batch_size` = 0"), "{e}");
+        let e = err(BASE, &["train.epochs=0"]);
+        assert!(e.contains("`train.epochs` = 0"), "{e}");
+        let e = err(BASE, &["model.activation=swish"]);
+        assert!(e.contains("unknown variant `swish`"), "{e}");
+        let e = err(BASE, &["train.batch_size=-3"]);
+        assert!(e.contains("`train.batch_size`"), "{e}");
+        let e = err(BASE, &["data.validation=1.5"]);
+        assert!(e.contains("must be in [0, 1)"), "{e}");
+        let e = err(BASE, &["name=../x"]);
+        assert!(e.contains("`name`"), "{e}");
+    }
+
+    #[test]
+    fn malformed_input_is_one_line() {
+        let e = err("name = \n[train", &[]);
+        assert!(e.starts_with("config t.toml: not valid TOML"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = err(BASE, &["noequals"]);
+        assert!(e.contains("expected key=value"), "{e}");
+        let e = err(BASE, &["name.x=1"]);
+        assert!(e.contains("`name` is a value"), "{e}");
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let c = RunConfig::parse(BASE, "t", &["data.limit_train=100".into()]).unwrap();
+        let again = RunConfig::parse(&c.to_toml(), "again", &[]).unwrap();
+        assert_eq!(c, again);
+    }
+}

@@ -1,0 +1,80 @@
+//! Errors of the runner. Each one renders as a single line that names the file, key or value
+//! at fault; `main` prints it and exits non-zero.
+
+use std::path::PathBuf;
+
+/// Result alias of the runner.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What can go wrong in a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The config file does not parse or a value breaks a rule.
+    #[error("{0}")]
+    Config(String),
+    /// A dataset problem (missing, corrupt, inconsistent files).
+    #[error(transparent)]
+    Data(#[from] nnlab_data::DataError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A run folder cannot be used as asked.
+    #[error("{0}")]
+    RunDir(String),
+    /// A checkpoint could not be written or read back.
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The loss became NaN or infinite.
+    #[error(
+        "training diverged: the loss became {value} at epoch {epoch}, {steps}; the learning rate ({lr}) is likely too high. The last good checkpoint (epoch {last_good}) is kept in {run_dir}"
+    )]
+    Diverged {
+        /// Non-finite loss value as text ("NaN", "inf").
+        value: String,
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Which steps, as text ("step 12" or "between steps 1 and 50").
+        steps: String,
+        /// The learning rate in use.
+        lr: f64,
+        /// Last epoch with a checkpoint (0 = none).
+        last_good: usize,
+        /// The run folder.
+        run_dir: PathBuf,
+    },
+    /// The run was stopped by Ctrl-C after saving.
+    #[error(
+        "interrupted at epoch {epoch}, step {step}; the run is saved. Resume with: nnlab train --resume {run_dir}"
+    )]
+    Interrupted {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Step within the epoch (1-based).
+        step: usize,
+        /// The run folder.
+        run_dir: PathBuf,
+    },
+    /// A study file is wrong.
+    #[error("{0}")]
+    Study(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The nnlab training runner: configs, run folders, training loops, evaluation and studies.
+//! The `nnlab` binary is a thin clap front end over this library.
+//!
+//! This is the only crate of the workspace that enables burn backends (cargo features
+//! `flex`, `ndarray`, `wgpu`, `cuda`; see [`backend`]).
+
+pub mod backend;
+pub mod checkpoint;
+pub mod classifier;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod progress;
+pub mod run_dir;
+pub mod study;
+
+pub use classifier::{Outcome, TrainOptions};
+pub use config::RunConfig;
+pub use error::{Error, Result};

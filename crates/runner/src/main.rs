@@ -1,0 +1,183 @@
+//! `nnlab`: train, evaluate and reproduce neural-network studies.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use nnlab_runner::study::{self, StudyOptions};
+use nnlab_runner::{RunConfig, TrainOptions, classifier};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nnlab",
+    version,
+    about = "Train, evaluate and reproduce neural-network studies"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct DataArgs {
+    /// Data root holding `mnist/`, `fashion-mnist/`, ... [default: $NNLAB_DATA, else data/]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Never download missing dataset files (also: NNLAB_OFFLINE=1).
+    #[arg(long)]
+    offline: bool,
+}
+
+impl DataArgs {
+    fn options(&self) -> TrainOptions {
+        let env_offline = std::env::var("NNLAB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0");
+        TrainOptions {
+            data_dir: self.data_dir.clone(),
+            download: !(self.offline || env_offline),
+            ..TrainOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a model from a config file, or resume a run.
+    Train {
+        /// The config (TOML), e.g. configs/article_mlp.toml.
+        #[arg(required_unless_present = "resume")]
+        config: Option<PathBuf>,
+        /// Override a config value, e.g. --set train.lr=0.01 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Seed (same as --set seed=N).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run folder [default: runs/<name>/<timestamp>]; must not exist or be empty.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Continue the run in this folder from its newest checkpoint.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "set", "seed", "out"])]
+        resume: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Reload a run's checkpoint and evaluate it on the test set.
+    Eval {
+        /// The run folder.
+        run: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Run every seed of a study and regenerate its results.md.
+    Study {
+        /// The study folder, e.g. experiments/article-mlp.
+        dir: PathBuf,
+        /// Extra override for every run (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Where the runs go [default: <dir>/runs].
+        #[arg(long, value_name = "DIR")]
+        runs: Option<PathBuf>,
+        /// Where the table goes [default: <dir>/results.md].
+        #[arg(long, value_name = "FILE")]
+        results: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Download (if missing) and verify a known dataset.
+    Data {
+        /// Dataset name: mnist or fashion-mnist.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train {
+            config,
+            mut set,
+            seed,
+            out,
+            resume,
+            data,
+        } => {
+            let opts = TrainOptions {
+                out,
+                ..data.options()
+            };
+            let outcome = match resume {
+                Some(run) => classifier::resume(&run, &opts)?,
+                None => {
+                    let path = config.context("a config file is required")?;
+                    if let Some(s) = seed {
+                        set.push(format!("seed={s}"));
+                    }
+                    let config = RunConfig::load(&path, &set)?;
+                    classifier::train(&config, &opts)?
+                }
+            };
+            println!(
+                "Loss: {:.4}  Accuracy: {:.4}",
+                outcome.summary.test_loss, outcome.summary.test_accuracy
+            );
+            println!("saved in {}", outcome.run_dir.display());
+        }
+        Command::Eval { run, data } => {
+            let (loss, accuracy) = classifier::eval_run(&run, &data.options())?;
+            println!("Loss: {loss:.4}  Accuracy: {accuracy:.4}");
+        }
+        Command::Study {
+            dir,
+            set,
+            runs,
+            results,
+            data,
+        } => {
+            let opts = StudyOptions {
+                set,
+                runs,
+                results,
+                train: data.options(),
+            };
+            let path = study::run(&dir, &opts)?;
+            println!("{}", std::fs::read_to_string(&path).unwrap_or_default());
+            println!("written to {}", path.display());
+        }
+        Command::Data { name, data } => {
+            let opts = data.options();
+            let root = nnlab_data::resolve_root(opts.data_dir.as_deref());
+            let d = nnlab_data::ImageDataset::load(
+                &name,
+                &nnlab_data::LoadOptions {
+                    root: root.clone(),
+                    download: opts.download,
+                    verify: true,
+                },
+            )?;
+            println!(
+                "{}: {} train + {} test images of {}x{}, {} classes, verified, in {}",
+                d.name,
+                d.n_train,
+                d.n_test,
+                d.rows,
+                d.cols,
+                d.classes,
+                root.join(&name).display()
+            );
+        }
+    }
+    Ok(())
+}

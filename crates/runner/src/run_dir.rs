@@ -1,0 +1,203 @@
+//! Run folders: created fresh (never overwritten), locked while a process writes to them, and
+//! written file by file atomically (temporary file, fsync, rename).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Name of the lock file inside a run folder while a process owns it.
+pub const LOCK: &str = ".lock";
+
+/// A run folder owned by this process until dropped.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `path` for a new run. Refuses a folder that already holds anything.
+    pub fn create(path: &Path) -> Result<Self> {
+        if path.exists() {
+            let empty = path.is_dir()
+                && std::fs::read_dir(path)
+                    .map_err(|e| Error::io(path, e))?
+                    .next()
+                    .is_none();
+            if !empty {
+                return Err(Error::RunDir(format!(
+                    "run folder {} already exists and is not empty; choose another --out, or continue it with --resume {}",
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+        std::fs::create_dir_all(path).map_err(|e| {
+            Error::RunDir(format!("cannot create run folder {}: {e}", path.display()))
+        })?;
+        Self::lock(path)
+    }
+
+    /// Takes over an existing run folder (to resume it). A lock left by a process that no
+    /// longer runs is taken over; a live one is refused.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.join("config.toml").is_file() {
+            return Err(Error::RunDir(format!(
+                "{} is not a run folder (no config.toml in it)",
+                path.display()
+            )));
+        }
+        let lock = path.join(LOCK);
+        if let Ok(text) = std::fs::read_to_string(&lock) {
+            let pid: Option<u32> = text.trim().parse().ok();
+            if pid.is_some_and(process_alive) {
+                return Err(Error::RunDir(format!(
+                    "run folder {} is in use by process {} (lock file {}); wait for it or stop it",
+                    path.display(),
+                    pid.unwrap_or_default(),
+                    lock.display()
+                )));
+            }
+            std::fs::remove_file(&lock).map_err(|e| Error::io(&lock, e))?;
+        }
+        Self::lock(path)
+    }
+
+    fn lock(path: &Path) -> Result<Self> {
+        let lock = path.join(LOCK);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::RunDir(format!(
+                        "run folder {} is in use by another process (lock file {})",
+                        path.display(),
+                        lock.display()
+                    ))
+                } else {
+                    Error::RunDir(format!(
+                        "run folder {} is not writable: {e}",
+                        path.display()
+                    ))
+                }
+            })?;
+        writeln!(f, "{}", std::process::id()).map_err(|e| Error::io(&lock, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `name` (relative to the folder) atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.path.join(name), bytes)
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path.join(LOCK));
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// Writes `bytes` to `path` so that readers see either the old file or the whole new one:
+/// a temporary file in the same folder, fsync, rename, fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let io = |e| Error::io(&tmp, e);
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// `runs/<name>/<YYYYmmdd-HHMMSS>` under `root`, with a `-2`, `-3`, ... suffix if taken.
+pub fn default_path(root: &Path, name: &str) -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let base = root.join(name).join(&stamp);
+    let mut path = base.clone();
+    let mut k = 2;
+    while path.exists() {
+        path = root.join(name).join(format!("{stamp}-{k}"));
+        k += 1;
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_non_empty_folder_and_a_second_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r");
+        let owner = RunDir::create(&run).unwrap();
+        owner.write("config.toml", b"name = \"x\"").unwrap();
+        let e = RunDir::create(&run).unwrap_err().to_string();
+        assert!(e.contains("already exists and is not empty"), "{e}");
+        let e = RunDir::open(&run).unwrap_err().to_string();
+        assert!(e.contains("is in use by process"), "{e}");
+        drop(owner);
+        assert!(RunDir::open(&run).is_ok(), "the lock is released on drop");
+    }
+
+    #[test]
+    fn stale_lock_of_a_dead_process_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), "").unwrap();
+        // PIDs are below 2^22 on Linux, so this one never runs.
+        std::fs::write(dir.path().join(LOCK), "4194305\n").unwrap();
+        assert!(RunDir::open(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn unwritable_location_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, "x").unwrap();
+        let e = RunDir::create(&file.join("run")).unwrap_err().to_string();
+        assert!(e.contains("cannot create run folder"), "{e}");
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+}
