@@ -211,7 +211,9 @@ impl RunConfig {
         let config: Self =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let path = e.path().to_string();
+                // toml appends "in `table`" on further lines; the path above already says it.
                 let inner = e.into_inner().to_string();
+                let inner = inner.lines().next().unwrap_or_default().to_string();
                 if path.is_empty() || path == "." {
                     Error::Config(format!("config {origin}: {inner}"))
                 } else {

@@ -1,0 +1,326 @@
+//! End-to-end tests of the `nnlab` binary on tiny datasets the tests write themselves.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn value<'a>(json: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    json.get(key).unwrap_or_else(|| panic!("summary.json lacks {key}"))
+}
+
+/// Parses `Loss: x  Accuracy: y` from the output.
+fn loss_accuracy(stdout: &str) -> (f64, f64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Loss: "))
+        .unwrap_or_else(|| panic!("no Loss line in {stdout}"));
+    let f: Vec<&str> = line.split_whitespace().collect();
+    (f[1].parse().unwrap(), f[3].parse().unwrap())
+}
+
+#[test]
+fn train_writes_a_complete_run_and_eval_reproduces_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 400, 100);
+    let config = tiny_config(tmp.path(), 4);
+    let out = tmp.path().join("run");
+    let (ok, stdout, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("backend flex"), "{stdout}");
+    assert!(stdout.contains("Epoch 4/4: 25 steps"), "{stdout}");
+    let (loss, accuracy) = loss_accuracy(&stdout);
+    assert!(accuracy > 0.9, "the tiny set is easy; got {accuracy}");
+
+    // The run folder: resolved config, one metrics row per epoch, summary, checkpoint.
+    let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(resolved.contains("epsilon = 0.0000001"), "defaults are resolved: {resolved}");
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 5);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(value(&summary, "epochs"), 4);
+    assert_eq!(value(&summary, "seed"), 3);
+    assert_eq!(value(&summary, "backend"), "flex");
+    assert_eq!(value(&summary, "parameters"), (64 + 1) * 16 + (16 + 1) * 10);
+    for key in ["seconds_per_epoch", "git_rev", "test_loss"] {
+        value(&summary, key);
+    }
+    assert!((value(&summary, "test_accuracy").as_f64().unwrap() - accuracy).abs() < 1e-4);
+    assert!(out.join("checkpoint/epoch-4/model.bpk").is_file());
+    assert!(!out.join(".lock").exists(), "the lock is released");
+
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("eval").arg(&out));
+    assert!(ok, "{stderr}");
+    assert_eq!(loss_accuracy(&stdout), (loss, accuracy));
+}
+
+#[test]
+fn same_seed_gives_identical_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let config = tiny_config(tmp.path(), 3);
+    let mut runs = Vec::new();
+    for name in ["a", "b"] {
+        let out = tmp.path().join(name);
+        let (ok, _, stderr) = run(nnlab(tmp.path())
+            .arg("train")
+            .arg(&config)
+            .arg("--out")
+            .arg(&out)
+            .args(["--set", "data.validation=0.2"]));
+        assert!(ok, "{stderr}");
+        runs.push(metrics_without_seconds(&out));
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert!(!runs[0].contains(",,"), "validation columns are filled: {}", runs[0]);
+    let out = tmp.path().join("c");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args(["--seed", "4", "--set", "data.validation=0.2", "--out"])
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    assert_ne!(runs[0], metrics_without_seconds(&out), "another seed, other numbers");
+}
+
+/// Waits until `path` has at least `lines` lines, or the child exits.
+fn wait_for_lines(child: &mut std::process::Child, path: &Path, lines: usize) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() > lines) {
+            return;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended too early");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    panic!("{} never reached {lines} rows", path.display());
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 640, 100);
+    let config = tiny_config(tmp.path(), 80);
+
+    let whole = tmp.path().join("whole");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&whole));
+    assert!(ok, "{stderr}");
+
+    let killed = tmp.path().join("killed");
+    let mut child = nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&killed)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_lines(&mut child, &killed.join("metrics.csv"), 3);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(killed.join(".lock").exists(), "a killed run leaves its lock behind");
+    let rows = std::fs::read_to_string(killed.join("metrics.csv")).unwrap();
+    assert!(rows.lines().count() < 81, "killed before the end");
+
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&killed));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Resuming"), "{stdout}");
+    assert_eq!(metrics_without_seconds(&whole), metrics_without_seconds(&killed));
+}
+
+#[test]
+fn ctrl_c_stops_and_says_how_to_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 640, 100);
+    let config = tiny_config(tmp.path(), 1000);
+    let out = tmp.path().join("run");
+    let mut child = nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lines(&mut child, &out.join("metrics.csv"), 2);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("interrupted at epoch"), "{stderr}");
+    assert!(stderr.contains("nnlab train --resume"), "{stderr}");
+    assert!(!out.join(".lock").exists(), "the lock is released");
+}
+
+/// Every bad input gets one line on stderr, a non-zero exit, and no panic.
+fn expect_error(cmd: &mut std::process::Command, needle: &str) {
+    let (ok, _, stderr) = run(cmd);
+    assert!(!ok, "expected failure with {needle:?}");
+    assert!(stderr.contains(needle), "expected {needle:?} in {stderr:?}");
+    assert!(stderr.starts_with("error: "), "{stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_key_and_the_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 40, 10);
+    let config = tiny_config(tmp.path(), 1);
+    let train = |set: &str| {
+        let mut c = nnlab(tmp.path());
+        c.arg("train").arg(&config).args(["--set", set]);
+        c
+    };
+    expect_error(&mut train("train.lrr=0.1"), "unknown field `lrr`");
+    expect_error(&mut train("train.lr=fast"), "key `train.lr`: invalid type");
+    expect_error(&mut train("train.lr=0"), "key `train.lr` = 0: must be a finite number > 0");
+    expect_error(&mut train("train.lr=-1"), "must be a finite number > 0");
+    expect_error(&mut train("train.batch_size=0"), "`train.batch_size` = 0");
+    expect_error(&mut train("train.epochs=0"), "`train.epochs` = 0");
+    expect_error(&mut train("model.activation=swish"), "unknown variant `swish`");
+    expect_error(&mut train("train.batch_size=64"), "larger than the 40 training examples");
+    expect_error(&mut train("data.dataset=nothere"), "missing train-images-idx3-ubyte");
+    let typo = tmp.path().join("typo.toml");
+    std::fs::write(&typo, "name = \"x\"\n[train]\nepoch = 3\n").unwrap();
+    expect_error(
+        nnlab(tmp.path()).arg("train").arg(&typo),
+        "key `train.epoch`: unknown field `epoch`",
+    );
+    let broken = tmp.path().join("broken.toml");
+    std::fs::write(&broken, "name = \"x\"\n[train\n").unwrap();
+    expect_error(nnlab(tmp.path()).arg("train").arg(&broken), "not valid TOML");
+    expect_error(
+        nnlab(tmp.path()).arg("train").arg(tmp.path().join("none.toml")),
+        "cannot read",
+    );
+}
+
+#[test]
+fn bad_data_files_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tiny_config(tmp.path(), 1);
+    let dir = tmp.path().join("tiny");
+    let train = || {
+        let mut c = nnlab(tmp.path());
+        c.arg("train").arg(&config);
+        c
+    };
+    let images = dir.join("train-images-idx3-ubyte.gz");
+    let labels = dir.join("train-labels-idx1-ubyte.gz");
+
+    write_tiny(tmp.path(), "tiny", 40, 10);
+    let gz = std::fs::read(&images).unwrap();
+    std::fs::write(&images, &gz[..gz.len() / 2]).unwrap();
+    expect_error(&mut train(), "train-images-idx3-ubyte.gz: corrupt gzip data");
+
+    write_tiny(tmp.path(), "tiny", 40, 10);
+    let raw = nnlab_data::idx::read_maybe_gz(&images).unwrap();
+    std::fs::remove_file(&images).unwrap();
+    let plain = dir.join("train-images-idx3-ubyte");
+    std::fs::write(&plain, &raw[..raw.len() - 10]).unwrap();
+    expect_error(&mut train(), "truncated or corrupt");
+    let mut wrong = raw.clone();
+    wrong[2] = 0x0d;
+    std::fs::write(&plain, &wrong).unwrap();
+    expect_error(&mut train(), "element type 0x0d");
+    wrong[0] = 0x1f;
+    wrong[1] = 0x00;
+    std::fs::write(&plain, &wrong).unwrap();
+    expect_error(&mut train(), "wrong magic number");
+    std::fs::remove_file(&plain).unwrap();
+
+    write_tiny(tmp.path(), "tiny", 40, 10);
+    nnlab_data::idx::write_file(&labels, &nnlab_data::idx::labels_to_bytes(&[1; 39]), true)
+        .unwrap();
+    expect_error(&mut train(), "holds 40 images but");
+
+    write_tiny(tmp.path(), "mnist", 40, 10);
+    let bad = tmp.path().join("mnist.toml");
+    std::fs::write(&bad, "name = \"m\"\n[data]\ndataset = \"mnist\"\n").unwrap();
+    expect_error(nnlab(tmp.path()).arg("train").arg(&bad), "does not match the published");
+    let big = tmp.path().join("mnist/train-labels-idx1-ubyte.gz");
+    nnlab_data::idx::write_file(&big, &nnlab_data::idx::labels_to_bytes(&[12; 40]), true)
+        .unwrap();
+    expect_error(
+        nnlab(tmp.path()).arg("train").arg(&bad).arg("--data-dir").arg(tmp.path()),
+        "does not match the published",
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    expect_error(
+        nnlab(empty.path()).arg("train").arg(&bad),
+        "dataset `mnist`: missing train-images-idx3-ubyte[.gz]",
+    );
+}
+
+#[test]
+fn run_folders_are_never_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 40, 10);
+    let config = tiny_config(tmp.path(), 1);
+    let out = tmp.path().join("run");
+    let train = |out: &Path| {
+        let mut c = nnlab(tmp.path());
+        c.arg("train").arg(&config).arg("--out").arg(out);
+        c
+    };
+    let (ok, _, stderr) = run(&mut train(&out));
+    assert!(ok, "{stderr}");
+    let before = std::fs::read(out.join("metrics.csv")).unwrap();
+    expect_error(&mut train(&out), "already exists and is not empty");
+    assert_eq!(std::fs::read(out.join("metrics.csv")).unwrap(), before);
+
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    expect_error(&mut train(&file.join("run")), "cannot create run folder");
+
+    expect_error(nnlab(tmp.path()).arg("eval").arg(tmp.path()), "is not a run folder");
+    expect_error(
+        nnlab(tmp.path()).args(["train", "--resume"]).arg(tmp.path().join("nope")),
+        "is not a run folder",
+    );
+}
+
+#[test]
+fn a_study_runs_its_seeds_and_writes_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let study = tmp.path().join("study");
+    std::fs::create_dir_all(&study).unwrap();
+    tiny_config(&study, 2);
+    std::fs::write(
+        study.join("study.toml"),
+        "title = \"tiny study\"\nconfig = \"tiny.toml\"\nseeds = [1, 2]\n\
+         [reference]\nsource = \"made up\"\ntest_accuracy = 0.5\ntarget_accuracy = 0.5\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("study").arg(&study));
+    assert!(ok, "{stderr}");
+    let table = std::fs::read_to_string(study.join("results.md")).unwrap();
+    assert!(table.contains("| nnlab, 2 seeds |"), "{table}");
+    assert!(table.contains("meets the target"), "{table}");
+    assert!(stdout.contains("seed 2: training into"), "{stdout}");
+    // A second call finds the runs done and only rebuilds the table.
+    let (ok, stdout, _) = run(nnlab(tmp.path()).arg("study").arg(&study));
+    assert!(ok);
+    assert!(stdout.contains("seed 1: done already"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(study.join("results.md")).unwrap(), table);
+}

@@ -1,0 +1,96 @@
+//! Helpers of the end-to-end tests: tiny datasets written as real IDX files, and the `nnlab`
+//! binary run on them offline.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use nnlab_data::idx::{IdxImages, labels_to_bytes, write_file};
+
+/// Image side of the tiny datasets.
+pub const SIDE: usize = 8;
+
+/// Writes a learnable 10-class dataset `name` under `root`: class `c` lights up row `c % 8`
+/// (and column `c / 8 * 4` for the upper classes) over a noise floor. Deterministic.
+pub fn write_tiny(root: &Path, name: &str, n_train: usize, n_test: usize) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut state = 12345u64;
+    let mut noise = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % 60) as u8
+    };
+    for (images, labels, n) in [
+        ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", n_train),
+        ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", n_test),
+    ] {
+        let mut pixels = Vec::with_capacity(n * SIDE * SIDE);
+        let mut ys = Vec::with_capacity(n);
+        for i in 0..n {
+            let c = (i * 7 + i / 3) % 10;
+            ys.push(c as u8);
+            for r in 0..SIDE {
+                for col in 0..SIDE {
+                    let lit = r == c % SIDE || (c >= SIDE && col == (c / SIDE) * 4);
+                    pixels.push(if lit { 200 + noise() / 2 } else { noise() });
+                }
+            }
+        }
+        let img = IdxImages {
+            n,
+            rows: SIDE,
+            cols: SIDE,
+            pixels,
+        };
+        write_file(&dir.join(images), &img.to_bytes(), true).unwrap();
+        write_file(&dir.join(labels), &labels_to_bytes(&ys), true).unwrap();
+    }
+}
+
+/// A config for the tiny dataset.
+pub fn tiny_config(dir: &Path, epochs: usize) -> PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"tiny\"\nseed = 3\n[data]\ndataset = \"tiny\"\n[model]\nhidden = [16]\n\
+             [train]\nepochs = {epochs}\nbatch_size = 16\nlr = 0.01\nlog_every = 3\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The `nnlab` binary with networking off and the data root set.
+pub fn nnlab(data_root: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nnlab"));
+    c.env("NNLAB_OFFLINE", "1")
+        .env("NNLAB_DATA", data_root)
+        .env_remove("RUST_BACKTRACE");
+    c
+}
+
+/// Runs and returns (success, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (bool, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("nnlab runs");
+    (
+        status.success(),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// `metrics.csv` without the `seconds` column (timings differ between runs).
+pub fn metrics_without_seconds(run: &Path) -> String {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
