@@ -159,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data { name, data } => {
             let opts = data.options();
             let root = nnlab_data::resolve_root(opts.data_dir.as_deref());
+            let started = std::time::Instant::now();
             let d = nnlab_data::ImageDataset::load(
                 &name,
                 &nnlab_data::LoadOptions {
@@ -168,13 +169,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )?;
             println!(
-                "{}: {} train + {} test images of {}x{}, {} classes, verified, in {}",
+                "{}: {} train + {} test images of {}x{}, {} classes, checksums verified, loaded in {:.3} s from {}",
                 d.name,
                 d.n_train,
                 d.n_test,
                 d.rows,
                 d.cols,
                 d.classes,
+                started.elapsed().as_secs_f64(),
                 root.join(&name).display()
             );
         }

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Side-by-side speed, memory and accuracy of the article job: nnlab against the peer scripts.
+
+Runs, one after the other on the same quiet machine, for each seed:
+  nnlab train configs/article_mlp.toml            (release binary, backend of its build)
+  torch_mlp.py --feed tensor / --feed dataloader  (PyTorch's fastest and its usual way)
+  keras_mlp.py                                    (the article's code)
+  numpy_mlp.py                                    (by hand)
+and prints a markdown table: median seconds per epoch, peak RSS of each process (from wait4),
+test accuracy, and nnlab's speed-up over each peer.
+
+usage: bench/compare_peers.py [--seeds 1 2] [--epochs 10] [--peers ../shared/peers]
+                              [--venv ~/.cache/nnlab-peers-venv] [--nnlab PATH] [--only nnlab torch-tensor ...]
+Build nnlab first: cargo build --release (CARGO_TARGET_DIR decides where the binary is).
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.dirname(here)
+
+p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+p.add_argument("--seeds", type=int, nargs="+", default=[1])
+p.add_argument("--epochs", type=int, default=10)
+p.add_argument("--peers", default=os.path.join(root, "..", "shared", "peers"))
+p.add_argument("--venv", default=os.path.expanduser("~/.cache/nnlab-peers-venv"))
+p.add_argument("--nnlab", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "nnlab"))
+p.add_argument("--data", default=os.path.join(root, "..", "shared", "data"), help="folder holding mnist/")
+p.add_argument("--only", nargs="*", help="subset of jobs to run")
+a = p.parse_args()
+
+py = os.path.join(a.venv, "bin", "python")
+peers = os.path.abspath(a.peers)
+env = dict(os.environ, MNIST_DIR=os.path.join(os.path.abspath(a.data), "mnist"), NNLAB_DATA=os.path.abspath(a.data), NNLAB_OFFLINE="1")
+
+
+def run(cmd, cwd):
+    """Runs cmd; returns (stdout, peak RSS in MB of that process)."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-3000:]}")
+    return text, usage.ru_maxrss / 1024.0
+
+
+def nnlab(seed):
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = os.path.join(tmp, "run")
+        _, rss = run([a.nnlab, "train", "configs/article_mlp.toml", "--seed", str(seed), "--set", f"train.epochs={a.epochs}", "--out", run_dir], root)
+        s = json.load(open(os.path.join(run_dir, "summary.json")))
+    return dict(s_epoch=s["seconds_per_epoch"], acc=s["test_accuracy"], rss=rss, label=f"nnlab ({s['backend']})")
+
+
+def peer(script, *args, label):
+    def job(seed):
+        text, rss = run([py, script, str(seed), "--epochs", str(a.epochs), *args], peers)
+        r = json.loads(next(l for l in text.splitlines() if l.startswith("RESULT "))[7:])
+        return dict(s_epoch=r["epoch_s_median"], acc=r["test_acc"], rss=rss, label=label)
+    return job
+
+
+jobs = {
+    "nnlab": nnlab,
+    "torch-tensor": peer("torch_mlp.py", "--feed", "tensor", label="PyTorch, tensor slicing"),
+    "torch-dataloader": peer("torch_mlp.py", "--feed", "dataloader", label="PyTorch, DataLoader"),
+    "keras": peer("keras_mlp.py", label="Keras (article code)"),
+    "numpy": peer("numpy_mlp.py", label="NumPy by hand"),
+}
+names = a.only or list(jobs)
+results = {n: [] for n in names}
+for seed in a.seeds:
+    for n in names:
+        r = jobs[n](seed)
+        results[n].append(r)
+        print(f"seed {seed} {n}: {r['s_epoch']:.3f} s/epoch, {r['rss']:.0f} MB, acc {r['acc']:.4f}", file=sys.stderr, flush=True)
+
+base = statistics.median(r["s_epoch"] for r in results["nnlab"]) if "nnlab" in results else None
+print(f"\n{a.epochs} epochs, seeds {a.seeds}, {os.cpu_count()} CPUs; medians over seeds.\n")
+print("| job | s/epoch | peak RSS (MB) | test accuracy | nnlab speed-up |")
+print("|---|---|---|---|---|")
+for n in names:
+    rs = results[n]
+    s = statistics.median(r["s_epoch"] for r in rs)
+    rss = max(r["rss"] for r in rs)
+    acc = statistics.mean(r["acc"] for r in rs)
+    ratio = f"{s / base:.1f}x" if base else "-"
+    print(f"| {rs[0]['label']} | {s:.3f} | {rss:.0f} | {100 * acc:.2f} % | {ratio} |")
