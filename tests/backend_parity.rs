@@ -40,7 +40,7 @@ fn run_on(
     let mut model: Mlp = mlp
         .init(&ad)
         .load_record(ModuleRecord::from_bytes(record.clone()).unwrap());
-    let mut optim = config.optimizer();
+    let mut optim = config.optimizer(true);
     let ce = CrossEntropyLossConfig::new().init(&ad);
     let order = shuffled(&data.train_indices(), config.seed, 0);
     let batch_tensors = |chunk: &[u32]| {
@@ -51,7 +51,12 @@ fn run_on(
         )
     };
     let (x, _) = batch_tensors(&order[..32]);
-    let logits = model.valid().forward(x.inner()).into_data().try_to_vec::<f32>().unwrap();
+    let logits = model
+        .valid()
+        .forward(x.inner())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let mut losses = Vec::new();
     for chunk in order.chunks(config.train.batch_size).take(steps) {
         let (x, y) = batch_tensors(chunk);

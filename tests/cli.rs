@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn value<'a>(json: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
-    json.get(key).unwrap_or_else(|| panic!("summary.json lacks {key}"))
+    json.get(key)
+        .unwrap_or_else(|| panic!("summary.json lacks {key}"))
 }
 
 /// Parses `Loss: x  Accuracy: y` from the output.
@@ -40,12 +41,14 @@ fn train_writes_a_complete_run_and_eval_reproduces_it() {
 
     // The run folder: resolved config, one metrics row per epoch, summary, checkpoint.
     let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
-    assert!(resolved.contains("epsilon = 0.0000001"), "defaults are resolved: {resolved}");
+    assert!(
+        resolved.contains("epsilon = 0.0000001"),
+        "defaults are resolved: {resolved}"
+    );
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 5);
     let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(value(&summary, "epochs"), 4);
     assert_eq!(value(&summary, "seed"), 3);
     assert_eq!(value(&summary, "backend"), "flex");
@@ -80,7 +83,11 @@ fn same_seed_gives_identical_metrics() {
         runs.push(metrics_without_seconds(&out));
     }
     assert_eq!(runs[0], runs[1]);
-    assert!(!runs[0].contains(",,"), "validation columns are filled: {}", runs[0]);
+    assert!(
+        !runs[0].contains(",,"),
+        "validation columns are filled: {}",
+        runs[0]
+    );
     let out = tmp.path().join("c");
     let (ok, _, stderr) = run(nnlab(tmp.path())
         .arg("train")
@@ -88,7 +95,11 @@ fn same_seed_gives_identical_metrics() {
         .args(["--seed", "4", "--set", "data.validation=0.2", "--out"])
         .arg(&out));
     assert!(ok, "{stderr}");
-    assert_ne!(runs[0], metrics_without_seconds(&out), "another seed, other numbers");
+    assert_ne!(
+        runs[0],
+        metrics_without_seconds(&out),
+        "another seed, other numbers"
+    );
 }
 
 /// Waits until `path` has at least `lines` lines, or the child exits.
@@ -98,7 +109,10 @@ fn wait_for_lines(child: &mut std::process::Child, path: &Path, lines: usize) {
         if std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() > lines) {
             return;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the run ended too early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended too early"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     panic!("{} never reached {lines} rows", path.display());
@@ -130,21 +144,35 @@ fn a_killed_run_resumes_to_the_same_metrics() {
     wait_for_lines(&mut child, &killed.join("metrics.csv"), 3);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
-    assert!(killed.join(".lock").exists(), "a killed run leaves its lock behind");
+    assert!(
+        killed.join(".lock").exists(),
+        "a killed run leaves its lock behind"
+    );
     let rows = std::fs::read_to_string(killed.join("metrics.csv")).unwrap();
     assert!(rows.lines().count() < 81, "killed before the end");
 
     let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&killed));
     assert!(ok, "{stderr}");
     assert!(stdout.contains("Resuming"), "{stdout}");
-    assert_eq!(metrics_without_seconds(&whole), metrics_without_seconds(&killed));
+    assert_eq!(
+        metrics_without_seconds(&whole),
+        metrics_without_seconds(&killed)
+    );
 }
 
 #[test]
-fn ctrl_c_stops_and_says_how_to_resume() {
+fn ctrl_c_saves_mid_epoch_and_resumes_to_the_same_metrics() {
     let tmp = tempfile::tempdir().unwrap();
     write_tiny(tmp.path(), "tiny", 640, 100);
-    let config = tiny_config(tmp.path(), 1000);
+    let config = tiny_config(tmp.path(), 80);
+    let whole = tmp.path().join("whole");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&whole));
+    assert!(ok, "{stderr}");
+
     let out = tmp.path().join("run");
     let mut child = nnlab(tmp.path())
         .arg("train")
@@ -167,6 +195,55 @@ fn ctrl_c_stops_and_says_how_to_resume() {
     assert!(stderr.contains("interrupted at epoch"), "{stderr}");
     assert!(stderr.contains("nnlab train --resume"), "{stderr}");
     assert!(!out.join(".lock").exists(), "the lock is released");
+    let latest = std::fs::read_to_string(out.join("checkpoint/latest")).unwrap();
+    assert!(
+        latest.contains("-step-"),
+        "a mid-epoch checkpoint: {latest}"
+    );
+
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("Resuming") && stdout.contains(", step "),
+        "{stdout}"
+    );
+    assert_eq!(
+        metrics_without_seconds(&whole),
+        metrics_without_seconds(&out)
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let config = tiny_config(tmp.path(), 5);
+    let out = tmp.path().join("run");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args([
+            "--set",
+            "train.optimizer=sgd",
+            "--set",
+            "train.lr=1e30",
+            "--set",
+            "train.log_every=1",
+        ])
+        .arg("--out")
+        .arg(&out));
+    assert!(!ok);
+    assert!(
+        stderr.contains("training diverged: the loss became"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("at epoch 1, step "), "{stderr}");
+    assert!(
+        stderr.contains("learning rate (1000000000000000000000000000000) is likely too high"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.join("summary.json").exists());
 }
 
 /// Every bad input gets one line on stderr, a non-zero exit, and no panic.
@@ -176,7 +253,10 @@ fn expect_error(cmd: &mut std::process::Command, needle: &str) {
     assert!(stderr.contains(needle), "expected {needle:?} in {stderr:?}");
     assert!(stderr.starts_with("error: "), "{stderr:?}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -191,13 +271,25 @@ fn bad_configs_are_refused_with_the_key_and_the_rule() {
     };
     expect_error(&mut train("train.lrr=0.1"), "unknown field `lrr`");
     expect_error(&mut train("train.lr=fast"), "key `train.lr`: invalid type");
-    expect_error(&mut train("train.lr=0"), "key `train.lr` = 0: must be a finite number > 0");
+    expect_error(
+        &mut train("train.lr=0"),
+        "key `train.lr` = 0: must be a finite number > 0",
+    );
     expect_error(&mut train("train.lr=-1"), "must be a finite number > 0");
     expect_error(&mut train("train.batch_size=0"), "`train.batch_size` = 0");
     expect_error(&mut train("train.epochs=0"), "`train.epochs` = 0");
-    expect_error(&mut train("model.activation=swish"), "unknown variant `swish`");
-    expect_error(&mut train("train.batch_size=64"), "larger than the 40 training examples");
-    expect_error(&mut train("data.dataset=nothere"), "missing train-images-idx3-ubyte");
+    expect_error(
+        &mut train("model.activation=swish"),
+        "unknown variant `swish`",
+    );
+    expect_error(
+        &mut train("train.batch_size=64"),
+        "larger than the 40 training examples",
+    );
+    expect_error(
+        &mut train("data.dataset=nothere"),
+        "missing train-images-idx3-ubyte",
+    );
     let typo = tmp.path().join("typo.toml");
     std::fs::write(&typo, "name = \"x\"\n[train]\nepoch = 3\n").unwrap();
     expect_error(
@@ -206,9 +298,14 @@ fn bad_configs_are_refused_with_the_key_and_the_rule() {
     );
     let broken = tmp.path().join("broken.toml");
     std::fs::write(&broken, "name = \"x\"\n[train\n").unwrap();
-    expect_error(nnlab(tmp.path()).arg("train").arg(&broken), "not valid TOML");
     expect_error(
-        nnlab(tmp.path()).arg("train").arg(tmp.path().join("none.toml")),
+        nnlab(tmp.path()).arg("train").arg(&broken),
+        "not valid TOML",
+    );
+    expect_error(
+        nnlab(tmp.path())
+            .arg("train")
+            .arg(tmp.path().join("none.toml")),
         "cannot read",
     );
 }
@@ -229,7 +326,10 @@ fn bad_data_files_are_named() {
     write_tiny(tmp.path(), "tiny", 40, 10);
     let gz = std::fs::read(&images).unwrap();
     std::fs::write(&images, &gz[..gz.len() / 2]).unwrap();
-    expect_error(&mut train(), "train-images-idx3-ubyte.gz: corrupt gzip data");
+    expect_error(
+        &mut train(),
+        "train-images-idx3-ubyte.gz: corrupt gzip data",
+    );
 
     write_tiny(tmp.path(), "tiny", 40, 10);
     let raw = nnlab_data::idx::read_maybe_gz(&images).unwrap();
@@ -255,12 +355,18 @@ fn bad_data_files_are_named() {
     write_tiny(tmp.path(), "mnist", 40, 10);
     let bad = tmp.path().join("mnist.toml");
     std::fs::write(&bad, "name = \"m\"\n[data]\ndataset = \"mnist\"\n").unwrap();
-    expect_error(nnlab(tmp.path()).arg("train").arg(&bad), "does not match the published");
-    let big = tmp.path().join("mnist/train-labels-idx1-ubyte.gz");
-    nnlab_data::idx::write_file(&big, &nnlab_data::idx::labels_to_bytes(&[12; 40]), true)
-        .unwrap();
     expect_error(
-        nnlab(tmp.path()).arg("train").arg(&bad).arg("--data-dir").arg(tmp.path()),
+        nnlab(tmp.path()).arg("train").arg(&bad),
+        "does not match the published",
+    );
+    let big = tmp.path().join("mnist/train-labels-idx1-ubyte.gz");
+    nnlab_data::idx::write_file(&big, &nnlab_data::idx::labels_to_bytes(&[12; 40]), true).unwrap();
+    expect_error(
+        nnlab(tmp.path())
+            .arg("train")
+            .arg(&bad)
+            .arg("--data-dir")
+            .arg(tmp.path()),
         "does not match the published",
     );
 
@@ -292,9 +398,14 @@ fn run_folders_are_never_overwritten() {
     std::fs::write(&file, "x").unwrap();
     expect_error(&mut train(&file.join("run")), "cannot create run folder");
 
-    expect_error(nnlab(tmp.path()).arg("eval").arg(tmp.path()), "is not a run folder");
     expect_error(
-        nnlab(tmp.path()).args(["train", "--resume"]).arg(tmp.path().join("nope")),
+        nnlab(tmp.path()).arg("eval").arg(tmp.path()),
+        "is not a run folder",
+    );
+    expect_error(
+        nnlab(tmp.path())
+            .args(["train", "--resume"])
+            .arg(tmp.path().join("nope")),
         "is not a run folder",
     );
 }
@@ -322,7 +433,10 @@ fn a_study_runs_its_seeds_and_writes_the_table() {
     let (ok, stdout, _) = run(nnlab(tmp.path()).arg("study").arg(&study));
     assert!(ok);
     assert!(stdout.contains("seed 1: done already"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(study.join("results.md")).unwrap(), table);
+    assert_eq!(
+        std::fs::read_to_string(study.join("results.md")).unwrap(),
+        table
+    );
 }
 
 /// Real MNIST, through the binary, when `NNLAB_DATA` points at it. CI sets
@@ -352,11 +466,17 @@ fn mnist_subset_trains_through_the_binary() {
         .arg("--out")
         .arg(&out));
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("(3000 train, 0 valid, 10000 test, 28x28), 25450 parameters"), "{stdout}");
+    assert!(
+        stdout.contains("(3000 train, 0 valid, 10000 test, 28x28), 25450 parameters"),
+        "{stdout}"
+    );
     let (_, accuracy) = loss_accuracy(&stdout);
     // One epoch on 3,000 images: well above chance, well below the full run.
     assert!(accuracy > 0.80, "{accuracy}");
     let (ok, stdout, stderr) = run(nnlab(&root).args(["data", "mnist"]));
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("60000 train + 10000 test images of 28x28, 10 classes, checksums verified"), "{stdout}");
+    assert!(
+        stdout.contains("60000 train + 10000 test images of 28x28, 10 classes, checksums verified"),
+        "{stdout}"
+    );
 }

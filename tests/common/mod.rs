@@ -18,12 +18,22 @@ pub fn write_tiny(root: &Path, name: &str, n_train: usize, n_test: usize) {
     std::fs::create_dir_all(&dir).unwrap();
     let mut state = 12345u64;
     let mut noise = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 33) % 60) as u8
     };
     for (images, labels, n) in [
-        ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", n_train),
-        ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", n_test),
+        (
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            n_train,
+        ),
+        (
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            n_test,
+        ),
     ] {
         let mut pixels = Vec::with_capacity(n * SIDE * SIDE);
         let mut ys = Vec::with_capacity(n);

@@ -172,4 +172,81 @@ mod tests {
         assert!(e.to_string().contains("attempt 3"), "{e}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
+
+    /// A loopback HTTP server answering every request with `body`, for `requests` requests.
+    fn serve(body: Vec<u8>, requests: usize) -> String {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(head.as_bytes()).unwrap();
+                stream.write_all(&body).unwrap();
+            }
+        });
+        format!("http://{addr}/")
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn spec_for(mirror: String, content: &[u8]) -> DatasetSpec {
+        let md5: &'static str = Box::leak(md5_hex(content).into_boxed_str());
+        let mirrors: &'static [&'static str] =
+            Box::leak(vec![&*Box::leak(mirror.into_boxed_str())].into_boxed_slice());
+        let mut files = crate::catalog::MNIST.files;
+        files[3].md5 = Some(md5);
+        files[3].gz_md5 = None;
+        DatasetSpec {
+            name: "served",
+            classes: 10,
+            mirrors,
+            files,
+        }
+    }
+
+    #[test]
+    fn a_verified_download_is_renamed_into_place() {
+        let labels = crate::idx::labels_to_bytes(&[1, 2, 3]);
+        let spec = spec_for(serve(gz(&labels), 1), &labels);
+        let dir = tempfile::tempdir().unwrap();
+        let path = download_file(&spec, &spec.files[3], dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("t10k-labels-idx1-ubyte.gz"));
+        assert_eq!(crate::idx::read_labels(&path).unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no .part left"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_download_is_refused_and_leaves_nothing() {
+        let labels = crate::idx::labels_to_bytes(&[1, 2, 3]);
+        let other = crate::idx::labels_to_bytes(&[4, 5, 6]);
+        let spec = spec_for(serve(gz(&other), 1), &labels);
+        let dir = tempfile::tempdir().unwrap();
+        let e = download_file(&spec, &spec.files[3], dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not match the published"), "{e}");
+        assert!(
+            e.contains(&md5_hex(&labels)) && e.contains(&md5_hex(&other)),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }

@@ -86,17 +86,38 @@ impl ImageDataset {
     /// Gathers the examples `indices` into a batch, pixels divided by 255.
     pub fn batch(&self, indices: &[u32]) -> Batch {
         let f = self.features();
-        let mut images = Vec::with_capacity(indices.len() * f);
+        let mut images = vec![0.0f32; indices.len() * f];
         let mut labels = Vec::with_capacity(indices.len());
-        for &i in indices {
+        for (dst, &i) in images.chunks_exact_mut(f).zip(indices) {
             let i = i as usize;
-            images.extend(self.image(i).iter().map(|&p| p as f32 / 255.0));
+            pulp::Arch::new().dispatch(Scale {
+                dst,
+                src: self.image(i),
+            });
             labels.push(self.labels[i] as i64);
         }
         Batch {
             images,
             labels,
             size: indices.len(),
+        }
+    }
+}
+
+/// `dst = src / 255`, compiled for the best vector unit found at run time (pulp): the same
+/// IEEE results as the plain loop, several lanes at a time.
+struct Scale<'a> {
+    dst: &'a mut [f32],
+    src: &'a [u8],
+}
+
+impl pulp::WithSimd for Scale<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for (d, &p) in self.dst.iter_mut().zip(self.src) {
+            *d = p as f32 / 255.0;
         }
     }
 }
@@ -160,6 +181,19 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort();
         assert_eq!(sorted, idx);
+    }
+
+    #[test]
+    fn dispatched_scaling_equals_division() {
+        let src: Vec<u8> = (0..=255).collect();
+        let mut dst = vec![0.0; 256];
+        pulp::Arch::new().dispatch(Scale {
+            dst: &mut dst,
+            src: &src,
+        });
+        for p in 0..=255u8 {
+            assert_eq!(dst[p as usize].to_bits(), (p as f32 / 255.0).to_bits());
+        }
     }
 
     #[test]

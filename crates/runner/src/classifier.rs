@@ -19,6 +19,7 @@ use crate::backend::select_device;
 use crate::checkpoint;
 use crate::config::{ActivationName, InitName, OptimizerName, RunConfig};
 use crate::error::{Error, Result};
+use crate::fused_adam::FusedAdam;
 use crate::metrics::{self, EpochMetrics, Summary};
 use crate::progress::EpochProgress;
 use crate::run_dir::RunDir;
@@ -91,10 +92,17 @@ impl RunConfig {
             .with_init(init)
     }
 
-    /// The optimizer this config describes.
-    pub fn optimizer(&self) -> ModuleOptimizer {
+    /// The optimizer this config describes. `host` selects the fused host-memory update of
+    /// [`FusedAdam`] (CPU backends); otherwise burn's tensor-op implementation is used.
+    pub fn optimizer(&self, host: bool) -> ModuleOptimizer {
         let t = &self.train;
         match t.optimizer {
+            OptimizerName::Adam if host => FusedAdam {
+                beta1: t.beta1 as f32,
+                beta2: t.beta2 as f32,
+                epsilon: t.epsilon as f32,
+            }
+            .into(),
             OptimizerName::Adam => AdamConfig::new()
                 .with_beta_1(t.beta1 as f32)
                 .with_beta_2(t.beta2 as f32)
@@ -148,6 +156,11 @@ impl RunConfig {
     }
 }
 
+/// Whether a backend computes in host memory (where fused host-side updates pay off).
+pub fn is_cpu(backend: &str) -> bool {
+    matches!(backend, "flex" | "ndarray")
+}
+
 /// Trains `config` in a new run folder.
 pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     let (data, split) = config.load_data(opts)?;
@@ -166,7 +179,7 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
     let config = RunConfig::load(&path.join("config.toml"), &[])?;
     let (data, split) = config.load_data(opts)?;
     let start = checkpoint::latest(path)?;
-    let done = start.as_ref().map_or(0, |(e, _)| *e);
+    let done = start.as_ref().map_or(0, |r| r.epochs_done);
     let metrics_path = path.join("metrics.csv");
     let mut rows = if metrics_path.exists() {
         metrics::read_csv(&metrics_path)?
@@ -188,7 +201,15 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
             config.train.epochs
         );
     } else if !opts.quiet {
-        println!("Resuming {} after epoch {done}", path.display());
+        match start.as_ref().and_then(|r| r.partial.as_ref()) {
+            Some(p) => println!(
+                "Resuming {} at epoch {}, step {}",
+                path.display(),
+                p.epoch,
+                p.step + 1
+            ),
+            None => println!("Resuming {} after epoch {done}", path.display()),
+        }
     }
     fit(&config, &data, &split, &run, rows, start, opts)
 }
@@ -200,7 +221,7 @@ fn fit(
     split: &Split,
     run: &RunDir,
     mut rows: Vec<EpochMetrics>,
-    start: Option<(usize, PathBuf)>,
+    start: Option<checkpoint::Resume>,
     opts: &TrainOptions,
 ) -> Result<Outcome> {
     install_interrupt_handler();
@@ -211,14 +232,14 @@ fn fit(
     let ad = device.clone().autodiff();
     let model_config = config.mlp(data.features(), data.classes);
     let mut model: Mlp = model_config.init(&ad);
-    let mut optim = config.optimizer();
-    let first = match &start {
-        Some((epoch, dir)) => {
-            model = checkpoint::load_model(dir, model)?;
-            optim = checkpoint::load_optim(dir, optim)?;
-            *epoch + 1
+    let mut optim = config.optimizer(is_cpu(backend));
+    let (first, mut partial) = match start {
+        Some(r) => {
+            model = checkpoint::load_model(&r.dir, model)?;
+            optim = checkpoint::load_optim(&r.dir, optim)?;
+            (r.epochs_done + 1, r.partial)
         }
-        None => 1,
+        None => (1, None),
     };
     if !opts.quiet && first == 1 {
         println!(
@@ -243,13 +264,41 @@ fn fit(
         let order = shuffled(&split.train, config.seed, epoch - 1);
         let progress = EpochProgress::start(epoch, t.epochs, steps, opts.quiet);
         let started = Instant::now();
-        let (mut loss_total, mut correct_total, mut seen) = (0.0f64, 0i64, 0usize);
-        let mut window: Option<(Tensor<1>, Tensor<1, Int>)> = None;
-        let mut window_start = 1;
-        for (i, chunk) in order.chunks(t.batch_size).enumerate() {
+        // A resumed epoch starts where it stopped, with the sums it had.
+        let resumed = partial.take().filter(|p| p.epoch == epoch);
+        let skip = resumed.as_ref().map_or(0, |p| p.step);
+        let prior_seconds = resumed.as_ref().map_or(0.0, |p| p.seconds);
+        let (mut loss_total, mut correct_total, mut seen) =
+            resumed.as_ref().map_or((0.0f64, 0i64, 0usize), |p| {
+                (p.loss_total, p.correct_total, p.seen)
+            });
+        let mut window: Option<(Tensor<1>, Tensor<1, Int>)> = resumed.as_ref().and_then(|p| {
+            Some((
+                Tensor::from_data(TensorData::new(vec![p.window_loss?], [1]), &ad),
+                Tensor::from_data(TensorData::new(vec![p.window_correct?], [1]), &ad),
+            ))
+        });
+        let mut window_start = resumed.as_ref().map_or(1, |p| p.window_start);
+        for (i, chunk) in order.chunks(t.batch_size).enumerate().skip(skip) {
             let step = i + 1;
             if STOP.load(Ordering::SeqCst) {
                 progress.abandon();
+                let (window_loss, window_correct) = match window.take() {
+                    Some((l, c)) => (Some(l.into_scalar::<f32>()), Some(c.into_scalar::<i64>())),
+                    None => (None, None),
+                };
+                let state = checkpoint::PartialEpoch {
+                    epoch,
+                    step: i,
+                    loss_total,
+                    correct_total,
+                    seen,
+                    window_loss,
+                    window_correct,
+                    window_start,
+                    seconds: prior_seconds + started.elapsed().as_secs_f64(),
+                };
+                checkpoint::save_partial(run.path(), &state, &model, &optim)?;
                 return Err(Error::Interrupted {
                     epoch,
                     step,
@@ -308,7 +357,7 @@ fn fit(
             }
         }
         device.sync().ok();
-        let seconds = started.elapsed().as_secs_f64();
+        let seconds = prior_seconds + started.elapsed().as_secs_f64();
         let eval_model = model.valid();
         let valid = (!split.valid.is_empty())
             .then(|| evaluate(&eval_model, data, &split.valid, t.eval_batch_size, &device));
@@ -400,8 +449,9 @@ pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<(f64, f64)> {
         e => e,
     })?;
     let (data, split) = config.load_data(opts)?;
-    let (_, dir) = checkpoint::latest(path)?
-        .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?;
+    let dir = checkpoint::latest(path)?
+        .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?
+        .dir;
     let (device, _) = select_device();
     let model = config.mlp(data.features(), data.classes).init(&device);
     let model = checkpoint::load_model(&dir, model)?;

@@ -17,3 +17,4 @@ pub mod study;
 pub use classifier::{Outcome, TrainOptions};
 pub use config::RunConfig;
 pub use error::{Error, Result};
+pub mod fused_adam;
