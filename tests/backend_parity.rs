@@ -18,7 +18,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use nnlab_data::{ImageDataset, LoadOptions, shuffled};
 use nnlab_models::Mlp;
-use nnlab_runner::RunConfig;
+use nnlab_runner::{Recipe, RunConfig};
 
 fn devices() -> [(Device, &'static str); 2] {
     #[allow(deprecated)]

@@ -29,6 +29,12 @@ pub struct IdxImages {
 /// Reads the whole file, decompressing it if it starts with the gzip magic `1f 8b`.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    decompress(path, raw)
+}
+
+/// Decompresses `raw` if it starts with the gzip magic `1f 8b`, else returns it as is.
+/// `path` is only used in errors.
+pub fn decompress(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 5);
         MultiGzDecoder::new(raw.as_slice())

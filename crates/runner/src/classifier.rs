@@ -71,9 +71,19 @@ fn install_interrupt_handler() {
     });
 }
 
-impl RunConfig {
+/// What a [`RunConfig`] builds: its model, optimizer and data.
+pub trait Recipe {
     /// The model this config describes, for `inputs` features and `classes` classes.
-    pub fn mlp(&self, inputs: usize, classes: usize) -> MlpConfig {
+    fn mlp(&self, inputs: usize, classes: usize) -> MlpConfig;
+    /// The optimizer this config describes. `host` selects the fused host-memory update of
+    /// [`FusedAdam`] (CPU backends); otherwise burn's tensor-op implementation is used.
+    fn optimizer(&self, host: bool) -> ModuleOptimizer;
+    /// Loads the dataset and splits it as this config says.
+    fn load_data(&self, opts: &TrainOptions) -> Result<(ImageDataset, Split)>;
+}
+
+impl Recipe for RunConfig {
+    fn mlp(&self, inputs: usize, classes: usize) -> MlpConfig {
         let activation = match self.model.activation {
             ActivationName::Relu => Activation::Relu,
             ActivationName::Sigmoid => Activation::Sigmoid,
@@ -92,9 +102,7 @@ impl RunConfig {
             .with_init(init)
     }
 
-    /// The optimizer this config describes. `host` selects the fused host-memory update of
-    /// [`FusedAdam`] (CPU backends); otherwise burn's tensor-op implementation is used.
-    pub fn optimizer(&self, host: bool) -> ModuleOptimizer {
+    fn optimizer(&self, host: bool) -> ModuleOptimizer {
         let t = &self.train;
         match t.optimizer {
             OptimizerName::Adam if host => FusedAdam {
@@ -120,8 +128,7 @@ impl RunConfig {
         }
     }
 
-    /// Loads the dataset and splits it as this config says.
-    pub fn load_data(&self, opts: &TrainOptions) -> Result<(ImageDataset, Split)> {
+    fn load_data(&self, opts: &TrainOptions) -> Result<(ImageDataset, Split)> {
         let data = ImageDataset::load(
             &self.data.dataset,
             &LoadOptions {
@@ -342,8 +349,18 @@ fn fit(
                         epoch,
                         steps,
                         lr: t.lr,
-                        last_good: epoch - 1,
-                        run_dir: run.path().to_path_buf(),
+                        kept: if epoch > 1 {
+                            format!(
+                                "The last good checkpoint (epoch {}) is kept in {}",
+                                epoch - 1,
+                                run.path().display()
+                            )
+                        } else {
+                            format!(
+                                "No epoch finished, so there is no checkpoint; the config is in {}",
+                                run.path().display()
+                            )
+                        },
                     });
                 }
                 loss_total += l;
@@ -441,13 +458,13 @@ pub fn evaluate(
 
 /// Reloads a run's newest checkpoint and evaluates it on the test split of its config.
 pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<(f64, f64)> {
-    let config = RunConfig::load(&path.join("config.toml"), &[]).map_err(|e| match e {
-        Error::Config(m) if !path.join("config.toml").exists() => Error::RunDir(format!(
-            "{} is not a run folder (no config.toml in it): {m}",
+    if !path.join("config.toml").is_file() {
+        return Err(Error::RunDir(format!(
+            "{} is not a run folder (no config.toml in it)",
             path.display()
-        )),
-        e => e,
-    })?;
+        )));
+    }
+    let config = RunConfig::load(&path.join("config.toml"), &[])?;
     let (data, split) = config.load_data(opts)?;
     let dir = checkpoint::latest(path)?
         .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?

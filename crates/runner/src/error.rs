@@ -37,7 +37,7 @@ pub enum Error {
     },
     /// The loss became NaN or infinite.
     #[error(
-        "training diverged: the loss became {value} at epoch {epoch}, {steps}; the learning rate ({lr}) is likely too high. The last good checkpoint (epoch {last_good}) is kept in {run_dir}"
+        "training diverged: the loss became {value} at epoch {epoch}, {steps}; the learning rate ({lr:e}) is likely too high. {kept}"
     )]
     Diverged {
         /// Non-finite loss value as text ("NaN", "inf").
@@ -48,10 +48,8 @@ pub enum Error {
         steps: String,
         /// The learning rate in use.
         lr: f64,
-        /// Last epoch with a checkpoint (0 = none).
-        last_good: usize,
-        /// The run folder.
-        run_dir: PathBuf,
+        /// What is kept: the last good checkpoint, or that there is none.
+        kept: String,
     },
     /// The run was stopped by Ctrl-C after saving.
     #[error(
@@ -76,5 +74,11 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<nnlab_config::ConfigError> for Error {
+    fn from(e: nnlab_config::ConfigError) -> Self {
+        Self::Config(e.0)
     }
 }

@@ -7,14 +7,13 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod classifier;
-pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod progress;
 pub mod run_dir;
 pub mod study;
 
-pub use classifier::{Outcome, TrainOptions};
-pub use config::RunConfig;
+pub use classifier::{Outcome, Recipe, TrainOptions};
 pub use error::{Error, Result};
+pub use nnlab_config::{self as config, RunConfig};
 pub mod fused_adam;

@@ -1,4 +1,4 @@
-//! Run configuration: a TOML file, unknown keys rejected, `--set key=value` overrides parsed with
+//! nnlab run configuration: a TOML file, unknown keys rejected, `--set key=value` overrides parsed with
 //! the same types, and every value checked against its rule before any work starts.
 //!
 //! ```toml
@@ -20,7 +20,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+/// A config that cannot be used: the message names the file, the key, the value and the rule,
+/// on one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, ConfigError>;
 
 /// A whole run: what to train, on what, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,7 +199,7 @@ impl RunConfig {
     /// Reads `path`, applies `overrides` (`key=value`, dotted keys), and validates.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("config {}: cannot read: {e}", path.display())))?;
+            .map_err(|e| ConfigError(format!("config {}: cannot read: {e}", path.display())))?;
         Self::parse(&text, &path.display().to_string(), overrides)
     }
 
@@ -200,7 +207,7 @@ impl RunConfig {
     pub fn parse(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| {
             let msg = e.to_string().replace('\n', " ");
-            Error::Config(format!(
+            ConfigError(format!(
                 "config {origin}: not valid TOML: {}",
                 msg.split_whitespace().collect::<Vec<_>>().join(" ")
             ))
@@ -215,9 +222,9 @@ impl RunConfig {
                 let inner = e.into_inner().to_string();
                 let inner = inner.lines().next().unwrap_or_default().to_string();
                 if path.is_empty() || path == "." {
-                    Error::Config(format!("config {origin}: {inner}"))
+                    ConfigError(format!("config {origin}: {inner}"))
                 } else {
-                    Error::Config(format!("config {origin}: key `{path}`: {inner}"))
+                    ConfigError(format!("config {origin}: key `{path}`: {inner}"))
                 }
             })?;
         config.validate(origin)?;
@@ -227,7 +234,7 @@ impl RunConfig {
     /// Checks every value against its rule; the error names the key, the value and the rule.
     pub fn validate(&self, origin: &str) -> Result<()> {
         let fail = |key: &str, value: &dyn std::fmt::Display, rule: &str| {
-            Err(Error::Config(format!(
+            Err(ConfigError(format!(
                 "config {origin}: key `{key}` = {value}: {rule}"
             )))
         };
@@ -323,7 +330,7 @@ impl RunConfig {
 /// Applies one `key=value` override to the raw table. The value is read as a TOML value
 /// (`0.01`, `true`, `[64, 32]`, `"relu"`); anything that is not TOML is taken as a string.
 pub fn apply_override(table: &mut toml::Table, spec: &str) -> Result<()> {
-    let bad = |why: &str| Error::Config(format!("--set {spec}: {why}"));
+    let bad = |why: &str| ConfigError(format!("--set {spec}: {why}"));
     let (key, raw) = spec
         .split_once('=')
         .ok_or_else(|| bad("expected key=value, e.g. train.lr=0.01"))?;
