@@ -149,10 +149,23 @@ pub struct TrainConfig {
     pub beta1: f64,
     /// Adam's second-moment decay.
     pub beta2: f64,
-    /// Adam's `epsilon` (Keras: 1e-7; burn's default is 1e-5).
+    /// `epsilon` of Adam, RMSProp and AdaGrad (Keras: 1e-7; burn's default is 1e-5).
     pub epsilon: f64,
-    /// SGD momentum (0 for plain gradient descent).
-    pub momentum: f64,
+    /// Momentum of `sgd` (default 0), `momentum` (default 0.9) and `rmsprop` (default 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// Nesterov momentum for `sgd` / `momentum`.
+    pub nesterov: bool,
+    /// RMSProp's decay of the squared-gradient average (Keras' `rho`, PyTorch's `alpha`).
+    pub rho: f64,
+    /// Learning-rate schedule.
+    pub schedule: ScheduleName,
+    /// `step` schedule: multiply the learning rate by `gamma` every `step_epochs` epochs.
+    pub step_epochs: usize,
+    /// `step` schedule: the factor.
+    pub gamma: f64,
+    /// `cosine` schedule: the learning rate it decays to at the last step.
+    pub lr_min: f64,
     /// Batch size of evaluation passes (no effect on the numbers, only on speed).
     pub eval_batch_size: usize,
     /// Read the running loss back from the device every this many steps (progress and NaN check).
@@ -170,19 +183,28 @@ impl Default for TrainConfig {
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-7,
-            momentum: 0.0,
+            momentum: None,
+            nesterov: false,
+            rho: 0.9,
+            schedule: ScheduleName::Constant,
+            step_epochs: 1,
+            gamma: 0.1,
+            lr_min: 0.0,
             eval_batch_size: 1000,
             log_every: 50,
         }
     }
 }
 
-/// Loss names accepted in configs.
+/// Loss names accepted in configs. Both apply to the softmax of the model's logits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossName {
-    /// Categorical cross-entropy of the softmax of the logits.
+    /// Categorical cross-entropy, `-sum_k y_k log softmax(z)_k` (Keras' `categorical_crossentropy`).
     CrossEntropy,
+    /// Mean squared error between `softmax(z)` and the one-hot target, averaged over classes and
+    /// examples (Keras' `mse` on a softmax output).
+    Mse,
 }
 
 /// Optimiser names accepted in configs.
@@ -191,8 +213,55 @@ pub enum LossName {
 pub enum OptimizerName {
     /// Kingma & Ba (2014), with `beta1`, `beta2`, `epsilon`.
     Adam,
-    /// Stochastic gradient descent, optionally with `momentum`.
+    /// Stochastic gradient descent `w <- w - lr grad`, optionally with `momentum`.
     Sgd,
+    /// SGD with heavy-ball momentum (default 0.9), optionally `nesterov`.
+    Momentum,
+    /// Tieleman & Hinton (2012), with `rho`, `epsilon`, optional `momentum`.
+    Rmsprop,
+    /// Duchi, Hazan & Singer (2011), with `epsilon`.
+    Adagrad,
+}
+
+/// Learning-rate schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleName {
+    /// `lr` throughout.
+    Constant,
+    /// `lr * gamma^floor(epoch / step_epochs)` (epochs counted from 0).
+    Step,
+    /// `lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2` over the `T` steps of the run.
+    Cosine,
+}
+
+impl TrainConfig {
+    /// The effective momentum of the optimizer (0 when it has none).
+    pub fn momentum(&self) -> f64 {
+        match (self.optimizer, self.momentum) {
+            (_, Some(m)) => m,
+            (OptimizerName::Momentum, None) => 0.9,
+            _ => 0.0,
+        }
+    }
+
+    /// The learning rate at `step` (0-based) of `steps_per_epoch`, in `epoch` (0-based).
+    pub fn lr_at(&self, epoch: usize, step: usize, steps_per_epoch: usize) -> f64 {
+        match self.schedule {
+            ScheduleName::Constant => self.lr,
+            ScheduleName::Step => {
+                self.lr * self.gamma.powi((epoch / self.step_epochs.max(1)) as i32)
+            }
+            ScheduleName::Cosine => {
+                let total = (self.epochs * steps_per_epoch).max(1) as f64;
+                let t = (epoch * steps_per_epoch + step) as f64;
+                self.lr_min
+                    + 0.5
+                        * (self.lr - self.lr_min)
+                        * (1.0 + (std::f64::consts::PI * t / total).cos())
+            }
+        }
+    }
 }
 
 impl RunConfig {
@@ -302,15 +371,35 @@ impl RunConfig {
         if !(t.epsilon.is_finite() && t.epsilon > 0.0) {
             return fail("train.epsilon", &t.epsilon, "must be a finite number > 0");
         }
-        if !(0.0..1.0).contains(&t.momentum) {
-            return fail("train.momentum", &t.momentum, "must be in [0, 1)");
+        if let Some(m) = t.momentum {
+            if !(0.0..1.0).contains(&m) {
+                return fail("train.momentum", &m, "must be in [0, 1)");
+            }
+            if matches!(t.optimizer, OptimizerName::Adam | OptimizerName::Adagrad) {
+                return fail(
+                    "train.momentum",
+                    &m,
+                    "only applies to optimizer = \"sgd\", \"momentum\" or \"rmsprop\" (Adam uses beta1)",
+                );
+            }
         }
-        if t.optimizer == OptimizerName::Adam && t.momentum != 0.0 {
-            return fail(
-                "train.momentum",
-                &t.momentum,
-                "only applies to optimizer = \"sgd\" (Adam uses beta1)",
-            );
+        if t.nesterov && !matches!(t.optimizer, OptimizerName::Sgd | OptimizerName::Momentum) {
+            return fail("train.nesterov", &true, "only applies to sgd and momentum");
+        }
+        if t.nesterov && t.momentum() == 0.0 {
+            return fail("train.nesterov", &true, "needs train.momentum > 0");
+        }
+        if !(0.0..1.0).contains(&t.rho) {
+            return fail("train.rho", &t.rho, "must be in [0, 1)");
+        }
+        if t.step_epochs == 0 {
+            return fail("train.step_epochs", &0, "must be at least 1");
+        }
+        if !(t.gamma > 0.0 && t.gamma <= 1.0) {
+            return fail("train.gamma", &t.gamma, "must be in (0, 1]");
+        }
+        if !(t.lr_min >= 0.0 && t.lr_min < t.lr) {
+            return fail("train.lr_min", &t.lr_min, "must be in [0, train.lr)");
         }
         if t.eval_batch_size == 0 {
             return fail("train.eval_batch_size", &0, "must be at least 1");
@@ -442,6 +531,42 @@ mod tests {
         assert!(e.contains("expected key=value"), "{e}");
         let e = err(BASE, &["name.x=1"]);
         assert!(e.contains("`name` is a value"), "{e}");
+    }
+
+    #[test]
+    fn schedules_by_hand() {
+        let mut t = TrainConfig {
+            lr: 0.1,
+            epochs: 4,
+            ..TrainConfig::default()
+        };
+        assert_eq!(t.lr_at(3, 5, 10), 0.1);
+        t.schedule = ScheduleName::Step;
+        t.step_epochs = 2;
+        t.gamma = 0.5;
+        assert_eq!(t.lr_at(0, 0, 10), 0.1);
+        assert_eq!(t.lr_at(1, 9, 10), 0.1);
+        assert_eq!(t.lr_at(2, 0, 10), 0.05);
+        t.schedule = ScheduleName::Cosine;
+        t.lr_min = 0.0;
+        assert_eq!(t.lr_at(0, 0, 10), 0.1);
+        assert!(
+            (t.lr_at(2, 0, 10) - 0.05).abs() < 1e-15,
+            "half way: cos(pi/2) = 0"
+        );
+        assert!(t.lr_at(3, 9, 10) < 0.001);
+    }
+
+    #[test]
+    fn optimizer_combinations() {
+        let e = err(BASE, &["train.momentum=0.9"]);
+        assert!(e.contains("only applies to optimizer"), "{e}");
+        let c = RunConfig::parse(BASE, "t", &["train.optimizer=momentum".into()]).unwrap();
+        assert_eq!(c.train.momentum(), 0.9);
+        let e = err(BASE, &["train.optimizer=sgd", "train.nesterov=true"]);
+        assert!(e.contains("needs train.momentum > 0"), "{e}");
+        let e = err(BASE, &["train.lr_min=0.1", "train.lr=0.01"]);
+        assert!(e.contains("`train.lr_min`"), "{e}");
     }
 
     #[test]

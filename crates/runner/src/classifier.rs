@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{
+    AdaGradConfig, AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig,
+};
 use burn::prelude::*;
 use nnlab_data::{ImageDataset, LoadOptions, Split, SplitOptions, resolve_root, shuffled};
 use nnlab_models::{Activation, Mlp, MlpConfig, WeightInit};
@@ -20,6 +21,7 @@ use crate::checkpoint;
 use crate::config::{ActivationName, InitName, OptimizerName, RunConfig};
 use crate::error::{Error, Result};
 use crate::fused_adam::FusedAdam;
+use crate::loss::Loss;
 use crate::metrics::{self, EpochMetrics, Summary};
 use crate::progress::EpochProgress;
 use crate::run_dir::RunDir;
@@ -116,15 +118,24 @@ impl Recipe for RunConfig {
                 .with_beta_2(t.beta2 as f32)
                 .with_epsilon(t.epsilon as f32)
                 .init(),
-            OptimizerName::Sgd => {
-                let momentum = (t.momentum > 0.0).then(|| {
+            OptimizerName::Sgd | OptimizerName::Momentum => {
+                let m = t.momentum();
+                let momentum = (m > 0.0).then(|| {
                     // Keras' and PyTorch's heavy-ball momentum: no dampening.
                     MomentumConfig::new()
-                        .with_momentum(t.momentum)
+                        .with_momentum(m)
                         .with_dampening(0.0)
+                        .with_nesterov(t.nesterov)
                 });
                 SgdConfig::new().with_momentum(momentum).init()
             }
+            // Set every field: burn's defaults (alpha 0.99, momentum 0.9) are not Keras'.
+            OptimizerName::Rmsprop => RmsPropConfig::new()
+                .with_alpha(t.rho as f32)
+                .with_momentum(t.momentum() as f32)
+                .with_epsilon(t.epsilon as f32)
+                .init(),
+            OptimizerName::Adagrad => AdaGradConfig::new().with_epsilon(t.epsilon as f32).init(),
         }
     }
 
@@ -263,7 +274,7 @@ fn fit(
         );
         println!("run folder: {}", run.path().display());
     }
-    let ce = CrossEntropyLossConfig::new().init(&ad);
+    let loss_fn = Loss::new(t.loss, &ad);
     let features = data.features();
     let steps = split.train.len().div_ceil(t.batch_size);
 
@@ -315,9 +326,9 @@ fn fit(
             let batch = data.batch(chunk);
             let n = batch.size;
             let x = Tensor::<2>::from_data(TensorData::new(batch.images, [n, features]), &ad);
-            let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), &ad);
             let logits = model.forward(x);
-            let loss = ce.forward(logits.clone(), y.clone());
+            let loss = loss_fn.forward(logits.clone(), &batch.labels, &ad);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), &ad);
             let correct = logits
                 .detach()
                 .argmax(1)
@@ -332,14 +343,14 @@ fn fit(
             });
             seen += n;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(t.lr, model, grads);
+            model = optim.step(t.lr_at(epoch - 1, i, steps), model, grads);
 
             if step % t.log_every == 0 || step == steps {
                 let (l, c) = window.take().expect("the window holds this step");
                 let l = l.into_scalar::<f32>() as f64;
                 if !l.is_finite() {
                     progress.abandon();
-                    let steps = if window_start == step {
+                    let which = if window_start == step {
                         format!("step {step}")
                     } else {
                         format!("between steps {window_start} and {step}")
@@ -347,8 +358,8 @@ fn fit(
                     return Err(Error::Diverged {
                         value: format!("{l}"),
                         epoch,
-                        steps,
-                        lr: t.lr,
+                        steps: which,
+                        lr: t.lr_at(epoch - 1, i, steps),
                         kept: if epoch > 1 {
                             format!(
                                 "The last good checkpoint (epoch {}) is kept in {}",
@@ -377,9 +388,8 @@ fn fit(
         let seconds = prior_seconds + started.elapsed().as_secs_f64();
         let eval_model = model.valid();
         let valid = (!split.valid.is_empty())
-            .then(|| evaluate(&eval_model, data, &split.valid, t.eval_batch_size, &device));
-        let (test_loss, test_accuracy) =
-            evaluate(&eval_model, data, &split.test, t.eval_batch_size, &device);
+            .then(|| evaluate(&eval_model, data, &split.valid, config, &device));
+        let (test_loss, test_accuracy) = evaluate(&eval_model, data, &split.test, config, &device);
         let row = EpochMetrics {
             epoch,
             train_loss: loss_total / seen as f64,
@@ -424,26 +434,29 @@ fn fit(
     })
 }
 
-/// Mean cross-entropy and accuracy of `model` on the examples `indices`.
+/// Mean loss (the config's) and accuracy of `model` on the examples `indices`.
 ///
 /// `model` must be on a device without autodiff (`Module::valid`).
 pub fn evaluate(
     model: &Mlp,
     data: &ImageDataset,
     indices: &[u32],
-    batch_size: usize,
+    config: &RunConfig,
     device: &Device,
 ) -> (f64, f64) {
-    let ce = CrossEntropyLossConfig::new().init(device);
+    let loss_fn = Loss::new(config.train.loss, device);
     let features = data.features();
     let (mut loss, mut correct) = (0.0f64, 0i64);
-    for chunk in indices.chunks(batch_size) {
+    for chunk in indices.chunks(config.train.eval_batch_size) {
         let b = data.batch(chunk);
         let n = b.size;
         let x = Tensor::<2>::from_data(TensorData::new(b.images, [n, features]), device);
-        let y = Tensor::<1, Int>::from_data(TensorData::new(b.labels, [n]), device);
         let logits = model.forward(x);
-        loss += ce.forward(logits.clone(), y.clone()).into_scalar::<f32>() as f64 * n as f64;
+        loss += loss_fn
+            .forward(logits.clone(), &b.labels, device)
+            .into_scalar::<f32>() as f64
+            * n as f64;
+        let y = Tensor::<1, Int>::from_data(TensorData::new(b.labels, [n]), device);
         correct += logits
             .argmax(1)
             .squeeze_dim::<1>(1)
@@ -472,11 +485,5 @@ pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<(f64, f64)> {
     let (device, _) = select_device();
     let model = config.mlp(data.features(), data.classes).init(&device);
     let model = checkpoint::load_model(&dir, model)?;
-    Ok(evaluate(
-        &model,
-        &data,
-        &split.test,
-        config.train.eval_batch_size,
-        &device,
-    ))
+    Ok(evaluate(&model, &data, &split.test, &config, &device))
 }

@@ -17,3 +17,4 @@ pub use classifier::{Outcome, Recipe, TrainOptions};
 pub use error::{Error, Result};
 pub use nnlab_config::{self as config, RunConfig};
 pub mod fused_adam;
+pub mod loss;

@@ -1,0 +1,75 @@
+//! The classification losses of the runner, both on the softmax of the model's logits.
+
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use crate::config::LossName;
+
+/// A loss chosen by config, ready on a device.
+#[derive(Debug)]
+pub enum Loss {
+    /// Categorical cross-entropy on logits (softmax folded in).
+    CrossEntropy(CrossEntropyLoss),
+    /// Mean squared error between `softmax(z)` and one-hot targets.
+    Mse,
+}
+
+impl Loss {
+    /// The loss `kind` on `device`.
+    pub fn new(kind: LossName, device: &Device) -> Self {
+        match kind {
+            LossName::CrossEntropy => {
+                Self::CrossEntropy(CrossEntropyLossConfig::new().init(device))
+            }
+            LossName::Mse => Self::Mse,
+        }
+    }
+
+    /// Mean loss over the batch.
+    ///
+    /// # Shapes
+    /// - `logits`: `[batch, classes]`
+    /// - `labels`: `[batch]` class indices (host values, used to build one-hot targets for MSE)
+    /// - returns `[1]`
+    pub fn forward(&self, logits: Tensor<2>, labels: &[i64], device: &Device) -> Tensor<1> {
+        let [n, classes] = logits.dims();
+        match self {
+            Self::CrossEntropy(ce) => {
+                let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [n]), device);
+                ce.forward(logits, y)
+            }
+            Self::Mse => {
+                let mut onehot = vec![0.0f32; n * classes];
+                for (row, &l) in labels.iter().enumerate() {
+                    onehot[row * classes + l as usize] = 1.0;
+                }
+                let target = Tensor::<2>::from_data(TensorData::new(onehot, [n, classes]), device);
+                (softmax(logits, 1) - target).square().mean()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mse_by_hand() {
+        // logits 0 everywhere -> softmax 1/2 each; target [1, 0]: ((0.5-1)^2 + 0.5^2) / 2 = 0.25.
+        let device = Device::flex();
+        let z = Tensor::<2>::zeros([1, 2], &device);
+        let l = Loss::new(LossName::Mse, &device).forward(z, &[0], &device);
+        assert!((l.into_scalar::<f32>() - 0.25).abs() < 1e-7);
+    }
+
+    #[test]
+    fn cross_entropy_by_hand() {
+        // logits [0, ln 3] -> softmax [1/4, 3/4]; label 1: -ln(3/4).
+        let device = Device::flex();
+        let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);
+        let l = Loss::new(LossName::CrossEntropy, &device).forward(z, &[1], &device);
+        assert!((l.into_scalar::<f32>() as f64 - (4.0f64 / 3.0).ln()).abs() < 1e-6);
+    }
+}
