@@ -436,11 +436,80 @@ fn a_study_runs_its_seeds_and_writes_the_table() {
     // A second call finds the runs done and only rebuilds the table.
     let (ok, stdout, _) = run(nnlab(tmp.path()).arg("study").arg(&study));
     assert!(ok);
-    assert!(stdout.contains("seed 1: done already"), "{stdout}");
+    assert!(stdout.contains("2 runs done already, 0 to go"), "{stdout}");
     assert_eq!(
         std::fs::read_to_string(study.join("results.md")).unwrap(),
         table
     );
+}
+
+#[test]
+fn a_grid_study_runs_cells_in_parallel_and_draws_charts() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let study = tmp.path().join("grid");
+    std::fs::create_dir_all(&study).unwrap();
+    tiny_config(&study, 2);
+    std::fs::write(
+        study.join("study.toml"),
+        r#"title = "tiny grid"
+config = "tiny.toml"
+seeds = [1, 2]
+[[axis]]
+name = "activation"
+key = "model.activation"
+values = ["relu", "tanh"]
+[[axis]]
+name = "optimizer"
+values = [{ label = "adam", set = ["train.optimizer=adam"] },
+          { label = "sgd", set = ["train.optimizer=sgd", "train.lr=0.1"] }]
+[[expect]]
+cell = "relu/adam"
+test_accuracy = 0.2
+source = "a low bar"
+"#,
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(nnlab(tmp.path())
+        .arg("study")
+        .arg(&study)
+        .args(["--jobs", "2"]));
+    assert!(ok, "{stdout}{stderr}");
+    let table = std::fs::read_to_string(study.join("results.md")).unwrap();
+    for cell in [
+        "| relu | adam |",
+        "| relu | sgd |",
+        "| tanh | adam |",
+        "| tanh | sgd |",
+    ] {
+        assert!(table.contains(cell), "{cell} in {table}");
+    }
+    assert!(
+        table.contains("Every cell with a reference is within 0.5 percentage points"),
+        "{table}"
+    );
+    assert!(study.join("runs/tanh_sgd/seed-2/summary.json").is_file());
+    if table.contains("## Charts") {
+        for png in [
+            "curves-test_accuracy.png",
+            "curves-train_loss.png",
+            "accuracy.png",
+        ] {
+            let bytes = std::fs::read(study.join(png)).unwrap();
+            assert_eq!(&bytes[1..4], b"PNG", "{png}");
+        }
+    } else {
+        assert!(
+            table.contains("charts skipped: no TrueType font"),
+            "{table}"
+        );
+    }
+    let (ok, stdout, _) = run(nnlab(tmp.path())
+        .arg("study")
+        .arg(&study)
+        .args(["--jobs", "2"]));
+    assert!(ok);
+    assert!(stdout.contains("8 runs done already, 0 to go"), "{stdout}");
 }
 
 /// Real MNIST, through the binary, when `NNLAB_DATA` points at it. CI sets

@@ -170,6 +170,19 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Read the running loss back from the device every this many steps (progress and NaN check).
     pub log_every: usize,
+    /// `autodiff`: burn computes the gradients and burn's optimizers update the weights.
+    /// `manual`: nnlab-principles' hand-written backpropagation and update rules do both.
+    pub engine: EngineName,
+}
+
+/// Who computes gradients and updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineName {
+    /// burn's autodiff and optimizers.
+    Autodiff,
+    /// Our backpropagation and update rules (sgd, momentum, adam).
+    Manual,
 }
 
 impl Default for TrainConfig {
@@ -192,6 +205,7 @@ impl Default for TrainConfig {
             lr_min: 0.0,
             eval_batch_size: 1000,
             log_every: 50,
+            engine: EngineName::Autodiff,
         }
     }
 }
@@ -400,6 +414,22 @@ impl RunConfig {
         }
         if !(t.lr_min >= 0.0 && t.lr_min < t.lr) {
             return fail("train.lr_min", &t.lr_min, "must be in [0, train.lr)");
+        }
+        if t.engine == EngineName::Manual {
+            if matches!(t.optimizer, OptimizerName::Rmsprop | OptimizerName::Adagrad) {
+                return fail(
+                    "train.optimizer",
+                    &format!("{:?}", t.optimizer).to_lowercase(),
+                    "engine = \"manual\" implements sgd, momentum and adam",
+                );
+            }
+            if t.nesterov {
+                return fail(
+                    "train.nesterov",
+                    &true,
+                    "engine = \"manual\" has no Nesterov momentum",
+                );
+            }
         }
         if t.eval_batch_size == 0 {
             return fail("train.eval_batch_size", &0, "must be at least 1");

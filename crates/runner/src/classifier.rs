@@ -15,10 +15,12 @@ use burn::optim::{
 use burn::prelude::*;
 use nnlab_data::{ImageDataset, LoadOptions, Split, SplitOptions, resolve_root, shuffled};
 use nnlab_models::{Activation, Mlp, MlpConfig, WeightInit};
+use nnlab_principles::gradient_descent::Rule;
+use nnlab_principles::mlp::{Objective, loss_and_gradients};
 
 use crate::backend::select_device;
 use crate::checkpoint;
-use crate::config::{ActivationName, InitName, OptimizerName, RunConfig};
+use crate::config::{ActivationName, EngineName, InitName, LossName, OptimizerName, RunConfig};
 use crate::error::{Error, Result};
 use crate::fused_adam::FusedAdam;
 use crate::loss::Loss;
@@ -174,6 +176,31 @@ impl Recipe for RunConfig {
     }
 }
 
+/// The hand-written update rule of the manual engine.
+fn manual_rule(config: &RunConfig) -> Rule {
+    let t = &config.train;
+    match t.optimizer {
+        OptimizerName::Adam => Rule::Adam {
+            hyper: (t.beta1, t.beta2, t.epsilon),
+            moments: Vec::new(),
+        },
+        _ if t.momentum() > 0.0 => Rule::Momentum {
+            mu: t.momentum(),
+            velocity: Vec::new(),
+        },
+        _ => Rule::GradientDescent,
+    }
+}
+
+/// One-hot targets `[n, classes]` from labels.
+fn one_hot(labels: &[i64], classes: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0.0f32; labels.len() * classes];
+    for (row, &l) in labels.iter().enumerate() {
+        v[row * classes + l as usize] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
+}
+
 /// Whether a backend computes in host memory (where fused host-side updates pay off).
 pub fn is_cpu(backend: &str) -> bool {
     matches!(backend, "flex" | "ndarray")
@@ -247,17 +274,43 @@ fn fit(
     let t = &config.train;
     let (device, backend) = select_device();
     device.seed(config.seed);
-    let ad = device.clone().autodiff();
+    let manual = t.engine == EngineName::Manual;
+    // The manual engine computes its own gradients, so its tensors need no autodiff.
+    let ad = if manual {
+        device.clone()
+    } else {
+        device.clone().autodiff()
+    };
     let model_config = config.mlp(data.features(), data.classes);
     let mut model: Mlp = model_config.init(&ad);
-    let mut optim = config.optimizer(is_cpu(backend));
+    // With the manual engine the burn optimizer stays empty (its record is an empty file).
+    let mut optim = if manual {
+        SgdConfig::new().init()
+    } else {
+        config.optimizer(is_cpu(backend))
+    };
+    let mut rule = manual_rule(config);
     let (first, mut partial) = match start {
         Some(r) => {
+            if manual
+                && !matches!(rule, Rule::GradientDescent)
+                && r.epochs_done + r.partial.is_some() as usize > 0
+            {
+                return Err(Error::RunDir(format!(
+                    "{}: engine = \"manual\" does not checkpoint the state of {:?}, so this run cannot be resumed exactly; start it again",
+                    run.path().display(),
+                    t.optimizer
+                )));
+            }
             model = checkpoint::load_model(&r.dir, model)?;
             optim = checkpoint::load_optim(&r.dir, optim)?;
             (r.epochs_done + 1, r.partial)
         }
         None => (1, None),
+    };
+    let objective = match t.loss {
+        LossName::CrossEntropy => Objective::CrossEntropy,
+        LossName::Mse => Objective::Mse,
     };
     if !opts.quiet && first == 1 {
         println!(
@@ -325,25 +378,28 @@ fn fit(
             }
             let batch = data.batch(chunk);
             let n = batch.size;
+            let lr = t.lr_at(epoch - 1, i, steps);
             let x = Tensor::<2>::from_data(TensorData::new(batch.images, [n, features]), &ad);
-            let logits = model.forward(x);
-            let loss = loss_fn.forward(logits.clone(), &batch.labels, &ad);
+            let (loss, logits) = if manual {
+                let y = one_hot(&batch.labels, data.classes, &ad);
+                let (loss, grads, logits) = loss_and_gradients(&model, x, y, objective);
+                model = rule.step(model, grads, lr);
+                (loss, logits)
+            } else {
+                let logits = model.forward(x);
+                let loss = loss_fn.forward(logits.clone(), &batch.labels, &ad);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(lr, model, grads);
+                (loss.detach(), logits.detach())
+            };
             let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), &ad);
-            let correct = logits
-                .detach()
-                .argmax(1)
-                .squeeze_dim::<1>(1)
-                .equal(y)
-                .int()
-                .sum();
-            let weighted = loss.clone().detach() * n as f32;
+            let correct = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
+            let weighted = loss * n as f32;
             window = Some(match window.take() {
                 Some((l, c)) => (l + weighted, c + correct),
                 None => (weighted, correct),
             });
             seen += n;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(t.lr_at(epoch - 1, i, steps), model, grads);
 
             if step % t.log_every == 0 || step == steps {
                 let (l, c) = window.take().expect("the window holds this step");

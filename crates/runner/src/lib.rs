@@ -18,3 +18,4 @@ pub use error::{Error, Result};
 pub use nnlab_config::{self as config, RunConfig};
 pub mod fused_adam;
 pub mod loss;
+pub mod plot;

@@ -79,9 +79,12 @@ enum Command {
         /// Where the runs go [default: <dir>/runs].
         #[arg(long, value_name = "DIR")]
         runs: Option<PathBuf>,
-        /// Where the table goes [default: <dir>/results.md].
+        /// Where the table goes [default: <dir>/results.md]; charts go beside it.
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
+        /// Runs at once, as separate processes.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -144,13 +147,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             set,
             runs,
             results,
+            jobs,
             data,
         } => {
             let opts = StudyOptions {
                 set,
                 runs,
                 results,
-                train: data.options(),
+                jobs,
+                train: TrainOptions {
+                    quiet: jobs > 1,
+                    ..data.options()
+                },
             };
             let path = study::run(&dir, &opts)?;
             println!("{}", std::fs::read_to_string(&path).unwrap_or_default());
