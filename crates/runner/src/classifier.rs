@@ -214,6 +214,10 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
         None => crate::run_dir::default_path(&opts.runs_root, &config.name),
     };
     let run = RunDir::create(&path)?;
+    // Two checkpoints are kept, each the weights plus up to two optimizer moments (f32), plus
+    // the metrics and a margin.
+    let params = config.mlp(data.features(), data.classes).num_params() as u64;
+    crate::run_dir::check_space(run.path(), 2 * 3 * 4 * params + (1 << 20))?;
     run.write("config.toml", config.to_toml().as_bytes())?;
     fit(config, &data, &split, &run, Vec::new(), None, opts)
 }

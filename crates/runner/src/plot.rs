@@ -110,58 +110,63 @@ pub fn line_chart(
     root.present().map_err(|e| plot_err(path, e))
 }
 
-/// A bar chart of `(label, mean, std)` into `path` (PNG), with error bars of one std.
+/// A horizontal bar chart of `(label, mean, std)` into `path` (PNG), with error bars of one
+/// std; long cell labels read best on the vertical axis.
 pub fn bar_chart(
     path: &Path,
     title: &str,
-    y_label: &str,
+    x_label: &str,
     bars: &[(String, f64, f64)],
 ) -> Result<()> {
-    let root = BitMapBackend::new(path, (960, 600)).into_drawing_area();
+    let n = bars.len().max(1);
+    let height = (120 + 40 * n).max(300) as u32;
+    let root = BitMapBackend::new(path, (960, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let (lo, hi) = range(bars.iter().flat_map(|b| [b.1 - b.2, b.1 + b.2]));
-    let n = bars.len().max(1);
+    let lo = if bars.iter().all(|b| b.1 >= 0.0) {
+        lo.max(0.0)
+    } else {
+        lo
+    };
+    let longest = bars.iter().map(|b| b.0.len()).max().unwrap_or(4) as u32;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
-        .x_label_area_size(110)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..n as f64, lo..hi)
+        .x_label_area_size(40)
+        .y_label_area_size(20 + 8 * longest)
+        .build_cartesian_2d(lo..hi, 0.0..n as f64)
         .map_err(|e| plot_err(path, e))?;
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 0.26 {
-                labels.get(i).cloned().unwrap_or_default()
+        .disable_y_mesh()
+        .y_labels(n * 2 + 1)
+        .y_label_formatter(&|y| {
+            let i = y.floor() as usize;
+            if (y - i as f64 - 0.5).abs() < 0.26 {
+                labels
+                    .get(n - 1 - i.min(n - 1))
+                    .cloned()
+                    .unwrap_or_default()
             } else {
                 String::new()
             }
         })
-        .x_label_style(
-            ("sans-serif", 13)
-                .into_font()
-                .transform(FontTransform::Rotate90),
-        )
-        .y_desc(y_label)
+        .x_desc(x_label)
         .draw()
         .map_err(|e| plot_err(path, e))?;
+    // The first bar at the top.
+    let row = |i: usize| (n - 1 - i) as f64;
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
             let color = Palette99::pick(i).to_rgba();
-            Rectangle::new(
-                [(i as f64 + 0.15, lo), (i as f64 + 0.85, b.1)],
-                color.filled(),
-            )
+            Rectangle::new([(lo, row(i) + 0.15), (b.1, row(i) + 0.85)], color.filled())
         }))
         .map_err(|e| plot_err(path, e))?;
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
-            let x = i as f64 + 0.5;
-            PathElement::new(vec![(x, b.1 - b.2), (x, b.1 + b.2)], BLACK.stroke_width(2))
+            let y = row(i) + 0.5;
+            PathElement::new(vec![(b.1 - b.2, y), (b.1 + b.2, y)], BLACK.stroke_width(2))
         }))
         .map_err(|e| plot_err(path, e))?;
     root.present().map_err(|e| plot_err(path, e))

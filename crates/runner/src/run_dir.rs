@@ -138,6 +138,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Refuses to start when the disk holding `dir` has less than `needed` bytes free (checkpoints,
+/// metrics and a margin). Where free space cannot be read, nothing is refused.
+pub fn check_space(dir: &Path, needed: u64) -> Result<()> {
+    let Ok(free) = fs4::available_space(dir) else {
+        return Ok(());
+    };
+    if free < needed {
+        return Err(Error::RunDir(format!(
+            "not enough disk space for {}: the run needs about {:.1} MB for checkpoints, {:.1} MB are free",
+            dir.display(),
+            needed as f64 / 1e6,
+            free as f64 / 1e6
+        )));
+    }
+    Ok(())
+}
+
 /// `runs/<name>/<YYYYmmdd-HHMMSS>` under `root`, with a `-2`, `-3`, ... suffix if taken.
 pub fn default_path(root: &Path, name: &str) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
@@ -185,6 +202,17 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         let e = RunDir::create(&file.join("run")).unwrap_err().to_string();
         assert!(e.contains("cannot create run folder"), "{e}");
+    }
+
+    #[test]
+    fn too_little_disk_is_refused_before_training() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_space(dir.path(), 1).is_ok());
+        let e = check_space(dir.path(), u64::MAX).unwrap_err().to_string();
+        assert!(
+            e.contains("not enough disk space") && e.contains("MB are free"),
+            "{e}"
+        );
     }
 
     #[test]
