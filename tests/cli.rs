@@ -118,29 +118,40 @@ fn wait_for_lines(child: &mut std::process::Child, path: &Path, lines: usize) {
     panic!("{} never reached {lines} rows", path.display());
 }
 
-#[test]
-fn a_killed_run_resumes_to_the_same_metrics() {
-    let tmp = tempfile::tempdir().unwrap();
-    write_tiny(tmp.path(), "tiny", 640, 100);
-    let config = tiny_config(tmp.path(), 80);
-
-    let whole = tmp.path().join("whole");
-    let (ok, _, stderr) = run(nnlab(tmp.path())
+/// An 80-epoch run on tiny data, trained without interruption: the reference for resumes.
+/// Returns the data root's config and the finished run.
+fn uninterrupted(tmp: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    write_tiny(tmp, "tiny", 640, 100);
+    let config = tiny_config(tmp, 80);
+    let whole = tmp.join("whole");
+    let (ok, _, stderr) = run(nnlab(tmp)
         .arg("train")
         .arg(&config)
         .arg("--out")
         .arg(&whole));
     assert!(ok, "{stderr}");
+    (config, whole)
+}
 
-    let killed = tmp.path().join("killed");
-    let mut child = nnlab(tmp.path())
+/// Starts `nnlab train config --out out` in the background, stderr captured.
+fn spawn_train(tmp: &Path, config: &Path, out: &Path) -> std::process::Child {
+    nnlab(tmp)
         .arg("train")
-        .arg(&config)
+        .arg(config)
         .arg("--out")
-        .arg(&killed)
+        .arg(out)
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (config, whole) = uninterrupted(tmp.path());
+    let killed = tmp.path().join("killed");
+    let mut child = spawn_train(tmp.path(), &config, &killed);
     wait_for_lines(&mut child, &killed.join("metrics.csv"), 3);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
@@ -163,26 +174,9 @@ fn a_killed_run_resumes_to_the_same_metrics() {
 #[test]
 fn ctrl_c_saves_mid_epoch_and_resumes_to_the_same_metrics() {
     let tmp = tempfile::tempdir().unwrap();
-    write_tiny(tmp.path(), "tiny", 640, 100);
-    let config = tiny_config(tmp.path(), 80);
-    let whole = tmp.path().join("whole");
-    let (ok, _, stderr) = run(nnlab(tmp.path())
-        .arg("train")
-        .arg(&config)
-        .arg("--out")
-        .arg(&whole));
-    assert!(ok, "{stderr}");
-
+    let (config, whole) = uninterrupted(tmp.path());
     let out = tmp.path().join("run");
-    let mut child = nnlab(tmp.path())
-        .arg("train")
-        .arg(&config)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_train(tmp.path(), &config, &out);
     wait_for_lines(&mut child, &out.join("metrics.csv"), 2);
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

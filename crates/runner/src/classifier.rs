@@ -23,7 +23,7 @@ use crate::checkpoint;
 use crate::config::{ActivationName, EngineName, InitName, LossName, OptimizerName, RunConfig};
 use crate::error::{Error, Result};
 use crate::fused_adam::FusedAdam;
-use crate::loss::Loss;
+use crate::loss::{Loss, one_hot};
 use crate::metrics::{self, EpochMetrics, Summary};
 use crate::progress::EpochProgress;
 use crate::run_dir::RunDir;
@@ -190,15 +190,6 @@ fn manual_rule(config: &RunConfig) -> Rule {
         },
         _ => Rule::GradientDescent,
     }
-}
-
-/// One-hot targets `[n, classes]` from labels.
-fn one_hot(labels: &[i64], classes: usize, device: &Device) -> Tensor<2> {
-    let mut v = vec![0.0f32; labels.len() * classes];
-    for (row, &l) in labels.iter().enumerate() {
-        v[row * classes + l as usize] = 1.0;
-    }
-    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
 }
 
 /// Whether a backend computes in host memory (where fused host-side updates pay off).

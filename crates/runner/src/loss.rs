@@ -39,16 +39,20 @@ impl Loss {
                 let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [n]), device);
                 ce.forward(logits, y)
             }
-            Self::Mse => {
-                let mut onehot = vec![0.0f32; n * classes];
-                for (row, &l) in labels.iter().enumerate() {
-                    onehot[row * classes + l as usize] = 1.0;
-                }
-                let target = Tensor::<2>::from_data(TensorData::new(onehot, [n, classes]), device);
-                (softmax(logits, 1) - target).square().mean()
-            }
+            Self::Mse => (softmax(logits, 1) - one_hot(labels, classes, device))
+                .square()
+                .mean(),
         }
     }
+}
+
+/// One-hot targets `[n, classes]` from class labels `[n]`, built on the host.
+pub fn one_hot(labels: &[i64], classes: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0.0f32; labels.len() * classes];
+    for (row, &l) in labels.iter().enumerate() {
+        v[row * classes + l as usize] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
 }
 
 #[cfg(test)]
