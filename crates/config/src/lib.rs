@@ -389,7 +389,7 @@ impl RunConfig {
             if !(0.0..1.0).contains(&m) {
                 return fail("train.momentum", &m, "must be in [0, 1)");
             }
-            if matches!(t.optimizer, OptimizerName::Adam | OptimizerName::Adagrad) {
+            if m > 0.0 && matches!(t.optimizer, OptimizerName::Adam | OptimizerName::Adagrad) {
                 return fail(
                     "train.momentum",
                     &m,

@@ -57,7 +57,7 @@ pub struct StudyFile {
     /// Published numbers for some cells of a grid.
     #[serde(default)]
     pub expect: Vec<Expect>,
-    /// How far (percentage points) a cell may fall below its expected accuracy.
+    /// How far (percentage points, either way) a cell's mean may be from its expected accuracy.
     #[serde(default = "default_tolerance")]
     pub tolerance_pp: f64,
     /// Which per-epoch metrics get a learning-curve chart.
@@ -585,9 +585,10 @@ fn write_charts(
         plot::line_chart(
             &folder.join(&file),
             &format!(
-                "{} (mean over {} seeds)",
+                "{} (mean over {} seed{})",
                 name.replace('_', " "),
-                study.seeds.len()
+                study.seeds.len(),
+                if study.seeds.len() == 1 { "" } else { "s" }
             ),
             "epoch",
             name,
@@ -712,9 +713,10 @@ fn results_table(
             let (reference, diff, ok) = match study.expect.iter().find(|e| e.cell == cell.label) {
                 Some(e) => {
                     let d = 100.0 * (st.acc.0 - e.test_accuracy);
-                    let ok = d >= -study.tolerance_pp;
+                    let ok = d.abs() <= study.tolerance_pp;
                     if !ok {
-                        misses.push(cell.label.clone());
+                        let side = if d > 0.0 { "above" } else { "below" };
+                        misses.push(format!("{} ({d:+.2} pp, {side})", cell.label));
                     }
                     (
                         format!("{:.2} % ({})", 100.0 * e.test_accuracy, e.source),
@@ -735,15 +737,48 @@ fn results_table(
                 st.secs
             );
         }
+        if study.axis.len() >= 2 {
+            let _ = writeln!(
+                s,
+                "\nRanking by training loss after the last epoch (lowest first), per {}:\n",
+                study.axis[0].name
+            );
+            let groups = cells.len() / study.axis[0].values.len();
+            for chunk in (0..cells.len()).collect::<Vec<_>>().chunks(groups) {
+                let mut ranked: Vec<(f64, &str)> = chunk
+                    .iter()
+                    .filter_map(|&c| {
+                        cell_stats(done, c).map(|st| (st.train_loss, cells[c].label.as_str()))
+                    })
+                    .collect();
+                ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let Some((_, first)) = ranked.first() else {
+                    continue;
+                };
+                let group = first.split('/').next().unwrap_or_default();
+                let order: Vec<String> = ranked
+                    .iter()
+                    .map(|(l, label)| {
+                        format!("{} ({l:.4})", label.split_once('/').map_or(*label, |x| x.1))
+                    })
+                    .collect();
+                let _ = writeln!(s, "- {group}: {}", order.join(" < "));
+            }
+        }
         if !study.expect.is_empty() {
             if misses.is_empty() {
                 let _ = writeln!(
                     s,
-                    "\nEvery cell with a reference is within {} percentage points of it (or above).",
+                    "\nEvery cell with a reference is within {} percentage points of it.",
                     study.tolerance_pp
                 );
             } else {
-                let _ = writeln!(s, "\nBelow the band: {}.", misses.join(", "));
+                let _ = writeln!(
+                    s,
+                    "\nOutside the {} pp band: {}.",
+                    study.tolerance_pp,
+                    misses.join(", ")
+                );
             }
         }
     }
