@@ -176,11 +176,11 @@ fn golden_two_two_one_network() {
     assert_close(&flat(mse(z2.clone(), t.clone())), &[0.838_702_5], 1e-6, "L");
     // delta2 = dL/dz2 = 2 (z2 - t) = -1.8316140
     let delta2 = mse_grad(z2, t);
-    assert_close(&flat(delta2.clone()), &[-1.831_614_0], 1e-6, "delta2");
+    assert_close(&flat(delta2.clone()), &[-1.831_614], 1e-6, "delta2");
     // dW2 = a1^T delta2 = [0.6456563 * -1.8316140, 0.7310586 * -1.8316140] = [-1.1825931, -1.3390171]
     let g2 = dense_backward(a1, w2, delta2);
     assert_close(&flat(g2.w), &[-1.182_593_1, -1.339_017_1], 1e-6, "dW2");
-    assert_close(&flat(g2.b), &[-1.831_614_0], 1e-6, "db2");
+    assert_close(&flat(g2.b), &[-1.831_614], 1e-6, "db2");
     // dL/da1 = delta2 W2^T = [-0.9158070, 1.0989684];
     // sigma'(z1) = a1 (1 - a1) = [0.2287842, 0.1966119];
     // delta1 = dL/da1 * sigma'(z1) = [-0.2095222, 0.2160703]

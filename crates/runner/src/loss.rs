@@ -10,7 +10,7 @@ use crate::config::LossName;
 #[derive(Debug)]
 pub enum Loss {
     /// Categorical cross-entropy on logits (softmax folded in).
-    CrossEntropy(CrossEntropyLoss),
+    CrossEntropy(Box<CrossEntropyLoss>),
     /// Mean squared error between `softmax(z)` and one-hot targets.
     Mse,
 }
@@ -20,7 +20,7 @@ impl Loss {
     pub fn new(kind: LossName, device: &Device) -> Self {
         match kind {
             LossName::CrossEntropy => {
-                Self::CrossEntropy(CrossEntropyLossConfig::new().init(device))
+                Self::CrossEntropy(Box::new(CrossEntropyLossConfig::new().init(device)))
             }
             LossName::Mse => Self::Mse,
         }

@@ -1,0 +1,207 @@
+//! Benchmark: nnlab's custom training loop against burn-train's `SupervisedTraining` on the
+//! article's job — same data, model, initialisation, optimizer (fused Adam) and batch size; both
+//! evaluate the test set after every epoch and write a checkpoint per epoch.
+//!
+//! `NNLAB_DATA=../shared/data cargo run --release -p nnlab-runner --example learner_vs_loop [EPOCHS]`
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::InMemDataset;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::prelude::*;
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
+use burn::train::metric::{AccuracyMetric, LossMetric, MetricDefinition};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
+use burn::train::{
+    ClassificationOutput, InferenceStep, Learner, LearnerSummary, SupervisedTraining, TrainOutput,
+    TrainStep,
+};
+use nnlab_data::ImageDataset;
+use nnlab_models::Mlp;
+use nnlab_runner::classifier::{self, TrainOptions};
+use nnlab_runner::{Recipe, RunConfig};
+
+#[derive(Debug, Clone)]
+struct Batch {
+    images: Tensor<2>,
+    targets: Tensor<1, Int>,
+}
+
+/// Gathers examples (global indices) of the shared dataset into a batch.
+#[derive(Debug, Clone)]
+struct IndexBatcher(Arc<ImageDataset>);
+
+impl Batcher<u32, Batch> for IndexBatcher {
+    fn batch(&self, items: Vec<u32>, device: &Device) -> Batch {
+        let b = self.0.batch(&items);
+        let f = self.0.features();
+        Batch {
+            images: Tensor::from_data(TensorData::new(b.images, [b.size, f]), device),
+            targets: Tensor::from_data(TensorData::new(b.labels, [b.size]), device),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+struct Classifier {
+    mlp: Mlp,
+}
+
+impl Classifier {
+    fn output(&self, b: Batch) -> ClassificationOutput {
+        let logits = self.mlp.forward(b.images);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&logits.device())
+            .forward(logits.clone(), b.targets.clone());
+        ClassificationOutput::new(loss, logits, b.targets)
+    }
+}
+
+impl TrainStep for Classifier {
+    type Input = Batch;
+    type Output = ClassificationOutput;
+    fn step(&self, b: Batch) -> TrainOutput<ClassificationOutput> {
+        let out = self.output(b);
+        TrainOutput::new(self, out.loss.backward(), out)
+    }
+}
+
+impl InferenceStep for Classifier {
+    type Input = Batch;
+    type Output = ClassificationOutput;
+    fn step(&self, b: Batch) -> ClassificationOutput {
+        self.output(b)
+    }
+}
+
+/// Draws nothing: the comparison is about training, not about printing.
+struct Silent;
+
+impl MetricsRendererTraining for Silent {
+    fn update_train(&mut self, _: MetricState) {}
+    fn update_valid(&mut self, _: MetricState) {}
+    fn on_train_end(
+        &mut self,
+        _: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        Ok(())
+    }
+}
+
+impl MetricsRendererEvaluation for Silent {
+    fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
+    fn on_test_end(&mut self, _: Option<LearnerSummary>) -> Result<(), Box<dyn std::error::Error>> {
+        Ok(())
+    }
+}
+
+impl TrainingProgressLogger for Silent {
+    fn start(&mut self, _: usize, _: usize, _: Option<usize>, _: Option<&str>) {}
+    fn update_epoch(&mut self, _: usize) {}
+    fn start_split(&mut self, _: &str, _: usize) {}
+    fn update_split(&mut self, _: usize) {}
+    fn end_split(&mut self) {}
+    fn end(&mut self) {}
+    fn log_event_training(&mut self, _: String) {}
+}
+
+impl EvaluationProgressLogger for Silent {
+    fn start_global_progress(&mut self, _: usize) {}
+    fn start_test(&mut self, _: &str, _: usize) {}
+    fn update_test_progress(&mut self, _: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _: String) {}
+}
+
+impl MetricsRenderer for Silent {
+    fn manual_close(&mut self) {}
+    fn register_metric(&mut self, _: MetricDefinition) {}
+}
+
+fn main() {
+    let epochs: usize = std::env::args()
+        .nth(1)
+        .map_or(3, |s| s.parse().expect("EPOCHS is a number"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = RunConfig::load(
+        &root.join("configs/article_mlp.toml"),
+        &[format!("train.epochs={epochs}")],
+    )
+    .expect("the article config loads");
+    let opts = TrainOptions {
+        download: false,
+        quiet: true,
+        ..TrainOptions::default()
+    };
+    let tmp = std::env::temp_dir().join(format!("nnlab-learner-vs-loop-{}", std::process::id()));
+
+    // nnlab's loop (data loading included, as below).
+    let started = Instant::now();
+    let loop_run = classifier::train(
+        &config,
+        &TrainOptions {
+            out: Some(tmp.join("loop")),
+            ..opts.clone()
+        },
+    )
+    .expect("the custom loop trains");
+    let loop_s = started.elapsed().as_secs_f64();
+
+    // burn-train's SupervisedTraining.
+    let started = Instant::now();
+    let (data, split) = config.load_data(&opts).expect("MNIST loads");
+    let data = Arc::new(data);
+    let device = Device::flex();
+    device.seed(config.seed);
+    let ad = device.clone().autodiff();
+    let train = DataLoaderBuilder::new(IndexBatcher(data.clone()))
+        .batch_size(config.train.batch_size)
+        .shuffle(config.seed)
+        .set_device(ad.clone())
+        .build(InMemDataset::new(split.train.clone()));
+    let valid = DataLoaderBuilder::new(IndexBatcher(data.clone()))
+        .batch_size(config.train.eval_batch_size)
+        .set_device(ad.clone())
+        .build(InMemDataset::new(split.test.clone()));
+    let model = Classifier {
+        mlp: config.mlp(data.features(), data.classes).init(&ad),
+    };
+    let result = SupervisedTraining::new(tmp.join("learner"), train, valid)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .with_default_checkpointers()
+        .num_epochs(epochs)
+        .renderer(Box::new(Silent))
+        .launch(Learner::new(model, config.optimizer(true), config.train.lr));
+    let learner_s = started.elapsed().as_secs_f64();
+    let (_, learner_acc) = classifier::evaluate(
+        &result.model.mlp.valid(),
+        &data,
+        &split.test,
+        &config,
+        &device,
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    println!(
+        "{epochs} epochs of the article job, flex, data loading and per-epoch test evaluation included"
+    );
+    println!("| training | total s | test accuracy |");
+    println!("|---|---|---|");
+    println!(
+        "| nnlab custom loop | {loop_s:.2} | {:.4} |",
+        loop_run.summary.test_accuracy
+    );
+    println!("| burn-train SupervisedTraining | {learner_s:.2} | {learner_acc:.4} |");
+    println!(
+        "SupervisedTraining / custom loop: {:.2}x the time",
+        learner_s / loop_s
+    );
+}
