@@ -298,20 +298,44 @@ impl RunConfig {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
-        let config: Self =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let config: Self = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| {
                 let path = e.path().to_string();
                 // toml appends "in `table`" on further lines; the path above already says it.
                 let inner = e.into_inner().to_string();
                 let inner = inner.lines().next().unwrap_or_default().to_string();
+                let hint = Self::section_hint(&table, &path, &inner)
+                    .map_or(String::new(), |k| format!("; did you mean `{k}`?"));
                 if path.is_empty() || path == "." {
-                    ConfigError(format!("config {origin}: {inner}"))
+                    ConfigError(format!("config {origin}: {inner}{hint}"))
                 } else {
-                    ConfigError(format!("config {origin}: key `{path}`: {inner}"))
+                    ConfigError(format!("config {origin}: key `{path}`: {inner}{hint}"))
                 }
             })?;
         config.validate(origin)?;
         Ok(config)
+    }
+
+    /// For an unknown top-level key that is a known key of a section (`engine` for
+    /// `train.engine`), that section's key.
+    fn section_hint(table: &toml::Table, path: &str, error: &str) -> Option<String> {
+        if path.contains('.') || !error.starts_with("unknown field") {
+            return None;
+        }
+        let value = table.get(path)?.clone();
+        ["data", "model", "train"].into_iter().find_map(|section| {
+            let mut probe = toml::Table::new();
+            probe.insert("name".into(), toml::Value::String("probe".into()));
+            let mut inner = toml::Table::new();
+            inner.insert(path.to_string(), value.clone());
+            probe.insert(section.into(), toml::Value::Table(inner));
+            let known = match serde_path_to_error::deserialize::<_, Self>(toml::Value::Table(probe))
+            {
+                Ok(_) => true,
+                Err(e) => !e.inner().to_string().starts_with("unknown field"),
+            };
+            known.then(|| format!("{section}.{path}"))
+        })
     }
 
     /// Checks every value against its rule; the error names the key, the value and the rule.
@@ -524,6 +548,19 @@ mod tests {
         );
         let e = err("name = \"t\"\nepoch = 3\n", &[]);
         assert!(e.contains("epoch") && e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn a_section_key_given_at_the_top_is_pointed_to_its_section() {
+        let e = err(BASE, &["engine=manual"]);
+        assert!(
+            e.contains("unknown field `engine`") && e.contains("did you mean `train.engine`?"),
+            "{e}"
+        );
+        let e = err(BASE, &["hidden=[64]"]);
+        assert!(e.contains("did you mean `model.hidden`?"), "{e}");
+        let e = err(BASE, &["nonsense=1"]);
+        assert!(!e.contains("did you mean"), "{e}");
     }
 
     #[test]

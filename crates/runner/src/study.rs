@@ -336,7 +336,7 @@ pub fn run(dir: &Path, opts: &StudyOptions) -> Result<PathBuf> {
     }
     if opts.jobs <= 1 {
         for spec in pending {
-            done.push(run_here(&cells, &spec, &config_path, opts)?);
+            done.push(run_here(&cells, &spec, opts)?);
         }
     } else {
         done.extend(run_children(&cells, pending, &config_path, opts)?);
@@ -375,12 +375,7 @@ fn read_finished(spec: &RunSpec) -> Result<Finished> {
 }
 
 /// Runs one spec in this process.
-fn run_here(
-    cells: &[Cell],
-    spec: &RunSpec,
-    _config: &Path,
-    opts: &StudyOptions,
-) -> Result<Finished> {
+fn run_here(cells: &[Cell], spec: &RunSpec, opts: &StudyOptions) -> Result<Finished> {
     let what = describe(cells, spec);
     let summary = if spec.out.join("config.toml").exists() {
         println!("{what}: resuming {}", spec.out.display());
