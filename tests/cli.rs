@@ -491,8 +491,8 @@ source = "the same bar"
     assert!(study.join("runs/tanh_sgd/seed-2/summary.json").is_file());
     if table.contains("## Charts") {
         for png in [
-            "curves-test_accuracy.png",
-            "curves-train_loss.png",
+            "curves-test_accuracy-relu.png",
+            "curves-train_loss-tanh.png",
             "accuracy.png",
         ] {
             let bytes = std::fs::read(study.join(png)).unwrap();

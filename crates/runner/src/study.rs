@@ -551,45 +551,72 @@ fn write_charts(
         }
     };
     let mut files = Vec::new();
-    for name in &study.curves {
-        let series: Vec<Series> = cells
-            .iter()
-            .enumerate()
-            .filter_map(|(c, cell)| {
-                let runs: Vec<&Finished> = done.iter().filter(|f| f.cell == c).collect();
-                let epochs = runs.iter().map(|f| f.rows.len()).min()?;
-                let points = (0..epochs)
-                    .filter_map(|e| {
-                        let vals: Vec<f64> = runs
-                            .iter()
-                            .filter_map(|f| metric(&f.rows[e], name))
-                            .collect();
-                        (!vals.is_empty()).then(|| ((e + 1) as f64, mean_std(&vals).0))
-                    })
-                    .collect::<Vec<_>>();
-                (!points.is_empty()).then(|| Series {
-                    label: label(cell),
-                    points,
-                })
+    // With two or more axes, one chart per value of the first axis keeps the lines readable.
+    let groups: Vec<(String, Vec<usize>)> = if study.axis.len() >= 2 {
+        let per = cells.len() / study.axis[0].values.len();
+        (0..cells.len())
+            .collect::<Vec<_>>()
+            .chunks(per)
+            .map(|chunk| {
+                let first = &cells[chunk[0]].label;
+                (
+                    first.split('/').next().unwrap_or_default().to_string(),
+                    chunk.to_vec(),
+                )
             })
-            .collect();
-        if series.is_empty() {
-            continue;
+            .collect()
+    } else {
+        vec![(String::new(), (0..cells.len()).collect())]
+    };
+    for name in &study.curves {
+        for (group, members) in &groups {
+            let series: Vec<Series> = members
+                .iter()
+                .filter_map(|&c| {
+                    let runs: Vec<&Finished> = done.iter().filter(|f| f.cell == c).collect();
+                    let epochs = runs.iter().map(|f| f.rows.len()).min()?;
+                    let points = (0..epochs)
+                        .filter_map(|e| {
+                            let vals: Vec<f64> = runs
+                                .iter()
+                                .filter_map(|f| metric(&f.rows[e], name))
+                                .collect();
+                            (!vals.is_empty()).then(|| ((e + 1) as f64, mean_std(&vals).0))
+                        })
+                        .collect::<Vec<_>>();
+                    let cell = label(&cells[c]);
+                    let short = match cell.split_once('/') {
+                        Some((_, rest)) if !group.is_empty() => rest.to_string(),
+                        _ => cell,
+                    };
+                    (!points.is_empty()).then(|| Series {
+                        label: short,
+                        points,
+                    })
+                })
+                .collect();
+            if series.is_empty() {
+                continue;
+            }
+            let (file, what) = if group.is_empty() {
+                (format!("curves-{name}.png"), String::new())
+            } else {
+                (format!("curves-{name}-{group}.png"), format!("{group}: "))
+            };
+            plot::line_chart(
+                &folder.join(&file),
+                &format!(
+                    "{what}{} (mean over {} seed{})",
+                    name.replace('_', " "),
+                    study.seeds.len(),
+                    if study.seeds.len() == 1 { "" } else { "s" }
+                ),
+                "epoch",
+                name,
+                &series,
+            )?;
+            files.push(file);
         }
-        let file = format!("curves-{name}.png");
-        plot::line_chart(
-            &folder.join(&file),
-            &format!(
-                "{} (mean over {} seed{})",
-                name.replace('_', " "),
-                study.seeds.len(),
-                if study.seeds.len() == 1 { "" } else { "s" }
-            ),
-            "epoch",
-            name,
-            &series,
-        )?;
-        files.push(file);
     }
     if cells.len() > 1 {
         let bars: Vec<(String, f64, f64)> = cells
