@@ -287,10 +287,7 @@ fn fit(
     let mut rule = manual_rule(config);
     let (first, mut partial) = match start {
         Some(r) => {
-            if manual
-                && !matches!(rule, Rule::GradientDescent)
-                && r.epochs_done + r.partial.is_some() as usize > 0
-            {
+            if manual && !matches!(rule, Rule::GradientDescent) {
                 return Err(Error::RunDir(format!(
                     "{}: engine = \"manual\" does not checkpoint the state of {:?}, so this run cannot be resumed exactly; start it again",
                     run.path().display(),
