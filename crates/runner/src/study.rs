@@ -589,7 +589,7 @@ fn write_charts(
                         Some((_, rest)) if !group.is_empty() => rest.to_string(),
                         _ => cell,
                     };
-                    (!points.is_empty()).then(|| Series {
+                    (!points.is_empty()).then_some(Series {
                         label: short,
                         points,
                     })
