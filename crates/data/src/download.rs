@@ -66,10 +66,15 @@ pub fn download_file_with_backoff(
     }
     Err(DataError::Download {
         file: gz_name,
-        reason: if failures.is_empty() {
-            format!("dataset `{}` has no download mirrors", spec.name)
-        } else {
-            failures.join("; ")
+        reason: match failures.last() {
+            None => format!("dataset `{}` has no download mirrors", spec.name),
+            Some(last) => format!(
+                "{} attempts on {} mirror(s) failed, the last: {last}. Without internet, copy the dataset's files into {} (or point --data-dir / NNLAB_DATA at a folder holding `{}/`)",
+                failures.len(),
+                spec.mirrors.len(),
+                dir.display(),
+                spec.name
+            ),
         },
     })
 }
@@ -169,7 +174,12 @@ mod tests {
             download_file_with_backoff(&spec, &spec.files[3], dir.path(), Duration::from_millis(1))
                 .unwrap_err();
         assert!(matches!(e, DataError::Download { .. }), "{e}");
-        assert!(e.to_string().contains("attempt 3"), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("3 attempts on 1 mirror(s) failed, the last: http://127.0.0.1:9/t10k-labels-idx1-ubyte.gz (attempt 3)"), "{msg}");
+        assert!(
+            msg.contains("Without internet, copy the dataset's files into"),
+            "{msg}"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
