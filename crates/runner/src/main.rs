@@ -69,7 +69,7 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Run every seed of a study and regenerate its results.md.
+    /// Run every cell and seed of a study or sweep and regenerate its results.md and charts.
     Study {
         /// The study folder, e.g. experiments/article-mlp.
         dir: PathBuf,
