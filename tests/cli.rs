@@ -208,6 +208,39 @@ fn ctrl_c_saves_mid_epoch_and_resumes_to_the_same_metrics() {
 }
 
 #[test]
+fn manual_engine_runs_resume_only_when_their_state_is_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let config = tiny_config(tmp.path(), 2);
+    let adam = tmp.path().join("adam");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args(["--set", "train.engine=manual", "--out"])
+        .arg(&adam));
+    assert!(ok, "{stderr}");
+    // Finished: nothing to resume, whatever the engine.
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).args(["train", "--resume"]).arg(&adam));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("already finished its 2 epochs"), "{stdout}");
+    // Unfinished: Adam's moments were not checkpointed, so an exact resume is impossible.
+    std::fs::write(adam.join("checkpoint/latest"), "epoch-1\n").unwrap();
+    expect_error(
+        nnlab(tmp.path()).args(["train", "--resume"]).arg(&adam),
+        "does not checkpoint the state of Adam",
+    );
+    expect_error(
+        nnlab(tmp.path()).arg("train").arg(&config).args([
+            "--set",
+            "train.engine=manual",
+            "--set",
+            "train.optimizer=rmsprop",
+        ]),
+        "engine = \"manual\" implements sgd, momentum and adam",
+    );
+}
+
+#[test]
 fn a_diverging_run_stops_naming_epoch_step_and_learning_rate() {
     let tmp = tempfile::tempdir().unwrap();
     write_tiny(tmp.path(), "tiny", 200, 50);

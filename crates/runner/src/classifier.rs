@@ -287,7 +287,8 @@ fn fit(
     let mut rule = manual_rule(config);
     let (first, mut partial) = match start {
         Some(r) => {
-            if manual && !matches!(rule, Rule::GradientDescent) {
+            let work_left = r.epochs_done < t.epochs;
+            if manual && work_left && !matches!(rule, Rule::GradientDescent) {
                 return Err(Error::RunDir(format!(
                     "{}: engine = \"manual\" does not checkpoint the state of {:?}, so this run cannot be resumed exactly; start it again",
                     run.path().display(),
