@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, DatasetSpec, Role};
-use crate::checksum::md5_hex;
-use crate::download::{check, download_file};
+use crate::download::{download_file, verified_content};
 use crate::error::{DataError, Result};
-use crate::idx::{IdxImages, parse_labels, read_maybe_gz};
+use crate::idx::{IdxImages, decompress, parse_labels};
 
 /// Environment variable naming the data root (a folder holding `mnist/`, `fashion-mnist/`, ...).
 pub const DATA_ENV: &str = "NNLAB_DATA";
@@ -68,10 +67,12 @@ impl ImageDataset {
         let read = |role: Role| -> Result<(PathBuf, Vec<u8>)> {
             let at = spec.files.iter().position(|f| f.role == role);
             let path = paths[at.expect("every spec lists all four roles")].clone();
-            let bytes = read_maybe_gz(&path)?;
-            if opts.verify {
-                verify_loaded(&spec, role, &path, &bytes)?;
-            }
+            let raw = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+            let bytes = if opts.verify {
+                verified_content(spec.file(role), &path, raw)?
+            } else {
+                decompress(&path, raw)?
+            };
             Ok((path, bytes))
         };
         let (train, test) = std::thread::scope(|s| {
@@ -224,18 +225,6 @@ fn locate(spec: &DatasetSpec, name: &str, dir: &Path, download: bool) -> Result<
     Ok(spec
         .files
         .map(|f| find(f.name).expect("located or downloaded above")))
-}
-
-/// Verifies a file's published checksum, given its decompressed bytes.
-fn verify_loaded(spec: &DatasetSpec, role: Role, path: &Path, bytes: &[u8]) -> Result<()> {
-    let file = spec.file(role);
-    if let Some(expected) = file.md5 {
-        return check(path, expected, &md5_hex(bytes));
-    }
-    if file.gz_md5.is_some() {
-        return crate::download::verify(file, path);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

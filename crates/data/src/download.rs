@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::catalog::{DatasetSpec, FileSpec};
 use crate::checksum::md5_hex;
 use crate::error::{DataError, Result};
-use crate::idx::read_maybe_gz;
+use crate::idx::decompress;
 
 /// Attempts per mirror before moving on to the next one.
 const ATTEMPTS: u32 = 3;
@@ -113,17 +113,24 @@ fn fetch(agent: &ureq::Agent, url: &str, part: &Path) -> Result<()> {
 /// content when known, else the MD5 of the `.gz` file itself. Returns `Ok` when nothing is
 /// published to check against.
 pub fn verify(file: &FileSpec, path: &Path) -> Result<()> {
+    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    verified_content(file, path, raw).map(|_| ())
+}
+
+/// The decompressed content of `raw` (the bytes of the file at `path`), checked as [`verify`]
+/// says: against the MD5 of the decompressed content when published, else against the MD5 of
+/// the `.gz` file itself.
+pub(crate) fn verified_content(file: &FileSpec, path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
+    if let (None, Some(expected)) = (file.md5, file.gz_md5)
+        && raw.starts_with(&[0x1f, 0x8b])
+    {
+        check(path, expected, &md5_hex(&raw))?;
+    }
+    let bytes = decompress(path, raw)?;
     if let Some(expected) = file.md5 {
-        let bytes = read_maybe_gz(path)?;
-        return check(path, expected, &md5_hex(&bytes));
+        check(path, expected, &md5_hex(&bytes))?;
     }
-    if let Some(expected) = file.gz_md5 {
-        let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-        if raw.starts_with(&[0x1f, 0x8b]) {
-            return check(path, expected, &md5_hex(&raw));
-        }
-    }
-    Ok(())
+    Ok(bytes)
 }
 
 /// Compares two hex digests, naming both on mismatch.
