@@ -373,19 +373,19 @@ fn fit(
             let n = batch.size;
             let lr = t.lr_at(epoch - 1, i, steps);
             let x = Tensor::<2>::from_data(TensorData::new(batch.images, [n, features]), &ad);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), &ad);
             let (loss, logits) = if manual {
-                let y = one_hot(&batch.labels, data.classes, &ad);
-                let (loss, grads, logits) = loss_and_gradients(&model, x, y, objective);
+                let onehot = one_hot(&batch.labels, data.classes, &ad);
+                let (loss, grads, logits) = loss_and_gradients(&model, x, onehot, objective);
                 model = rule.step(model, grads, lr);
                 (loss, logits)
             } else {
                 let logits = model.forward(x);
-                let loss = loss_fn.forward(logits.clone(), &batch.labels, &ad);
+                let loss = loss_fn.forward(logits.clone(), y.clone(), &batch.labels);
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(lr, model, grads);
                 (loss.detach(), logits.detach())
             };
-            let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), &ad);
             let correct = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
             let weighted = loss * n as f32;
             window = Some(match window.take() {
@@ -500,12 +500,12 @@ pub fn evaluate(
         let b = data.batch(chunk);
         let n = b.size;
         let x = Tensor::<2>::from_data(TensorData::new(b.images, [n, features]), device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(b.labels.clone(), [n]), device);
         let logits = model.forward(x);
         loss += loss_fn
-            .forward(logits.clone(), &b.labels, device)
+            .forward(logits.clone(), y.clone(), &b.labels)
             .into_scalar::<f32>() as f64
             * n as f64;
-        let y = Tensor::<1, Int>::from_data(TensorData::new(b.labels, [n]), device);
         correct += logits
             .argmax(1)
             .squeeze_dim::<1>(1)

@@ -30,18 +30,17 @@ impl Loss {
     ///
     /// # Shapes
     /// - `logits`: `[batch, classes]`
-    /// - `labels`: `[batch]` class indices (host values, used to build one-hot targets for MSE)
+    /// - `targets`: `[batch]` class indices on the device (what cross-entropy gathers)
+    /// - `labels`: the same indices on the host (what MSE's one-hot targets are built from)
     /// - returns `[1]`
-    pub fn forward(&self, logits: Tensor<2>, labels: &[i64], device: &Device) -> Tensor<1> {
-        let [n, classes] = logits.dims();
+    pub fn forward(&self, logits: Tensor<2>, targets: Tensor<1, Int>, labels: &[i64]) -> Tensor<1> {
         match self {
-            Self::CrossEntropy(ce) => {
-                let y = Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [n]), device);
-                ce.forward(logits, y)
+            Self::CrossEntropy(ce) => ce.forward(logits, targets),
+            Self::Mse => {
+                let [_, classes] = logits.dims();
+                let y = one_hot(labels, classes, &logits.device());
+                (softmax(logits, 1) - y).square().mean()
             }
-            Self::Mse => (softmax(logits, 1) - one_hot(labels, classes, device))
-                .square()
-                .mean(),
         }
     }
 }
@@ -64,7 +63,8 @@ mod tests {
         // logits 0 everywhere -> softmax 1/2 each; target [1, 0]: ((0.5-1)^2 + 0.5^2) / 2 = 0.25.
         let device = Device::flex();
         let z = Tensor::<2>::zeros([1, 2], &device);
-        let l = Loss::new(LossName::Mse, &device).forward(z, &[0], &device);
+        let t = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &device);
+        let l = Loss::new(LossName::Mse, &device).forward(z, t, &[0]);
         assert!((l.into_scalar::<f32>() - 0.25).abs() < 1e-7);
     }
 
@@ -73,7 +73,8 @@ mod tests {
         // logits [0, ln 3] -> softmax [1/4, 3/4]; label 1: -ln(3/4).
         let device = Device::flex();
         let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);
-        let l = Loss::new(LossName::CrossEntropy, &device).forward(z, &[1], &device);
+        let t = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64], [1]), &device);
+        let l = Loss::new(LossName::CrossEntropy, &device).forward(z, t, &[1]);
         assert!((l.into_scalar::<f32>() as f64 - (4.0f64 / 3.0).ln()).abs() < 1e-6);
     }
 }
