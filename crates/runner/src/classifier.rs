@@ -55,6 +55,17 @@ impl Default for TrainOptions {
     }
 }
 
+impl TrainOptions {
+    /// Where and how datasets are loaded: the data root, downloads on or off, checksums always.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            root: resolve_root(self.data_dir.as_deref()),
+            download: self.download,
+            verify: true,
+        }
+    }
+}
+
 /// A finished run: its folder and summary.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -142,14 +153,7 @@ impl Recipe for RunConfig {
     }
 
     fn load_data(&self, opts: &TrainOptions) -> Result<(ImageDataset, Split)> {
-        let data = ImageDataset::load(
-            &self.data.dataset,
-            &LoadOptions {
-                root: resolve_root(opts.data_dir.as_deref()),
-                download: opts.download,
-                verify: true,
-            },
-        )?;
+        let data = ImageDataset::load(&self.data.dataset, &opts.load_options())?;
         let split = Split::new(
             &data,
             SplitOptions {
@@ -520,13 +524,7 @@ pub fn evaluate(
 
 /// Reloads a run's newest checkpoint and evaluates it on the test split of its config.
 pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<(f64, f64)> {
-    if !path.join("config.toml").is_file() {
-        return Err(Error::RunDir(format!(
-            "{} is not a run folder (no config.toml in it)",
-            path.display()
-        )));
-    }
-    let config = RunConfig::load(&path.join("config.toml"), &[])?;
+    let config = RunConfig::load(&crate::run_dir::config_of(path)?, &[])?;
     let (data, split) = config.load_data(opts)?;
     let dir = checkpoint::latest(path)?
         .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?

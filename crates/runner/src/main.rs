@@ -165,17 +165,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("written to {}", path.display());
         }
         Command::Data { name, data } => {
-            let opts = data.options();
-            let root = nnlab_data::resolve_root(opts.data_dir.as_deref());
+            let load = data.options().load_options();
             let started = std::time::Instant::now();
-            let d = nnlab_data::ImageDataset::load(
-                &name,
-                &nnlab_data::LoadOptions {
-                    root: root.clone(),
-                    download: opts.download,
-                    verify: true,
-                },
-            )?;
+            let d = nnlab_data::ImageDataset::load(&name, &load)?;
             println!(
                 "{}: {} train + {} test images of {}x{}, {} classes, checksums verified, loaded in {:.3} s from {}",
                 d.name,
@@ -185,7 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 d.cols,
                 d.classes,
                 started.elapsed().as_secs_f64(),
-                root.join(&name).display()
+                load.root.join(&name).display()
             );
         }
     }

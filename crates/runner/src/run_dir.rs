@@ -41,12 +41,7 @@ impl RunDir {
     /// Takes over an existing run folder (to resume it). A lock left by a process that no
     /// longer runs is taken over; a live one is refused.
     pub fn open(path: &Path) -> Result<Self> {
-        if !path.join("config.toml").is_file() {
-            return Err(Error::RunDir(format!(
-                "{} is not a run folder (no config.toml in it)",
-                path.display()
-            )));
-        }
+        config_of(path)?;
         let lock = path.join(LOCK);
         if let Ok(text) = std::fs::read_to_string(&lock) {
             let pid: Option<u32> = text.trim().parse().ok();
@@ -111,6 +106,19 @@ fn process_alive(pid: u32) -> bool {
         Path::new(&format!("/proc/{pid}")).exists()
     } else {
         true
+    }
+}
+
+/// The resolved config of the run folder `path`, or the error saying it is no run folder.
+pub fn config_of(path: &Path) -> Result<PathBuf> {
+    let config = path.join("config.toml");
+    if config.is_file() {
+        Ok(config)
+    } else {
+        Err(Error::RunDir(format!(
+            "{} is not a run folder (no config.toml in it)",
+            path.display()
+        )))
     }
 }
 

@@ -530,6 +530,24 @@ fn cell_stats(done: &[Finished], cell: usize) -> Option<CellStats> {
     })
 }
 
+/// The cells grouped by their value of the first axis, in grid order: `(value, cell indices)`.
+/// With fewer than two axes, one unnamed group of every cell.
+fn first_axis_groups(study: &StudyFile, cells: &[Cell]) -> Vec<(String, Vec<usize>)> {
+    if study.axis.len() < 2 {
+        return vec![(String::new(), (0..cells.len()).collect())];
+    }
+    let per = cells.len() / study.axis[0].values.len();
+    (0..cells.len())
+        .collect::<Vec<_>>()
+        .chunks(per)
+        .map(|chunk| {
+            let first = &cells[chunk[0]].label;
+            let value = first.split('/').next().unwrap_or_default();
+            (value.to_string(), chunk.to_vec())
+        })
+        .collect()
+}
+
 /// Draws the charts next to `results`; returns their file names, or why there are none.
 fn write_charts(
     study: &StudyFile,
@@ -552,22 +570,7 @@ fn write_charts(
     };
     let mut files = Vec::new();
     // With two or more axes, one chart per value of the first axis keeps the lines readable.
-    let groups: Vec<(String, Vec<usize>)> = if study.axis.len() >= 2 {
-        let per = cells.len() / study.axis[0].values.len();
-        (0..cells.len())
-            .collect::<Vec<_>>()
-            .chunks(per)
-            .map(|chunk| {
-                let first = &cells[chunk[0]].label;
-                (
-                    first.split('/').next().unwrap_or_default().to_string(),
-                    chunk.to_vec(),
-                )
-            })
-            .collect()
-    } else {
-        vec![(String::new(), (0..cells.len()).collect())]
-    };
+    let groups = first_axis_groups(study, cells);
     for name in &study.curves {
         for (group, members) in &groups {
             let series: Vec<Series> = members
@@ -765,19 +768,17 @@ fn results_table(
                 "\nRanking by training loss after the last epoch (lowest first), per {}:\n",
                 study.axis[0].name
             );
-            let groups = cells.len() / study.axis[0].values.len();
-            for chunk in (0..cells.len()).collect::<Vec<_>>().chunks(groups) {
-                let mut ranked: Vec<(f64, &str)> = chunk
+            for (group, members) in first_axis_groups(study, cells) {
+                let mut ranked: Vec<(f64, &str)> = members
                     .iter()
                     .filter_map(|&c| {
                         cell_stats(done, c).map(|st| (st.train_loss, cells[c].label.as_str()))
                     })
                     .collect();
                 ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let Some((_, first)) = ranked.first() else {
+                if ranked.is_empty() {
                     continue;
-                };
-                let group = first.split('/').next().unwrap_or_default();
+                }
                 let order: Vec<String> = ranked
                     .iter()
                     .map(|(l, label)| {
