@@ -13,7 +13,7 @@ use burn::optim::{
     AdaGradConfig, AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig,
 };
 use burn::prelude::*;
-use nnlab_data::{ImageDataset, LoadOptions, Split, SplitOptions, resolve_root, shuffled};
+use nnlab_data::{Batch, ImageDataset, LoadOptions, Split, SplitOptions, resolve_root, shuffled};
 use nnlab_models::{Activation, Mlp, MlpConfig, WeightInit};
 use nnlab_principles::gradient_descent::Rule;
 use nnlab_principles::mlp::{Objective, loss_and_gradients};
@@ -373,24 +373,22 @@ fn fit(
                     run_dir: run.path().to_path_buf(),
                 });
             }
-            let batch = data.batch(chunk);
-            let n = batch.size;
+            let (x, y, labels) = batch_tensors(data.batch(chunk), features, &ad);
+            let n = labels.len();
             let lr = t.lr_at(epoch - 1, i, steps);
-            let x = Tensor::<2>::from_data(TensorData::new(batch.images, [n, features]), &ad);
-            let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels.clone(), [n]), &ad);
             let (loss, logits) = if manual {
-                let onehot = one_hot(&batch.labels, data.classes, &ad);
+                let onehot = one_hot(&labels, data.classes, &ad);
                 let (loss, grads, logits) = loss_and_gradients(&model, x, onehot, objective);
                 model = rule.step(model, grads, lr);
                 (loss, logits)
             } else {
                 let logits = model.forward(x);
-                let loss = loss_fn.forward(logits.clone(), y.clone(), &batch.labels);
+                let loss = loss_fn.forward(logits.clone(), y.clone(), &labels);
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(lr, model, grads);
                 (loss.detach(), logits.detach())
             };
-            let correct = logits.argmax(1).squeeze_dim::<1>(1).equal(y).int().sum();
+            let correct = correct_count(logits, y);
             let weighted = loss * n as f32;
             window = Some(match window.take() {
                 Some((l, c)) => (l + weighted, c + correct),
@@ -487,6 +485,28 @@ fn fit(
     })
 }
 
+/// A batch on `device`: images `[n, features]`, targets `[n]`, and the labels kept on the host.
+fn batch_tensors(
+    batch: Batch,
+    features: usize,
+    device: &Device,
+) -> (Tensor<2>, Tensor<1, Int>, Vec<i64>) {
+    let n = batch.size;
+    let x = Tensor::from_data(TensorData::new(batch.images, [n, features]), device);
+    let y = Tensor::from_data(TensorData::new(batch.labels.clone(), [n]), device);
+    (x, y, batch.labels)
+}
+
+/// How many rows of `logits` `[n, classes]` pick their target `[n]`, as a `[1]` tensor.
+fn correct_count(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
+    logits
+        .argmax(1)
+        .squeeze_dim::<1>(1)
+        .equal(targets)
+        .int()
+        .sum()
+}
+
 /// Mean loss (the config's) and accuracy of `model` on the examples `indices`.
 ///
 /// `model` must be on a device without autodiff (`Module::valid`).
@@ -501,22 +521,13 @@ pub fn evaluate(
     let features = data.features();
     let (mut loss, mut correct) = (0.0f64, 0i64);
     for chunk in indices.chunks(config.train.eval_batch_size) {
-        let b = data.batch(chunk);
-        let n = b.size;
-        let x = Tensor::<2>::from_data(TensorData::new(b.images, [n, features]), device);
-        let y = Tensor::<1, Int>::from_data(TensorData::new(b.labels.clone(), [n]), device);
+        let (x, y, labels) = batch_tensors(data.batch(chunk), features, device);
         let logits = model.forward(x);
         loss += loss_fn
-            .forward(logits.clone(), y.clone(), &b.labels)
+            .forward(logits.clone(), y.clone(), &labels)
             .into_scalar::<f32>() as f64
-            * n as f64;
-        correct += logits
-            .argmax(1)
-            .squeeze_dim::<1>(1)
-            .equal(y)
-            .int()
-            .sum()
-            .into_scalar::<i64>();
+            * labels.len() as f64;
+        correct += correct_count(logits, y).into_scalar::<i64>();
     }
     let n = indices.len().max(1) as f64;
     (loss / n, correct as f64 / n)
