@@ -18,7 +18,8 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use nnlab_data::{ImageDataset, LoadOptions, shuffled};
 use nnlab_models::Mlp;
-use nnlab_runner::{Recipe, RunConfig};
+use nnlab_models::MlpConfig;
+use nnlab_runner::RunConfig;
 
 fn devices() -> [(Device, &'static str); 2] {
     #[allow(deprecated)]
@@ -36,11 +37,11 @@ fn run_on(
     steps: usize,
 ) -> (Vec<f32>, Vec<f32>) {
     let ad = device.clone().autodiff();
-    let mlp = config.mlp(data.features(), data.classes);
+    let mlp = MlpConfig::from_spec(config.mlp().unwrap(), data.features(), data.classes);
     let mut model: Mlp = mlp
         .init(&ad)
         .load_record(ModuleRecord::from_bytes(record.clone()).unwrap());
-    let mut optim = config.optimizer(true);
+    let mut optim = nnlab_runner::optim::build(&config.train, true);
     let ce = CrossEntropyLossConfig::new().init(&ad);
     let order = shuffled(&data.train_indices(), config.seed, 0);
     let batch_tensors = |chunk: &[u32]| {
@@ -90,8 +91,7 @@ fn flex_and_ndarray_agree_on_forward_and_first_steps() {
     // One set of initial weights for both backends.
     let flex = Device::flex();
     flex.seed(config.seed);
-    let record = config
-        .mlp(data.features(), data.classes)
+    let record = MlpConfig::from_spec(config.mlp().unwrap(), data.features(), data.classes)
         .init(&flex)
         .into_record()
         .into_bytes()

@@ -8,15 +8,19 @@
 mod common;
 
 use burn::prelude::*;
-use nnlab_runner::checkpoint;
-use nnlab_runner::classifier::{self, TrainOptions};
-use nnlab_runner::{Recipe, RunConfig};
+use nnlab_models::MlpConfig;
+use nnlab_runner::engine::checkpoint;
+use nnlab_runner::{RunConfig, TrainOptions, tasks};
+
+fn mlp(config: &RunConfig, inputs: usize) -> MlpConfig {
+    MlpConfig::from_spec(config.mlp().unwrap(), inputs, 10)
+}
 
 fn weights(run: &std::path::Path, config: &RunConfig, inputs: usize) -> Vec<Vec<f32>> {
     let device = Device::flex();
-    let model = config.mlp(inputs, 10).init(&device);
-    let dir = checkpoint::latest(run).unwrap().unwrap().dir;
-    let model = checkpoint::load_model(&dir, model).unwrap();
+    let model = mlp(config, inputs).init(&device);
+    let ckpt = checkpoint::latest(run).unwrap().unwrap();
+    let model = ckpt.module("model", model).unwrap();
     model
         .layers
         .iter()
@@ -47,7 +51,7 @@ fn train(tmp: &std::path::Path, name: &str, overrides: &[&str]) -> (std::path::P
         quiet: true,
         ..TrainOptions::default()
     };
-    classifier::train(&config, &opts).unwrap();
+    tasks::train(&config, &opts).unwrap();
     (out, config)
 }
 
@@ -80,7 +84,7 @@ fn assert_same_weights(overrides: &[&str], tol: f32) {
         weights(&run_a, &config, inputs),
         weights(&run_m, &config, inputs),
     );
-    let initial = config.mlp(inputs, 10);
+    let initial = mlp(&config, inputs);
     assert_eq!(wa.len(), 2 * (initial.hidden.len() + 1));
     for (p, (x, y)) in wa.iter().zip(&wm).enumerate() {
         for (k, (u, v)) in x.iter().zip(y).enumerate() {
@@ -112,5 +116,30 @@ fn sgd_with_mse_and_sigmoid_same_weights() {
 
 #[test]
 fn momentum_same_weights() {
-    assert_same_weights(&["train.optimizer=momentum", "train.lr=0.05"], 1e-4);
+    assert_same_weights(
+        &[
+            "train.optimizer=sgd",
+            "train.sgd.momentum=0.9",
+            "train.lr=0.05",
+        ],
+        1e-4,
+    );
+}
+
+/// Adam by hand (nnlab-principles) and our fused Adam (the autodiff engine), with epsilon where
+/// PyTorch and burn put it and where Keras puts it. The fused Adam is itself checked against
+/// burn's `Adam` (crates/runner/src/optim/adam.rs), and the hand-written formula against burn's
+/// `Adam` step by step in crates/principles/tests/gradient_checks.rs.
+#[test]
+fn adam_same_weights() {
+    for placement in ["pytorch", "keras"] {
+        assert_same_weights(
+            &[
+                "train.optimizer=adam",
+                &format!("train.adam.epsilon_placement={placement}"),
+                "train.lr=0.005",
+            ],
+            1e-4,
+        );
+    }
 }

@@ -104,3 +104,11 @@ pub fn metrics_without_seconds(run: &Path) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The data root holding `mnist/`, from `NNLAB_DATA` (relative paths are meant from the
+/// workspace root, where CI runs), or `None` when it is not set or holds no MNIST.
+pub fn mnist_root() -> Option<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = workspace.join(std::env::var_os("NNLAB_DATA")?);
+    root.join("mnist").is_dir().then_some(root)
+}

@@ -1,43 +1,39 @@
-//! Hidden-layer activations, chosen by name in configs.
+//! Activations applied with burn's tensor ops. The names and the list live in
+//! [`nnlab_config::Activation`]; this file is how the models compute them.
 
 use burn::prelude::*;
 use burn::tensor::activation;
+pub use nnlab_config::Activation;
 
-/// The nonlinearity `f` applied after each hidden dense layer, `h = f(x W + b)`.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// `max(0, x)` (Nair & Hinton, 2010); the article's choice.
-    Relu,
-    /// `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `(e^x - e^-x) / (e^x + e^-x)`.
-    Tanh,
-    /// `x` for `x > 0`, else `0.01 x` (Maas et al., 2013).
-    LeakyRelu,
-    /// `x * Phi(x)` (Hendrycks & Gimpel, 2016).
-    Gelu,
+/// Applies `act` element-wise; any shape.
+pub fn apply<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
+    match act {
+        Activation::Relu => activation::relu(x),
+        Activation::Sigmoid => activation::sigmoid(x),
+        Activation::Tanh => activation::tanh(x),
+        Activation::LeakyRelu => activation::leaky_relu(x, Activation::LEAKY_SLOPE),
+        Activation::Gelu => activation::gelu(x),
+        Activation::Sin => x.sin(),
+        Activation::Gaussian => x.square().neg().exp(),
+        Activation::Identity => x,
+    }
 }
 
-impl Activation {
-    /// Applies the activation element-wise; any shape.
-    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Self::Relu => activation::relu(x),
-            Self::Sigmoid => activation::sigmoid(x),
-            Self::Tanh => activation::tanh(x),
-            Self::LeakyRelu => activation::leaky_relu(x, 0.01),
-            Self::Gelu => activation::gelu(x),
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// The name used in config files.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Relu => "relu",
-            Self::Sigmoid => "sigmoid",
-            Self::Tanh => "tanh",
-            Self::LeakyRelu => "leaky_relu",
-            Self::Gelu => "gelu",
-        }
+    #[test]
+    fn values_by_hand() {
+        let device = Device::flex();
+        let x = Tensor::<1>::from_data(TensorData::new(vec![-1.0f32, 0.0, 2.0], [3]), &device);
+        let y = |a| apply(a, x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(y(Activation::Relu), [0.0, 0.0, 2.0]);
+        assert_eq!(y(Activation::LeakyRelu), [-0.01, 0.0, 2.0]);
+        assert_eq!(y(Activation::Identity), [-1.0, 0.0, 2.0]);
+        let g = y(Activation::Gaussian);
+        assert!((g[0] - (-1.0f32).exp()).abs() < 1e-6 && g[1] == 1.0);
+        let s = y(Activation::Sin);
+        assert!((s[2] - 2f32.sin()).abs() < 1e-6);
     }
 }

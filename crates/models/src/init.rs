@@ -1,52 +1,44 @@
-//! Weight initialisation schemes of dense layers.
+//! Weight initialisation of dense layers. The names live in [`nnlab_config::WeightInit`]; this
+//! file builds burn layers with them.
 
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
+pub use nnlab_config::WeightInit;
 
-/// How a dense layer's weights and biases start.
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum WeightInit {
-    /// Keras' default: weights `U(-a, a)` with `a = sqrt(6 / (fan_in + fan_out))`
-    /// (Glorot & Bengio, 2010), biases zero.
-    GlorotUniform,
-    /// `U(-a, a)` with `a = sqrt(6 / fan_in)` (He et al., 2015), biases zero.
-    HeUniform,
-    /// burn's (and PyTorch's) `Linear` default: Kaiming-uniform with gain `1/sqrt(3)`, i.e.
-    /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, for weights and biases alike.
-    BurnDefault,
+/// A dense layer `[d_input] -> [d_output]` initialised by `init`.
+pub fn linear(init: WeightInit, d_input: usize, d_output: usize, device: &Device) -> Linear {
+    let config = LinearConfig::new(d_input, d_output);
+    let (config, zero_bias) = match init {
+        WeightInit::GlorotUniform => (
+            config.with_initializer(Initializer::XavierUniform { gain: 1.0 }),
+            true,
+        ),
+        WeightInit::HeUniform => (
+            config.with_initializer(Initializer::KaimingUniform {
+                gain: 2f64.sqrt(),
+                fan_out_only: false,
+            }),
+            true,
+        ),
+        WeightInit::BurnDefault => (config, false),
+    };
+    let mut layer = config.init(device);
+    if zero_bias {
+        layer.bias = Some(Initializer::Zeros.init([d_output], device));
+    }
+    layer
 }
 
-impl WeightInit {
-    /// A dense layer `[d_input] -> [d_output]` initialised by this scheme.
-    pub fn linear(&self, d_input: usize, d_output: usize, device: &Device) -> Linear {
-        let config = LinearConfig::new(d_input, d_output);
-        let (config, zero_bias) = match self {
-            Self::GlorotUniform => (
-                config.with_initializer(Initializer::XavierUniform { gain: 1.0 }),
-                true,
-            ),
-            Self::HeUniform => (
-                config.with_initializer(Initializer::KaimingUniform {
-                    gain: 2f64.sqrt(),
-                    fan_out_only: false,
-                }),
-                true,
-            ),
-            Self::BurnDefault => (config, false),
-        };
-        let mut layer = config.init(device);
-        if zero_bias {
-            layer.bias = Some(Initializer::Zeros.init([d_output], device));
-        }
-        layer
-    }
-
-    /// The name used in config files.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::GlorotUniform => "glorot_uniform",
-            Self::HeUniform => "he_uniform",
-            Self::BurnDefault => "burn_default",
+/// Draws every parameter of `module` now. burn draws a parameter's initial values lazily, at
+/// its first use; training code calls this right after building a model so that the initial
+/// weights depend on the seed alone, never on what else draws random numbers before the first
+/// step (dropout masks, noise).
+pub fn materialize<M: burn::module::Module>(module: &M) {
+    struct Touch;
+    impl burn::module::ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let _ = param.val();
         }
     }
+    module.visit(&mut Touch);
 }

@@ -5,10 +5,13 @@
 //!   `w <- w - alpha v` (for a constant `alpha` this is Keras' `v <- mu v - alpha g; w <- w + v`).
 //! * Adam (Kingma & Ba, 2014, Algorithm 1): `m <- b1 m + (1 - b1) g`,
 //!   `v <- b2 v + (1 - b2) g^2`, `m_hat = m / (1 - b1^t)`, `v_hat = v / (1 - b2^t)`,
-//!   `w <- w - alpha m_hat / (sqrt(v_hat) + eps)`.
+//!   `w <- w - alpha m_hat / (sqrt(v_hat) + eps)` (PyTorch and burn put epsilon here); or, as
+//!   Keras computes it (the paper's "efficient" form, Sec. 2),
+//!   `alpha_t = alpha sqrt(1 - b2^t) / (1 - b1^t)`, `w <- w - alpha_t m / (sqrt(v) + eps)`.
 
 use burn::module::Param;
 use burn::prelude::*;
+use nnlab_config::EpsilonPlacement;
 use nnlab_models::Mlp;
 
 use crate::mlp::LayerGrads;
@@ -44,14 +47,28 @@ pub struct AdamMoments<const D: usize> {
     pub v: Tensor<D>,
 }
 
+/// Adam's hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamHyper {
+    /// First-moment decay `b1`.
+    pub beta1: f64,
+    /// Second-moment decay `b2`.
+    pub beta2: f64,
+    /// `eps`.
+    pub epsilon: f64,
+    /// Where `eps` is added.
+    pub placement: EpsilonPlacement,
+}
+
 /// One Adam step: returns the new `w` and moments.
 pub fn adam<const D: usize>(
     w: Tensor<D>,
     grad: Tensor<D>,
     moments: Option<AdamMoments<D>>,
     alpha: f64,
-    (b1, b2, eps): (f64, f64, f64),
+    h: AdamHyper,
 ) -> (Tensor<D>, AdamMoments<D>) {
+    let (b1, b2, eps) = (h.beta1, h.beta2, h.epsilon);
     let (t, m, v) = match moments {
         Some(s) => (s.t, s.m, s.v),
         None => (0, grad.zeros_like(), grad.zeros_like()),
@@ -59,9 +76,17 @@ pub fn adam<const D: usize>(
     let t = t + 1;
     let m = m.mul_scalar(b1) + grad.clone().mul_scalar(1.0 - b1);
     let v = v.mul_scalar(b2) + grad.square().mul_scalar(1.0 - b2);
-    let m_hat = m.clone().div_scalar(1.0 - b1.powi(t));
-    let v_hat = v.clone().div_scalar(1.0 - b2.powi(t));
-    let w = w - (m_hat / v_hat.sqrt().add_scalar(eps)).mul_scalar(alpha);
+    let w = match h.placement {
+        EpsilonPlacement::Pytorch => {
+            let m_hat = m.clone().div_scalar(1.0 - b1.powi(t));
+            let v_hat = v.clone().div_scalar(1.0 - b2.powi(t));
+            w - (m_hat / v_hat.sqrt().add_scalar(eps)).mul_scalar(alpha)
+        }
+        EpsilonPlacement::Keras => {
+            let alpha_t = alpha * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+            w - (m.clone() / v.clone().sqrt().add_scalar(eps)).mul_scalar(alpha_t)
+        }
+    };
     (w, AdamMoments { t, m, v })
 }
 
@@ -77,10 +102,10 @@ pub enum Rule {
         /// Velocities, once the first step is taken.
         velocity: Vec<(Tensor<2>, Tensor<1>)>,
     },
-    /// Adam `(beta1, beta2, epsilon)`, with the moments of each layer's `(W, b)`.
+    /// Adam, with the moments of each layer's `(W, b)`.
     Adam {
-        /// `(beta1, beta2, epsilon)`.
-        hyper: (f64, f64, f64),
+        /// `beta1`, `beta2`, `epsilon` and where epsilon goes.
+        hyper: AdamHyper,
         /// Moments, once the first step is taken.
         moments: Vec<(AdamMoments<2>, AdamMoments<1>)>,
     },

@@ -10,10 +10,12 @@
 
 pub mod cross_entropy;
 pub mod dense;
+pub mod gaussian;
 pub mod gradient_descent;
 pub mod mlp;
 pub mod mse;
 pub mod relu;
 pub mod sigmoid;
+pub mod sin;
 pub mod softmax;
 pub mod tanh;

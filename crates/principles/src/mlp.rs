@@ -5,20 +5,23 @@
 //!
 //! ```text
 //! forward:   a_0 = x,   z_l = a_{l-1} W_l + b_l,   a_l = f(z_l) (l < L),   logits = z_L
-//! backward:  delta_L = dL/dz_L                         (from the loss, see `Objective`)
+//! backward:  delta_L = dL/dz_L                         (from the loss, see `loss_and_gradients`)
 //!            dL/dW_l = a_{l-1}^T delta_l,   dL/db_l = sum_i delta_l
 //!            delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1})   (element-wise)
 //! ```
 
 use burn::prelude::*;
 use burn::tensor::activation;
+use nnlab_config::LossKind;
 use nnlab_models::{Activation, Mlp};
 
 use crate::cross_entropy::{categorical_cross_entropy, categorical_cross_entropy_grad};
 use crate::dense::{dense_backward, dense_forward};
+use crate::gaussian::{gaussian, gaussian_prime};
 use crate::mse::{mse, mse_grad};
 use crate::relu::{leaky_relu, leaky_relu_prime, relu, relu_prime};
 use crate::sigmoid::{sigmoid, sigmoid_prime};
+use crate::sin::{sin, sin_prime};
 use crate::softmax::{softmax, softmax_backward};
 use crate::tanh::{tanh, tanh_prime};
 
@@ -28,8 +31,11 @@ pub fn activate<const D: usize>(act: Activation, z: Tensor<D>) -> Tensor<D> {
         Activation::Relu => relu(z),
         Activation::Sigmoid => sigmoid(z),
         Activation::Tanh => tanh(z),
-        Activation::LeakyRelu => leaky_relu(z, 0.01),
+        Activation::LeakyRelu => leaky_relu(z, Activation::LEAKY_SLOPE),
         Activation::Gelu => activation::gelu(z),
+        Activation::Sin => sin(z),
+        Activation::Gaussian => gaussian(z),
+        Activation::Identity => z,
     }
 }
 
@@ -39,7 +45,10 @@ pub fn activate_prime<const D: usize>(act: Activation, z: Tensor<D>) -> Tensor<D
         Activation::Relu => relu_prime(z),
         Activation::Sigmoid => sigmoid_prime(z),
         Activation::Tanh => tanh_prime(z),
-        Activation::LeakyRelu => leaky_relu_prime(z, 0.01),
+        Activation::LeakyRelu => leaky_relu_prime(z, Activation::LEAKY_SLOPE),
+        Activation::Sin => sin_prime(z),
+        Activation::Gaussian => gaussian_prime(z),
+        Activation::Identity => z.ones_like(),
         Activation::Gelu => {
             let cdf = z
                 .clone()
@@ -127,31 +136,24 @@ pub fn backward(mlp: &Mlp, pass: &ForwardPass, delta_last: Tensor<2>) -> Vec<Lay
     grads
 }
 
-/// The loss on top of the logits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Objective {
-    /// Categorical cross-entropy of `softmax(z)`: `delta_L = (softmax(z) - y) / n`.
-    CrossEntropy,
-    /// Mean squared error of `softmax(z)`: `delta_L = softmax'(z)^T 2 (p - y) / (n k)`.
-    Mse,
-}
-
 /// The loss value and every layer's gradient for a batch. Shapes: `x` `[n, inputs]`, `y` one-hot
 /// `[n, classes]`.
 pub fn loss_and_gradients(
     mlp: &Mlp,
     x: Tensor<2>,
     y: Tensor<2>,
-    objective: Objective,
+    objective: LossKind,
 ) -> (Tensor<1>, Vec<LayerGrads>, Tensor<2>) {
     let pass = forward(mlp, x);
     let z = pass.logits();
     let (loss, delta) = match objective {
-        Objective::CrossEntropy => (
+        // Categorical cross-entropy of `softmax(z)`: `delta_L = (softmax(z) - y) / n`.
+        LossKind::CrossEntropy => (
             categorical_cross_entropy(z.clone(), y.clone()),
             categorical_cross_entropy_grad(z.clone(), y),
         ),
-        Objective::Mse => {
+        // Mean squared error of `softmax(z)`: `delta_L = softmax'(z)^T 2 (p - y) / (n k)`.
+        LossKind::Mse => {
             let p = softmax(z.clone());
             let loss = mse(p.clone(), y.clone());
             (loss, softmax_backward(p.clone(), mse_grad(p, y)))

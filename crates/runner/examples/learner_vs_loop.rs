@@ -24,9 +24,8 @@ use burn::train::{
     TrainStep,
 };
 use nnlab_data::ImageDataset;
-use nnlab_models::Mlp;
-use nnlab_runner::classifier::{self, TrainOptions};
-use nnlab_runner::{Recipe, RunConfig};
+use nnlab_models::{Mlp, MlpConfig};
+use nnlab_runner::{RunConfig, TrainOptions, tasks};
 
 #[derive(Debug, Clone)]
 struct Batch {
@@ -145,7 +144,7 @@ fn main() {
 
     // nnlab's loop (data loading included, as below).
     let started = Instant::now();
-    let loop_run = classifier::train(
+    let loop_run = tasks::train(
         &config,
         &TrainOptions {
             out: Some(tmp.join("loop")),
@@ -157,7 +156,7 @@ fn main() {
 
     // burn-train's SupervisedTraining.
     let started = Instant::now();
-    let (data, split) = config.load_data(&opts).expect("MNIST loads");
+    let (data, split) = tasks::load_data(&config, &opts.load_options()).expect("MNIST loads");
     let data = Arc::new(data);
     let device = Device::flex();
     device.seed(config.seed);
@@ -172,22 +171,34 @@ fn main() {
         .set_device(ad.clone())
         .build(InMemDataset::new(split.test.clone()));
     let model = Classifier {
-        mlp: config.mlp(data.features(), data.classes).init(&ad),
+        mlp: MlpConfig::from_spec(config.mlp().expect("an MLP"), data.features(), data.classes)
+            .init(&ad),
     };
     let result = SupervisedTraining::new(tmp.join("learner"), train, valid)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
         .with_default_checkpointers()
         .num_epochs(epochs)
         .renderer(Box::new(Silent))
-        .launch(Learner::new(model, config.optimizer(true), config.train.lr));
+        .launch(Learner::new(
+            model,
+            nnlab_runner::optim::build(&config.train, true),
+            config.train.lr,
+        ));
     let learner_s = started.elapsed().as_secs_f64();
-    let (_, learner_acc) = classifier::evaluate(
-        &result.model.mlp.valid(),
-        &data,
-        &split.test,
-        &config,
-        &device,
-    );
+    let trained = result.model.mlp.valid();
+    let mut correct = 0i64;
+    for chunk in split.test.chunks(config.train.eval_batch_size) {
+        let b = IndexBatcher(data.clone()).batch(chunk.to_vec(), &device);
+        correct += trained
+            .forward(b.images)
+            .argmax(1)
+            .squeeze_dim::<1>(1)
+            .equal(b.targets)
+            .int()
+            .sum()
+            .into_scalar::<i64>();
+    }
+    let learner_acc = correct as f64 / split.test.len() as f64;
     let _ = std::fs::remove_dir_all(&tmp);
 
     println!(
@@ -197,7 +208,7 @@ fn main() {
     println!("|---|---|---|");
     println!(
         "| nnlab custom loop | {loop_s:.2} | {:.4} |",
-        loop_run.summary.test_accuracy
+        loop_run.summary.metric("test_accuracy").unwrap_or(f64::NAN)
     );
     println!("| burn-train SupervisedTraining | {learner_s:.2} | {learner_acc:.4} |");
     println!(

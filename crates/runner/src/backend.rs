@@ -23,3 +23,8 @@ pub fn select_device() -> (Device, &'static str) {
     return (Device::ndarray(), "ndarray");
     (Device::flex(), "flex")
 }
+
+/// Whether a backend computes in host memory (where fused host-side updates pay off).
+pub fn is_cpu(backend: &str) -> bool {
+    matches!(backend, "flex" | "ndarray")
+}

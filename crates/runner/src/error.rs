@@ -37,9 +37,11 @@ pub enum Error {
     },
     /// The loss became NaN or infinite.
     #[error(
-        "training diverged: the loss became {value} at epoch {epoch}, {steps}; the learning rate ({lr:e}) is likely too high. {kept}"
+        "training diverged: the {metric} became {value} at epoch {epoch}, {steps}; the learning rate ({lr:e}) is likely too high. {kept}"
     )]
     Diverged {
+        /// The training metric that stopped being finite (e.g. `loss`).
+        metric: String,
         /// Non-finite loss value as text ("NaN", "inf").
         value: String,
         /// Epoch (1-based).
@@ -53,15 +55,17 @@ pub enum Error {
     },
     /// The run was stopped by Ctrl-C after saving.
     #[error(
-        "interrupted at epoch {epoch}, step {step}; the run is saved. Resume with: nnlab train --resume {run_dir}"
+        "interrupted in epoch {epoch} after step {step}; the run is saved as checkpoint/{checkpoint}. {hint}"
     )]
     Interrupted {
         /// Epoch (1-based).
         epoch: usize,
-        /// Step within the epoch (1-based).
+        /// Steps of it done.
         step: usize,
-        /// The run folder.
-        run_dir: PathBuf,
+        /// The checkpoint folder's name, `epoch-<epoch>-step-<step>`.
+        checkpoint: String,
+        /// How to continue: resume the run, or rerun the study it belongs to.
+        hint: String,
     },
     /// A study file is wrong.
     #[error("{0}")]

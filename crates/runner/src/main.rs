@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use nnlab_runner::study::{self, StudyOptions};
-use nnlab_runner::{RunConfig, TrainOptions, classifier};
+use nnlab_runner::{RunConfig, TrainOptions, tasks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +107,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// `Loss: 0.1074  Accuracy: 0.9682`: the test figures, as Keras' `evaluate` prints them.
+fn final_line(figures: &[(String, f64)]) -> String {
+    figures
+        .iter()
+        .map(|(name, v)| {
+            let mut words = name.replace('_', " ");
+            if let Some(first) = words.get(0..1) {
+                words.replace_range(0..1, &first.to_uppercase());
+            }
+            format!("{words}: {v:.4}")
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train {
@@ -122,25 +137,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ..data.options()
             };
             let outcome = match resume {
-                Some(run) => classifier::resume(&run, &opts)?,
+                Some(run) => tasks::resume(&run, &opts)?,
                 None => {
                     let path = config.context("a config file is required")?;
                     if let Some(s) = seed {
                         set.push(format!("seed={s}"));
                     }
                     let config = RunConfig::load(&path, &set)?;
-                    classifier::train(&config, &opts)?
+                    tasks::train(&config, &opts)?
                 }
             };
-            println!(
-                "Loss: {:.4}  Accuracy: {:.4}",
-                outcome.summary.test_loss, outcome.summary.test_accuracy
-            );
+            let figures: Vec<(String, f64)> = outcome
+                .eval_metrics
+                .iter()
+                .filter_map(|m| {
+                    let v = outcome.summary.metric(&format!("test_{m}"))?;
+                    Some((m.clone(), v))
+                })
+                .collect();
+            println!("{}", final_line(&figures));
             println!("saved in {}", outcome.run_dir.display());
         }
         Command::Eval { run, data } => {
-            let (loss, accuracy) = classifier::eval_run(&run, &data.options())?;
-            println!("Loss: {loss:.4}  Accuracy: {accuracy:.4}");
+            let e = tasks::eval_run(&run, &data.options())?;
+            if let Some(w) = &e.warning {
+                eprintln!("warning: {w}");
+            }
+            println!("checkpoint: {}", e.checkpoint);
+            println!("{}", final_line(&e.metrics));
         }
         Command::Study {
             dir,

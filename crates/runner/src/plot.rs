@@ -122,9 +122,10 @@ pub fn bar_chart(
     let height = (120 + 40 * n).max(300) as u32;
     let root = BitMapBackend::new(path, (960, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let (lo, hi) = range(bars.iter().flat_map(|b| [b.1 - b.2, b.1 + b.2]));
+    // Bars start at zero, so their lengths compare (a cut axis would exaggerate differences).
+    let (lo, hi) = range(bars.iter().flat_map(|b| [b.1 - b.2, b.1 + b.2, 0.0]));
     let lo = if bars.iter().all(|b| b.1 >= 0.0) {
-        lo.max(0.0)
+        0.0
     } else {
         lo
     };

@@ -1,18 +1,26 @@
 //! Run folders: created fresh (never overwritten), locked while a process writes to them, and
 //! written file by file atomically (temporary file, fsync, rename).
+//!
+//! The lock is an OS file lock (`flock` on Linux) on `<run>/.lock`, held for as long as the
+//! process owns the folder: the operating system releases it when the process ends, however it
+//! ends, so a killed run's folder can be resumed at once, and two processes can never both hold
+//! it. The file stays (it holds the owner's PID, for the error message); only the lock matters.
 
-use std::io::Write;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// Name of the lock file inside a run folder while a process owns it.
+/// Name of the lock file inside a run folder.
 pub const LOCK: &str = ".lock";
 
 /// A run folder owned by this process until dropped.
 #[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
+    /// Holds the lock while open.
+    _lock: File,
 }
 
 impl RunDir {
@@ -38,50 +46,58 @@ impl RunDir {
         Self::lock(path)
     }
 
-    /// Takes over an existing run folder (to resume it). A lock left by a process that no
-    /// longer runs is taken over; a live one is refused.
+    /// Takes over an existing run folder (to resume it); refused while another process holds it.
     pub fn open(path: &Path) -> Result<Self> {
         config_of(path)?;
-        let lock = path.join(LOCK);
-        if let Ok(text) = std::fs::read_to_string(&lock) {
-            let pid: Option<u32> = text.trim().parse().ok();
-            if pid.is_some_and(process_alive) {
-                return Err(Error::RunDir(format!(
-                    "run folder {} is in use by process {} (lock file {}); wait for it or stop it",
-                    path.display(),
-                    pid.unwrap_or_default(),
-                    lock.display()
-                )));
-            }
-            std::fs::remove_file(&lock).map_err(|e| Error::io(&lock, e))?;
-        }
         Self::lock(path)
     }
 
     fn lock(path: &Path) -> Result<Self> {
         let lock = path.join(LOCK);
         let mut f = std::fs::OpenOptions::new()
+            .read(true)
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(false)
             .open(&lock)
             .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::RunDir(format!(
-                        "run folder {} is in use by another process (lock file {})",
-                        path.display(),
-                        lock.display()
-                    ))
-                } else {
-                    Error::RunDir(format!(
-                        "run folder {} is not writable: {e}",
-                        path.display()
-                    ))
-                }
+                Error::RunDir(format!(
+                    "run folder {} is not writable: {e}",
+                    path.display()
+                ))
             })?;
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut owner = String::new();
+                let _ = f.read_to_string(&mut owner);
+                let owner = match owner.trim() {
+                    "" => String::new(),
+                    pid => format!(" {pid}"),
+                };
+                return Err(Error::RunDir(format!(
+                    "run folder {} is in use by process{owner} (it holds the lock on {}); wait for it or stop it",
+                    path.display(),
+                    lock.display()
+                )));
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(&lock, e)),
+        }
+        f.set_len(0).map_err(|e| Error::io(&lock, e))?;
+        f.rewind().map_err(|e| Error::io(&lock, e))?;
         writeln!(f, "{}", std::process::id()).map_err(|e| Error::io(&lock, e))?;
         Ok(Self {
             path: path.to_path_buf(),
+            _lock: f,
         })
+    }
+
+    /// Whether another process holds the folder's lock now.
+    pub fn in_use(path: &Path) -> bool {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .open(path.join(LOCK))
+            .is_ok_and(|f| matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock)))
     }
 
     /// The folder.
@@ -92,20 +108,6 @@ impl RunDir {
     /// Writes `name` (relative to the folder) atomically.
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
         write_atomic(&self.path.join(name), bytes)
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.path.join(LOCK));
-    }
-}
-
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
     }
 }
 
@@ -188,18 +190,28 @@ mod tests {
         owner.write("config.toml", b"name = \"x\"").unwrap();
         let e = RunDir::create(&run).unwrap_err().to_string();
         assert!(e.contains("already exists and is not empty"), "{e}");
+        assert!(RunDir::in_use(&run));
         let e = RunDir::open(&run).unwrap_err().to_string();
-        assert!(e.contains("is in use by process"), "{e}");
+        assert!(
+            e.contains(&format!("is in use by process {}", std::process::id())),
+            "{e}"
+        );
         drop(owner);
-        assert!(RunDir::open(&run).is_ok(), "the lock is released on drop");
+        assert!(!RunDir::in_use(&run), "the lock is released on drop");
+        assert!(RunDir::open(&run).is_ok());
     }
 
+    /// A PID left in the lock file means nothing once its process is gone: only the OS lock
+    /// counts, so a folder whose owner was killed is free, and two resumers cannot both take it.
     #[test]
-    fn stale_lock_of_a_dead_process_is_taken_over() {
+    fn only_the_os_lock_counts() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), "").unwrap();
-        // PIDs are below 2^22 on Linux, so this one never runs.
         std::fs::write(dir.path().join(LOCK), "4194305\n").unwrap();
+        let first = RunDir::open(dir.path()).unwrap();
+        let e = RunDir::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is in use"), "{e}");
+        drop(first);
         assert!(RunDir::open(dir.path()).is_ok());
     }
 

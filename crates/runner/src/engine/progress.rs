@@ -1,9 +1,9 @@
-//! Keras-like progress: a bar over each epoch's batches with the running loss and accuracy
-//! (on a terminal only), then one line per epoch with its figures.
+//! Keras-like progress: a bar over each epoch's batches with the running figures (on a terminal
+//! only), then one line per epoch with its figures.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::metrics::EpochMetrics;
+use super::metrics::{MetricsTable, Row};
 
 /// Progress of one epoch.
 #[derive(Debug)]
@@ -39,28 +39,35 @@ impl EpochProgress {
         }
     }
 
-    /// Moves the bar to `step` with the running loss and accuracy.
-    pub fn update(&self, step: usize, loss: f64, accuracy: f64) {
+    /// Moves the bar to `step` with the running means of the training metrics.
+    pub fn update(&self, step: usize, names: &[String], means: &[f64]) {
         self.bar.set_position(step as u64);
-        self.bar
-            .set_message(format!("loss: {loss:.4} - accuracy: {accuracy:.4}"));
+        let parts: Vec<String> = names
+            .iter()
+            .zip(means)
+            .map(|(n, v)| format!("{n}: {v:.4}"))
+            .collect();
+        self.bar.set_message(parts.join(" - "));
     }
 
-    /// Clears the bar and prints the epoch's line.
-    pub fn finish(self, m: &EpochMetrics) -> String {
+    /// Clears the bar and returns the epoch's line: `Epoch 3/10: 1875 steps, 0.25s (0.13 ms/step)
+    /// - loss: ... - val_loss: ... - test_loss: ...` (Keras' names for the figures).
+    pub fn finish(self, table: &MetricsTable, row: &Row) -> String {
         self.bar.finish_and_clear();
-        let ms = 1000.0 * m.seconds / self.steps.max(1) as f64;
+        let ms = 1000.0 * row.seconds / self.steps.max(1) as f64;
         let mut line = format!(
-            "Epoch {}/{}: {} steps, {:.2}s ({ms:.2} ms/step) - loss: {:.4} - accuracy: {:.4}",
-            self.epoch, self.epochs, self.steps, m.seconds, m.train_loss, m.train_accuracy
+            "Epoch {}/{}: {} steps, {:.2}s ({ms:.2} ms/step)",
+            self.epoch, self.epochs, self.steps, row.seconds
         );
-        if let Some((l, a)) = m.valid {
-            line.push_str(&format!(" - val_loss: {l:.4} - val_accuracy: {a:.4}"));
+        for (column, value) in table.columns.iter().zip(&row.values) {
+            let Some(v) = value else { continue };
+            let name = match column.split_once('_') {
+                Some(("train", m)) => m.to_string(),
+                Some(("valid", m)) => format!("val_{m}"),
+                _ => column.clone(),
+            };
+            line.push_str(&format!(" - {name}: {v:.4}"));
         }
-        line.push_str(&format!(
-            " - test_loss: {:.4} - test_accuracy: {:.4}",
-            m.test_loss, m.test_accuracy
-        ));
         line
     }
 

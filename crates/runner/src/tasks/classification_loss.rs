@@ -4,7 +4,7 @@ use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use crate::config::LossName;
+use nnlab_config::LossKind;
 
 /// A loss chosen by config, ready on a device.
 #[derive(Debug)]
@@ -17,12 +17,20 @@ pub enum Loss {
 
 impl Loss {
     /// The loss `kind` on `device`.
-    pub fn new(kind: LossName, device: &Device) -> Self {
+    pub fn new(kind: LossKind, device: &Device) -> Self {
         match kind {
-            LossName::CrossEntropy => {
+            LossKind::CrossEntropy => {
                 Self::CrossEntropy(Box::new(CrossEntropyLossConfig::new().init(device)))
             }
-            LossName::Mse => Self::Mse,
+            LossKind::Mse => Self::Mse,
+        }
+    }
+
+    /// Which loss this is.
+    pub fn kind(&self) -> LossKind {
+        match self {
+            Self::CrossEntropy(_) => LossKind::CrossEntropy,
+            Self::Mse => LossKind::Mse,
         }
     }
 
@@ -64,7 +72,7 @@ mod tests {
         let device = Device::flex();
         let z = Tensor::<2>::zeros([1, 2], &device);
         let t = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &device);
-        let l = Loss::new(LossName::Mse, &device).forward(z, t, &[0]);
+        let l = Loss::new(LossKind::Mse, &device).forward(z, t, &[0]);
         assert!((l.into_scalar::<f32>() - 0.25).abs() < 1e-7);
     }
 
@@ -74,7 +82,7 @@ mod tests {
         let device = Device::flex();
         let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);
         let t = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64], [1]), &device);
-        let l = Loss::new(LossName::CrossEntropy, &device).forward(z, t, &[1]);
+        let l = Loss::new(LossKind::CrossEntropy, &device).forward(z, t, &[1]);
         assert!((l.into_scalar::<f32>() as f64 - (4.0f64 / 3.0).ln()).abs() < 1e-6);
     }
 }

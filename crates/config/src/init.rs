@@ -1,0 +1,28 @@
+//! Weight initialisation schemes of dense layers, by the names configs use.
+
+use serde::{Deserialize, Serialize};
+
+/// How a dense layer's weights and biases start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightInit {
+    /// Keras' default: weights `U(-a, a)` with `a = sqrt(6 / (fan_in + fan_out))`
+    /// (Glorot & Bengio, 2010), biases zero.
+    GlorotUniform,
+    /// `U(-a, a)` with `a = sqrt(6 / fan_in)` (He et al., 2015), biases zero.
+    HeUniform,
+    /// burn's (and PyTorch's) `Linear` default: Kaiming-uniform with gain `1/sqrt(3)`, i.e.
+    /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, for weights and biases alike.
+    BurnDefault,
+}
+
+impl WeightInit {
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::GlorotUniform => "glorot_uniform",
+            Self::HeUniform => "he_uniform",
+            Self::BurnDefault => "burn_default",
+        }
+    }
+}

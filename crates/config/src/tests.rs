@@ -1,0 +1,275 @@
+//! Tests of parsing, overrides, validation and hints.
+
+use super::*;
+
+const BASE: &str = "name = \"t\"\n[train]\nepochs = 2\n";
+
+fn err(text: &str, overrides: &[&str]) -> String {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    RunConfig::parse(text, "t.toml", &o)
+        .unwrap_err()
+        .to_string()
+}
+
+fn ok(text: &str, overrides: &[&str]) -> RunConfig {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    RunConfig::parse(text, "t.toml", &o).unwrap()
+}
+
+#[test]
+fn defaults_are_the_article_job() {
+    let c = ok("name = \"a\"", &[]);
+    let m = c.mlp().unwrap();
+    assert_eq!(m.hidden, vec![32]);
+    assert_eq!((c.train.epochs, c.train.batch_size), (10, 32));
+    let adam = c
+        .train
+        .adam
+        .as_ref()
+        .expect("the chosen optimizer's section is resolved");
+    assert_eq!(adam.epsilon, 1e-7);
+    assert_eq!(adam.epsilon_placement, EpsilonPlacement::Keras);
+    assert_eq!(c.data.dataset, "mnist");
+    assert_eq!(c.model.kind(), "mlp");
+}
+
+#[test]
+fn overrides_use_the_config_types() {
+    let c = ok(
+        BASE,
+        &[
+            "train.lr=0.01",
+            "model.hidden=[64, 32]",
+            "model.activation=tanh",
+            "seed=7",
+        ],
+    );
+    assert_eq!(c.train.lr, 0.01);
+    assert_eq!(c.mlp().unwrap().hidden, vec![64, 32]);
+    assert_eq!(c.mlp().unwrap().activation, Activation::Tanh);
+    assert_eq!(c.seed, 7);
+    assert_eq!(c.train.epochs, 2);
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_source() {
+    let e = err(BASE, &["train.lrr=0.1"]);
+    assert!(
+        e.starts_with("--set train.lrr=0.1: key `train.lrr`: unknown field `lrr`"),
+        "{e}"
+    );
+    assert!(e.ends_with("did you mean `train.lr`?"), "{e}");
+    let e = err("name = \"t\"\nepoch = 3\n", &[]);
+    assert!(
+        e.starts_with("config t.toml: key `epoch`: unknown field"),
+        "{e}"
+    );
+    assert!(
+        e.contains("did you mean `train.epochs`?") || !e.contains("did you mean"),
+        "{e}"
+    );
+}
+
+#[test]
+fn typos_get_the_closest_key() {
+    let e = err(BASE, &["train.epoch=3"]);
+    assert!(e.contains("did you mean `train.epochs`?"), "{e}");
+    let e = err("name = \"t\"\n[model]\nhiden = [3]\n", &[]);
+    assert!(
+        e.contains("key `model.hiden`: unknown field `hiden`")
+            && e.contains("did you mean `model.hidden`?"),
+        "{e}"
+    );
+    let e = err(BASE, &["model.kind=mpl"]);
+    assert!(
+        e.contains("key `model.kind` = \"mpl\": unknown model kind")
+            && e.contains("did you mean `mlp`?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_section_key_given_at_the_top_is_pointed_to_its_section() {
+    let e = err(BASE, &["engine=manual"]);
+    assert!(
+        e.contains("unknown field `engine`") && e.contains("did you mean `train.engine`?"),
+        "{e}"
+    );
+    let e = err(BASE, &["hidden=[64]"]);
+    assert!(e.contains("did you mean `model.hidden`?"), "{e}");
+    let e = err(BASE, &["nonsense=1"]);
+    assert!(!e.contains("did you mean"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_values_are_named_with_the_rule() {
+    let e = err(BASE, &["train.lr=fast"]);
+    assert!(
+        e.contains("`train.lr`") && e.contains("invalid type"),
+        "{e}"
+    );
+    let e = err(BASE, &["train.lr=0"]);
+    assert!(
+        e.contains("--set train.lr=0: key `train.lr` = 0: must be a finite number > 0"),
+        "{e}"
+    );
+    let e = err("name = \"t\"\n[train]\nlr = 0\n", &[]);
+    assert!(e.starts_with("config t.toml: key `train.lr` = 0"), "{e}");
+    let e = err(BASE, &["train.batch_size=0"]);
+    assert!(e.contains("`train.batch_size` = 0"), "{e}");
+    let e = err(BASE, &["train.epochs=0"]);
+    assert!(e.contains("`train.epochs` = 0"), "{e}");
+    let e = err(BASE, &["model.activation=swish"]);
+    assert!(e.contains("unknown variant `swish`"), "{e}");
+    let e = err(BASE, &["train.batch_size=-3"]);
+    assert!(e.contains("`train.batch_size`"), "{e}");
+    let e = err(BASE, &["data.validation=1.5"]);
+    assert!(e.contains("must be in [0, 1)"), "{e}");
+    let e = err(BASE, &["name=../x"]);
+    assert!(e.contains("`name`"), "{e}");
+}
+
+#[test]
+fn malformed_input_is_one_line() {
+    let e = err("name = \n[train", &[]);
+    assert!(e.starts_with("config t.toml: not valid TOML"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+    let e = err(BASE, &["noequals"]);
+    assert!(e.contains("expected key=value"), "{e}");
+    let e = err(BASE, &["name.x=1"]);
+    assert!(e.contains("`name` is a value"), "{e}");
+}
+
+#[test]
+fn schedules_by_hand() {
+    let mut t = TrainConfig {
+        lr: 0.1,
+        epochs: 4,
+        ..TrainConfig::default()
+    };
+    assert_eq!(t.lr_at(3, 5, 10), 0.1);
+    t.schedule = ScheduleName::Step;
+    t.step_epochs = 2;
+    t.gamma = 0.5;
+    assert_eq!(t.lr_at(0, 0, 10), 0.1);
+    assert_eq!(t.lr_at(1, 9, 10), 0.1);
+    assert_eq!(t.lr_at(2, 0, 10), 0.05);
+    t.schedule = ScheduleName::Cosine;
+    t.lr_min = 0.0;
+    assert_eq!(t.lr_at(0, 0, 10), 0.1);
+    assert!(
+        (t.lr_at(2, 0, 10) - 0.05).abs() < 1e-15,
+        "half way: cos(pi/2) = 0"
+    );
+    assert!(t.lr_at(3, 9, 10) < 0.001);
+}
+
+#[test]
+fn each_optimizer_has_its_own_section() {
+    let c = ok(BASE, &["train.optimizer=sgd", "train.sgd.momentum=0.9"]);
+    assert_eq!(c.train.momentum(), 0.9);
+    assert!(
+        c.train.adam.is_none(),
+        "only the chosen optimizer's section"
+    );
+    let e = err(BASE, &["train.optimizer=sgd", "train.adam.beta1=0.5"]);
+    assert!(
+        e.contains("key `train.adam`")
+            && e.contains("apply to optimizer = \"adam\", but train.optimizer = \"sgd\""),
+        "{e}"
+    );
+    let e = err(BASE, &["train.optimizer=sgd", "train.sgd.nesterov=true"]);
+    assert!(e.contains("needs train.sgd.momentum > 0"), "{e}");
+    let e = err(BASE, &["train.lr_min=0.1", "train.lr=0.01"]);
+    assert!(e.contains("`train.lr_min`"), "{e}");
+    let c = ok(BASE, &["train.optimizer=adamw"]);
+    assert_eq!(c.train.adamw.as_ref().unwrap().weight_decay, Some(0.01));
+    let e = err(BASE, &["train.adam.weight_decay=0.1"]);
+    assert!(e.contains("optimizer = \"adamw\""), "{e}");
+    let c = ok(BASE, &["train.adam.epsilon_placement=pytorch"]);
+    assert_eq!(
+        c.train.adam.unwrap().epsilon_placement,
+        EpsilonPlacement::Pytorch
+    );
+}
+
+#[test]
+fn old_configs_are_refused_naming_the_new_key() {
+    let e = err(BASE, &["train.beta1=0.5"]);
+    assert!(
+        e.contains("key `train.beta1`") && e.contains("moved to `train.adam.beta1`"),
+        "{e}"
+    );
+    let e = err(
+        "name = \"t\"\n[train]\noptimizer = \"rmsprop\"\nepsilon = 1e-7\n",
+        &[],
+    );
+    assert!(e.contains("moved to `train.rmsprop.epsilon`"), "{e}");
+    let e = err(
+        "name = \"t\"\n[train]\noptimizer = \"sgd\"\nmomentum = 0.9\n",
+        &[],
+    );
+    assert!(e.contains("moved to `train.sgd.momentum`"), "{e}");
+    let e = err("name = \"t\"\n[train]\noptimizer = \"momentum\"\n", &[]);
+    assert!(
+        e.contains("optimizer = \"sgd\" with `train.sgd.momentum = 0.9`"),
+        "{e}"
+    );
+    // A config without `model.kind` is an MLP, as every config was before kinds.
+    let c = ok("name = \"t\"\n[model]\nhidden = [8]\n", &[]);
+    assert_eq!(c.model.kind(), "mlp");
+}
+
+#[test]
+fn dropout_and_early_stopping_are_checked() {
+    let c = ok(BASE, &["model.hidden=[8, 8]", "model.dropout=[0.2, 0.5]"]);
+    assert_eq!(c.mlp().unwrap().dropout_after(1), 0.5);
+    let e = err(BASE, &["model.hidden=[8, 8]", "model.dropout=[0.2]"]);
+    assert!(e.contains("needs one rate per hidden layer (2"), "{e}");
+    let e = err(BASE, &["model.dropout=[1.0]"]);
+    assert!(
+        e.contains("key `model.dropout[0]` = 1: must be in [0, 1)"),
+        "{e}"
+    );
+    let e = err(BASE, &["train.early_stopping.patience=2"]);
+    assert!(e.contains("needs a validation split"), "{e}");
+    let e = err(
+        BASE,
+        &[
+            "data.validation=0.1",
+            "train.early_stopping.monitor=test_loss",
+        ],
+    );
+    assert!(e.contains("must be a validation column"), "{e}");
+    let c = ok(
+        BASE,
+        &[
+            "data.validation=0.1",
+            "train.early_stopping.monitor=valid_accuracy",
+        ],
+    );
+    let es = c.train.early_stopping.unwrap();
+    assert!(es.maximize() && es.improves(0.9, 0.8) && !es.improves(0.8, 0.8));
+    let e = err(BASE, &["train.engine=manual", "model.dropout=[0.5]"]);
+    assert!(e.contains("engine = \"manual\" has no dropout"), "{e}");
+}
+
+#[test]
+fn resolved_config_round_trips() {
+    for o in [
+        vec!["data.limit_train=100"],
+        vec!["train.optimizer=adamw", "model.dropout=[0.1]"],
+        vec![
+            "train.optimizer=sgd",
+            "train.sgd.momentum=0.5",
+            "data.validation=0.2",
+            "train.early_stopping.patience=1",
+        ],
+    ] {
+        let c = ok(BASE, &o);
+        let text = c.to_toml();
+        assert!(text.contains("kind = \"mlp\""), "{text}");
+        let again = RunConfig::parse(&text, "again", &[]).unwrap();
+        assert_eq!(c, again, "{text}");
+    }
+}

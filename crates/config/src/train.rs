@@ -1,0 +1,226 @@
+//! `[train]`: loss, optimizer, schedule, regularisation, early stopping and the engine.
+
+use serde::{Deserialize, Serialize};
+
+use crate::loss::LossKind;
+use crate::optimizer::{
+    AdaGradSettings, AdamSettings, OptimizerName, RmsPropSettings, SgdSettings,
+};
+
+/// `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per gradient step.
+    pub batch_size: usize,
+    /// Loss function of classifiers.
+    pub loss: LossKind,
+    /// Optimizer; its settings are in the section of the same name (`[train.adam]`, ...).
+    pub optimizer: OptimizerName,
+    /// Learning rate `alpha` in `w <- w - alpha * grad`.
+    pub lr: f64,
+    /// L2 weight decay, coupled: `lambda w` is added to every weight's gradient, i.e. the
+    /// penalty `lambda/2 ||w||^2` (PyTorch's `weight_decay`; Keras' `l2(l)` is `lambda = 2 l`).
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    pub schedule: ScheduleName,
+    /// `step` schedule: multiply the learning rate by `gamma` every `step_epochs` epochs.
+    pub step_epochs: usize,
+    /// `step` schedule: the factor.
+    pub gamma: f64,
+    /// `cosine` schedule: the learning rate it decays to at the last step.
+    pub lr_min: f64,
+    /// Batch size of evaluation passes (no effect on the numbers, only on speed).
+    pub eval_batch_size: usize,
+    /// Read the running metrics back from the device every this many steps (progress and NaN
+    /// check).
+    pub log_every: usize,
+    /// `autodiff`: burn computes the gradients and the optimizers update the weights.
+    /// `manual`: nnlab-principles' hand-written backpropagation and update rules do both.
+    pub engine: EngineName,
+    /// `[train.sgd]`, when `optimizer = "sgd"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sgd: Option<SgdSettings>,
+    /// `[train.rmsprop]`, when `optimizer = "rmsprop"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmsprop: Option<RmsPropSettings>,
+    /// `[train.adagrad]`, when `optimizer = "adagrad"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adagrad: Option<AdaGradSettings>,
+    /// `[train.adam]`, when `optimizer = "adam"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adam: Option<AdamSettings>,
+    /// `[train.adamw]`, when `optimizer = "adamw"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adamw: Option<AdamSettings>,
+    /// `[train.early_stopping]`: stop when a validation metric stops improving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            loss: LossKind::CrossEntropy,
+            optimizer: OptimizerName::Adam,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            schedule: ScheduleName::Constant,
+            step_epochs: 1,
+            gamma: 0.1,
+            lr_min: 0.0,
+            eval_batch_size: 1000,
+            log_every: 50,
+            engine: EngineName::Autodiff,
+            sgd: None,
+            rmsprop: None,
+            adagrad: None,
+            adam: None,
+            adamw: None,
+            early_stopping: None,
+        }
+    }
+}
+
+/// Who computes gradients and updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineName {
+    /// burn's autodiff and optimizers.
+    Autodiff,
+    /// Our backpropagation and update rules (sgd with or without momentum, adam).
+    Manual,
+}
+
+/// Learning-rate schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleName {
+    /// `lr` throughout.
+    Constant,
+    /// `lr * gamma^floor(epoch / step_epochs)` (epochs counted from 0).
+    Step,
+    /// `lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2` over the `T` steps of the run.
+    Cosine,
+}
+
+/// `[train.early_stopping]` (Keras' `EarlyStopping` callback): after each epoch the monitored
+/// validation metric is compared with its best value so far; after `patience` epochs without an
+/// improvement of more than `min_delta`, training stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EarlyStopping {
+    /// A validation column of `metrics.csv`, e.g. `valid_loss` or `valid_accuracy`.
+    pub monitor: String,
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// The smallest change that counts as an improvement.
+    pub min_delta: f64,
+    /// At the end, go back to the weights of the best epoch (and report its test figures).
+    pub restore_best: bool,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        Self {
+            monitor: "valid_loss".into(),
+            patience: 3,
+            min_delta: 0.0,
+            restore_best: true,
+        }
+    }
+}
+
+impl EarlyStopping {
+    /// Whether larger values of the monitored metric are better (accuracies), else smaller
+    /// (losses, errors).
+    pub fn maximize(&self) -> bool {
+        self.monitor.contains("accuracy") || self.monitor.contains("elbo")
+    }
+
+    /// Whether `value` improves on `best` by more than `min_delta`.
+    pub fn improves(&self, value: f64, best: f64) -> bool {
+        if self.maximize() {
+            value > best + self.min_delta
+        } else {
+            value < best - self.min_delta
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The settings of the chosen Adam variant (`adam` or `adamw`), resolved.
+    pub fn adam_settings(&self) -> Option<&AdamSettings> {
+        match self.optimizer {
+            OptimizerName::Adam => self.adam.as_ref(),
+            OptimizerName::Adamw => self.adamw.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The momentum of the chosen optimizer (0 when it has none).
+    pub fn momentum(&self) -> f64 {
+        match self.optimizer {
+            OptimizerName::Sgd => self.sgd.as_ref().map_or(0.0, |s| s.momentum),
+            OptimizerName::Rmsprop => self.rmsprop.as_ref().map_or(0.0, |s| s.momentum),
+            _ => 0.0,
+        }
+    }
+
+    /// Fills in the chosen optimizer's section with its defaults, so the resolved config says
+    /// every setting in effect.
+    pub(crate) fn resolve(&mut self) {
+        match self.optimizer {
+            OptimizerName::Sgd => {
+                self.sgd.get_or_insert_with(SgdSettings::default);
+            }
+            OptimizerName::Rmsprop => {
+                self.rmsprop.get_or_insert_with(RmsPropSettings::default);
+            }
+            OptimizerName::Adagrad => {
+                self.adagrad.get_or_insert_with(AdaGradSettings::default);
+            }
+            OptimizerName::Adam => {
+                self.adam.get_or_insert_with(AdamSettings::default);
+            }
+            OptimizerName::Adamw => {
+                let s = self.adamw.get_or_insert_with(AdamSettings::default);
+                s.weight_decay
+                    .get_or_insert(crate::optimizer::ADAMW_DEFAULT_DECAY);
+            }
+        }
+    }
+
+    /// The optimizer sections present, by name.
+    pub(crate) fn sections(&self) -> [(&'static str, bool); 5] {
+        [
+            ("sgd", self.sgd.is_some()),
+            ("rmsprop", self.rmsprop.is_some()),
+            ("adagrad", self.adagrad.is_some()),
+            ("adam", self.adam.is_some()),
+            ("adamw", self.adamw.is_some()),
+        ]
+    }
+
+    /// The learning rate at `step` (0-based) of `steps_per_epoch`, in `epoch` (0-based).
+    pub fn lr_at(&self, epoch: usize, step: usize, steps_per_epoch: usize) -> f64 {
+        match self.schedule {
+            ScheduleName::Constant => self.lr,
+            ScheduleName::Step => {
+                self.lr * self.gamma.powi((epoch / self.step_epochs.max(1)) as i32)
+            }
+            ScheduleName::Cosine => {
+                let total = (self.epochs * steps_per_epoch).max(1) as f64;
+                let t = (epoch * steps_per_epoch + step) as f64;
+                self.lr_min
+                    + 0.5
+                        * (self.lr - self.lr_min)
+                        * (1.0 + (std::f64::consts::PI * t / total).cos())
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The training engine: one loop for every model family.
+//!
+//! A model family is a [`Task`]: it builds its modules and optimizers from the config, takes one
+//! optimisation step on a batch and reports named scalars, evaluates on a split, saves and
+//! restores its modules and optimizer states as named records, and may draw pictures at the
+//! end of an epoch. The loop in [`fit`] owns everything else: epochs and the seeded data order,
+//! progress, Ctrl-C, divergence, `metrics.csv` with named columns, checkpoints, exact resume
+//! and early stopping.
+//!
+//! Randomness during training (dropout masks, a GAN's noise) is a function of the seed, the
+//! epoch and the step: before every step the loop reseeds the device's generator from the
+//! three, and [`StepContext::rng`] gives a host generator keyed the same way. A resumed run
+//! therefore draws the very numbers an uninterrupted one would, with no generator state to save.
+//!
+//! Module layout: [`fit`] (the loop), [`checkpoint`] (named records, `latest`), [`metrics`]
+//! (`metrics.csv`, `summary.json`), [`progress`] (the bar and the epoch lines),
+//! [`interrupt`] (Ctrl-C), [`provenance`] (build revision, peak memory).
+
+pub mod checkpoint;
+pub mod fit;
+pub mod interrupt;
+pub mod metrics;
+pub mod progress;
+pub mod provenance;
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use nnlab_data::ImageDataset;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+pub use checkpoint::{CheckpointReader, CheckpointWriter};
+pub use fit::{FitOptions, Outcome, fit};
+
+use crate::error::Result;
+
+/// What one training step reports: for each of the task's [`Task::train_metrics`], the sum of
+/// its value over the batch's examples (value times `examples` for a batch mean), as a `[1]`
+/// tensor still on the device. The loop adds these up on the device and reads them back only
+/// every `train.log_every` steps.
+#[derive(Debug)]
+pub struct StepOutput {
+    /// Examples in the batch.
+    pub examples: usize,
+    /// One `[1]` sum per training metric, in the order of [`Task::train_metrics`].
+    pub sums: Vec<Tensor<1>>,
+}
+
+/// Where a step is: the epoch (1-based), the step within it (1-based), the learning rate, and
+/// the randomness keyed to them.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext {
+    /// The run's seed.
+    pub seed: u64,
+    /// Epoch, 1-based.
+    pub epoch: usize,
+    /// Step within the epoch, 1-based.
+    pub step: usize,
+    /// Steps per epoch.
+    pub steps: usize,
+    /// The learning rate of this step (after the schedule).
+    pub lr: f64,
+}
+
+/// splitmix64's finaliser: spreads the bits of `x` over the whole word.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl StepContext {
+    /// The seed of this step's randomness: a function of the run's seed, the epoch and the step
+    /// only, so a resumed run repeats it exactly.
+    pub fn step_seed(&self) -> u64 {
+        mix(mix(mix(self.seed) ^ self.epoch as u64) ^ self.step as u64)
+    }
+
+    /// A host-side generator for this step (e.g. a GAN's noise drawn on the host, the same on
+    /// every backend).
+    pub fn rng(&self) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.step_seed())
+    }
+}
+
+/// A model family trained by the shared loop.
+///
+/// Metric names are plain (`loss`, `accuracy`, `d_loss`); `metrics.csv` prefixes them with
+/// `train_`, `valid_` and `test_`.
+pub trait Task {
+    /// Names of the scalars a training step reports; each epoch records their mean over the
+    /// epoch's examples as `train_<name>`.
+    fn train_metrics(&self) -> Vec<String>;
+
+    /// Names of the scalars an evaluation reports, recorded as `valid_<name>` and `test_<name>`.
+    fn eval_metrics(&self) -> Vec<String>;
+
+    /// Trainable parameters of all its modules.
+    fn parameters(&self) -> usize;
+
+    /// Bytes one checkpoint takes, about (for the free-space check before training).
+    fn checkpoint_bytes(&self) -> u64 {
+        // Weights plus up to two optimizer moments, f32.
+        3 * 4 * self.parameters() as u64
+    }
+
+    /// One optimisation step on the examples `batch` (indices into `data`).
+    fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput;
+
+    /// Evaluates on the examples `indices`: one value per [`eval_metrics`](Self::eval_metrics)
+    /// name, each a mean over the examples.
+    fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64>;
+
+    /// Saves every module and optimizer state (and any other state) as named records.
+    fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()>;
+
+    /// Restores what [`save`](Self::save) wrote.
+    fn load(&mut self, ckpt: &CheckpointReader) -> Result<()>;
+
+    /// Files drawn at the end of `epoch` (sample grids, reconstructions) into `run`; their paths.
+    fn epoch_end(&mut self, data: &ImageDataset, epoch: usize, run: &Path) -> Result<Vec<PathBuf>> {
+        let _ = (data, epoch, run);
+        Ok(Vec::new())
+    }
+
+    /// Files drawn once training has finished (e.g. an animation of the epochs' samples).
+    fn finish(&mut self, data: &ImageDataset, run: &Path) -> Result<Vec<PathBuf>> {
+        let _ = (data, run);
+        Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_seeds_differ_by_seed_epoch_and_step() {
+        let at = |seed, epoch, step| {
+            StepContext {
+                seed,
+                epoch,
+                step,
+                steps: 10,
+                lr: 0.1,
+            }
+            .step_seed()
+        };
+        let all = [at(1, 1, 1), at(1, 1, 2), at(1, 2, 1), at(2, 1, 1)];
+        for i in 0..all.len() {
+            for j in i + 1..all.len() {
+                assert_ne!(all[i], all[j]);
+            }
+        }
+        assert_eq!(at(1, 1, 1), at(1, 1, 1));
+    }
+}

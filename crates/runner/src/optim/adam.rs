@@ -1,0 +1,381 @@
+//! Adam (Kingma & Ba, 2014, <https://arxiv.org/abs/1412.6980>) and AdamW (Loshchilov & Hutter,
+//! 2019, <https://arxiv.org/abs/1711.05101>) as one burn [`Optimizer`], with both placements of
+//! epsilon and with the whole update of a parameter done in one pass over host memory on CPU
+//! backends.
+//!
+//! Per element, at step `t` with learning rate `lr`:
+//!
+//! ```text
+//! g <- g + l2 w                                   (coupled L2 weight decay, train.weight_decay)
+//! m <- beta1 m + (1 - beta1) g
+//! v <- beta2 v + (1 - beta2) g^2
+//! w <- w (1 - lr wd)                              (decoupled weight decay, AdamW)
+//! w <- w - alpha_t m / (sqrt(v) + eps_t),  alpha_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+//! ```
+//!
+//! with `eps_t = eps` where Keras puts epsilon (before the bias correction: Kingma & Ba's
+//! "efficient" form, Sec. 2) and `eps_t = eps sqrt(1 - beta2^t)` where PyTorch and burn put it
+//! (`m_hat / (sqrt(v_hat) + eps)`, Algorithm 1, rearranged). The two differ most in the first
+//! steps, when `sqrt(1 - beta2^t)` is small.
+//!
+//! burn's own `Adam` expresses the update as about a dozen tensor operations per parameter,
+//! each a separate pass with its own allocation. On CPU backends, for models as small as the
+//! article's MLP (25,450 parameters), that overhead is most of an optimizer step, so there the
+//! update runs fused on the host (`host = true`); on GPUs the parameters stay on the device and
+//! the same formula runs as tensor operations.
+
+use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
+use burn::prelude::*;
+use burn_pack::Scalar;
+use nnlab_config::EpsilonPlacement;
+
+/// Adam / AdamW. Build a `ModuleOptimizer` with `.into()`.
+#[derive(Debug, Clone)]
+pub struct Adam {
+    /// First-moment decay `beta1`.
+    pub beta1: f32,
+    /// Second-moment decay `beta2`.
+    pub beta2: f32,
+    /// `epsilon`.
+    pub epsilon: f32,
+    /// Where epsilon enters.
+    pub placement: EpsilonPlacement,
+    /// Coupled L2 weight decay (added to the gradient); 0 for none.
+    pub l2: f32,
+    /// Decoupled weight decay (AdamW); 0 for none.
+    pub decoupled: f32,
+    /// Update in host memory (CPU backends) rather than with tensor operations.
+    pub host: bool,
+}
+
+/// Per-parameter state: the step count and the two moment estimates, in host memory or on the
+/// device (whichever the optimizer's `host` says; a loaded state moves on its first step).
+#[derive(Debug, Clone)]
+// One state per parameter tensor, each used in place: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Moments<const D: usize> {
+    /// Flat host vectors.
+    Host {
+        /// Steps taken (`t`).
+        time: usize,
+        /// First moment `m`.
+        m: Vec<f32>,
+        /// Second moment `v`.
+        v: Vec<f32>,
+        /// Shape of the parameter.
+        shape: Vec<usize>,
+    },
+    /// Device tensors.
+    Device {
+        /// Steps taken (`t`).
+        time: usize,
+        /// First moment `m`.
+        m: Tensor<D>,
+        /// Second moment `v`.
+        v: Tensor<D>,
+    },
+}
+
+impl<const D: usize> Moments<D> {
+    fn into_host(self) -> (usize, Vec<f32>, Vec<f32>, Vec<usize>) {
+        match self {
+            Self::Host { time, m, v, shape } => (time, m, v, shape),
+            Self::Device { time, m, v } => {
+                let shape = m.dims().to_vec();
+                let vec = |t: Tensor<D>| {
+                    t.into_data()
+                        .convert::<f32>()
+                        .try_into_vec::<f32>()
+                        .expect("moments are f32")
+                };
+                (time, vec(m), vec(v), shape)
+            }
+        }
+    }
+
+    fn into_device(self, device: &Device) -> (usize, Tensor<D>, Tensor<D>) {
+        match self {
+            Self::Device { time, m, v } => (time, m.to_device(device), v.to_device(device)),
+            Self::Host { time, m, v, shape } => {
+                let t = |x: Vec<f32>| Tensor::from_data(TensorData::new(x, shape.clone()), device);
+                (time, t(m), t(v))
+            }
+        }
+    }
+}
+
+impl<const D: usize> RecordState for Moments<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        let (time, m, v) = match self {
+            Self::Host { time, m, v, shape } => (
+                *time,
+                TensorData::new(m.clone(), shape.clone()),
+                TensorData::new(v.clone(), shape.clone()),
+            ),
+            Self::Device { time, m, v } => (*time, m.clone().into_data(), v.clone().into_data()),
+        };
+        out.push_tensor(prefix, "moment_1", m);
+        out.push_tensor(prefix, "moment_2", v);
+        out.push_scalar(prefix, "time", Scalar::UInt(time as u64));
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, _device: &Device) -> Option<Self> {
+        let m = src.take_tensor(prefix, "moment_1")?;
+        let v = src.take_tensor(prefix, "moment_2")?;
+        let time = match src.take_scalar(prefix, "time")? {
+            Scalar::UInt(t) => t as usize,
+            Scalar::Int(t) if t >= 0 => t as usize,
+            _ => return None,
+        };
+        let shape = m.shape().to_vec();
+        Some(Self::Host {
+            time,
+            m: m.convert::<f32>().try_into_vec::<f32>().ok()?,
+            v: v.convert::<f32>().try_into_vec::<f32>().ok()?,
+            shape,
+        })
+    }
+}
+
+/// The step's scalars: `(alpha_t, eps_t)` for step `t` (1-based).
+fn step_scalars(a: &Adam, lr: f64, t: usize) -> (f64, f64) {
+    let t = t as i32;
+    let bc2 = (1.0 - (a.beta2 as f64).powi(t)).sqrt();
+    let alpha = lr * bc2 / (1.0 - (a.beta1 as f64).powi(t));
+    let eps = match a.placement {
+        EpsilonPlacement::Keras => a.epsilon as f64,
+        EpsilonPlacement::Pytorch => a.epsilon as f64 * bc2,
+    };
+    (alpha, eps)
+}
+
+impl Optimizer for Adam {
+    type State<const D: usize> = Moments<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Moments<D>>,
+    ) -> (Tensor<D>, Option<Moments<D>>) {
+        let device = tensor.device();
+        if !self.host {
+            let (time, m, v) = match state {
+                Some(s) => s.into_device(&device),
+                None => (0, grad.zeros_like(), grad.zeros_like()),
+            };
+            let time = time + 1;
+            let (alpha, eps) = step_scalars(self, lr, time);
+            let g = if self.l2 > 0.0 {
+                grad + tensor.clone().mul_scalar(self.l2)
+            } else {
+                grad
+            };
+            let m = m.mul_scalar(self.beta1) + g.clone().mul_scalar(1.0 - self.beta1);
+            let v = v.mul_scalar(self.beta2) + g.square().mul_scalar(1.0 - self.beta2);
+            let w = if self.decoupled > 0.0 {
+                tensor.mul_scalar(1.0 - lr * self.decoupled as f64)
+            } else {
+                tensor
+            };
+            let w = w - m.clone().mul_scalar(alpha) / v.clone().sqrt().add_scalar(eps);
+            return (w, Some(Moments::Device { time, m, v }));
+        }
+        let mut w = tensor.into_data().convert::<f32>();
+        let g = grad.into_data().convert::<f32>();
+        let n = g.num_elements();
+        let (time, mut m, mut v, shape) = match state {
+            Some(s) => s.into_host(),
+            None => (0, vec![0.0; n], vec![0.0; n], g.shape().to_vec()),
+        };
+        let time = time + 1;
+        let (alpha, eps) = step_scalars(self, lr, time);
+        pulp::Arch::new().dispatch(Update {
+            w: w.as_mut_slice::<f32>().expect("parameters are f32"),
+            g: g.as_slice::<f32>().expect("gradients are f32"),
+            m: &mut m,
+            v: &mut v,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            alpha: alpha as f32,
+            eps: eps as f32,
+            l2: self.l2,
+            keep: (1.0 - lr * self.decoupled as f64) as f32,
+        });
+        (
+            Tensor::from_data(w, &device),
+            Some(Moments::Host { time, m, v, shape }),
+        )
+    }
+
+    fn to_device<const D: usize>(state: Moments<D>, device: &Device) -> Moments<D> {
+        match state {
+            Moments::Device { time, m, v } => Moments::Device {
+                time,
+                m: m.to_device(device),
+                v: v.to_device(device),
+            },
+            host => host,
+        }
+    }
+}
+
+/// One Adam step over flat slices, compiled for the best vector unit found at run time (pulp).
+/// Only IEEE `+ - * / sqrt` are used (no fused multiply-add), so every instruction set gives the
+/// same bits; without weight decay the arithmetic is exactly the plain update's.
+struct Update<'a> {
+    w: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    beta1: f32,
+    beta2: f32,
+    alpha: f32,
+    eps: f32,
+    /// Coupled L2 decay.
+    l2: f32,
+    /// `1 - lr * decoupled decay`.
+    keep: f32,
+}
+
+impl pulp::WithSimd for Update<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let (b1, b2, alpha, eps) = (self.beta1, self.beta2, self.alpha, self.eps);
+        let (l2, keep) = (self.l2, self.keep);
+        let items = self.w.iter_mut().zip(self.g).zip(self.m).zip(self.v);
+        if l2 == 0.0 && keep == 1.0 {
+            for (((w, &g), m), v) in items {
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *w -= alpha * *m / (v.sqrt() + eps);
+            }
+        } else {
+            for (((w, &g), m), v) in items {
+                let g = g + l2 * *w;
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *w = *w * keep - alpha * *m / (v.sqrt() + eps);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+
+    fn adam(placement: EpsilonPlacement, host: bool) -> Adam {
+        Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            placement,
+            l2: 0.0,
+            decoupled: 0.0,
+            host,
+        }
+    }
+
+    /// Ten steps of `ours` and `theirs` on the same layer and loss; the largest weight difference.
+    fn compare(mut ours: ModuleOptimizer, mut theirs: ModuleOptimizer, lr: f64) -> f32 {
+        let device = Device::flex().autodiff();
+        device.seed(0);
+        let layer = burn::nn::LinearConfig::new(7, 5).init(&device);
+        let (mut a, mut b) = (layer.clone(), layer);
+        let x = Tensor::<2>::random([4, 7], burn::tensor::Distribution::Default, &device);
+        for _ in 0..10 {
+            let ga = GradientsParams::from_grads(
+                a.forward(x.clone()).powi_scalar(2).sum().backward(),
+                &a,
+            );
+            a = ours.step(lr, a, ga);
+            let gb = GradientsParams::from_grads(
+                b.forward(x.clone()).powi_scalar(2).sum().backward(),
+                &b,
+            );
+            b = theirs.step(lr, b, gb);
+        }
+        let wa: Vec<f32> = a.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let wb: Vec<f32> = b.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        wa.iter()
+            .zip(&wb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// With epsilon placed as PyTorch does, ours and burn's `Adam` take the same steps (to f32
+    /// rounding), on the host and as tensor operations.
+    #[test]
+    fn matches_burn_adam_over_steps() {
+        for host in [true, false] {
+            let burn_adam = AdamConfig::new().with_epsilon(1e-7).init();
+            let d = compare(
+                adam(EpsilonPlacement::Pytorch, host).into(),
+                burn_adam,
+                1e-2,
+            );
+            assert!(d < 1e-5, "host {host}: {d}");
+        }
+    }
+
+    /// Decoupled decay as PyTorch's AdamW: the same steps as burn's `AdamW`.
+    #[test]
+    fn matches_burn_adamw_over_steps() {
+        for host in [true, false] {
+            let ours = Adam {
+                decoupled: 0.1,
+                ..adam(EpsilonPlacement::Pytorch, host)
+            };
+            let theirs = AdamWConfig::new()
+                .with_epsilon(1e-7)
+                .with_weight_decay(0.1)
+                .init();
+            let d = compare(ours.into(), theirs, 1e-2);
+            assert!(d < 1e-5, "host {host}: {d}");
+        }
+    }
+
+    /// Coupled L2 decay as burn's (and PyTorch's) `weight_decay` on Adam.
+    #[test]
+    fn matches_burn_adam_with_l2() {
+        let ours = Adam {
+            l2: 0.05,
+            ..adam(EpsilonPlacement::Pytorch, true)
+        };
+        let theirs = AdamConfig::new()
+            .with_epsilon(1e-7)
+            .with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(0.05)))
+            .init();
+        let d = compare(ours.into(), theirs, 1e-2);
+        assert!(d < 1e-5, "{d}");
+    }
+
+    /// Keras' placement by hand, first step of one weight: m = 0.1 g, v = 0.001 g^2,
+    /// alpha_1 = lr sqrt(0.001) / 0.1, so w1 = w0 - lr sqrt(0.001) g / (sqrt(0.001) |g| + eps)
+    /// = w0 - lr g / (|g| + eps / sqrt(0.001)); PyTorch's gives w0 - lr g / (|g| + eps).
+    #[test]
+    fn keras_placement_by_hand() {
+        let device = Device::flex();
+        let (w0, g, lr, eps) = (1.0f32, 1e-5f32, 0.1f64, 1e-4f32);
+        for (placement, denominator) in [
+            (EpsilonPlacement::Keras, g + eps / 0.001f32.sqrt()),
+            (EpsilonPlacement::Pytorch, g + eps),
+        ] {
+            let opt = Adam {
+                epsilon: eps,
+                ..adam(placement, true)
+            };
+            let w = Tensor::<1>::from_data(TensorData::new(vec![w0], [1]), &device);
+            let gt = Tensor::<1>::from_data(TensorData::new(vec![g], [1]), &device);
+            let (w1, _) = opt.step(lr, w, gt, None);
+            let got = w1.into_scalar::<f32>();
+            let want = w0 - lr as f32 * g / denominator;
+            assert!((got - want).abs() < 1e-6, "{placement:?}: {got} vs {want}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `study.toml`: the config a study runs, its seeds and overrides, an optional grid of axes, the
+//! published numbers it reproduces, and what its report shows.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// `study.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyFile {
+    /// One line saying what the study reproduces.
+    pub title: String,
+    /// The config, relative to the study folder.
+    pub config: PathBuf,
+    /// Seeds; one run per cell and seed.
+    pub seeds: Vec<u64>,
+    /// Overrides applied to every run (`key=value`).
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// The grid: every combination of one value per axis is a cell.
+    #[serde(default)]
+    pub axis: Vec<Axis>,
+    /// The number a single-cell study reproduces.
+    #[serde(default)]
+    pub reference: Option<Reference>,
+    /// Published numbers for some cells of a grid.
+    #[serde(default)]
+    pub expect: Vec<Expect>,
+    /// How far (in the metric's display units: percentage points for accuracies) a cell's mean
+    /// may be from its expected value, either way.
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// The summary figures tabulated per cell (columns of `metrics.csv` at the last epoch).
+    #[serde(default = "default_metrics")]
+    pub metrics: Vec<String>,
+    /// The figure cells are ranked by within each group (see the report).
+    #[serde(default = "default_rank_by")]
+    pub rank_by: String,
+    /// Which per-epoch metrics get a learning-curve chart.
+    #[serde(default = "default_curves")]
+    pub curves: Vec<String>,
+    /// Free text for results.md: how the study was set up, what it found.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+fn default_tolerance() -> f64 {
+    0.5
+}
+
+fn default_metrics() -> Vec<String> {
+    vec!["test_accuracy".into(), "test_loss".into()]
+}
+
+fn default_rank_by() -> String {
+    "train_loss".into()
+}
+
+fn default_curves() -> Vec<String> {
+    vec!["test_accuracy".into(), "train_loss".into()]
+}
+
+/// One axis of a grid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Axis {
+    /// Name, for the table.
+    pub name: String,
+    /// The config key plain values are assigned to.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The values.
+    pub values: Vec<AxisValue>,
+}
+
+/// A value of an axis: a plain value for the axis' `key`, or a labelled set of overrides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AxisValue {
+    /// `{ label = "sgd", set = ["train.optimizer=sgd", "train.lr=0.01"] }`.
+    Labeled {
+        /// Label in cell names.
+        label: String,
+        /// Overrides.
+        set: Vec<String>,
+    },
+    /// A TOML value for the axis' key.
+    Plain(toml::Value),
+}
+
+/// The number a single-cell study is compared with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Where the number comes from.
+    pub source: String,
+    /// Which summary figure it is (a `metrics.csv` column).
+    #[serde(default = "default_metric")]
+    pub metric: String,
+    /// Its mean.
+    pub value: f64,
+    /// Its standard deviation over seeds, if reported.
+    #[serde(default)]
+    pub std: Option<f64>,
+    /// Seconds per epoch of the reference, if measured.
+    #[serde(default)]
+    pub seconds_per_epoch: Option<f64>,
+    /// What our mean must reach: at least this for figures where higher is better
+    /// (accuracies), at most this otherwise (errors, losses).
+    pub target: f64,
+}
+
+fn default_metric() -> String {
+    "test_accuracy".into()
+}
+
+/// A published number for one cell of a grid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Cell label, e.g. `relu/cross_entropy/adam`.
+    pub cell: String,
+    /// Which summary figure it is.
+    #[serde(default = "default_metric")]
+    pub metric: String,
+    /// Its value.
+    pub value: f64,
+    /// Where it comes from.
+    pub source: String,
+}
+
+/// Whether larger values of a figure are better.
+pub fn higher_is_better(metric: &str) -> bool {
+    ["accuracy", "elbo", "log_likelihood", "score"]
+        .iter()
+        .any(|w| metric.contains(w))
+}
+
+/// Whether a figure is shown in percent (accuracies).
+pub fn in_percent(metric: &str) -> bool {
+    metric.contains("accuracy")
+}
+
+impl StudyFile {
+    /// Reads and checks `dir/study.toml`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let file = dir.join("study.toml");
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| Error::Study(format!("{}: cannot read: {e}", file.display())))?;
+        let study: Self = toml::from_str(&text).map_err(|e| {
+            let msg = e.to_string();
+            Error::Study(format!(
+                "{}: {}",
+                file.display(),
+                msg.split_whitespace().collect::<Vec<_>>().join(" ")
+            ))
+        })?;
+        let bad = |why: String| Err(Error::Study(format!("{}: {why}", file.display())));
+        if study.seeds.is_empty() {
+            return bad("`seeds` is empty".into());
+        }
+        for a in &study.axis {
+            if a.values.is_empty() {
+                return bad(format!("axis `{}` has no values", a.name));
+            }
+            let plain = a.values.iter().any(|v| matches!(v, AxisValue::Plain(_)));
+            if plain && a.key.is_none() {
+                return bad(format!("axis `{}` has plain values but no `key`", a.name));
+            }
+        }
+        let cells = super::grid::cells(&study);
+        for e in &study.expect {
+            if !cells.iter().any(|c| c.label == e.cell) {
+                return bad(format!(
+                    "`expect` names cell `{}`, which is not in the grid",
+                    e.cell
+                ));
+            }
+        }
+        Ok(study)
+    }
+}

@@ -1,0 +1,205 @@
+//! Running a study's runs: each one is an `nnlab train` process of its own (so each records its
+//! own peak memory), `jobs` at a time. Finished runs are read back, unfinished ones resumed, and
+//! neither is touched when its config no longer matches the study's.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::StudyOptions;
+use super::grid::{Cell, RunSpec};
+use crate::config::RunConfig;
+use crate::engine::interrupt;
+use crate::engine::metrics::{MetricsTable, Summary};
+use crate::error::{Error, Result};
+
+/// Environment variable telling a study's child runs which study they belong to (so that an
+/// interrupted one says to rerun the study).
+pub const STUDY_ENV: &str = "NNLAB_STUDY";
+
+/// Environment variable telling a study's child runs how many runs share the machine with them
+/// (recorded in their summaries: their seconds per epoch depend on it).
+pub const JOBS_ENV: &str = "NNLAB_STUDY_JOBS";
+
+/// What a finished run left.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Index of its cell.
+    pub cell: usize,
+    /// Its `summary.json`.
+    pub summary: Summary,
+    /// Its `metrics.csv`.
+    pub table: MetricsTable,
+    /// Its resolved config.
+    pub config: RunConfig,
+}
+
+/// A run of the study in words: `relu/adam seed 2`.
+pub fn describe(cells: &[Cell], spec: &RunSpec) -> String {
+    let cell = &cells[spec.cell].label;
+    if cell.is_empty() {
+        format!("seed {}", spec.seed)
+    } else {
+        format!("{cell} seed {}", spec.seed)
+    }
+}
+
+fn read_finished(spec: &RunSpec) -> Result<Finished> {
+    Ok(Finished {
+        cell: spec.cell,
+        summary: Summary::read(&spec.out.join("summary.json"))?,
+        table: MetricsTable::read(&spec.out.join("metrics.csv"))?,
+        config: spec.config.clone(),
+    })
+}
+
+/// Splits `specs` into runs already finished (read back) and runs to do. A run folder whose
+/// config differs from the one the study now gives is never reused, finished or not.
+pub fn sort(specs: Vec<RunSpec>) -> Result<(Vec<Finished>, VecDeque<RunSpec>)> {
+    let mut done = Vec::new();
+    let mut pending = VecDeque::new();
+    for spec in specs {
+        let saved = spec.out.join("config.toml");
+        if saved.exists() {
+            let config = RunConfig::load(&saved, &[])?;
+            if config != spec.config {
+                return Err(Error::Study(format!(
+                    "{} was started with another config than the study now gives; remove it, or pass --runs DIR to keep both",
+                    spec.out.display()
+                )));
+            }
+        }
+        if spec.out.join("summary.json").exists() {
+            done.push(read_finished(&spec)?);
+        } else {
+            pending.push_back(spec);
+        }
+    }
+    Ok((done, pending))
+}
+
+/// The `nnlab train` command of `spec`: a new run, or `--resume` of an unfinished one.
+fn command(
+    exe: &Path,
+    spec: &RunSpec,
+    config: &Path,
+    study: &Path,
+    opts: &StudyOptions,
+) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("train");
+    if spec.out.join("config.toml").exists() {
+        cmd.arg("--resume").arg(&spec.out);
+    } else {
+        cmd.arg(config).arg("--out").arg(&spec.out);
+        for o in &spec.overrides {
+            cmd.arg("--set").arg(o);
+        }
+    }
+    if let Some(d) = &opts.train.data_dir {
+        cmd.arg("--data-dir").arg(d);
+    }
+    if !opts.train.download {
+        cmd.arg("--offline");
+    }
+    cmd.env(STUDY_ENV, study);
+    cmd.env(JOBS_ENV, opts.jobs.to_string());
+    cmd
+}
+
+/// Runs `pending` as child processes, `opts.jobs` at once. With one job the child writes to
+/// this terminal; with more, each child's output goes to `<run>.log` beside its folder.
+pub fn run(
+    study: &Path,
+    cells: &[Cell],
+    mut pending: VecDeque<RunSpec>,
+    config: &Path,
+    opts: &StudyOptions,
+) -> Result<Vec<Finished>> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Study(format!("cannot find nnlab itself: {e}")))?;
+    interrupt::arm();
+    let mut running: Vec<(RunSpec, Child, Option<PathBuf>)> = Vec::new();
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    while !pending.is_empty() || !running.is_empty() {
+        while running.len() < opts.jobs && !interrupt::requested() {
+            let Some(spec) = pending.pop_front() else {
+                break;
+            };
+            let parent = spec.out.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            let mut cmd = command(&exe, &spec, config, study, opts);
+            let what = describe(cells, &spec);
+            let verb = if spec.out.join("config.toml").exists() {
+                "resuming"
+            } else {
+                "training into"
+            };
+            let log = if opts.jobs > 1 {
+                let log = spec.out.with_extension("log");
+                let file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;
+                let err_file = file.try_clone().map_err(|e| Error::io(&log, e))?;
+                cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
+                println!(
+                    "{what}: {verb} {} (log {})",
+                    spec.out.display(),
+                    log.display()
+                );
+                Some(log)
+            } else {
+                println!("{what}: {verb} {}", spec.out.display());
+                None
+            };
+            let child = cmd
+                .spawn()
+                .map_err(|e| Error::Study(format!("cannot start {}: {e}", exe.display())))?;
+            running.push((spec, child, log));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut still = Vec::new();
+        for (spec, mut child, log) in running {
+            match child.try_wait() {
+                Ok(Some(status)) if status.success() => {
+                    let f = read_finished(&spec)?;
+                    let figures: Vec<String> = ["test_accuracy", "test_loss"]
+                        .iter()
+                        .filter_map(|m| f.summary.metric(m).map(|v| format!("{m} {v:.4}")))
+                        .collect();
+                    println!(
+                        "{}: {}, {:.2} s/epoch",
+                        describe(cells, &spec),
+                        figures.join(", "),
+                        f.summary.seconds_per_epoch
+                    );
+                    done.push(f);
+                }
+                Ok(Some(_)) => {
+                    let last = log
+                        .as_ref()
+                        .and_then(|l| std::fs::read_to_string(l).ok())
+                        .and_then(|t| t.lines().last().map(str::to_string))
+                        .unwrap_or_else(|| "see its output above".into());
+                    failed.push(format!("{}: {last}", describe(cells, &spec)));
+                }
+                Ok(None) => still.push((spec, child, log)),
+                Err(e) => return Err(Error::Study(format!("waiting for a run: {e}"))),
+            }
+        }
+        running = still;
+    }
+    if interrupt::requested() {
+        return Err(Error::Study(format!(
+            "interrupted: finished runs are kept and unfinished ones saved their state. Continue the study with: nnlab study {}",
+            study.display()
+        )));
+    }
+    if !failed.is_empty() {
+        return Err(Error::Study(format!(
+            "{} run(s) failed: {}",
+            failed.len(),
+            failed.join("; ")
+        )));
+    }
+    Ok(done)
+}

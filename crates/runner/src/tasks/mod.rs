@@ -1,0 +1,298 @@
+//! The model families nnlab trains, each a [`Task`] of the shared engine, and the entry points
+//! that turn a config into a run: [`train`], [`resume`] and [`eval_run`].
+
+pub mod classification_loss;
+pub mod classifier;
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use nnlab_config::{ModelConfig, RunConfig};
+use nnlab_data::{ImageDataset, LoadOptions, Split, SplitOptions, resolve_root};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{is_cpu, select_device};
+use crate::engine::{self, CheckpointReader, FitOptions, Outcome, Task, checkpoint};
+use crate::error::{Error, Result};
+use crate::run_dir::{self, RunDir};
+
+/// Where data and runs live, and how chatty to be.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Data root (`--data-dir`); `None` means `$NNLAB_DATA`, else the root the run recorded,
+    /// else `data/`.
+    pub data_dir: Option<PathBuf>,
+    /// Run folder (`--out`); `None` means `runs/<name>/<timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// Where default run folders go.
+    pub runs_root: PathBuf,
+    /// Download a known dataset when its files are missing.
+    pub download: bool,
+    /// No progress bar and no per-epoch lines (used by studies' summaries and tests).
+    pub quiet: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            out: None,
+            runs_root: PathBuf::from("runs"),
+            download: true,
+            quiet: false,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// Where and how datasets are loaded: the data root, downloads on or off, checksums always.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            root: resolve_root(self.data_dir.as_deref()),
+            download: self.download,
+            verify: true,
+        }
+    }
+
+    /// The load options for an existing run: an explicit `--data-dir` or `$NNLAB_DATA` wins,
+    /// else the data root the run recorded when it started.
+    fn load_options_for(&self, run: &Path) -> LoadOptions {
+        let mut load = self.load_options();
+        let explicit = self.data_dir.is_some()
+            || std::env::var_os(nnlab_data::DATA_ENV).is_some_and(|v| !v.is_empty());
+        if !explicit && let Some(info) = RunInfo::read(run) {
+            load.root = info.data_root;
+        }
+        load
+    }
+}
+
+/// `run.json`: facts about a run known when it starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The data root the run read its dataset from (absolute).
+    pub data_root: PathBuf,
+    /// The backend it trains on.
+    pub backend: String,
+    /// The build's git revision (`-dirty` when its sources differed).
+    pub git_rev: String,
+}
+
+impl RunInfo {
+    const FILE: &'static str = "run.json";
+
+    /// The run's `run.json`, if it has a readable one.
+    pub fn read(run: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(run.join(Self::FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// Loads the dataset and splits it as `config` says; checks what only the data can tell.
+pub fn load_data(config: &RunConfig, load: &LoadOptions) -> Result<(ImageDataset, Split)> {
+    let data = ImageDataset::load(&config.data.dataset, load)?;
+    let split = Split::new(
+        &data,
+        SplitOptions {
+            validation: config.data.validation,
+            limit_train: config.data.limit_train,
+            limit_test: config.data.limit_test,
+        },
+    )?;
+    if config.train.batch_size > split.train.len() {
+        return Err(Error::Config(format!(
+            "config: key `train.batch_size` = {}: larger than the {} training examples of `{}`",
+            config.train.batch_size,
+            split.train.len(),
+            data.name
+        )));
+    }
+    if split.test.is_empty() {
+        return Err(Error::Config(format!(
+            "dataset `{}` has no test examples",
+            data.name
+        )));
+    }
+    Ok((data, split))
+}
+
+/// The task `config` describes, its parameters drawn from `config.seed` on `device`.
+pub fn build(
+    config: &RunConfig,
+    data: &ImageDataset,
+    device: &Device,
+    backend: &str,
+) -> Result<Box<dyn Task>> {
+    device.seed(config.seed);
+    match &config.model {
+        ModelConfig::Mlp(_) => Ok(Box::new(classifier::Classifier::new(
+            config,
+            data,
+            device,
+            is_cpu(backend),
+        )?)),
+    }
+}
+
+/// Trains `config` in a new run folder.
+pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
+    let load = opts.load_options();
+    let (data, split) = load_data(config, &load)?;
+    let path = match &opts.out {
+        Some(p) => p.clone(),
+        None => run_dir::default_path(&opts.runs_root, &config.name),
+    };
+    let (device, backend) = select_device();
+    let mut task = build(config, &data, &device, backend)?;
+    let run = RunDir::create(&path)?;
+    // Two epoch checkpoints are kept (and a best one with early stopping), plus a margin.
+    let copies = if config.train.early_stopping.is_some() {
+        3
+    } else {
+        2
+    };
+    run_dir::check_space(run.path(), copies * task.checkpoint_bytes() + (1 << 20))?;
+    run.write("config.toml", config.to_toml().as_bytes())?;
+    let info = RunInfo {
+        data_root: std::path::absolute(&load.root).unwrap_or(load.root.clone()),
+        backend: backend.to_string(),
+        git_rev: engine::provenance::revision(),
+    };
+    let json = serde_json::to_string_pretty(&info).expect("run info serialises");
+    run.write(RunInfo::FILE, json.as_bytes())?;
+    if !opts.quiet {
+        println!(
+            "nnlab: {} on {} ({} train, {} valid, {} test, {}x{}), {} parameters, backend {backend}, seed {}",
+            config.name,
+            data.name,
+            split.train.len(),
+            split.valid.len(),
+            split.test.len(),
+            data.rows,
+            data.cols,
+            task.parameters(),
+            config.seed
+        );
+        println!("run folder: {}", run.path().display());
+    }
+    let fit = FitOptions {
+        config,
+        data: &data,
+        split: &split,
+        run: &run,
+        device: &device,
+        backend,
+        quiet: opts.quiet,
+    };
+    engine::fit(task.as_mut(), fit, None)
+}
+
+/// Continues the run in `path` from its newest checkpoint.
+pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
+    let run = RunDir::open(path)?;
+    let config = RunConfig::load(&path.join("config.toml"), &[])?;
+    let (data, split) = load_data(&config, &opts.load_options_for(path))?;
+    let start = checkpoint::latest(path)?;
+    let (device, backend) = select_device();
+    let mut task = build(&config, &data, &device, backend)?;
+    if !opts.quiet {
+        match start.as_ref().map(|r| r.state()) {
+            Some(s) if s.epochs_done >= config.train.epochs => println!(
+                "{} already finished its {} epochs; nothing to resume",
+                path.display(),
+                config.train.epochs
+            ),
+            Some(s) => match &s.partial {
+                Some(p) => println!(
+                    "Resuming {} in epoch {} after step {}",
+                    path.display(),
+                    p.epoch,
+                    p.step
+                ),
+                None => println!("Resuming {} after epoch {}", path.display(), s.epochs_done),
+            },
+            None => println!(
+                "Resuming {} from the start (no checkpoint yet)",
+                path.display()
+            ),
+        }
+    }
+    let fit = FitOptions {
+        config: &config,
+        data: &data,
+        split: &split,
+        run: &run,
+        device: &device,
+        backend,
+        quiet: opts.quiet,
+    };
+    engine::fit(task.as_mut(), fit, start)
+}
+
+/// What `nnlab eval` found.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Which checkpoint was evaluated, in words (e.g. `epoch 10`, `epoch 3, step 120`).
+    pub checkpoint: String,
+    /// A warning about the run's state (still training, interrupted), if any.
+    pub warning: Option<String>,
+    /// The test figures, by evaluation metric name.
+    pub metrics: Vec<(String, f64)>,
+}
+
+/// Reloads a run's checkpoint (the best one when early stopping restored it, else the newest)
+/// and evaluates it on the test split of its config.
+pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<Evaluation> {
+    let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
+    let (data, split) = load_data(&config, &opts.load_options_for(path))?;
+    let restore_best = config
+        .train
+        .early_stopping
+        .as_ref()
+        .is_some_and(|es| es.restore_best);
+    let best = if restore_best {
+        checkpoint::best(path)?
+    } else {
+        None
+    };
+    let reader: CheckpointReader = match best {
+        Some(b) => b,
+        None => checkpoint::latest(path)?
+            .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?,
+    };
+    let state = reader.state();
+    let what = match &state.partial {
+        Some(p) => format!("epoch {}, step {}", p.epoch, p.step),
+        None if reader.dir().ends_with(checkpoint::BEST) => {
+            format!(
+                "epoch {} (the best, kept by early stopping)",
+                state.epochs_done
+            )
+        }
+        None => format!("epoch {}", state.epochs_done),
+    };
+    let finished = path.join("summary.json").is_file();
+    let warning = if RunDir::in_use(path) {
+        Some(format!(
+            "{} is still training; this is its checkpoint of {what}",
+            path.display()
+        ))
+    } else if !finished {
+        Some(format!(
+            "{} did not finish (interrupted or killed); this is its checkpoint of {what}. Continue it with: nnlab train --resume {}",
+            path.display(),
+            path.display()
+        ))
+    } else {
+        None
+    };
+    let (device, backend) = select_device();
+    let mut task = build(&config, &data, &device, backend)?;
+    task.load(&reader)?;
+    let values = task.evaluate(&data, &split.test);
+    Ok(Evaluation {
+        checkpoint: format!("{what} ({})", reader.dir().display()),
+        warning,
+        metrics: task.eval_metrics().into_iter().zip(values).collect(),
+    })
+}
