@@ -628,3 +628,93 @@ fn mnist_subset_trains_through_the_binary() {
         "{stdout}"
     );
 }
+
+/// `nnlab data` says "checksums verified" only when it checked some; a dataset of our own has
+/// no published checksums.
+#[test]
+fn data_says_whether_checksums_were_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 40, 10);
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).args(["data", "tiny"]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("no published checksums to verify"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("checksums verified"), "{stdout}");
+}
+
+/// `checkpoint/latest` must agree with the state of the checkpoint it names: a pointer to a
+/// folder holding another epoch's weights is refused instead of silently resumed.
+#[test]
+fn a_latest_pointer_that_disagrees_with_its_checkpoint_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let config = tiny_config(tmp.path(), 3);
+    let out = tmp.path().join("run");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    let ckpt = out.join("checkpoint");
+    // epoch-2/ now holds epoch 3's checkpoint; latest claims epoch 2.
+    std::fs::remove_dir_all(ckpt.join("epoch-2")).unwrap();
+    std::fs::rename(ckpt.join("epoch-3"), ckpt.join("epoch-2")).unwrap();
+    std::fs::write(ckpt.join("latest"), "epoch-2\n").unwrap();
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    expect_error(
+        nnlab(tmp.path()).args(["train", "--resume"]).arg(&out),
+        "names epoch-2, but that checkpoint's state.json says after epoch 3",
+    );
+    std::fs::write(ckpt.join("latest"), "epoch-7\n").unwrap();
+    expect_error(
+        nnlab(tmp.path()).args(["train", "--resume"]).arg(&out),
+        "names epoch-7, which does not exist",
+    );
+}
+
+/// A study resumes an unfinished run only when the run was started with the config the study
+/// gives now; otherwise it stops and says so, touching nothing.
+#[test]
+fn a_study_does_not_resume_a_run_made_with_another_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let study = tmp.path().join("study");
+    std::fs::create_dir_all(&study).unwrap();
+    let config = tiny_config(&study, 2);
+    std::fs::write(
+        study.join("study.toml"),
+        "title = \"t\"\nconfig = \"tiny.toml\"\nseeds = [1]\n",
+    )
+    .unwrap();
+    // An unfinished run in the study's place, started with another learning rate.
+    let run_dir = study.join("runs/seed-1");
+    let mut child = nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args([
+            "--seed",
+            "1",
+            "--set",
+            "train.lr=0.5",
+            "--set",
+            "train.epochs=80",
+            "--out",
+        ])
+        .arg(&run_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_lines(&mut child, &run_dir.join("metrics.csv"), 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = std::fs::read(run_dir.join("metrics.csv")).unwrap();
+    expect_error(
+        nnlab(tmp.path()).arg("study").arg(&study),
+        "was started with another config than the study now gives",
+    );
+    assert_eq!(std::fs::read(run_dir.join("metrics.csv")).unwrap(), before);
+}

@@ -84,7 +84,11 @@ pub const MNIST: DatasetSpec = DatasetSpec {
     ],
 };
 
-/// Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017). Zalando publishes MD5s of the `.gz` files only.
+/// Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017). Zalando publishes MD5s of the `.gz` files;
+/// the MD5s of their decompressed content (checked whatever the wrapper, and for uncompressed
+/// copies) were computed from Zalando's files: the label files here, the image files by the
+/// Mila datasets mirror (`datasets-mila/datasets--fashionmnist`, git-annex MD5 keys of the
+/// files unpacked from the same `.gz`), with the same four values in other projects' loaders.
 pub const FASHION_MNIST: DatasetSpec = DatasetSpec {
     name: "fashion-mnist",
     classes: 10,
@@ -93,25 +97,25 @@ pub const FASHION_MNIST: DatasetSpec = DatasetSpec {
         FileSpec {
             role: Role::TrainImages,
             name: "train-images-idx3-ubyte",
-            md5: None,
+            md5: Some("f4a8712d7a061bf5bd6d2ca38dc4d50a"),
             gz_md5: Some("8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
         },
         FileSpec {
             role: Role::TrainLabels,
             name: "train-labels-idx1-ubyte",
-            md5: None,
+            md5: Some("9018921c3c673c538a1fc5bad174d6f9"),
             gz_md5: Some("25c81989df183df01b3e8a0aad5dffbe"),
         },
         FileSpec {
             role: Role::TestImages,
             name: "t10k-images-idx3-ubyte",
-            md5: None,
+            md5: Some("8181f5470baa50b63fa0f6fddb340f0a"),
             gz_md5: Some("bef4ecab320f06d8554ea6380940ec79"),
         },
         FileSpec {
             role: Role::TestLabels,
             name: "t10k-labels-idx1-ubyte",
-            md5: None,
+            md5: Some("15d484375f8d13e6eb1aabb0c3f46965"),
             gz_md5: Some("bb300cfdad3c16e7a12a480ee83cd310"),
         },
     ],

@@ -53,6 +53,8 @@ pub struct ImageDataset {
     pub pixels: Vec<u8>,
     /// `n_train + n_test` labels.
     pub labels: Vec<u8>,
+    /// Whether every file was checked against a published checksum (known datasets).
+    pub checksums_verified: bool,
 }
 
 impl ImageDataset {
@@ -64,25 +66,27 @@ impl ImageDataset {
             .unwrap_or_else(DatasetSpec::custom);
         let paths = locate(&spec, name, &dir, opts.download)?;
         // Decompress and verify the four files on two threads.
-        let read = |role: Role| -> Result<(PathBuf, Vec<u8>)> {
+        let read = |role: Role| -> Result<(PathBuf, Vec<u8>, bool)> {
             let at = spec.files.iter().position(|f| f.role == role);
             let path = paths[at.expect("every spec lists all four roles")].clone();
             let raw = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
-            let bytes = if opts.verify {
+            let (bytes, checked) = if opts.verify {
                 verified_content(spec.file(role), &path, raw)?
             } else {
-                decompress(&path, raw)?
+                (decompress(&path, raw)?, false)
             };
-            Ok((path, bytes))
+            Ok((path, bytes, checked))
         };
         let (train, test) = std::thread::scope(|s| {
             let t = s.spawn(|| (read(Role::TrainImages), read(Role::TrainLabels)));
             let test = (read(Role::TestImages), read(Role::TestLabels));
             (t.join().expect("the reader thread does not panic"), test)
         });
-        let ((train_images_path, train_images), (train_labels_path, train_labels)) =
+        let ((train_images_path, train_images, c1), (train_labels_path, train_labels, c2)) =
             (train.0?, train.1?);
-        let ((test_images_path, test_images), (test_labels_path, test_labels)) = (test.0?, test.1?);
+        let ((test_images_path, test_images, c3), (test_labels_path, test_labels, c4)) =
+            (test.0?, test.1?);
+        let checksums_verified = c1 && c2 && c3 && c4;
 
         let train_images = IdxImages::parse(&train_images_path, &train_images)?;
         let test_images = IdxImages::parse(&test_images_path, &test_images)?;
@@ -157,6 +161,7 @@ impl ImageDataset {
             n_test: test_images.n,
             pixels,
             labels,
+            checksums_verified,
         })
     }
 
@@ -343,5 +348,39 @@ mod tests {
         write_tiny(root.path(), "mnist", 3, 1, &[0, 1]);
         let e = ImageDataset::load("mnist", &opts(root.path())).unwrap_err();
         assert!(matches!(e, DataError::Checksum { .. }), "{e}");
+    }
+
+    /// Fashion-MNIST's uncompressed files are checked too (against the MD5 of the content),
+    /// gzip-wrapped or not.
+    #[test]
+    fn fashion_mnist_is_verified_uncompressed_too() {
+        let root = tempfile::tempdir().unwrap();
+        // write_tiny writes the test files uncompressed and the training files as gzip.
+        write_tiny(root.path(), "fashion-mnist", 3, 1, &[0, 1]);
+        let e = ImageDataset::load("fashion-mnist", &opts(root.path())).unwrap_err();
+        assert!(matches!(e, DataError::Checksum { .. }), "{e}");
+        for f in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"] {
+            let dir = root.path().join("fashion-mnist");
+            let raw = crate::idx::read_maybe_gz(&dir.join(format!("{f}.gz"))).unwrap();
+            std::fs::remove_file(dir.join(format!("{f}.gz"))).unwrap();
+            std::fs::write(dir.join(f), raw).unwrap();
+        }
+        let e = ImageDataset::load("fashion-mnist", &opts(root.path())).unwrap_err();
+        assert!(matches!(e, DataError::Checksum { .. }), "{e}");
+        assert!(
+            e.to_string().contains("does not match the published"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn only_checked_checksums_are_reported_as_verified() {
+        let root = tempfile::tempdir().unwrap();
+        write_tiny(root.path(), "tiny", 4, 2, &[0, 1]);
+        let d = ImageDataset::load("tiny", &opts(root.path())).unwrap();
+        assert!(
+            !d.checksums_verified,
+            "a custom dataset has no published checksums"
+        );
     }
 }

@@ -46,12 +46,15 @@ pub fn download_file_with_backoff(
             if attempt > 0 {
                 std::thread::sleep(backoff * (1 << (attempt - 1)));
             }
-            match fetch(&agent, &url, &part).and_then(|()| verify(file, &part)) {
+            let got = fetch(&agent, &url, &part)
+                .and_then(|()| ensure_gzip(&url, &part))
+                .and_then(|()| verify(file, &part));
+            match got {
                 Ok(()) => {
                     std::fs::rename(&part, &target).map_err(|e| DataError::io(&target, e))?;
                     return Ok(target);
                 }
-                Err(e @ DataError::Checksum { .. }) => {
+                Err(e @ (DataError::Checksum { .. } | DataError::NotGzip { .. })) => {
                     // A wrong file will not become right by asking again: next mirror.
                     let _ = std::fs::remove_file(&part);
                     failures.push(format!("{url}: {e}"));
@@ -109,6 +112,23 @@ fn fetch(agent: &ureq::Agent, url: &str, part: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a downloaded file that is not gzip data (an HTML error page served with status 200,
+/// say): the canonical files are `.gz`, so anything else is the wrong file.
+fn ensure_gzip(url: &str, part: &Path) -> Result<()> {
+    let mut start = [0u8; 32];
+    let n = std::fs::File::open(part)
+        .and_then(|mut f| f.read(&mut start))
+        .map_err(|e| DataError::io(part, e))?;
+    if start[..n].starts_with(&[0x1f, 0x8b]) {
+        Ok(())
+    } else {
+        Err(DataError::NotGzip {
+            url: url.to_string(),
+            start: String::from_utf8_lossy(&start[..n]).into_owned(),
+        })
+    }
+}
+
 /// Checks a file against the published checksum of `file`: the MD5 of the decompressed
 /// content when known, else the MD5 of the `.gz` file itself. Returns `Ok` when nothing is
 /// published to check against.
@@ -119,18 +139,25 @@ pub fn verify(file: &FileSpec, path: &Path) -> Result<()> {
 
 /// The decompressed content of `raw` (the bytes of the file at `path`), checked as [`verify`]
 /// says: against the MD5 of the decompressed content when published, else against the MD5 of
-/// the `.gz` file itself.
-pub(crate) fn verified_content(file: &FileSpec, path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
+/// the `.gz` file itself. Also returns whether a checksum was checked at all.
+pub(crate) fn verified_content(
+    file: &FileSpec,
+    path: &Path,
+    raw: Vec<u8>,
+) -> Result<(Vec<u8>, bool)> {
+    let mut checked = false;
     if let (None, Some(expected)) = (file.md5, file.gz_md5)
         && raw.starts_with(&[0x1f, 0x8b])
     {
         check(path, expected, &md5_hex(&raw))?;
+        checked = true;
     }
     let bytes = decompress(path, raw)?;
     if let Some(expected) = file.md5 {
         check(path, expected, &md5_hex(&bytes))?;
+        checked = true;
     }
-    Ok(bytes)
+    Ok((bytes, checked))
 }
 
 /// Compares two hex digests, naming both on mismatch.
@@ -248,6 +275,22 @@ mod tests {
             1,
             "no .part left"
         );
+    }
+
+    #[test]
+    fn a_download_that_is_not_gzip_is_refused() {
+        let labels = crate::idx::labels_to_bytes(&[1, 2, 3]);
+        // The right content, but not as a .gz: e.g. a proxy that unpacked it, or an error page.
+        let spec = spec_for(serve(b"<html>not found</html>".to_vec(), 1), &labels);
+        let dir = tempfile::tempdir().unwrap();
+        let e = download_file(&spec, &spec.files[3], dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not gzip data (it starts \"<html>not found</html>\")"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

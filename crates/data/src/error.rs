@@ -44,6 +44,36 @@ pub enum DataError {
         /// Bytes present after the header.
         actual: u64,
     },
+    /// A compressed file inflates to more than its IDX header announces.
+    #[error(
+        "{path}: holds more data than the {expected} bytes its header announces (corrupt, or not an IDX file); decompression stopped there"
+    )]
+    LongerThanHeader {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header announces after the header.
+        expected: u64,
+    },
+    /// An IDX header announces more data than nnlab reads.
+    #[error(
+        "{path}: its IDX header announces more than the {limit} bytes nnlab reads from one file"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, [`crate::idx::MAX_IDX_BYTES`].
+        limit: u64,
+    },
+    /// A download's body is not a gzip file.
+    #[error(
+        "{url}: the server answered with something that is not gzip data (it starts {start:?})"
+    )]
+    NotGzip {
+        /// Where it came from.
+        url: String,
+        /// Its first bytes, as text.
+        start: String,
+    },
     /// Images and labels of one split disagree in count.
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
     CountMismatch {

@@ -32,21 +32,62 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     decompress(path, raw)
 }
 
+/// The most bytes nnlab decompresses from one IDX file (4 GiB): a header announcing more is
+/// refused before anything is read.
+pub const MAX_IDX_BYTES: u64 = 4 << 30;
+
 /// Decompresses `raw` if it starts with the gzip magic `1f 8b`, else returns it as is.
 /// `path` is only used in errors.
+///
+/// Decompression is bounded by the file's own IDX header: once the header is read, at most the
+/// bytes it announces (plus one, to notice a longer file) are decompressed, so a file that
+/// inflates to more than it says (a "gzip bomb") is refused without filling memory.
 pub fn decompress(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 5);
-        MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|source| DataError::Gzip {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw);
     }
+    let gz = |source| DataError::Gzip {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut dec = MultiGzDecoder::new(raw.as_slice());
+    let mut out = Vec::new();
+    (&mut dec).take(4).read_to_end(&mut out).map_err(gz)?;
+    // Only a plausible IDX magic announces a size; anything else is left to the header check.
+    if out.len() < 4 || out[0] != 0 || out[1] != 0 || out[3] == 0 || out[3] > 8 {
+        return Ok(out);
+    }
+    let ndims = out[3] as u64;
+    (&mut dec)
+        .take(4 * ndims)
+        .read_to_end(&mut out)
+        .map_err(gz)?;
+    if (out.len() as u64) < 4 + 4 * ndims {
+        return Ok(out);
+    }
+    let data = out[4..]
+        .chunks(4)
+        .try_fold(1u64, |acc, d| {
+            acc.checked_mul(u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as u64)
+        })
+        .filter(|&n| n <= MAX_IDX_BYTES)
+        .ok_or_else(|| DataError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_IDX_BYTES,
+        })?;
+    let header = out.len() as u64;
+    out.reserve(data as usize + 1);
+    (&mut dec)
+        .take(data + 1)
+        .read_to_end(&mut out)
+        .map_err(gz)?;
+    if out.len() as u64 > header + data {
+        return Err(DataError::LongerThanHeader {
+            path: path.to_path_buf(),
+            expected: data,
+        });
+    }
+    Ok(out)
 }
 
 /// Parses an IDX header of unsigned bytes with `ndims` dimensions; returns the sizes and the data.
@@ -114,6 +155,13 @@ impl IdxImages {
     /// Parses an IDX image file already in memory (decompressed). `path` is only used in errors.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
         let (dims, data) = parse(path, bytes, 3, "unsigned-byte images [n, rows, cols]")?;
+        if dims[0] == 0 {
+            return Err(DataError::BadHeader {
+                path: path.to_path_buf(),
+                expected: "unsigned-byte images [n, rows, cols]",
+                reason: "it holds no images (n = 0)".into(),
+            });
+        }
         if dims[1] == 0 || dims[2] == 0 {
             return Err(DataError::BadHeader {
                 path: path.to_path_buf(),
@@ -258,6 +306,51 @@ mod tests {
         let e = IdxImages::parse(Path::new("t"), &b[..6]).unwrap_err();
         assert!(
             e.to_string().contains("shorter than its 16-byte header"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_file_with_no_images_is_refused() {
+        let empty = IdxImages {
+            n: 0,
+            rows: 28,
+            cols: 28,
+            pixels: vec![],
+        };
+        let e = IdxImages::parse(Path::new("e"), &empty.to_bytes()).unwrap_err();
+        assert!(
+            e.to_string().contains("e: not an IDX unsigned-byte images"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("it holds no images (n = 0)"), "{e}");
+    }
+
+    /// 8 bytes of images announced, 64 MB of zeros inside the gzip: decompression stops at the
+    /// header's size instead of inflating everything.
+    #[test]
+    fn decompression_stops_at_the_size_the_header_gives() {
+        let mut bytes = images().to_bytes();
+        bytes.truncate(16);
+        bytes[4..16].copy_from_slice(&[0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2]);
+        bytes.extend(std::iter::repeat_n(0u8, 64 << 20));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bomb.gz");
+        write_file(&p, &bytes, true).unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() < 1 << 20);
+        let e = IdxImages::read(&p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("holds more data than the 8 bytes its header announces"),
+            "{e}"
+        );
+        // A header announcing more than nnlab reads is refused before decompressing.
+        bytes.truncate(16);
+        bytes[4..16].copy_from_slice(&[0xff; 12]);
+        write_file(&p, &bytes, true).unwrap();
+        let e = IdxImages::read(&p).unwrap_err();
+        assert!(
+            e.to_string().contains("more than the 4294967296 bytes"),
             "{e}"
         );
     }

@@ -137,6 +137,7 @@ mod tests {
             n_test,
             pixels: (0..2 * n).map(|i| (i % 256) as u8).collect(),
             labels: (0..n).map(|i| (i % 10) as u8).collect(),
+            checksums_verified: false,
         }
     }
 

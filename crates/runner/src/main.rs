@@ -192,8 +192,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let load = data.options().load_options();
             let started = std::time::Instant::now();
             let d = nnlab_data::ImageDataset::load(&name, &load)?;
+            let checked = if d.checksums_verified {
+                "checksums verified"
+            } else {
+                "no published checksums to verify"
+            };
             println!(
-                "{}: {} train + {} test images of {}x{}, {} classes, checksums verified, loaded in {:.3} s from {}",
+                "{}: {} train + {} test images of {}x{}, {} classes, {checked}, loaded in {:.3} s from {}",
                 d.name,
                 d.n_train,
                 d.n_test,

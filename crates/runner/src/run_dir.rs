@@ -201,13 +201,14 @@ mod tests {
         assert!(RunDir::open(&run).is_ok());
     }
 
-    /// A PID left in the lock file means nothing once its process is gone: only the OS lock
-    /// counts, so a folder whose owner was killed is free, and two resumers cannot both take it.
+    /// A PID in the lock file means nothing by itself: only the OS lock counts. A file naming
+    /// a live process that does not hold the lock (PID 1 here; a PID file would refuse it) does
+    /// not block, and once one process holds the lock a second cannot take it.
     #[test]
     fn only_the_os_lock_counts() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), "").unwrap();
-        std::fs::write(dir.path().join(LOCK), "4194305\n").unwrap();
+        std::fs::write(dir.path().join(LOCK), "1\n").unwrap();
         let first = RunDir::open(dir.path()).unwrap();
         let e = RunDir::open(dir.path()).unwrap_err().to_string();
         assert!(e.contains("is in use"), "{e}");
