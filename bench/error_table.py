@@ -5,7 +5,7 @@ the input, the exit code and the one-line message. Each case is also asserted by
 
 usage: bench/error_table.py [--nnlab PATH]   (build first: cargo build --release)
 """
-import argparse, gzip, os, shutil, struct, subprocess, sys, tempfile
+import argparse, fcntl, gzip, os, shutil, struct, subprocess, sys, tempfile
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 p = argparse.ArgumentParser()
@@ -74,8 +74,14 @@ case("config", "0 epochs", S("train.epochs=0"))
 case("config", "unknown activation", S("model.activation=swish"))
 case("config", "validation fraction out of range", S("data.validation=1.5"))
 case("config", "hidden layer of width 0", S("model.hidden=[32, 0]"))
-case("config", "beta1 = 1", S("train.beta1=1"))
-case("config", "momentum with Adam", S("train.momentum=0.9"))
+case("config", "a typo in a key", S("train.epoch=3"))
+case("config", "unknown model kind", S("model.kind=mpl"))
+case("config", "beta1 = 1", S("train.adam.beta1=1"))
+case("config", "another optimizer's settings", S("train.optimizer=sgd") + ["--set", "train.adam.beta1=0.5"])
+case("config", "a key of an older config (moved)", S("train.beta1=0.5"))
+case("config", "an optimizer name of an older config", S("train.optimizer=momentum"))
+case("config", "dropout rates and hidden layers disagree", S("model.dropout=[0.1, 0.2]"))
+case("config", "early stopping without a validation split", S("train.early_stopping.patience=2"))
 case("config", "unsafe name (path)", S("name=../x"))
 case("config", "manual engine with an optimizer it lacks", S("train.engine=manual") + ["--set", "train.optimizer=rmsprop"])
 case("config", "missing name", ["train", config("[train]\nepochs = 1\n")])
@@ -92,20 +98,18 @@ case("data", "wrong magic number", ["train", good], lambda: dataset("tiny", trai
 case("data", "wrong element type", ["train", good], lambda: dataset("tiny", train=b"\x00\x00\x0d\x03" + idx_images(40)[4:]))
 case("data", "labels file given as images", ["train", good], lambda: dataset("tiny", train=gzip.compress(idx_labels([1, 2]))))
 case("data", "image/label count mismatch", ["train", good], lambda: dataset("tiny", train_labels=gzip.compress(idx_labels([1] * 39))))
+case("data", "images file with no images", ["train", good], lambda: dataset("tiny", train=gzip.compress(idx_images(0))))
+case("data", "gzip that inflates past its header (bomb)", ["train", good],
+     lambda: dataset("tiny", train=gzip.compress(idx_images(40) + bytes(8 << 20))))
 case("data", "MNIST file that is not MNIST's", ["train", config('name = "m"\n', "m.toml")], lambda: dataset("mnist"))
-
-
-def label_out_of_range():
-    # Fashion-MNIST's published checksums are of the .gz files, so raw files are read unverified
-    # and their labels checked against its 10 classes.
-    d = os.path.join(tmp, "fashion-mnist")
-    os.makedirs(d, exist_ok=True)
-    for f, b in {"train-images-idx3-ubyte": idx_images(40), "train-labels-idx1-ubyte": idx_labels([3] * 39 + [12]),
-                 "t10k-images-idx3-ubyte": idx_images(10), "t10k-labels-idx1-ubyte": idx_labels(list(range(10)))}.items():
+def raw_fashion_mnist():
+    d = dataset("fashion-mnist")
+    for f, b in {"train-images-idx3-ubyte": idx_images(40), "train-labels-idx1-ubyte": idx_labels([i % 10 for i in range(40)])}.items():
+        os.remove(os.path.join(d, f + ".gz"))
         open(os.path.join(d, f), "wb").write(b)
 
 
-case("data", "label out of range", ["train", good, "--set", "data.dataset=fashion-mnist"], label_out_of_range)
+case("data", "uncompressed Fashion-MNIST file that is not Zalando's", ["train", good, "--set", "data.dataset=fashion-mnist"], raw_fashion_mnist)
 run_dir = os.path.join(tmp, "run")
 case("run folder", "--out exists and is not empty", ["train", good, "--out", tmp], tiny)
 open(os.path.join(tmp, "a-file"), "w").write("x")
@@ -121,8 +125,15 @@ def corrupt_checkpoint():
 
 
 case("checkpoint", "corrupt model checkpoint", ["eval", run_dir], corrupt_checkpoint)
-case("checkpoint", "run folder in use by a live process", ["train", "--resume", run_dir],
-     lambda: open(os.path.join(run_dir, ".lock"), "w").write(f"{os.getpid()}\n"))
+lock = open(os.path.join(run_dir, ".lock"), "a")
+fcntl.flock(lock, fcntl.LOCK_EX)  # this script holds the run's OS lock, as a live run would
+lock.truncate(0)
+lock.write(f"{os.getpid()}\n")
+lock.flush()
+case("checkpoint", "run folder in use by a live process", ["train", "--resume", run_dir])
+fcntl.flock(lock, fcntl.LOCK_UN)
+case("checkpoint", "checkpoint/latest names a missing checkpoint", ["train", "--resume", run_dir],
+     lambda: open(os.path.join(run_dir, "checkpoint", "latest"), "w").write("epoch-7\n"))
 case("training", "diverging run (NaN loss)", S("train.lr=1e30") + ["--set", "train.optimizer=sgd", "--set", "train.log_every=1", "--out", os.path.join(tmp, "nan")], tiny)
 
 out = ["# Bad input and what nnlab says\n",

@@ -281,7 +281,10 @@ fn finished_runs_have_nothing_to_resume() {
     assert!(ok, "{stderr}");
     let (ok, stdout, stderr) = run(nnlab(tmp.path()).args(["train", "--resume"]).arg(&out));
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("already finished its 2 epochs"), "{stdout}");
+    assert!(
+        stdout.contains("already finished (2 of 2 epochs)"),
+        "{stdout}"
+    );
     expect_error(
         nnlab(tmp.path()).arg("train").arg(&config).args([
             "--set",
@@ -717,4 +720,64 @@ fn a_study_does_not_resume_a_run_made_with_another_config() {
         "was started with another config than the study now gives",
     );
     assert_eq!(std::fs::read(run_dir.join("metrics.csv")).unwrap(), before);
+}
+
+/// Early stopping as Keras does it: after `patience` epochs without an improvement of more than
+/// `min_delta` in the monitored validation figure, training stops; with `restore_best` the run
+/// ends with the best epoch's weights and reports that epoch's test figures, and `eval`
+/// evaluates those weights.
+#[test]
+fn early_stopping_stops_and_restores_the_best_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let config = tiny_config(tmp.path(), 50);
+    let out = tmp.path().join("run");
+    // No later epoch can beat the first by 10: the run stops after epoch 1 + patience.
+    let (ok, stdout, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args([
+            "--set",
+            "data.validation=0.2",
+            "--set",
+            "train.early_stopping.patience=2",
+            "--set",
+            "train.early_stopping.min_delta=10",
+            "--out",
+        ])
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("Early stopping: valid_loss has not improved for 2 epochs (best: epoch 1)"),
+        "{stdout}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(
+        metrics.lines().count(),
+        1 + 3,
+        "epochs 1 to 3, then stop: {metrics}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(value(&summary, "best_epoch"), 1);
+    assert_eq!(value(&summary, "stopped_early"), true);
+    let first: Vec<&str> = metrics.lines().nth(1).unwrap().split(',').collect();
+    let test_loss: f64 = first[5].parse().unwrap();
+    assert_eq!(value(&summary, "test_loss").as_f64().unwrap(), test_loss);
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("eval").arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("epoch 1 (the best, kept by early stopping)"),
+        "{stdout}"
+    );
+    assert!(
+        (loss_accuracy(&stdout).0 - test_loss).abs() < 1e-4,
+        "{stdout}"
+    );
+    let (ok, stdout, _) = run(nnlab(tmp.path()).args(["train", "--resume"]).arg(&out));
+    assert!(ok);
+    assert!(
+        stdout.contains("already finished (3 of 50 epochs)"),
+        "{stdout}"
+    );
 }

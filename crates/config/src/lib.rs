@@ -162,6 +162,7 @@ impl RunConfig {
             let key = apply_override(&mut table, o)?;
             sources.overrides.push((key, o.as_str()));
         }
+        drop_stale_sections(&mut table, &sources);
         let raw: Raw = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
             .map_err(|e| Self::serde_error(&sources, &table, "", e))?;
         let model = match raw.model {
@@ -506,6 +507,29 @@ impl RunConfig {
     pub fn mlp(&self) -> Option<&MlpSpec> {
         match &self.model {
             ModelConfig::Mlp(m) => Some(m),
+        }
+    }
+}
+
+/// When `--set train.optimizer=...` chooses another optimizer than the file, the file's
+/// sections of other optimizers (e.g. its `[train.adam]`) described the file's choice and are
+/// dropped; a section given with `--set` itself is kept (and then refused if it does not apply).
+fn drop_stale_sections(table: &mut toml::Table, sources: &Sources) {
+    if !sources.of("train.optimizer").starts_with("--set") {
+        return;
+    }
+    let Some(toml::Value::Table(train)) = table.get_mut("train") else {
+        return;
+    };
+    let chosen = train
+        .get("optimizer")
+        .and_then(|v| v.as_str())
+        .unwrap_or("adam")
+        .to_string();
+    for o in OptimizerName::ALL {
+        let key = format!("train.{}", o.name());
+        if o.name() != chosen && !sources.of(&key).starts_with("--set") {
+            train.remove(o.name());
         }
     }
 }

@@ -273,3 +273,22 @@ fn resolved_config_round_trips() {
         assert_eq!(c, again, "{text}");
     }
 }
+
+/// A grid that switches the optimizer of a config whose file has an `[train.adam]` section:
+/// that section described the file's choice and is dropped; a section given with `--set` for
+/// another optimizer is still refused.
+#[test]
+fn switching_the_optimizer_with_set_drops_the_files_section() {
+    let file = "name = \"t\"\n[train]\noptimizer = \"adam\"\n[train.adam]\nbeta1 = 0.8\n";
+    let c = ok(file, &["train.optimizer=sgd"]);
+    assert!(c.train.adam.is_none() && c.train.sgd.is_some());
+    let c = ok(file, &[]);
+    assert_eq!(c.train.adam.unwrap().beta1, 0.8);
+    let e = err(file, &["train.optimizer=sgd", "train.adam.beta2=0.9"]);
+    assert!(e.contains("apply to optimizer = \"adam\""), "{e}");
+    let e = err(
+        "name = \"t\"\n[train]\noptimizer = \"sgd\"\n[train.adam]\nbeta1 = 0.8\n",
+        &[],
+    );
+    assert!(e.starts_with("config t.toml: key `train.adam`"), "{e}");
+}

@@ -196,10 +196,12 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
     let (device, backend) = select_device();
     let mut task = build(&config, &data, &device, backend)?;
     if !opts.quiet {
+        let finished = path.join("summary.json").is_file();
         match start.as_ref().map(|r| r.state()) {
-            Some(s) if s.epochs_done >= config.train.epochs => println!(
-                "{} already finished its {} epochs; nothing to resume",
+            Some(s) if finished || s.epochs_done >= config.train.epochs => println!(
+                "{} already finished ({} of {} epochs); nothing to resume",
                 path.display(),
+                s.epochs_done,
                 config.train.epochs
             ),
             Some(s) => match &s.partial {
