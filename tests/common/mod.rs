@@ -14,6 +14,11 @@ pub const SIDE: usize = 8;
 /// Writes a learnable 10-class dataset `name` under `root`: class `c` lights up row `c % 8`
 /// (and column `c / 8 * 4` for the upper classes) over a noise floor. Deterministic.
 pub fn write_tiny(root: &Path, name: &str, n_train: usize, n_test: usize) {
+    write_tiny_sized(root, name, n_train, n_test, SIDE);
+}
+
+/// [`write_tiny`] with `side x side` images (the lit rows repeat every 8).
+pub fn write_tiny_sized(root: &Path, name: &str, n_train: usize, n_test: usize, side: usize) {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let mut state = 12345u64;
@@ -35,22 +40,22 @@ pub fn write_tiny(root: &Path, name: &str, n_train: usize, n_test: usize) {
             n_test,
         ),
     ] {
-        let mut pixels = Vec::with_capacity(n * SIDE * SIDE);
+        let mut pixels = Vec::with_capacity(n * side * side);
         let mut ys = Vec::with_capacity(n);
         for i in 0..n {
             let c = (i * 7 + i / 3) % 10;
             ys.push(c as u8);
-            for r in 0..SIDE {
-                for col in 0..SIDE {
-                    let lit = r == c % SIDE || (c >= SIDE && col == (c / SIDE) * 4);
+            for r in 0..side {
+                for col in 0..side {
+                    let lit = r % SIDE == c % SIDE || (c >= SIDE && col % SIDE == (c / SIDE) * 4);
                     pixels.push(if lit { 200 + noise() / 2 } else { noise() });
                 }
             }
         }
         let img = IdxImages {
             n,
-            rows: SIDE,
-            cols: SIDE,
+            rows: side,
+            cols: side,
             pixels,
         };
         write_file(&dir.join(images), &img.to_bytes(), true).unwrap();

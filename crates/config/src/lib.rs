@@ -41,7 +41,10 @@ pub use activation::Activation;
 pub use data::DataConfig;
 pub use init::WeightInit;
 pub use loss::LossKind;
-pub use model::{MlpSpec, ModelConfig};
+pub use model::{
+    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, MlpSpec, ModelConfig, PcaSpec, Pooling,
+    Reconstruction, VaeSpec,
+};
 pub use optimizer::{
     AdaGradSettings, AdamSettings, EpsilonPlacement, OptimizerName, RmsPropSettings, SgdSettings,
 };
@@ -268,6 +271,12 @@ impl RunConfig {
             .unwrap_or("mlp");
         let model_fields = match kind {
             "mlp" => fields_of::<MlpSpec>(),
+            "cnn" => fields_of::<CnnSpec>(),
+            "autoencoder" => fields_of::<AutoencoderSpec>(),
+            "pca" => fields_of::<PcaSpec>(),
+            "vae" => fields_of::<VaeSpec>(),
+            "gan" => fields_of::<GanSpec>(),
+            "dcgan" => fields_of::<DcganSpec>(),
             _ => Vec::new(),
         };
         [
@@ -336,15 +345,24 @@ impl RunConfig {
                 return fail(key, &0, "must be at least 1 (omit it for all)");
             }
         }
+        let widths = |key: &str, ws: &[usize]| match ws.iter().position(|&w| w == 0) {
+            Some(i) => fail(
+                &format!("{key}[{i}]"),
+                &0,
+                "layer widths must be at least 1",
+            ),
+            None => Ok(()),
+        };
+        let at_least_one = |key: &str, v: usize| {
+            if v == 0 {
+                fail(key, &0, "must be at least 1")
+            } else {
+                Ok(())
+            }
+        };
         match &self.model {
             ModelConfig::Mlp(m) => {
-                if let Some(i) = m.hidden.iter().position(|&w| w == 0) {
-                    return fail(
-                        &format!("model.hidden[{i}]"),
-                        &0,
-                        "layer widths must be at least 1",
-                    );
-                }
+                widths("model.hidden", &m.hidden)?;
                 if !m.dropout.is_empty() && m.dropout.len() != m.hidden.len() {
                     return fail(
                         "model.dropout",
@@ -361,6 +379,65 @@ impl RunConfig {
                 }
                 unit("model.input_dropout", m.input_dropout)?;
             }
+            ModelConfig::Cnn(c) => {
+                if c.channels.is_empty() {
+                    return fail("model.channels", &"[]", "needs at least one convolution");
+                }
+                widths("model.channels", &c.channels)?;
+                widths("model.dense", &c.dense)?;
+                at_least_one("model.kernel", c.kernel)?;
+                if c.padding.len() != c.channels.len() {
+                    return fail(
+                        "model.padding",
+                        &format!("{:?}", c.padding),
+                        &format!(
+                            "needs one padding per convolution ({} for model.channels = {:?})",
+                            c.channels.len(),
+                            c.channels
+                        ),
+                    );
+                }
+                unit("model.dropout", c.dropout)?;
+            }
+            ModelConfig::Autoencoder(a) => {
+                widths("model.encoder", &a.encoder)?;
+                at_least_one("model.code", a.code)?;
+            }
+            ModelConfig::Pca(p) => {
+                at_least_one("model.components", p.components)?;
+                if self.train.epochs != 1 {
+                    return fail(
+                        "train.epochs",
+                        &self.train.epochs,
+                        "PCA is fitted in closed form in one pass: set train.epochs = 1",
+                    );
+                }
+            }
+            ModelConfig::Vae(v) => {
+                widths("model.hidden", &v.hidden)?;
+                at_least_one("model.latent", v.latent)?;
+            }
+            ModelConfig::Gan(g) => {
+                widths("model.generator", &g.generator)?;
+                widths("model.discriminator", &g.discriminator)?;
+                at_least_one("model.latent", g.latent)?;
+                unit("model.dropout", g.dropout)?;
+            }
+            ModelConfig::Dcgan(g) => {
+                at_least_one("model.latent", g.latent)?;
+                at_least_one("model.g_features", g.g_features)?;
+                at_least_one("model.d_features", g.d_features)?;
+            }
+        }
+        if !self.model.is_classifier() && self.train.loss != LossKind::CrossEntropy {
+            return fail(
+                "train.loss",
+                &self.train.loss.name(),
+                &format!(
+                    "applies to classifiers; model.kind = \"{}\" has its own loss",
+                    self.model.kind()
+                ),
+            );
         }
         let t = &self.train;
         if t.epochs == 0 {
@@ -457,7 +534,16 @@ impl RunConfig {
                     "engine = \"manual\" has no weight decay",
                 );
             }
-            let ModelConfig::Mlp(m) = &self.model;
+            let ModelConfig::Mlp(m) = &self.model else {
+                return fail(
+                    "train.engine",
+                    &"\"manual\"",
+                    &format!(
+                        "the hand-written backpropagation covers MLPs; model.kind = \"{}\" trains with engine = \"autodiff\"",
+                        self.model.kind()
+                    ),
+                );
+            };
             if m.has_dropout() {
                 return fail(
                     "model.dropout",
@@ -507,6 +593,7 @@ impl RunConfig {
     pub fn mlp(&self) -> Option<&MlpSpec> {
         match &self.model {
             ModelConfig::Mlp(m) => Some(m),
+            _ => None,
         }
     }
 }

@@ -18,6 +18,18 @@ use crate::init::WeightInit;
 pub enum ModelConfig {
     /// A multilayer perceptron classifier (the article's model).
     Mlp(MlpSpec),
+    /// A convolutional classifier in the style of LeNet-5 (LeCun et al. 1998).
+    Cnn(CnnSpec),
+    /// A deep autoencoder (Hinton & Salakhutdinov 2006).
+    Autoencoder(AutoencoderSpec),
+    /// Principal component analysis, the linear baseline of an autoencoder.
+    Pca(PcaSpec),
+    /// A variational autoencoder (Kingma & Welling 2014).
+    Vae(VaeSpec),
+    /// A generative adversarial network of two MLPs (Goodfellow et al. 2014).
+    Gan(GanSpec),
+    /// A deep convolutional GAN (Radford, Metz & Chintala 2016) for 28x28 images.
+    Dcgan(DcganSpec),
 }
 
 impl Default for ModelConfig {
@@ -28,13 +40,30 @@ impl Default for ModelConfig {
 
 impl ModelConfig {
     /// The kinds accepted in `model.kind`.
-    pub const KINDS: [&'static str; 1] = ["mlp"];
+    pub const KINDS: [&'static str; 7] =
+        ["mlp", "cnn", "autoencoder", "pca", "vae", "gan", "dcgan"];
 
     /// The value of `model.kind`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Mlp(_) => "mlp",
+            Self::Cnn(_) => "cnn",
+            Self::Autoencoder(_) => "autoencoder",
+            Self::Pca(_) => "pca",
+            Self::Vae(_) => "vae",
+            Self::Gan(_) => "gan",
+            Self::Dcgan(_) => "dcgan",
         }
+    }
+
+    /// Whether the model classifies (and so takes `train.loss` and reports accuracy).
+    pub fn is_classifier(&self) -> bool {
+        matches!(self, Self::Mlp(_) | Self::Cnn(_))
+    }
+
+    /// Whether the model generates images from noise or a latent code.
+    pub fn generates(&self) -> bool {
+        matches!(self, Self::Vae(_) | Self::Gan(_) | Self::Dcgan(_))
     }
 
     /// Deserializes the `[model]` table of `kind` (the `kind` key already taken out); errors
@@ -46,6 +75,12 @@ impl ModelConfig {
         let value = toml::Value::Table(table);
         match kind {
             "mlp" => serde_path_to_error::deserialize(value).map(Self::Mlp),
+            "cnn" => serde_path_to_error::deserialize(value).map(Self::Cnn),
+            "autoencoder" => serde_path_to_error::deserialize(value).map(Self::Autoencoder),
+            "pca" => serde_path_to_error::deserialize(value).map(Self::Pca),
+            "vae" => serde_path_to_error::deserialize(value).map(Self::Vae),
+            "gan" => serde_path_to_error::deserialize(value).map(Self::Gan),
+            "dcgan" => serde_path_to_error::deserialize(value).map(Self::Dcgan),
             _ => unreachable!("kinds are checked before"),
         }
     }
@@ -89,5 +124,187 @@ impl MlpSpec {
     /// Whether any dropout is on.
     pub fn has_dropout(&self) -> bool {
         self.input_dropout > 0.0 || self.dropout.iter().any(|&p| p > 0.0)
+    }
+}
+
+/// Subsampling between convolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The largest value of each 2x2 window.
+    Max,
+    /// The mean of each 2x2 window (LeNet-5's subsampling, without its trainable coefficients).
+    Avg,
+}
+
+/// `kind = "cnn"`: convolutions (each followed by the activation and 2x2 pooling), then dense
+/// layers, then logits; LeNet-5's layout by default (LeCun et al. 1998): 6 and 16 feature maps
+/// of 5x5 kernels, dense layers of 120 and 84 units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CnnSpec {
+    /// Feature maps of each convolution.
+    pub channels: Vec<usize>,
+    /// Side of the square kernels.
+    pub kernel: usize,
+    /// Zero padding of each convolution (LeNet-5 saw 32x32 inputs; padding the 28x28 MNIST
+    /// images by 2 gives its 28x28 first maps).
+    pub padding: Vec<usize>,
+    /// Subsampling after each convolution.
+    pub pool: Pooling,
+    /// Widths of the dense layers after the convolutions.
+    pub dense: Vec<usize>,
+    /// Nonlinearity after every convolution and hidden dense layer.
+    pub activation: Activation,
+    /// Batch normalisation after each convolution (Ioffe & Szegedy 2015).
+    pub batch_norm: bool,
+    /// Dropout rate before each dense layer.
+    pub dropout: f64,
+    /// Weight initialisation of every layer.
+    pub init: WeightInit,
+}
+
+impl Default for CnnSpec {
+    fn default() -> Self {
+        Self {
+            channels: vec![6, 16],
+            kernel: 5,
+            padding: vec![2, 0],
+            pool: Pooling::Max,
+            dense: vec![120, 84],
+            activation: Activation::Relu,
+            batch_norm: false,
+            dropout: 0.0,
+            init: WeightInit::GlorotUniform,
+        }
+    }
+}
+
+/// How reconstructions are scored in training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reconstruction {
+    /// Cross-entropy between pixel intensities and the logistic outputs, summed over pixels
+    /// (Hinton & Salakhutdinov 2006; the Bernoulli likelihood of Kingma & Welling 2014).
+    Bce,
+    /// Squared error summed over pixels.
+    Mse,
+}
+
+/// `kind = "autoencoder"`: an encoder of dense layers down to a code, and the mirror-image
+/// decoder back to the pixels (logistic outputs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoencoderSpec {
+    /// Widths of the encoder's hidden layers; the decoder mirrors them.
+    pub encoder: Vec<usize>,
+    /// Units of the code layer.
+    pub code: usize,
+    /// Nonlinearity of the hidden layers (Hinton & Salakhutdinov: logistic).
+    pub activation: Activation,
+    /// Nonlinearity of the code layer (Hinton & Salakhutdinov: linear).
+    pub code_activation: Activation,
+    /// The training loss.
+    pub reconstruction: Reconstruction,
+    /// Weight initialisation.
+    pub init: WeightInit,
+}
+
+impl Default for AutoencoderSpec {
+    fn default() -> Self {
+        Self {
+            encoder: vec![1000, 500, 250],
+            code: 30,
+            activation: Activation::Sigmoid,
+            code_activation: Activation::Identity,
+            reconstruction: Reconstruction::Bce,
+            init: WeightInit::GlorotUniform,
+        }
+    }
+}
+
+/// `kind = "pca"`: the `components` leading principal components of the training images,
+/// fitted in closed form in one pass (one epoch); a linear autoencoder's optimum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PcaSpec {
+    /// Number of components kept.
+    pub components: usize,
+}
+
+impl Default for PcaSpec {
+    fn default() -> Self {
+        Self { components: 30 }
+    }
+}
+
+/// `kind = "vae"`: a Gaussian encoder `q(z|x)` and a Bernoulli decoder `p(x|z)`, each an MLP,
+/// trained on the evidence lower bound with the reparameterisation trick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaeSpec {
+    /// Widths of the encoder's hidden layers; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Dimension of the latent code `z`.
+    pub latent: usize,
+    /// Nonlinearity of the hidden layers.
+    pub activation: Activation,
+}
+
+impl Default for VaeSpec {
+    fn default() -> Self {
+        Self {
+            hidden: vec![400],
+            latent: 20,
+            activation: Activation::Relu,
+        }
+    }
+}
+
+/// `kind = "gan"`: a generator MLP from noise to pixels (logistic outputs) and a discriminator
+/// MLP from pixels to a logit, trained against each other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GanSpec {
+    /// Dimension of the noise `z ~ N(0, I)`.
+    pub latent: usize,
+    /// Widths of the generator's hidden layers (ReLU).
+    pub generator: Vec<usize>,
+    /// Widths of the discriminator's hidden layers (leaky ReLU, slope 0.2).
+    pub discriminator: Vec<usize>,
+    /// Dropout rate in the discriminator's hidden layers.
+    pub dropout: f64,
+}
+
+impl Default for GanSpec {
+    fn default() -> Self {
+        Self {
+            latent: 100,
+            generator: vec![1200, 1200],
+            discriminator: vec![240, 240],
+            dropout: 0.3,
+        }
+    }
+}
+
+/// `kind = "dcgan"`: Radford et al.'s convolutional generator and discriminator, at 28x28.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DcganSpec {
+    /// Dimension of the noise `z ~ N(0, I)`.
+    pub latent: usize,
+    /// Feature maps of the generator's last hidden layer (the first has twice as many).
+    pub g_features: usize,
+    /// Feature maps of the discriminator's first layer (the second has twice as many).
+    pub d_features: usize,
+}
+
+impl Default for DcganSpec {
+    fn default() -> Self {
+        Self {
+            latent: 100,
+            g_features: 32,
+            d_features: 32,
+        }
     }
 }

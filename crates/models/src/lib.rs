@@ -1,12 +1,28 @@
-//! Model definitions for nnlab, in burn's `Config -> init(&device) -> Module` style.
+//! Model definitions for nnlab, in burn's `Config -> init(&device) -> Module` style, one model
+//! per file, each citing its paper and giving its tensor shapes.
 //!
 //! Library code only: no backend is enabled here; the runner picks one with a cargo feature.
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 
 pub mod activation;
+pub mod autoencoder;
+pub mod cppn;
+pub mod dcgan;
+pub mod fast_math;
+pub mod gan;
 pub mod init;
+pub mod lenet;
 pub mod mlp;
+pub mod pca;
+pub mod vae;
 
 pub use activation::Activation;
+pub use autoencoder::{Autoencoder, AutoencoderConfig};
+pub use cppn::{Cppn, CppnConfig};
+pub use dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator};
+pub use gan::{Discriminator, GanConfig, Generator, MlpDiscriminator, MlpGenerator};
 pub use init::WeightInit;
+pub use lenet::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
+pub use pca::{Moments, Pca};
+pub use vae::{Vae, VaeConfig};

@@ -9,10 +9,12 @@
 //! [`engine::Task`] trait; the families are in [`tasks`]; checkpoints in
 //! [`engine::checkpoint`]; studies (grids of runs and their reports) in [`study`].
 
+pub mod art;
 pub mod backend;
 pub mod engine;
 pub mod error;
 pub mod optim;
+pub mod pictures;
 pub mod plot;
 pub mod run_dir;
 pub mod study;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use nnlab_runner::study::{self, StudyOptions};
-use nnlab_runner::{RunConfig, TrainOptions, tasks};
+use nnlab_runner::{RunConfig, TrainOptions, art, pictures, tasks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,12 +88,69 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Draw images from a trained generative run (vae, gan, dcgan) into a PNG grid.
+    Generate {
+        /// The run folder.
+        run: PathBuf,
+        /// How many images.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Seed of the noise.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The PNG to write.
+        #[arg(long, value_name = "FILE", default_value = "grid.png")]
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Make neural-network art without training data.
+    Art {
+        #[command(subcommand)]
+        kind: ArtKind,
+    },
     /// Download (if missing) and verify a known dataset.
     Data {
         /// Dataset name: mnist or fashion-mnist.
         name: String,
         #[command(flatten)]
         data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ArtKind {
+    /// A compositional pattern-producing network with random weights (Stanley 2007): each
+    /// pixel's colour is the network's output for its coordinates (x, y, r).
+    Cppn {
+        /// Seed of the weights: one seed, one picture.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Width and height in pixels.
+        #[arg(long, default_value_t = 512)]
+        size: usize,
+        /// Nonlinearity: tanh, sigmoid, relu, sin, gaussian, ...
+        #[arg(long, default_value = "tanh")]
+        activation: String,
+        /// 1 (grey) or 3 (colour).
+        #[arg(long, default_value_t = 3)]
+        channels: usize,
+        /// Hidden layers.
+        #[arg(long, default_value_t = 6)]
+        layers: usize,
+        /// Units per hidden layer.
+        #[arg(long, default_value_t = 32)]
+        width: usize,
+        /// Weight scale, the weights' standard deviation times sqrt(fan-in) (larger: busier
+        /// patterns) [default: 5, or 2 for sin and 2.5 for gaussian].
+        #[arg(long)]
+        scale: Option<f64>,
+        /// Half-width of the coordinate square (larger: zoomed out).
+        #[arg(long, default_value_t = 1.5)]
+        zoom: f32,
+        /// The PNG to write.
+        #[arg(long, value_name = "FILE", default_value = "art.png")]
+        out: PathBuf,
     },
 }
 
@@ -187,6 +244,81 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let path = study::run(&dir, &opts)?;
             println!("{}", std::fs::read_to_string(&path).unwrap_or_default());
             println!("written to {}", path.display());
+        }
+        Command::Generate {
+            run,
+            n,
+            seed,
+            out,
+            data,
+        } => {
+            if n == 0 {
+                anyhow::bail!("--n 0: draw at least one image");
+            }
+            let images = tasks::generate(&run, n, seed, &data.options())?;
+            let cols = (n as f64).sqrt().ceil() as usize;
+            pictures::save_png(&images.grid(cols, 2, 2), &out)?;
+            println!(
+                "{n} images from {} (seed {seed}) written to {}",
+                run.display(),
+                out.display()
+            );
+        }
+        Command::Art {
+            kind:
+                ArtKind::Cppn {
+                    seed,
+                    size,
+                    activation,
+                    channels,
+                    layers,
+                    width,
+                    scale,
+                    zoom,
+                    out,
+                },
+        } => {
+            let activation: nnlab_runner::config::Activation =
+                toml::Value::String(activation.clone())
+                    .try_into()
+                    .map_err(|_| {
+                        let names: Vec<&str> = nnlab_runner::config::Activation::ALL
+                            .iter()
+                            .map(|a| a.name())
+                            .collect();
+                        anyhow::anyhow!(
+                            "--activation {activation}: not an activation; one of {}",
+                            names.join(", ")
+                        )
+                    })?;
+            if !(channels == 1 || channels == 3) {
+                anyhow::bail!("--channels {channels}: 1 (grey) or 3 (colour)");
+            }
+            if size == 0 || size > 8192 {
+                anyhow::bail!("--size {size}: between 1 and 8192 pixels");
+            }
+            let scale = scale.unwrap_or(art::default_scale(activation));
+            if !(scale.is_finite() && scale > 0.0 && zoom.is_finite() && zoom > 0.0) {
+                anyhow::bail!("--scale and --zoom must be finite numbers > 0");
+            }
+            let o = art::CppnOptions {
+                seed,
+                size,
+                activation,
+                channels,
+                hidden: vec![width.max(1); layers],
+                weight_scale: scale,
+                zoom,
+                ..art::CppnOptions::default()
+            };
+            let (device, backend) = nnlab_runner::backend::select_device();
+            let (img, secs) = art::cppn(&o, &device, nnlab_runner::backend::is_cpu(backend));
+            pictures::save_png(&img, &out)?;
+            println!(
+                "CPPN seed {seed}, {size}x{size}, {} ({backend}): {secs:.3} s, written to {}",
+                activation.name(),
+                out.display()
+            );
         }
         Command::Data { name, data } => {
             let load = data.options().load_options();

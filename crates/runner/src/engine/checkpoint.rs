@@ -66,6 +66,9 @@ pub struct State {
     pub partial: Option<PartialEpoch>,
     /// The records (`<name>.bpk`) it holds.
     pub records: Vec<String>,
+    /// Raw byte files (`<name>.bin`) it holds, for state that is no burn record.
+    #[serde(default)]
+    pub blobs: Vec<String>,
     /// Small values of the task (e.g. an optimizer's step count).
     #[serde(default)]
     pub values: BTreeMap<String, serde_json::Value>,
@@ -76,6 +79,7 @@ pub struct State {
 pub struct CheckpointWriter {
     dir: PathBuf,
     records: Vec<String>,
+    blobs: Vec<String>,
     values: BTreeMap<String, serde_json::Value>,
 }
 
@@ -85,6 +89,7 @@ impl CheckpointWriter {
         Ok(Self {
             dir,
             records: Vec::new(),
+            blobs: Vec::new(),
             values: BTreeMap::new(),
         })
     }
@@ -100,10 +105,12 @@ impl CheckpointWriter {
         Ok(())
     }
 
-    /// Saves `module`'s parameters (and running statistics) as `<name>.bpk`.
+    /// Saves `module`'s parameters (and running statistics) as `<name>.bpk`. The module is
+    /// saved as `Module::valid` gives it, which folds in batch normalisation's latest
+    /// running-statistics update (burn holds it back until the next forward pass).
     pub fn module<M: Module>(&mut self, name: &str, module: &M) -> Result<()> {
         let bytes = module
-            .clone()
+            .valid()
             .into_record()
             .into_bytes()
             .map_err(|e| e.to_string());
@@ -114,6 +121,17 @@ impl CheckpointWriter {
     pub fn optimizer(&mut self, name: &str, optim: &ModuleOptimizer) -> Result<()> {
         let bytes = optim.to_record().into_bytes().map_err(|e| e.to_string());
         self.record(name, bytes)
+    }
+
+    /// Saves raw bytes as `<name>.bin`.
+    pub fn blob(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.join(format!("{name}.bin"));
+        if self.blobs.iter().any(|b| b == name) {
+            return Err(ckpt_err(&path, "saved twice in one checkpoint"));
+        }
+        write_atomic(&path, bytes)?;
+        self.blobs.push(name.to_string());
+        Ok(())
     }
 
     /// Keeps a small value in `state.json`.
@@ -129,6 +147,7 @@ impl CheckpointWriter {
             epochs_done,
             partial,
             records: self.records,
+            blobs: self.blobs,
             values: self.values,
         };
         let json = serde_json::to_string_pretty(&state).expect("a checkpoint state serialises");
@@ -155,8 +174,13 @@ impl CheckpointReader {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let state: State = serde_json::from_str(&text)
             .map_err(|e| ckpt_err(&path, format!("not a checkpoint state: {e}")))?;
-        for r in &state.records {
-            let file = dir.join(format!("{r}.bpk"));
+        let files = state
+            .records
+            .iter()
+            .map(|r| format!("{r}.bpk"))
+            .chain(state.blobs.iter().map(|b| format!("{b}.bin")));
+        for f in files {
+            let file = dir.join(f);
             if !file.is_file() {
                 return Err(ckpt_err(
                     &file,
@@ -212,6 +236,18 @@ impl CheckpointReader {
         let record = OptimizerRecord::from_bytes(read_bytes(&path)?)
             .map_err(|e| ckpt_err(&path, format!("not a readable optimizer record: {e}")))?;
         Ok(optim.load_record(record))
+    }
+
+    /// The raw bytes saved as `<name>.bin`.
+    pub fn blob(&self, name: &str) -> Result<Vec<u8>> {
+        let path = self.dir.join(format!("{name}.bin"));
+        if !self.state.blobs.iter().any(|b| b == name) {
+            return Err(ckpt_err(
+                &path,
+                format!("this checkpoint has no file `{name}.bin`"),
+            ));
+        }
+        std::fs::read(&path).map_err(|e| Error::io(&path, e))
     }
 
     /// A small value the task kept in `state.json`.

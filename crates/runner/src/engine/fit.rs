@@ -154,6 +154,15 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let steps = o.split.train.len().div_ceil(t.batch_size);
     let n_metrics = train_names.len();
     let mut stopped_early = stopped(&patience);
+    // A run that finished before has nothing to do; its summary stands.
+    let summary_path = run.join("summary.json");
+    if (done >= t.epochs || stopped_early) && summary_path.is_file() {
+        return Ok(Outcome {
+            run_dir: run.to_path_buf(),
+            summary: Summary::read(&summary_path)?,
+            eval_metrics: eval_names,
+        });
+    }
     let first = done + 1;
     let last = if stopped_early { done } else { t.epochs };
     for epoch in first..=last {
@@ -310,10 +319,6 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
             break;
         }
     }
-    if table.rows.len() > done || stopped_early {
-        task.finish(o.data, run)?;
-    }
-
     // The figures the run ends with: the last epoch's, or the best one's with restore_best.
     let mut final_row = table.rows.last();
     let mut best_epoch = None;
@@ -330,6 +335,9 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     }
     let final_row = final_row
         .ok_or_else(|| Error::RunDir(format!("{} has no finished epoch", run.display())))?;
+    let finish = task.finish(o.data, o.split, run)?;
+    let mut figures = table.named(final_row);
+    figures.extend(finish.metrics);
     let summary = Summary {
         name: config.name.clone(),
         dataset: o.data.name.clone(),
@@ -351,7 +359,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
         concurrent_runs: std::env::var(crate::study::jobs::JOBS_ENV)
             .ok()
             .and_then(|j| j.parse().ok()),
-        metrics: table.named(final_row),
+        metrics: figures,
     };
     let json = serde_json::to_string_pretty(&summary).expect("a summary serialises to JSON");
     o.run.write("summary.json", json.as_bytes())?;

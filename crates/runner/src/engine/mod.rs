@@ -26,7 +26,7 @@ pub mod provenance;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use nnlab_data::ImageDataset;
+use nnlab_data::{ImageDataset, Split};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -34,6 +34,17 @@ pub use checkpoint::{CheckpointReader, CheckpointWriter};
 pub use fit::{FitOptions, Outcome, fit};
 
 use crate::error::Result;
+use crate::pictures::Images;
+
+/// What a task adds once training has finished: files it drew, and figures that are too costly
+/// to compute every epoch (they go into `summary.json` beside the last epoch's).
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    /// Files written into the run folder.
+    pub files: Vec<PathBuf>,
+    /// Named figures, e.g. `test_parzen_ll`.
+    pub metrics: Vec<(String, f64)>,
+}
 
 /// What one training step reports: for each of the task's [`Task::train_metrics`], the sum of
 /// its value over the batch's examples (value times `examples` for a batch mean), as a `[1]`
@@ -124,10 +135,18 @@ pub trait Task {
         Ok(Vec::new())
     }
 
-    /// Files drawn once training has finished (e.g. an animation of the epochs' samples).
-    fn finish(&mut self, data: &ImageDataset, run: &Path) -> Result<Vec<PathBuf>> {
-        let _ = (data, run);
-        Ok(Vec::new())
+    /// Pictures and costly figures once training has finished (e.g. an animation of the
+    /// epochs' samples, a Parzen-window log-likelihood).
+    fn finish(&mut self, data: &ImageDataset, split: &Split, run: &Path) -> Result<Finish> {
+        let _ = (data, split, run);
+        Ok(Finish::default())
+    }
+
+    /// `n` new images from the model (generative families), drawn with `seed`; `None` when the
+    /// family does not generate images.
+    fn sample(&mut self, n: usize, seed: u64) -> Option<Images> {
+        let _ = (n, seed);
+        None
     }
 }
 

@@ -1,21 +1,62 @@
-//! The classifier family (the article's MLP and its variants) as a [`Task`]: softmax
-//! classification with cross-entropy or MSE, trained by burn's autodiff and an optimizer, or by
-//! nnlab-principles' hand-written backpropagation and update rules (`train.engine = "manual"`).
+//! The classifier family (the article's MLP and its variants, and LeNet-style CNNs) as a
+//! [`Task`]: softmax classification with cross-entropy or MSE, trained by burn's autodiff and an
+//! optimizer, or, for MLPs, by nnlab-principles' hand-written backpropagation and update rules
+//! (`train.engine = "manual"`).
 //!
-//! Training metrics: `loss`, `accuracy`; evaluation metrics: `loss`, `accuracy`.
+//! Training metrics: `loss`, `accuracy`; evaluation metrics: `loss`, `accuracy`. Pictures: the
+//! first layer's weights as images ("what each hidden unit looks for"): an MLP's weight vectors
+//! as 28x28 images, a CNN's first kernels.
+
+use std::path::Path;
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use nnlab_config::{EngineName, OptimizerName, RunConfig};
-use nnlab_data::{Batch, ImageDataset};
-use nnlab_models::{Mlp, MlpConfig};
+use nnlab_config::{EngineName, ModelConfig, OptimizerName, RunConfig};
+use nnlab_data::{Batch, ImageDataset, Split};
+use nnlab_models::{Cnn, CnnConfig, Mlp, MlpConfig};
 use nnlab_principles::gradient_descent::{AdamHyper, AdamMoments, Rule};
 use nnlab_principles::mlp::loss_and_gradients;
 
 use super::classification_loss::{Loss, one_hot};
-use crate::engine::{CheckpointReader, CheckpointWriter, StepContext, StepOutput, Task};
+use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
 use crate::error::{Error, Result};
+use crate::pictures;
+
+/// The network being trained.
+#[derive(Debug, Clone)]
+pub enum Net {
+    /// A multilayer perceptron.
+    Mlp(Mlp),
+    /// A convolutional network.
+    Cnn(Box<Cnn>),
+}
+
+impl Net {
+    /// Logits `[batch, classes]` of flat images `[batch, pixels]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Self::Mlp(m) => m.forward(x),
+            Self::Cnn(c) => c.forward(x),
+        }
+    }
+
+    /// The network in evaluation mode (no autodiff, no dropout, running BN statistics).
+    pub fn valid(&self) -> Self {
+        match self {
+            Self::Mlp(m) => Self::Mlp(m.valid()),
+            Self::Cnn(c) => Self::Cnn(Box::new(c.valid())),
+        }
+    }
+
+    /// Trainable parameters.
+    pub fn num_params(&self) -> usize {
+        match self {
+            Self::Mlp(m) => m.num_params(),
+            Self::Cnn(c) => c.num_params(),
+        }
+    }
+}
 
 /// How the weights are updated.
 enum Engine {
@@ -38,9 +79,8 @@ impl std::fmt::Debug for Engine {
 #[derive(Debug)]
 pub struct Classifier {
     /// Always `Some` between calls; taken out during a step so the update owns the weights.
-    model: Option<Mlp>,
+    model: Option<Net>,
     engine: Engine,
-    model_config: MlpConfig,
     loss: Loss,
     eval_loss: Loss,
     /// The plain device (evaluation).
@@ -60,12 +100,6 @@ impl Classifier {
         device: &Device,
         host_optimizer: bool,
     ) -> Result<Self> {
-        let spec = config.mlp().ok_or_else(|| {
-            Error::Config(format!(
-                "model.kind = \"{}\" is not a classifier",
-                config.model.kind()
-            ))
-        })?;
         let t = &config.train;
         let manual = t.engine == EngineName::Manual;
         // The manual engine computes its own gradients, so its tensors need no autodiff.
@@ -74,9 +108,42 @@ impl Classifier {
         } else {
             device.clone().autodiff()
         };
-        let model_config = MlpConfig::from_spec(spec, data.features(), data.classes);
-        let model = model_config.init(&train_device);
-        nnlab_models::init::materialize(&model);
+        let model = match &config.model {
+            ModelConfig::Mlp(spec) => {
+                let m =
+                    MlpConfig::from_spec(spec, data.features(), data.classes).init(&train_device);
+                nnlab_models::init::materialize(&m);
+                Net::Mlp(m)
+            }
+            ModelConfig::Cnn(spec) => {
+                if data.rows != data.cols {
+                    return Err(Error::Config(format!(
+                        "model.kind = \"cnn\" takes square images; `{}` has {}x{}",
+                        data.name, data.rows, data.cols
+                    )));
+                }
+                let c = CnnConfig::from_spec(spec, 1, data.rows, data.classes);
+                if let Err(i) = c.feature_side() {
+                    return Err(Error::Config(format!(
+                        "config: key `model.channels`: convolution {} gets feature maps smaller than its {}x{} kernel from {}x{} images; use fewer convolutions, a smaller model.kernel or more model.padding",
+                        i + 1,
+                        spec.kernel,
+                        spec.kernel,
+                        data.rows,
+                        data.cols
+                    )));
+                }
+                let m = c.init(&train_device);
+                nnlab_models::init::materialize(&m);
+                Net::Cnn(Box::new(m))
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "model.kind = \"{}\" is not a classifier",
+                    other.kind()
+                )));
+            }
+        };
         let engine = if manual {
             Engine::Manual(match t.optimizer {
                 OptimizerName::Adam => {
@@ -103,7 +170,6 @@ impl Classifier {
         Ok(Self {
             model: Some(model),
             engine,
-            model_config,
             loss: Loss::new(t.loss, &train_device),
             eval_loss: Loss::new(t.loss, device),
             device: device.clone(),
@@ -114,7 +180,7 @@ impl Classifier {
     }
 
     /// The model (for inspection, e.g. drawing its first-layer weights).
-    pub fn model(&self) -> &Mlp {
+    pub fn model(&self) -> &Net {
         self.model
             .as_ref()
             .expect("the model is back after every step")
@@ -181,7 +247,7 @@ impl Task for Classifier {
     }
 
     fn parameters(&self) -> usize {
-        self.model_config.num_params()
+        self.model().num_params()
     }
 
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
@@ -191,18 +257,30 @@ impl Task for Classifier {
             .model
             .take()
             .expect("the model is back after every step");
-        let (loss, logits, model) = match &mut self.engine {
-            Engine::Manual(rule) => {
+        let (loss, logits, model) = match (&mut self.engine, model) {
+            (Engine::Manual(rule), Net::Mlp(model)) => {
                 let onehot = one_hot(&labels, self.classes, &self.train_device);
                 let objective = self.loss.kind();
                 let (loss, grads, logits) = loss_and_gradients(&model, x, onehot, objective);
-                (loss, logits, rule.step(model, grads, ctx.lr))
+                (loss, logits, Net::Mlp(rule.step(model, grads, ctx.lr)))
             }
-            Engine::Autodiff(optim) => {
+            (Engine::Manual(_), Net::Cnn(_)) => {
+                unreachable!("the config refuses engine = \"manual\" for other models than MLPs")
+            }
+            (Engine::Autodiff(optim), model) => {
                 let logits = model.forward(x);
                 let loss = self.loss.forward(logits.clone(), y.clone(), &labels);
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                let model = optim.step(ctx.lr, model, grads);
+                let grads = loss.backward();
+                let model = match model {
+                    Net::Mlp(m) => {
+                        let g = GradientsParams::from_grads(grads, &m);
+                        Net::Mlp(optim.step(ctx.lr, m, g))
+                    }
+                    Net::Cnn(c) => {
+                        let g = GradientsParams::from_grads(grads, &*c);
+                        Net::Cnn(Box::new(optim.step(ctx.lr, *c, g)))
+                    }
+                };
                 (loss.detach(), logits.detach(), model)
             }
         };
@@ -233,7 +311,16 @@ impl Task for Classifier {
     }
 
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
-        let model = self.model();
+        let model = match self.model() {
+            Net::Cnn(c) => {
+                ckpt.module("model", &**c)?;
+                return match &self.engine {
+                    Engine::Autodiff(optim) => ckpt.optimizer("optim", optim),
+                    Engine::Manual(_) => Ok(()),
+                };
+            }
+            Net::Mlp(m) => m,
+        };
         ckpt.module("model", model)?;
         match &self.engine {
             Engine::Autodiff(optim) => ckpt.optimizer("optim", optim),
@@ -265,9 +352,18 @@ impl Task for Classifier {
 
     fn load(&mut self, ckpt: &CheckpointReader) -> Result<()> {
         // The model first: optimizer state is keyed by its parameter ids.
-        let model = ckpt.module("model", self.model().clone())?;
-        let template = model.clone();
-        self.model = Some(model);
+        let template = match self.model().clone() {
+            Net::Cnn(c) => {
+                self.model = Some(Net::Cnn(Box::new(ckpt.module("model", *c)?)));
+                if let Engine::Autodiff(optim) = &mut self.engine {
+                    let fresh = std::mem::replace(optim, burn::optim::SgdConfig::new().init());
+                    *optim = ckpt.optimizer("optim", fresh)?;
+                }
+                return Ok(());
+            }
+            Net::Mlp(m) => ckpt.module("model", m)?,
+        };
+        self.model = Some(Net::Mlp(template.clone()));
         let has = |name: &str| ckpt.state().records.iter().any(|r| r == name);
         match &mut self.engine {
             Engine::Autodiff(optim) => {
@@ -299,5 +395,47 @@ impl Task for Classifier {
             }
         }
         Ok(())
+    }
+
+    fn finish(&mut self, data: &ImageDataset, _split: &Split, run: &Path) -> Result<Finish> {
+        let first: Vec<Vec<f32>> = match self.model() {
+            // Row j of W^T: the weights from every pixel into hidden unit j.
+            Net::Mlp(m) if m.layers.len() > 1 => {
+                let w = m.layers[0].weight.val().transpose();
+                let [units, _] = w.dims();
+                let v: Vec<f32> = w.into_data().convert::<f32>().try_into_vec().expect("f32");
+                v.chunks(v.len() / units.max(1))
+                    .map(<[f32]>::to_vec)
+                    .collect()
+            }
+            Net::Cnn(c) => {
+                let w = c.convs[0].weight.val();
+                let [out, _, _, _] = w.dims();
+                let v: Vec<f32> = w.into_data().convert::<f32>().try_into_vec().expect("f32");
+                v.chunks(v.len() / out.max(1))
+                    .map(<[f32]>::to_vec)
+                    .collect()
+            }
+            Net::Mlp(_) => Vec::new(),
+        };
+        let Some(len) = first.first().map(Vec::len) else {
+            return Ok(Finish::default());
+        };
+        let side = (len as f64).sqrt() as usize;
+        // MLP weight vectors are images only when there is one input channel of square images.
+        if side * side != len || (matches!(self.model(), Net::Mlp(_)) && side != data.rows) {
+            return Ok(Finish::default());
+        }
+        let path = run.join("pictures/weights.png");
+        let cols = (first.len() as f64).sqrt().ceil() as usize;
+        let scale = if side < 10 { 8 } else { 2 };
+        pictures::save_png(
+            &pictures::diverging(&first, side).grid(cols, 2, scale),
+            &path,
+        )?;
+        Ok(Finish {
+            files: vec![path],
+            metrics: Vec::new(),
+        })
     }
 }

@@ -1,14 +1,21 @@
 //! The model families nnlab trains, each a [`Task`] of the shared engine, and the entry points
 //! that turn a config into a run: [`train`], [`resume`] and [`eval_run`].
 
+pub mod autoencoder;
+pub mod batch;
 pub mod classification_loss;
 pub mod classifier;
+pub mod codes;
+pub mod gan;
+pub mod pca;
+pub mod vae;
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use nnlab_config::{ModelConfig, RunConfig};
 use nnlab_data::{ImageDataset, LoadOptions, Split, SplitOptions, resolve_root};
+use nnlab_models::{DcganConfig, GanConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{is_cpu, select_device};
@@ -124,14 +131,52 @@ pub fn build(
     backend: &str,
 ) -> Result<Box<dyn Task>> {
     device.seed(config.seed);
-    match &config.model {
-        ModelConfig::Mlp(_) => Ok(Box::new(classifier::Classifier::new(
-            config,
+    let host = is_cpu(backend);
+    let ad = device.clone().autodiff();
+    Ok(match &config.model {
+        ModelConfig::Mlp(_) | ModelConfig::Cnn(_) => {
+            Box::new(classifier::Classifier::new(config, data, device, host)?)
+        }
+        ModelConfig::Autoencoder(spec) => Box::new(autoencoder::AutoencoderTask::new(
+            config, spec, data, device, host,
+        )),
+        ModelConfig::Pca(spec) => Box::new(pca::PcaTask::new(
+            spec.components.min(data.features()),
             data,
             device,
-            is_cpu(backend),
-        )?)),
-    }
+            config.train.eval_batch_size,
+        )),
+        ModelConfig::Vae(spec) => Box::new(vae::VaeTask::new(config, spec, data, device, host)),
+        ModelConfig::Gan(spec) => {
+            let c = GanConfig::from_spec(spec, data.features());
+            Box::new(gan::GanTask::new(
+                config,
+                c.init_generator(&ad),
+                c.init_discriminator(&ad),
+                data,
+                device,
+                host,
+            ))
+        }
+        ModelConfig::Dcgan(spec) => {
+            let side = nnlab_models::dcgan::SIDE;
+            if (data.rows, data.cols) != (side, side) {
+                return Err(Error::Config(format!(
+                    "model.kind = \"dcgan\" is built for {side}x{side} images; `{}` has {}x{}",
+                    data.name, data.rows, data.cols
+                )));
+            }
+            let c = DcganConfig::from_spec(spec);
+            Box::new(gan::GanTask::new(
+                config,
+                c.init_generator(&ad),
+                c.init_discriminator(&ad),
+                data,
+                device,
+                host,
+            ))
+        }
+    })
 }
 
 /// Trains `config` in a new run folder.
@@ -296,5 +341,46 @@ pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<Evaluation> {
         checkpoint: format!("{what} ({})", reader.dir().display()),
         warning,
         metrics: task.eval_metrics().into_iter().zip(values).collect(),
+    })
+}
+
+/// `n` images drawn with `seed` by the trained generative model of the run in `path` (its
+/// newest checkpoint, or the best one early stopping kept).
+pub fn generate(
+    path: &Path,
+    n: usize,
+    seed: u64,
+    opts: &TrainOptions,
+) -> Result<crate::pictures::Images> {
+    let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
+    if !config.model.generates() {
+        return Err(Error::Config(format!(
+            "{}: model.kind = \"{}\" does not generate images; `nnlab generate` takes runs of vae, gan or dcgan",
+            path.display(),
+            config.model.kind()
+        )));
+    }
+    let (data, _) = load_data(&config, &opts.load_options_for(path))?;
+    let reader = match checkpoint::best(path)? {
+        Some(b)
+            if config
+                .train
+                .early_stopping
+                .as_ref()
+                .is_some_and(|e| e.restore_best) =>
+        {
+            b
+        }
+        _ => checkpoint::latest(path)?
+            .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?,
+    };
+    let (device, backend) = select_device();
+    let mut task = build(&config, &data, &device, backend)?;
+    task.load(&reader)?;
+    task.sample(n, seed).ok_or_else(|| {
+        Error::Config(format!(
+            "{}: this model does not generate images",
+            path.display()
+        ))
     })
 }

@@ -1,0 +1,168 @@
+//! The deep autoencoder of Hinton & Salakhutdinov (2006), "Reducing the dimensionality of data
+//! with neural networks", Science 313: an encoder of dense layers down to a small code and a
+//! decoder that mirrors it back to the pixels. For MNIST: 784-1000-500-250-30 logistic units with
+//! a linear code layer, and logistic outputs; the paper pretrained each layer as an RBM and then
+//! fine-tuned the whole network with backpropagation on the cross-entropy of the pixels. Here it
+//! is trained end to end from Glorot-uniform weights with Adam (no pretraining).
+
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::activation::{sigmoid, softplus};
+use nnlab_config::AutoencoderSpec;
+
+use crate::activation::{self, Activation};
+use crate::init::{self, WeightInit};
+
+/// Configuration of an [`Autoencoder`].
+#[derive(Config, Debug)]
+pub struct AutoencoderConfig {
+    /// Input features (784 for 28x28 images).
+    pub inputs: usize,
+    /// Widths of the encoder's hidden layers; the decoder uses them in reverse.
+    pub encoder: Vec<usize>,
+    /// Units of the code layer.
+    pub code: usize,
+    /// Nonlinearity of the hidden layers.
+    #[config(default = "Activation::Sigmoid")]
+    pub activation: Activation,
+    /// Nonlinearity of the code layer.
+    #[config(default = "Activation::Identity")]
+    pub code_activation: Activation,
+    /// Weight initialisation.
+    #[config(default = "WeightInit::GlorotUniform")]
+    pub init: WeightInit,
+}
+
+/// A deep autoencoder.
+#[derive(Module, Debug)]
+pub struct Autoencoder {
+    /// Dense layers from the input to the code.
+    pub encoder: Vec<Linear>,
+    /// Dense layers from the code to the output logits.
+    pub decoder: Vec<Linear>,
+    /// Nonlinearity of the hidden layers.
+    #[module(skip)]
+    pub activation: Activation,
+    /// Nonlinearity of the code layer.
+    #[module(skip)]
+    pub code_activation: Activation,
+}
+
+impl AutoencoderConfig {
+    /// The autoencoder a config's `[model]` section describes, for `inputs` features.
+    pub fn from_spec(spec: &AutoencoderSpec, inputs: usize) -> Self {
+        Self::new(inputs, spec.encoder.clone(), spec.code)
+            .with_activation(spec.activation)
+            .with_code_activation(spec.code_activation)
+            .with_init(spec.init)
+    }
+
+    /// Builds it on `device`.
+    pub fn init(&self, device: &Device) -> Autoencoder {
+        let mut widths = vec![self.inputs];
+        widths.extend(&self.encoder);
+        widths.push(self.code);
+        let layers = |ws: &[usize]| {
+            ws.windows(2)
+                .map(|w| init::linear(self.init, w[0], w[1], device))
+                .collect::<Vec<_>>()
+        };
+        let encoder = layers(&widths);
+        widths.reverse();
+        let decoder = layers(&widths);
+        Autoencoder {
+            encoder,
+            decoder,
+            activation: self.activation,
+            code_activation: self.code_activation,
+        }
+    }
+}
+
+impl Autoencoder {
+    /// The code of each input.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, inputs]`, pixels in `[0, 1]`
+    /// - returns `[batch, code]`
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        let last = self.encoder.len() - 1;
+        self.encoder.iter().enumerate().fold(x, |h, (i, l)| {
+            let act = if i == last {
+                self.code_activation
+            } else {
+                self.activation
+            };
+            activation::apply(act, l.forward(h))
+        })
+    }
+
+    /// The decoder's output logits (before the logistic output units).
+    ///
+    /// # Shapes
+    /// - `code`: `[batch, code]`
+    /// - returns `[batch, inputs]`
+    pub fn decode_logits(&self, code: Tensor<2>) -> Tensor<2> {
+        let last = self.decoder.len() - 1;
+        self.decoder.iter().enumerate().fold(code, |h, (i, l)| {
+            let z = l.forward(h);
+            if i == last {
+                z
+            } else {
+                activation::apply(self.activation, z)
+            }
+        })
+    }
+
+    /// The reconstruction of each input, in `[0, 1]`: `[batch, inputs]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        sigmoid(self.decode_logits(self.encode(x)))
+    }
+}
+
+/// Cross-entropy of pixel intensities `x` in `[0, 1]` under logistic outputs of `logits`,
+/// summed over the pixels of each example: `sum_j softplus(z_j) - x_j z_j`, i.e.
+/// `-sum_j [x_j log s(z_j) + (1 - x_j) log(1 - s(z_j))]` computed stably.
+///
+/// # Shapes
+/// - `logits`, `x`: `[batch, pixels]`
+/// - returns `[batch]`
+pub fn bernoulli_cross_entropy(logits: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+    (softplus(logits.clone(), 1.0) - logits * x)
+        .sum_dim(1)
+        .squeeze_dim::<1>(1)
+}
+
+/// Squared error summed over the pixels of each example: `[batch, pixels]` -> `[batch]`.
+pub fn squared_error(reconstruction: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
+    (reconstruction - x).square().sum_dim(1).squeeze_dim::<1>(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_parameters() {
+        let config = AutoencoderConfig::from_spec(&AutoencoderSpec::default(), 784);
+        let device = Device::flex();
+        let ae = config.init(&device);
+        // Hinton & Salakhutdinov's 784-1000-500-250-30 and back:
+        // encoder 785*1000 + 1001*500 + 501*250 + 251*30 = 1,418,280; decoder 31*250 + 251*500
+        // + 501*1000 + 1001*784 = 1,419,034.
+        assert_eq!(ae.num_params(), 1_418_280 + 1_419_034);
+        let x = Tensor::<2>::zeros([2, 784], &device);
+        assert_eq!(ae.encode(x.clone()).dims(), [2, 30]);
+        assert_eq!(ae.forward(x).dims(), [2, 784]);
+    }
+
+    #[test]
+    fn cross_entropy_by_hand() {
+        // One pixel x = 1 with logit 0: -log(1/2) = ln 2; x = 0 with logit ln 3: -log(1 - 3/4) = ln 4.
+        let device = Device::flex();
+        let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0], [1, 2]), &device);
+        let l = bernoulli_cross_entropy(z, x).into_scalar::<f32>();
+        assert!((l - (2f32.ln() + 4f32.ln())).abs() < 1e-6, "{l}");
+    }
+}

@@ -1,0 +1,188 @@
+//! The deep autoencoder (Hinton & Salakhutdinov 2006) as a [`Task`]: trained end to end on the
+//! cross-entropy (or squared error) of the reconstructed pixels.
+//!
+//! Metrics: `loss` (the training objective per image, summed over pixels) and `recon_error` (the
+//! squared reconstruction error per image, summed over the 784 pixels: the figure Hinton &
+//! Salakhutdinov report, 3.00 for their autoencoder and 13.87 for PCA with 30 components).
+//! Pictures: reconstructions of fixed test images each epoch; with a 2-unit code, the codes of
+//! 500 test images per class (their Fig. 3).
+
+use std::path::{Path, PathBuf};
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use nnlab_config::{Reconstruction, RunConfig};
+use nnlab_data::{ImageDataset, Split};
+use nnlab_models::autoencoder::{bernoulli_cross_entropy, squared_error};
+use nnlab_models::{Autoencoder, AutoencoderConfig};
+
+use super::batch::{self, pixels};
+use super::codes;
+use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
+use crate::error::Result;
+use crate::pictures;
+
+/// Test images shown in the reconstruction pictures.
+pub const SHOWN: usize = 10;
+
+/// An autoencoder being trained.
+pub struct AutoencoderTask {
+    model: Option<Autoencoder>,
+    optim: ModuleOptimizer,
+    reconstruction: Reconstruction,
+    device: Device,
+    train_device: Device,
+    eval_batch_size: usize,
+    side: usize,
+    code: usize,
+    /// `784-1000-500-250-2`, for picture titles.
+    layout: String,
+}
+
+impl std::fmt::Debug for AutoencoderTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AutoencoderTask")
+            .field("model", &self.model)
+            .field("reconstruction", &self.reconstruction)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AutoencoderTask {
+    /// The autoencoder `config` describes, for `data`, on `device`.
+    pub fn new(
+        config: &RunConfig,
+        spec: &nnlab_config::AutoencoderSpec,
+        data: &ImageDataset,
+        device: &Device,
+        host_optimizer: bool,
+    ) -> Self {
+        let train_device = device.clone().autodiff();
+        let model = AutoencoderConfig::from_spec(spec, data.features()).init(&train_device);
+        nnlab_models::init::materialize(&model);
+        Self {
+            model: Some(model),
+            optim: crate::optim::build(&config.train, host_optimizer),
+            reconstruction: spec.reconstruction,
+            device: device.clone(),
+            train_device,
+            eval_batch_size: config.train.eval_batch_size,
+            side: data.rows,
+            code: spec.code,
+            layout: std::iter::once(data.features())
+                .chain(spec.encoder.iter().copied())
+                .chain([spec.code])
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-"),
+        }
+    }
+
+    fn model(&self) -> &Autoencoder {
+        self.model
+            .as_ref()
+            .expect("the model is back after every step")
+    }
+
+    /// `(objective, squared error)` per image `[n]` of `model` on `x`.
+    fn losses(&self, model: &Autoencoder, x: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
+        let logits = model.decode_logits(model.encode(x.clone()));
+        let out = sigmoid(logits.clone());
+        let sse = squared_error(out, x.clone());
+        let objective = match self.reconstruction {
+            Reconstruction::Bce => bernoulli_cross_entropy(logits, x),
+            Reconstruction::Mse => sse.clone(),
+        };
+        (objective, sse)
+    }
+}
+
+impl Task for AutoencoderTask {
+    fn train_metrics(&self) -> Vec<String> {
+        vec!["loss".into(), "recon_error".into()]
+    }
+
+    fn eval_metrics(&self) -> Vec<String> {
+        vec!["loss".into(), "recon_error".into()]
+    }
+
+    fn parameters(&self) -> usize {
+        self.model().num_params()
+    }
+
+    fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
+        let x = pixels(data, batch, &self.train_device);
+        let model = self
+            .model
+            .take()
+            .expect("the model is back after every step");
+        let (objective, sse) = self.losses(&model, x);
+        let loss = objective.clone().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.model = Some(self.optim.step(ctx.lr, model, grads));
+        StepOutput {
+            examples: batch.len(),
+            sums: vec![objective.detach().sum(), sse.detach().sum()],
+        }
+    }
+
+    fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64> {
+        let model = self.model().valid();
+        let (mut obj, mut sse) = (0.0f64, 0.0f64);
+        for chunk in indices.chunks(self.eval_batch_size) {
+            let (o, s) = self.losses(&model, pixels(data, chunk, &self.device));
+            obj += o.sum().into_scalar::<f32>() as f64;
+            sse += s.sum().into_scalar::<f32>() as f64;
+        }
+        let n = indices.len().max(1) as f64;
+        vec![obj / n, sse / n]
+    }
+
+    fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
+        ckpt.module("model", self.model())?;
+        ckpt.optimizer("optim", &self.optim)
+    }
+
+    fn load(&mut self, ckpt: &CheckpointReader) -> Result<()> {
+        self.model = Some(ckpt.module("model", self.model().clone())?);
+        let fresh = std::mem::replace(&mut self.optim, burn::optim::SgdConfig::new().init());
+        self.optim = ckpt.optimizer("optim", fresh)?;
+        Ok(())
+    }
+
+    fn epoch_end(&mut self, data: &ImageDataset, epoch: usize, run: &Path) -> Result<Vec<PathBuf>> {
+        let model = self.model().valid();
+        let shown: Vec<u32> = data.test_indices().into_iter().take(SHOWN).collect();
+        let x = pixels(data, &shown, &self.device);
+        let rows =
+            batch::images(x.clone(), self.side).concat(&batch::images(model.forward(x), self.side));
+        let path = batch::epoch_picture(run, "reconstructions", epoch);
+        pictures::save_png(&rows.grid(shown.len(), 2, 2), &path)?;
+        Ok(vec![path])
+    }
+
+    fn finish(&mut self, data: &ImageDataset, _split: &Split, run: &Path) -> Result<Finish> {
+        let mut files: Vec<PathBuf> = batch::animate(run, "reconstructions")?
+            .into_iter()
+            .collect();
+        if self.code == 2 {
+            let model = self.model().valid();
+            let path = run.join("pictures/codes.png");
+            codes::scatter(
+                data,
+                |x| model.encode(pixels(data, x, &self.device)),
+                &format!(
+                    "{} autoencoder: codes of 500 test images per digit",
+                    self.layout
+                ),
+                &path,
+            )?;
+            files.extend(path.exists().then_some(path));
+        }
+        Ok(Finish {
+            files,
+            metrics: Vec::new(),
+        })
+    }
+}

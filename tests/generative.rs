@@ -1,0 +1,305 @@
+//! Every model family of the art-creation work trains from a config on the shared engine, lowers
+//! its loss, draws its pictures, resumes exactly after SIGKILL, and the generative ones sample
+//! through `nnlab generate`; `nnlab art cppn` draws without training data. All on tiny data the
+//! tests write themselves (8x8 images; 28x28 for the DCGAN, which is built for that size).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use nnlab_runner::run_dir::RunDir;
+
+/// A config of `kind` with small layers for the tiny data, `epochs` epochs.
+fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
+    let (dataset, model, train) = match kind {
+        "cnn" => (
+            "tiny",
+            "channels = [4, 8]\nkernel = 3\npadding = [1, 0]\ndense = [16]\npool = \"max\"",
+            "lr = 0.01",
+        ),
+        "autoencoder" => ("tiny", "encoder = [32, 16]\ncode = 4", "lr = 0.01"),
+        "pca" => ("tiny", "components = 4", ""),
+        "vae" => ("tiny", "hidden = [32]\nlatent = 4", "lr = 0.01"),
+        "gan" => (
+            "tiny",
+            "latent = 8\ngenerator = [32]\ndiscriminator = [32]\ndropout = 0.2",
+            "lr = 0.002",
+        ),
+        "dcgan" => (
+            "tiny28",
+            "latent = 8\ng_features = 4\nd_features = 4",
+            "lr = 0.002",
+        ),
+        other => panic!("no tiny config for {other}"),
+    };
+    let path = dir.join(format!("{kind}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{kind}\"\nseed = 2\n[data]\ndataset = \"{dataset}\"\nvalidation = 0.2\n\
+             [model]\nkind = \"{kind}\"\n{model}\n[train]\nepochs = {epochs}\nbatch_size = 16\n\
+             log_every = 4\neval_batch_size = 64\n{train}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn data(tmp: &Path) {
+    write_tiny(tmp, "tiny", 320, 64);
+    write_tiny_sized(tmp, "tiny28", 192, 32, 28);
+}
+
+fn train(tmp: &Path, config: &Path, out: &Path, set: &[&str]) -> (String, String) {
+    let (ok, stdout, stderr) = run(nnlab(tmp)
+        .arg("train")
+        .arg(config)
+        .args(set.iter().flat_map(|s| ["--set", s]))
+        .arg("--out")
+        .arg(out));
+    assert!(ok, "{}: {stderr}", config.display());
+    (stdout, stderr)
+}
+
+/// The values of a `metrics.csv` column, by name.
+fn column(run: &Path, name: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header
+        .iter()
+        .position(|h| *h == name)
+        .unwrap_or_else(|| panic!("no {name} in {header:?}"));
+    lines
+        .map(|l| l.split(',').nth(at).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn each_family_trains_lowers_its_loss_and_draws() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    for (kind, loss, pictures) in [
+        ("cnn", "train_loss", &["weights.png"][..]),
+        (
+            "autoencoder",
+            "train_loss",
+            &["reconstructions-epoch-001.png", "reconstructions.gif"][..],
+        ),
+        (
+            "vae",
+            "train_loss",
+            &[
+                "samples-epoch-004.png",
+                "samples.gif",
+                "reconstructions-epoch-004.png",
+                "interpolation.png",
+            ][..],
+        ),
+        (
+            "gan",
+            "train_d_loss",
+            &["samples-epoch-004.png", "samples.gif", "interpolation.png"][..],
+        ),
+        (
+            "dcgan",
+            "train_d_loss",
+            &["samples-epoch-004.png", "samples.gif", "interpolation.png"][..],
+        ),
+    ] {
+        let out = tmp.path().join(kind);
+        train(tmp.path(), &config(tmp.path(), kind, 4), &out, &[]);
+        let l = column(&out, loss);
+        assert!(l[3] < l[0], "{kind}: {loss} falls over 4 epochs: {l:?}");
+        for p in pictures {
+            let bytes = std::fs::read(out.join("pictures").join(p))
+                .unwrap_or_else(|e| panic!("{kind}: {p}: {e}"));
+            assert!(
+                bytes.starts_with(b"\x89PNG") || bytes.starts_with(b"GIF89a"),
+                "{kind}: {p}"
+            );
+        }
+    }
+}
+
+/// PCA fits in one pass; `eval` reloads the fitted components and gets the same error; four
+/// components of 64 pixels explain part of the variance, all 64 explain all of it.
+#[test]
+fn pca_fits_in_one_pass_and_reloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let config = config(tmp.path(), "pca", 1);
+    let out = tmp.path().join("pca");
+    let (stdout, _) = train(tmp.path(), &config, &out, &[]);
+    let err = column(&out, "test_recon_error")[0];
+    assert!(
+        stdout.contains(&format!("Recon error: {err:.4}")),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("eval").arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("Recon error: {err:.4}")),
+        "{stdout}"
+    );
+    let all = tmp.path().join("pca64");
+    train(tmp.path(), &config, &all, &["model.components=64"]);
+    let err_all = column(&all, "test_recon_error")[0];
+    assert!(
+        err_all < 1e-6 && err_all < err,
+        "all components reconstruct exactly: {err_all}"
+    );
+    let e = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args(["--set", "train.epochs=2"]));
+    assert!(
+        !e.0 && e.2.contains("PCA is fitted in closed form in one pass"),
+        "{}",
+        e.2
+    );
+}
+
+/// SIGKILL after a few epochs, then `--resume`: the same metrics as an uninterrupted run.
+fn kill_and_resume(kind: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let config = config(tmp.path(), kind, 40);
+    let whole = tmp.path().join("whole");
+    train(tmp.path(), &config, &whole, &[]);
+    let killed = tmp.path().join("killed");
+    let mut child = nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&killed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::read_to_string(killed.join("metrics.csv")).map_or(0, |t| t.lines().count()) < 4 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{kind}: ended before the kill"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{kind}: no progress"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!RunDir::in_use(&killed));
+    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&killed));
+    assert!(ok, "{kind}: {stderr}");
+    assert_eq!(
+        metrics_without_seconds(&whole),
+        metrics_without_seconds(&killed),
+        "{kind}: metrics after the resume"
+    );
+}
+
+#[test]
+fn a_killed_cnn_resumes_exactly() {
+    kill_and_resume("cnn");
+}
+
+#[test]
+fn a_killed_autoencoder_resumes_exactly() {
+    kill_and_resume("autoencoder");
+}
+
+#[test]
+fn a_killed_vae_resumes_exactly() {
+    kill_and_resume("vae");
+}
+
+#[test]
+fn a_killed_gan_resumes_exactly() {
+    kill_and_resume("gan");
+}
+
+#[test]
+fn a_killed_dcgan_resumes_exactly() {
+    kill_and_resume("dcgan");
+}
+
+#[test]
+fn generate_samples_from_generative_runs_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let vae = tmp.path().join("vae");
+    train(tmp.path(), &config(tmp.path(), "vae", 2), &vae, &[]);
+    let png = tmp.path().join("grid.png");
+    let (ok, stdout, stderr) = run(nnlab(tmp.path())
+        .arg("generate")
+        .arg(&vae)
+        .args(["--n", "9", "--seed", "4", "--out"])
+        .arg(&png));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("9 images from"), "{stdout}");
+    let first = std::fs::read(&png).unwrap();
+    assert!(first.starts_with(b"\x89PNG"));
+    // The same seed draws the same grid.
+    run(nnlab(tmp.path())
+        .arg("generate")
+        .arg(&vae)
+        .args(["--n", "9", "--seed", "4", "--out"])
+        .arg(&png));
+    assert_eq!(std::fs::read(&png).unwrap(), first);
+    let cnn = tmp.path().join("cnn");
+    train(tmp.path(), &config(tmp.path(), "cnn", 1), &cnn, &[]);
+    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("generate").arg(&cnn));
+    assert!(
+        !ok && stderr.contains("does not generate images"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cppn_art_needs_no_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let draw = |seed: &str, activation: &str, out: &Path| {
+        run(nnlab(tmp.path())
+            .args([
+                "art",
+                "cppn",
+                "--seed",
+                seed,
+                "--size",
+                "96",
+                "--activation",
+                activation,
+                "--out",
+            ])
+            .arg(out))
+    };
+    let a = tmp.path().join("a.png");
+    let (ok, stdout, stderr) = draw("3", "tanh", &a);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("CPPN seed 3, 96x96, tanh"), "{stdout}");
+    let img = nnlab_runner::pictures::load_png(&a).unwrap();
+    assert_eq!(img.dimensions(), (96, 96));
+    let b = tmp.path().join("b.png");
+    draw("3", "tanh", &b);
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "one seed, one picture"
+    );
+    draw("4", "tanh", &b);
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    for act in ["sin", "gaussian", "relu", "sigmoid"] {
+        let (ok, _, stderr) = draw("1", act, &b);
+        assert!(ok, "{act}: {stderr}");
+    }
+    let (ok, _, stderr) = draw("1", "swish", &b);
+    assert!(
+        !ok && stderr.contains("--activation swish: not an activation"),
+        "{stderr}"
+    );
+}
