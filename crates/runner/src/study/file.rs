@@ -76,16 +76,22 @@ pub struct Axis {
     pub values: Vec<AxisValue>,
 }
 
-/// A value of an axis: a plain value for the axis' `key`, or a labelled set of overrides.
+/// A value of an axis: a plain value for the axis' `key`, or a labelled set of overrides (and
+/// optionally a config of its own, for cells of different model kinds).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum AxisValue {
-    /// `{ label = "sgd", set = ["train.optimizer=sgd", "train.lr=0.01"] }`.
+    /// `{ label = "sgd", set = ["train.optimizer=sgd", "train.lr=0.01"] }`, or
+    /// `{ label = "pca", config = "../../configs/pca.toml" }`.
     Labeled {
         /// Label in cell names.
         label: String,
         /// Overrides.
+        #[serde(default)]
         set: Vec<String>,
+        /// A config replacing the study's for this cell, relative to the study folder.
+        #[serde(default)]
+        config: Option<PathBuf>,
     },
     /// A TOML value for the axis' key.
     Plain(toml::Value),

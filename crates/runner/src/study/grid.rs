@@ -7,13 +7,15 @@ use super::file::{AxisValue, StudyFile};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 
-/// One cell: a label and its overrides.
+/// One cell: a label, its overrides, and the config it uses when not the study's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     /// `value/value/...`, empty for a study without axes.
     pub label: String,
     /// Overrides of this cell.
     pub set: Vec<String>,
+    /// The cell's own config (relative to the study folder), if an axis value gives one.
+    pub config: Option<PathBuf>,
 }
 
 /// One run of a study.
@@ -29,6 +31,8 @@ pub struct RunSpec {
     pub overrides: Vec<String>,
     /// The resolved config.
     pub config: RunConfig,
+    /// The config file it was resolved from.
+    pub config_path: PathBuf,
 }
 
 fn value_label(v: &toml::Value) -> String {
@@ -43,13 +47,16 @@ pub fn cells(study: &StudyFile) -> Vec<Cell> {
     let mut cells = vec![Cell {
         label: String::new(),
         set: Vec::new(),
+        config: None,
     }];
     for axis in &study.axis {
         let mut next = Vec::new();
         for cell in &cells {
             for v in &axis.values {
-                let (label, set) = match v {
-                    AxisValue::Labeled { label, set } => (label.clone(), set.clone()),
+                let (label, set, config) = match v {
+                    AxisValue::Labeled { label, set, config } => {
+                        (label.clone(), set.clone(), config.clone())
+                    }
                     AxisValue::Plain(value) => (
                         value_label(value),
                         vec![format!(
@@ -60,6 +67,7 @@ pub fn cells(study: &StudyFile) -> Vec<Cell> {
                                 other => other.to_string(),
                             }
                         )],
+                        None,
                     ),
                 };
                 let mut s = cell.set.clone();
@@ -71,6 +79,7 @@ pub fn cells(study: &StudyFile) -> Vec<Cell> {
                         format!("{}/{label}", cell.label)
                     },
                     set: s,
+                    config: config.or_else(|| cell.config.clone()),
                 });
             }
         }
@@ -80,22 +89,24 @@ pub fn cells(study: &StudyFile) -> Vec<Cell> {
 }
 
 /// Every cell x seed with its resolved config (so every config error shows before any run), its
-/// run folder under `runs_root`, and `extra` command-line overrides applied last.
+/// run folder under `runs_root`, and `extra` command-line overrides applied last. `dir` is the
+/// study folder, against which config paths are resolved.
 pub fn specs(
     study: &StudyFile,
     cells: &[Cell],
-    config_path: &Path,
+    dir: &Path,
     runs_root: &Path,
     extra: &[String],
 ) -> Result<Vec<RunSpec>> {
     let mut specs = Vec::new();
     for (c, cell) in cells.iter().enumerate() {
+        let config_path = dir.join(cell.config.as_ref().unwrap_or(&study.config));
         for &seed in &study.seeds {
             let mut o = study.set.clone();
             o.extend(cell.set.iter().cloned());
             o.extend(extra.iter().cloned());
             o.push(format!("seed={seed}"));
-            let config = RunConfig::load(config_path, &o).map_err(|e| {
+            let config = RunConfig::load(&config_path, &o).map_err(|e| {
                 let label = if cell.label.is_empty() {
                     ""
                 } else {
@@ -113,6 +124,7 @@ pub fn specs(
                 out: out.join(format!("seed-{seed}")),
                 overrides: o,
                 config,
+                config_path: config_path.clone(),
             });
         }
     }

@@ -79,19 +79,13 @@ pub fn sort(specs: Vec<RunSpec>) -> Result<(Vec<Finished>, VecDeque<RunSpec>)> {
 }
 
 /// The `nnlab train` command of `spec`: a new run, or `--resume` of an unfinished one.
-fn command(
-    exe: &Path,
-    spec: &RunSpec,
-    config: &Path,
-    study: &Path,
-    opts: &StudyOptions,
-) -> Command {
+fn command(exe: &Path, spec: &RunSpec, study: &Path, opts: &StudyOptions) -> Command {
     let mut cmd = Command::new(exe);
     cmd.arg("train");
     if spec.out.join("config.toml").exists() {
         cmd.arg("--resume").arg(&spec.out);
     } else {
-        cmd.arg(config).arg("--out").arg(&spec.out);
+        cmd.arg(&spec.config_path).arg("--out").arg(&spec.out);
         for o in &spec.overrides {
             cmd.arg("--set").arg(o);
         }
@@ -113,7 +107,6 @@ pub fn run(
     study: &Path,
     cells: &[Cell],
     mut pending: VecDeque<RunSpec>,
-    config: &Path,
     opts: &StudyOptions,
 ) -> Result<Vec<Finished>> {
     let exe = std::env::current_exe()
@@ -122,14 +115,18 @@ pub fn run(
     let mut running: Vec<(RunSpec, Child, Option<PathBuf>)> = Vec::new();
     let mut done = Vec::new();
     let mut failed = Vec::new();
-    while !pending.is_empty() || !running.is_empty() {
-        while running.len() < opts.jobs && !interrupt::requested() {
+    let more = |pending: &VecDeque<RunSpec>, failed: &Vec<String>| {
+        !pending.is_empty() && failed.is_empty() && !interrupt::requested()
+    };
+    while more(&pending, &failed) || !running.is_empty() {
+        // After a failure, no new run starts: the next would likely fail the same way.
+        while running.len() < opts.jobs && more(&pending, &failed) {
             let Some(spec) = pending.pop_front() else {
                 break;
             };
             let parent = spec.out.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            let mut cmd = command(&exe, &spec, config, study, opts);
+            let mut cmd = command(&exe, &spec, study, opts);
             let what = describe(cells, &spec);
             let verb = if spec.out.join("config.toml").exists() {
                 "resuming"
@@ -195,8 +192,13 @@ pub fn run(
         )));
     }
     if !failed.is_empty() {
+        let skipped = if pending.is_empty() {
+            String::new()
+        } else {
+            format!("; {} run(s) not started", pending.len())
+        };
         return Err(Error::Study(format!(
-            "{} run(s) failed: {}",
+            "{} run(s) failed: {}{skipped}",
             failed.len(),
             failed.join("; ")
         )));

@@ -57,15 +57,14 @@ pub struct StudyOptions {
 /// Runs (or resumes) a study and writes its results. Returns the table's path.
 pub fn run(dir: &Path, opts: &StudyOptions) -> Result<PathBuf> {
     let study = StudyFile::load(dir)?;
-    let config_path = dir.join(&study.config);
     let cells = grid::cells(&study);
     let runs_root = opts.runs.clone().unwrap_or_else(|| dir.join("runs"));
-    let specs = grid::specs(&study, &cells, &config_path, &runs_root, &opts.set)?;
+    let specs = grid::specs(&study, &cells, dir, &runs_root, &opts.set)?;
     let (mut done, pending) = jobs::sort(specs)?;
     if !done.is_empty() {
         println!("{} runs done already, {} to go", done.len(), pending.len());
     }
-    done.extend(jobs::run(dir, &cells, pending, &config_path, opts)?);
+    done.extend(jobs::run(dir, &cells, pending, opts)?);
 
     let results = opts
         .results

@@ -10,6 +10,16 @@ use super::grid::{Cell, first_axis_groups};
 use super::jobs::Finished;
 use crate::engine::metrics;
 
+/// Column names in words for table headers: `test_accuracy | test_loss` -> `test accuracy |
+/// test loss`.
+fn words(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| n.replace('_', " "))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// Mean and sample standard deviation (n - 1); std is 0 for fewer than two values.
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -138,6 +148,14 @@ pub fn results_table(
         "- config: `{}` (relative to the study folder)",
         study.config.display()
     );
+    for cell in cells.iter().filter(|c| c.config.is_some()) {
+        let _ = writeln!(
+            s,
+            "- cell `{}`: config `{}`",
+            cell.label,
+            cell.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+    }
     if !study.set.is_empty() {
         let _ = writeln!(s, "- overrides for every run: `{}`", study.set.join("`, `"));
     }
@@ -202,7 +220,7 @@ fn single_cell(s: &mut String, study: &StudyFile, done: &[Finished]) {
         return;
     }
     let names = &study.metrics;
-    let _ = writeln!(s, "| | {} | s/epoch (median) |", names.join(" | "));
+    let _ = writeln!(s, "| | {} | s/epoch (median) |", words(names));
     let _ = writeln!(s, "|---|{}---|", "---|".repeat(names.len()));
     let cells: Vec<String> = names
         .iter()
@@ -261,27 +279,39 @@ fn single_cell(s: &mut String, study: &StudyFile, done: &[Finished]) {
 fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
     let axes: Vec<&str> = study.axis.iter().map(|a| a.name.as_str()).collect();
     let metrics_cols = &study.metrics;
-    let has_train_loss = done
-        .iter()
-        .any(|f| f.summary.metric("train_loss").is_some());
-    let unit = if study.expect.first().is_some_and(|e| in_percent(&e.metric)) {
+    // The last epoch's training loss, unless the study tabulates it already.
+    let has_train_loss = !metrics_cols.iter().any(|m| m == "train_loss")
+        && done
+            .iter()
+            .any(|f| f.summary.metric("train_loss").is_some());
+    let references = !study.expect.is_empty();
+    let unit = if study
+        .expect
+        .first()
+        .is_some_and(|e| in_percent(&e.metric))
+    {
         " pp"
     } else {
         ""
     };
     let _ = writeln!(
         s,
-        "| {} | {}{} | s/epoch | reference | difference | within {}{unit} |",
+        "| {} | {}{} | s/epoch |{}",
         axes.join(" | "),
-        metrics_cols.join(" | "),
+        words(metrics_cols),
         if has_train_loss {
             " | train loss (last epoch)"
         } else {
             ""
         },
-        study.tolerance
+        if references {
+            format!(" reference | difference | within {}{unit} |", study.tolerance)
+        } else {
+            String::new()
+        }
     );
-    let cols = axes.len() + metrics_cols.len() + usize::from(has_train_loss) + 4;
+    let cols =
+        axes.len() + metrics_cols.len() + usize::from(has_train_loss) + 1 + 3 * usize::from(references);
     let _ = writeln!(s, "|{}", "---|".repeat(cols));
     let mut misses = Vec::new();
     for (c, cell) in cells.iter().enumerate() {
@@ -298,34 +328,39 @@ fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
         } else {
             String::new()
         };
-        let (reference, diff, ok) = match study.expect.iter().find(|e| e.cell == cell.label) {
-            Some(e) => match cell_stat(done, c, &e.metric) {
-                Some((mean, _)) => {
-                    let d = shown(&e.metric, mean) - shown(&e.metric, e.value);
-                    let within = d.abs() <= study.tolerance;
-                    if !within {
-                        let side = if d > 0.0 { "above" } else { "below" };
-                        misses.push(format!("{} ({d:+.2}{unit}, {side})", cell.label));
+        let reference = if !references {
+            String::new()
+        } else {
+            let (r, d, ok) = match study.expect.iter().find(|e| e.cell == cell.label) {
+                Some(e) => match cell_stat(done, c, &e.metric) {
+                    Some((mean, _)) => {
+                        let d = shown(&e.metric, mean) - shown(&e.metric, e.value);
+                        let within = d.abs() <= study.tolerance;
+                        if !within {
+                            let side = if d > 0.0 { "above" } else { "below" };
+                            misses.push(format!("{} ({d:+.2}{unit}, {side})", cell.label));
+                        }
+                        (
+                            format!("{} ({})", fmt_value(&e.metric, e.value), e.source),
+                            format!("{d:+.2}{unit}"),
+                            if within { "yes" } else { "**no**" }.to_string(),
+                        )
                     }
-                    (
-                        format!("{} ({})", fmt_value(&e.metric, e.value), e.source),
-                        format!("{d:+.2}{unit}"),
-                        if within { "yes" } else { "**no**" }.to_string(),
-                    )
-                }
+                    None => ("-".into(), "-".into(), "-".into()),
+                },
                 None => ("-".into(), "-".into(), "-".into()),
-            },
-            None => ("-".into(), "-".into(), "-".into()),
+            };
+            format!(" {r} | {d} | {ok} |")
         };
         let _ = writeln!(
             s,
-            "| {parts} | {}{train} | {:.2} | {reference} | {diff} | {ok} |",
+            "| {parts} | {}{train} | {:.2} |{reference}",
             figures.join(" | "),
             cell_secs(done, c)
         );
     }
     ranking(s, study, cells, done);
-    if !study.expect.is_empty() {
+    if references {
         if misses.is_empty() {
             let _ = writeln!(
                 s,
@@ -354,6 +389,7 @@ fn ranking(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished])
     let higher = higher_is_better(key);
     let by_loss = key.ends_with("_loss");
     let mut lines = Vec::new();
+    let mut split_by_loss = false;
     for (group, members) in first_axis_groups(study, cells) {
         // Sub-groups by loss function, in order of first appearance.
         let mut subgroups: Vec<(String, Vec<usize>)> = Vec::new();
@@ -372,6 +408,7 @@ fn ranking(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished])
             }
         }
         let several = subgroups.len() > 1;
+        split_by_loss |= several;
         for (loss, members) in subgroups {
             let mut ranked: Vec<(f64, &str)> = members
                 .iter()
@@ -431,7 +468,7 @@ fn ranking(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished])
         "\nRanking by {} ({} first{per}{}):\n",
         key.replace('_', " "),
         if higher { "highest" } else { "lowest" },
-        if by_loss {
+        if split_by_loss {
             "; losses of different kinds are ranked separately"
         } else {
             ""
@@ -452,7 +489,7 @@ fn runs(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
     let _ = writeln!(
         s,
         "| cell | seed | {} | s/epoch | peak RSS (MB) | revision | backend |",
-        names.join(" | ")
+        words(names)
     );
     let _ = writeln!(s, "|---|---|{}---|---|---|---|", "---|".repeat(names.len()));
     let mut sorted: Vec<&Finished> = done.iter().collect();

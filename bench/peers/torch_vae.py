@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""The VAE of PyTorch's examples (vae/main.py) — 784-400-LATENT with ReLU, a Bernoulli decoder on
+pixel intensities in [0, 1], Adam lr 1e-3, batch 128 — written for nnlab's side-by-side
+comparison (bench/compare_generative.py): same data, same model, same evaluation as
+configs/vae_2014.toml. Prints one line per epoch and `RESULT {json}`: the test loss (-ELBO per
+image, one sample of z per image) and the median seconds per epoch.
+
+usage: torch_vae.py SEED [--epochs 10] [--latent 20] [--threads 2] [--data DIR]
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+import mnist
+
+p = argparse.ArgumentParser()
+p.add_argument("seed", type=int)
+p.add_argument("--epochs", type=int, default=10)
+p.add_argument("--latent", type=int, default=20)
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--data", default=os.environ.get("MNIST_DIR", "../../../shared/data/mnist"))
+a = p.parse_args()
+torch.manual_seed(a.seed)
+torch.set_num_threads(a.threads)
+
+train_x, _, test_x, _ = mnist.load(a.data)
+train_x, test_x = torch.from_numpy(train_x), torch.from_numpy(test_x)
+
+
+class Vae(torch.nn.Module):
+    def __init__(self, latent):
+        super().__init__()
+        self.enc = torch.nn.Linear(784, 400)
+        self.mu = torch.nn.Linear(400, latent)
+        self.log_var = torch.nn.Linear(400, latent)
+        self.dec1 = torch.nn.Linear(latent, 400)
+        self.dec2 = torch.nn.Linear(400, 784)
+
+    def forward(self, x):
+        h = F.relu(self.enc(x))
+        mu, log_var = self.mu(h), self.log_var(h)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
+        return self.dec2(F.relu(self.dec1(z))), mu, log_var
+
+
+def loss(logits, x, mu, log_var):
+    """-ELBO summed over the batch: Bernoulli cross-entropy of the pixels plus the KL term."""
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+    kl = -0.5 * torch.sum(1 + log_var - mu.pow(2) - log_var.exp())
+    return recon + kl
+
+
+model = Vae(a.latent)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+secs = []
+for epoch in range(1, a.epochs + 1):
+    model.train()
+    start = time.perf_counter()
+    total = 0.0
+    for idx in torch.randperm(len(train_x)).split(128):
+        x = train_x[idx]
+        opt.zero_grad()
+        logits, mu, log_var = model(x)
+        l = loss(logits, x, mu, log_var)
+        l.backward()
+        opt.step()
+        total += l.item()
+    secs.append(time.perf_counter() - start)
+    model.eval()
+    with torch.no_grad():
+        test = 0.0
+        for xb in test_x.split(1000):
+            logits, mu, log_var = model(xb)
+            test += loss(logits, xb, mu, log_var).item()
+    print(f"epoch {epoch}: train loss {total / len(train_x):.4f}, test loss {test / len(test_x):.4f}, {secs[-1]:.2f} s", flush=True)
+print("RESULT " + json.dumps({"test_loss": test / len(test_x), "epoch_s_median": statistics.median(secs)}))
