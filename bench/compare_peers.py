@@ -9,9 +9,10 @@ Runs, one after the other on the same quiet machine, for each seed:
 and prints a markdown table: median seconds per epoch, peak RSS of each process (from wait4),
 test accuracy, and nnlab's speed-up over each peer.
 
-usage: bench/compare_peers.py [--seeds 1 2] [--epochs 10] [--peers ../shared/peers]
+usage: bench/compare_peers.py [--seeds 1 2] [--epochs 10] [--data-dir DIR] [--peers ../shared/peers]
                               [--venv ~/.cache/nnlab-peers-venv] [--nnlab PATH] [--only nnlab torch-tensor ...]
-Build nnlab first: cargo build --release (CARGO_TARGET_DIR decides where the binary is).
+The data folder holds mnist/ (as for nnlab: --data-dir, else $NNLAB_DATA). Build nnlab first:
+cargo build --release (CARGO_TARGET_DIR decides where the binary is).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile
 
@@ -24,13 +25,18 @@ p.add_argument("--epochs", type=int, default=10)
 p.add_argument("--peers", default=os.path.join(root, "..", "shared", "peers"))
 p.add_argument("--venv", default=os.path.expanduser("~/.cache/nnlab-peers-venv"))
 p.add_argument("--nnlab", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "nnlab"))
-p.add_argument("--data", default=os.path.join(root, "..", "shared", "data"), help="folder holding mnist/")
+p.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"), help="folder holding mnist/ [default: $NNLAB_DATA]")
 p.add_argument("--only", nargs="*", help="subset of jobs to run")
 a = p.parse_args()
 
+if not a.data_dir:
+    sys.exit("error: no data folder: pass --data-dir DIR (the folder holding mnist/) or set NNLAB_DATA")
+data = os.path.abspath(a.data_dir)
+if not os.path.isdir(os.path.join(data, "mnist")):
+    sys.exit(f"error: {data} holds no mnist/ folder")
 py = os.path.join(a.venv, "bin", "python")
 peers = os.path.abspath(a.peers)
-env = dict(os.environ, MNIST_DIR=os.path.join(os.path.abspath(a.data), "mnist"), NNLAB_DATA=os.path.abspath(a.data), NNLAB_OFFLINE="1")
+env = dict(os.environ, MNIST_DIR=os.path.join(data, "mnist"), NNLAB_DATA=data, NNLAB_OFFLINE="1")
 
 
 def run(cmd, cwd):
@@ -70,6 +76,13 @@ jobs = {
     "numpy": peer("numpy_mlp.py", label="NumPy by hand"),
 }
 names = a.only or list(jobs)
+unknown = [n for n in names if n not in jobs]
+if unknown:
+    sys.exit(f"error: --only {' '.join(unknown)}: no such job; the jobs are: {', '.join(jobs)}")
+if any(n != "nnlab" for n in names) and not os.path.exists(py):
+    sys.exit(f"error: no Python venv with the peer frameworks at {a.venv}: make it with ../shared/peers/setup-venv.sh, or pass --venv DIR")
+if "nnlab" in names and not os.path.exists(a.nnlab):
+    sys.exit(f"error: {a.nnlab} not found: build it with cargo build --release, or pass --nnlab PATH")
 results = {n: [] for n in names}
 for seed in a.seeds:
     for n in names:

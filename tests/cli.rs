@@ -781,3 +781,180 @@ fn early_stopping_stops_and_restores_the_best_epoch() {
         "{stdout}"
     );
 }
+
+/// A reader that closes the pipe after the first line must not kill or corrupt a run: nnlab
+/// stops printing and finishes its work.
+#[test]
+fn a_closed_pipe_neither_panics_nor_loses_the_run() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 400, 100);
+    let config = tiny_config(tmp.path(), 6);
+    let study = tmp.path().join("study");
+    std::fs::create_dir_all(&study).unwrap();
+    tiny_config(&study, 3);
+    std::fs::write(
+        study.join("study.toml"),
+        "title = \"t\"\nconfig = \"tiny.toml\"\nseeds = [1, 2]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    for (what, args) in [
+        (
+            "train",
+            vec![
+                "train".into(),
+                config.display().to_string(),
+                "--out".into(),
+                out.display().to_string(),
+            ],
+        ),
+        ("study", vec!["study".into(), study.display().to_string()]),
+    ] {
+        let mut child = nnlab(tmp.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{what}");
+        // The reader is gone: `| head -1`.
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    }
+    assert!(out.join("summary.json").is_file(), "the run finished");
+    assert!(study.join("results.md").is_file(), "the study finished");
+    assert!(study.join("runs/seed-2/summary.json").is_file());
+}
+
+#[test]
+fn the_cli_says_what_it_means() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 40, 10);
+    let config = tiny_config(tmp.path(), 1);
+    // The other form of `train` is shown when the config is missing.
+    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("train"));
+    assert!(
+        !ok && stderr.contains("nnlab train --resume <RUN_DIR>"),
+        "{stderr}"
+    );
+    // A mistyped dataset gets the known one.
+    expect_error(
+        nnlab(tmp.path())
+            .arg("train")
+            .arg(&config)
+            .args(["--set", "data.dataset=mnsit"]),
+        "did you mean `mnist`?",
+    );
+    // The source of a bad key is the --set, not the file.
+    expect_error(
+        nnlab(tmp.path())
+            .arg("train")
+            .arg(&config)
+            .args(["--set", "train.lrr=1"]),
+        "error: --set train.lrr=1: key `train.lrr`",
+    );
+    let (ok, _, stderr) = run(nnlab(tmp.path()).args(["study", "x", "--jobs", "0"]));
+    assert!(!ok && stderr.contains("--jobs"), "{stderr}");
+    // `eval` of a folder of runs lists them.
+    let runs = tmp.path().join("runs");
+    for name in ["a", "b"] {
+        let (ok, _, stderr) = run(nnlab(tmp.path())
+            .arg("train")
+            .arg(&config)
+            .arg("--out")
+            .arg(runs.join(name)));
+        assert!(ok, "{stderr}");
+    }
+    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("eval").arg(&runs));
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("is not a run folder but holds 2 run(s)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&runs.join("b").display().to_string()),
+        "{stderr}"
+    );
+}
+
+/// A study run with `--set` overrides is another study: by default it goes to
+/// `runs/studies/<study>/<overrides>/` and leaves the study's own record untouched. The study
+/// file itself may be named instead of its folder.
+#[test]
+fn a_study_with_overrides_leaves_its_record_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let study = tmp.path().join("grid");
+    std::fs::create_dir_all(&study).unwrap();
+    tiny_config(&study, 2);
+    std::fs::write(
+        study.join("study.toml"),
+        "title = \"t\"\nconfig = \"tiny.toml\"\nseeds = [1]\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(nnlab(tmp.path())
+        .current_dir(tmp.path())
+        .arg("study")
+        .arg(study.join("study.toml"))
+        .args(["--set", "train.epochs=1"]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("its committed record stays as it is"),
+        "{stdout}"
+    );
+    assert!(!study.join("results.md").exists() && !study.join("runs").exists());
+    let variant = tmp.path().join("runs/studies/grid/train.epochs=1");
+    let table = std::fs::read_to_string(variant.join("results.md")).unwrap();
+    assert!(table.contains("**command-line overrides**"), "{table}");
+    assert!(variant.join("runs/seed-1/summary.json").is_file());
+}
+
+/// Ctrl-C during a study stops its run at the next batch, saves it, and says to rerun the study.
+#[test]
+fn ctrl_c_in_a_study_says_to_rerun_the_study() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 640, 100);
+    let study = tmp.path().join("long");
+    std::fs::create_dir_all(&study).unwrap();
+    tiny_config(&study, 80);
+    std::fs::write(
+        study.join("study.toml"),
+        "title = \"t\"\nconfig = \"tiny.toml\"\nseeds = [1, 2]\n",
+    )
+    .unwrap();
+    // Its own process group, as a shell gives a foreground job: Ctrl-C reaches all of it.
+    let mut child = nnlab(tmp.path())
+        .arg("study")
+        .arg(&study)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_lines(&mut child, &study.join("runs/seed-1/metrics.csv"), 2);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "Continue the study with: nnlab study {}",
+            study.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("nnlab train --resume"), "{stderr}");
+    assert!(!study.join("runs/seed-2").exists(), "no new run started");
+}

@@ -1,6 +1,7 @@
 //! An image-classification dataset held in memory: all images in one contiguous `u8` buffer,
 //! located on disk by name, validated, and downloaded when missing.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, DatasetSpec, Role};
@@ -206,10 +207,13 @@ fn locate(spec: &DatasetSpec, name: &str, dir: &Path, download: bool) -> Result<
                 dataset: name.to_string(),
                 dir: dir.to_path_buf(),
                 files: names,
-                hint: format!(
-                    "`{name}` is not a known dataset (known: {}), so put its four IDX files there",
-                    catalog::KNOWN.map(|d| d.name).join(", ")
-                ),
+                hint: match nnlab_config::hint::closest(name, catalog::KNOWN.map(|d| d.name)) {
+                    Some(known) => format!("did you mean `{known}`?"),
+                    None => format!(
+                        "`{name}` is not a known dataset (known: {}), so put its four IDX files there",
+                        catalog::KNOWN.map(|d| d.name).join(", ")
+                    ),
+                },
             });
         }
         if !download {
@@ -223,7 +227,13 @@ fn locate(spec: &DatasetSpec, name: &str, dir: &Path, download: bool) -> Result<
             });
         }
         for f in missing {
-            eprintln!("downloading {} of {name} into {}", f.name, dir.display());
+            // Not eprintln!: a closed stderr must not abort the download.
+            let _ = writeln!(
+                std::io::stderr(),
+                "downloading {} of {name} into {}",
+                f.name,
+                dir.display()
+            );
             download_file(spec, f, dir)?;
         }
     }
@@ -308,6 +318,13 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("downloads are off"), "{msg}");
+    }
+
+    #[test]
+    fn a_mistyped_dataset_name_gets_the_known_one() {
+        let root = tempfile::tempdir().unwrap();
+        let e = ImageDataset::load("mnsit", &opts(root.path())).unwrap_err();
+        assert!(e.to_string().ends_with("did you mean `mnist`?"), "{e}");
     }
 
     #[test]

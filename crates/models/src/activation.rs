@@ -25,6 +25,7 @@ mod tests {
 
     #[test]
     fn values_by_hand() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let x = Tensor::<1>::from_data(TensorData::new(vec![-1.0f32, 0.0, 2.0], [3]), &device);
         let y = |a| apply(a, x.clone()).into_data().try_to_vec::<f32>().unwrap();

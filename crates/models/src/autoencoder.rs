@@ -144,6 +144,7 @@ mod tests {
 
     #[test]
     fn shapes_and_parameters() {
+        let _rng = crate::rng_lock();
         let config = AutoencoderConfig::from_spec(&AutoencoderSpec::default(), 784);
         let device = Device::flex();
         let ae = config.init(&device);
@@ -158,6 +159,7 @@ mod tests {
 
     #[test]
     fn cross_entropy_by_hand() {
+        let _rng = crate::rng_lock();
         // One pixel x = 1 with logit 0: -log(1/2) = ln 2; x = 0 with logit ln 3: -log(1 - 3/4) = ln 4.
         let device = Device::flex();
         let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);

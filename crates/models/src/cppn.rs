@@ -141,6 +141,7 @@ mod tests {
 
     #[test]
     fn coordinates_span_the_square_symmetrically() {
+        let _rng = crate::rng_lock();
         let c = coordinates(3, 3, 1.0);
         assert_eq!(c.len(), 27);
         assert_eq!(&c[0..3], &[-1.0, -1.0, 2f32.sqrt()]);
@@ -150,6 +151,7 @@ mod tests {
 
     #[test]
     fn the_host_path_draws_the_same_picture() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         device.seed(3);
         for act in [Activation::Tanh, Activation::Sin, Activation::Gaussian] {
@@ -173,6 +175,7 @@ mod tests {
 
     #[test]
     fn any_resolution_and_seeded() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let draw = |seed| {
             device.seed(seed);

@@ -161,6 +161,7 @@ mod tests {
 
     #[test]
     fn shapes() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let c = DcganConfig::new(100);
         let g = c.init_generator(&device);

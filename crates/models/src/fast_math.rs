@@ -103,6 +103,7 @@ mod tests {
 
     #[test]
     fn close_to_the_library_functions() {
+        let _rng = crate::rng_lock();
         let xs: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 0.01).collect();
         for act in [
             Activation::Tanh,

@@ -143,6 +143,7 @@ mod tests {
 
     #[test]
     fn shapes() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let c = GanConfig::from_spec(&GanSpec::default(), 784);
         let g = c.init_generator(&device);

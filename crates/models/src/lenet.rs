@@ -202,6 +202,7 @@ mod tests {
 
     #[test]
     fn lenet5_shapes_and_parameters() {
+        let _rng = crate::rng_lock();
         // C1: 6 x (1*25 + 1) = 156; C3: 16 x (6*25 + 1) = 2416; 16*5*5 = 400 inputs to C5/F:
         // 400*120 + 120 = 48120; 120*84 + 84 = 10164; 84*10 + 10 = 850. Total 61,706.
         let config = lenet();
@@ -215,6 +216,7 @@ mod tests {
 
     #[test]
     fn too_small_an_input_is_found_before_building() {
+        let _rng = crate::rng_lock();
         let config = CnnConfig::new(1, 8, 10, vec![6, 16, 32], vec![0, 0, 0], vec![]);
         assert_eq!(config.feature_side(), Err(1));
     }

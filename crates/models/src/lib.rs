@@ -26,3 +26,12 @@ pub use lenet::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use pca::{Moments, Pca};
 pub use vae::{Vae, VaeConfig};
+
+/// burn's seeded generator is process-wide, and tests run on threads: every test that builds a
+/// model (drawing its weights) or draws noise holds this lock, so seeded tests see their own
+/// stream.
+#[cfg(test)]
+pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -136,12 +136,14 @@ mod tests {
 
     #[test]
     fn article_model_has_25450_parameters() {
+        let _rng = crate::rng_lock();
         // Keras' model.summary() of the article: 784*32+32 + 32*10+10 = 25,450.
         assert_eq!(MlpConfig::article(784).num_params(), 25_450);
     }
 
     #[test]
     fn dropout_acts_only_while_training() {
+        let _rng = crate::rng_lock();
         let device = Device::flex().autodiff();
         device.seed(0);
         let config = MlpConfig::new(6, vec![50])

@@ -186,6 +186,7 @@ mod tests {
     /// n * (smallest eigenvalue) = 4 * 0.25 = 1.
     #[test]
     fn pca_by_hand() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let data = [0.0f32, 0.0, 2.0, 2.0, 1.0, 1.0, 1.0, 3.0];
         let mut m = Moments::new(2);

@@ -121,6 +121,7 @@ mod tests {
 
     #[test]
     fn shapes_and_parameters() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let vae = VaeConfig::new(784, vec![400], 20).init(&device);
         // PyTorch's example: 784*400+400 + 2*(400*20+20) + 20*400+400 + 400*784+784.
@@ -132,6 +133,7 @@ mod tests {
 
     #[test]
     fn kl_by_hand() {
+        let _rng = crate::rng_lock();
         // KL(N(1, e^0) || N(0, 1)) in one dimension = (sigma^2 + mu^2 - 1 - log sigma^2) / 2 = 1/2.
         let device = Device::flex();
         let mu = Tensor::<2>::ones([1, 1], &device);

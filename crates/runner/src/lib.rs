@@ -11,6 +11,7 @@
 
 pub mod art;
 pub mod backend;
+pub mod console;
 pub mod engine;
 pub mod error;
 pub mod optim;

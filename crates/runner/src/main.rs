@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use nnlab_runner::study::{self, StudyOptions};
-use nnlab_runner::{RunConfig, TrainOptions, art, pictures, tasks};
+use nnlab_runner::{RunConfig, TrainOptions, art, complain, pictures, say, tasks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +43,9 @@ impl DataArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train a model from a config file, or resume a run.
+    #[command(
+        override_usage = "nnlab train <CONFIG> [OPTIONS]\n       nnlab train --resume <RUN_DIR>"
+    )]
     Train {
         /// The config (TOML), e.g. configs/article_mlp.toml.
         #[arg(required_unless_present = "resume")]
@@ -82,9 +85,9 @@ enum Command {
         /// Where the table goes [default: <dir>/results.md]; charts go beside it.
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
-        /// Runs at once, as separate processes.
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
+        /// Runs at once, as separate processes (at least 1).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: u64,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -158,7 +161,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            complain!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -212,16 +215,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Some((m.clone(), v))
                 })
                 .collect();
-            println!("{}", final_line(&figures));
-            println!("saved in {}", outcome.run_dir.display());
+            say!("{}", final_line(&figures));
+            say!("saved in {}", outcome.run_dir.display());
         }
         Command::Eval { run, data } => {
+            if !run.join("config.toml").is_file() && run.is_dir() {
+                let runs = nnlab_runner::run_dir::runs_under(&run);
+                if !runs.is_empty() {
+                    let list: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
+                    anyhow::bail!(
+                        "{} is not a run folder but holds {} run(s); evaluate one of them: {}",
+                        run.display(),
+                        runs.len(),
+                        list.join(", ")
+                    );
+                }
+            }
             let e = tasks::eval_run(&run, &data.options())?;
             if let Some(w) = &e.warning {
-                eprintln!("warning: {w}");
+                complain!("warning: {w}");
             }
-            println!("checkpoint: {}", e.checkpoint);
-            println!("{}", final_line(&e.metrics));
+            say!("checkpoint: {}", e.checkpoint);
+            say!("{}", final_line(&e.metrics));
         }
         Command::Study {
             dir,
@@ -231,6 +246,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             jobs,
             data,
         } => {
+            let jobs = jobs as usize;
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if jobs > cores {
+                complain!(
+                    "note: --jobs {jobs} on {cores} cores: runs share the cores, so their seconds per epoch grow"
+                );
+            }
+            // The folder, or its study.toml.
+            let dir = if dir.file_name().is_some_and(|f| f == "study.toml") && dir.is_file() {
+                dir.parent().map(PathBuf::from).unwrap_or_default()
+            } else {
+                dir
+            };
             let opts = StudyOptions {
                 set,
                 runs,
@@ -242,8 +270,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             };
             let path = study::run(&dir, &opts)?;
-            println!("{}", std::fs::read_to_string(&path).unwrap_or_default());
-            println!("written to {}", path.display());
+            say!("{}", std::fs::read_to_string(&path).unwrap_or_default());
+            say!("written to {}", path.display());
         }
         Command::Generate {
             run,
@@ -258,7 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let images = tasks::generate(&run, n, seed, &data.options())?;
             let cols = (n as f64).sqrt().ceil() as usize;
             pictures::save_png(&images.grid(cols, 2, 2), &out)?;
-            println!(
+            say!(
                 "{n} images from {} (seed {seed}) written to {}",
                 run.display(),
                 out.display()
@@ -314,7 +342,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (device, backend) = nnlab_runner::backend::select_device();
             let (img, secs) = art::cppn(&o, &device, nnlab_runner::backend::is_cpu(backend));
             pictures::save_png(&img, &out)?;
-            println!(
+            say!(
                 "CPPN seed {seed}, {size}x{size}, {} ({backend}): {secs:.3} s, written to {}",
                 activation.name(),
                 out.display()
@@ -329,7 +357,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 "no published checksums to verify"
             };
-            println!(
+            say!(
                 "{}: {} train + {} test images of {}x{}, {} classes, {checked}, loaded in {:.3} s from {}",
                 d.name,
                 d.n_train,

@@ -165,6 +165,32 @@ pub fn check_space(dir: &Path, needed: u64) -> Result<()> {
     Ok(())
 }
 
+/// The run folders (folders holding a `config.toml`) under `root`, up to three levels down, in
+/// name order.
+pub fn runs_under(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            if d.join("config.toml").is_file() {
+                out.push(d);
+            } else if depth > 1 {
+                walk(&d, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, 3, &mut out);
+    out
+}
+
 /// `runs/<name>/<YYYYmmdd-HHMMSS>` under `root`, with a `-2`, `-3`, ... suffix if taken.
 pub fn default_path(root: &Path, name: &str) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();

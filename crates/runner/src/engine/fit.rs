@@ -15,6 +15,7 @@ use super::progress::EpochProgress;
 use super::{StepContext, Task, interrupt, provenance};
 use crate::error::{Error, Result};
 use crate::run_dir::RunDir;
+use crate::say;
 
 /// What the loop runs on.
 #[derive(Debug, Clone, Copy)]
@@ -299,7 +300,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
             }
         }
         if !o.quiet {
-            println!("{line}");
+            say!("{line}");
         }
         task.epoch_end(o.data, epoch, run)?;
         if stopped(&patience) {
@@ -310,7 +311,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
                     .as_ref()
                     .expect("patience implies early stopping");
                 let best = patience.and_then(|p| p.best).map_or(0, |b| b.0);
-                println!(
+                say!(
                     "Early stopping: {} has not improved for {} epochs (best: epoch {best})",
                     es.monitor,
                     es.patience.max(1)

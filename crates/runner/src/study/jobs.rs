@@ -12,6 +12,7 @@ use crate::config::RunConfig;
 use crate::engine::interrupt;
 use crate::engine::metrics::{MetricsTable, Summary};
 use crate::error::{Error, Result};
+use crate::say;
 
 /// Environment variable telling a study's child runs which study they belong to (so that an
 /// interrupted one says to rerun the study).
@@ -138,14 +139,14 @@ pub fn run(
                 let file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;
                 let err_file = file.try_clone().map_err(|e| Error::io(&log, e))?;
                 cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
-                println!(
+                say!(
                     "{what}: {verb} {} (log {})",
                     spec.out.display(),
                     log.display()
                 );
                 Some(log)
             } else {
-                println!("{what}: {verb} {}", spec.out.display());
+                say!("{what}: {verb} {}", spec.out.display());
                 None
             };
             let child = cmd
@@ -163,7 +164,7 @@ pub fn run(
                         .iter()
                         .filter_map(|m| f.summary.metric(m).map(|v| format!("{m} {v:.4}")))
                         .collect();
-                    println!(
+                    say!(
                         "{}: {}, {:.2} s/epoch",
                         describe(cells, &spec),
                         figures.join(", "),

@@ -37,6 +37,7 @@ pub use file::StudyFile;
 pub use grid::Cell;
 
 use crate::error::Result;
+use crate::say;
 use crate::tasks::TrainOptions;
 
 /// Options of a study run.
@@ -54,22 +55,58 @@ pub struct StudyOptions {
     pub train: TrainOptions,
 }
 
+/// Where a study run with `set` overrides goes by default:
+/// `runs/studies/<study>/<the overrides, as a folder name>/`.
+pub fn variant_folder(dir: &Path, set: &[String]) -> PathBuf {
+    let study = std::path::absolute(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "study".into());
+    let slug: String = set
+        .join(",")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '=' | '-' | ',') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(100)
+        .collect();
+    PathBuf::from("runs").join("studies").join(study).join(slug)
+}
+
 /// Runs (or resumes) a study and writes its results. Returns the table's path.
 pub fn run(dir: &Path, opts: &StudyOptions) -> Result<PathBuf> {
     let study = StudyFile::load(dir)?;
     let cells = grid::cells(&study);
-    let runs_root = opts.runs.clone().unwrap_or_else(|| dir.join("runs"));
+    // With command-line overrides the study is not the one defined in its folder: its committed
+    // record stays as it is, and this variant goes elsewhere unless told where.
+    let variant = (!opts.set.is_empty()).then(|| variant_folder(dir, &opts.set));
+    if let Some(v) = &variant
+        && (opts.runs.is_none() || opts.results.is_none())
+    {
+        say!(
+            "--set overrides change the study, so its committed record stays as it is; this variant goes to {}",
+            v.display()
+        );
+    }
+    let runs_root = opts.runs.clone().unwrap_or_else(|| match &variant {
+        Some(v) => v.join("runs"),
+        None => dir.join("runs"),
+    });
     let specs = grid::specs(&study, &cells, dir, &runs_root, &opts.set)?;
     let (mut done, pending) = jobs::sort(specs)?;
     if !done.is_empty() {
-        println!("{} runs done already, {} to go", done.len(), pending.len());
+        say!("{} runs done already, {} to go", done.len(), pending.len());
     }
     done.extend(jobs::run(dir, &cells, pending, opts)?);
 
-    let results = opts
-        .results
-        .clone()
-        .unwrap_or_else(|| dir.join("results.md"));
+    let results = opts.results.clone().unwrap_or_else(|| match &variant {
+        Some(v) => v.join("results.md"),
+        None => dir.join("results.md"),
+    });
     let charts = charts::write(&study, &cells, &done, &results)?;
     let how = report::Invocation {
         set: opts.set.clone(),

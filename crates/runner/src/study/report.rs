@@ -153,7 +153,10 @@ pub fn results_table(
             s,
             "- cell `{}`: config `{}`",
             cell.label,
-            cell.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            cell.config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         );
     }
     if !study.set.is_empty() {
@@ -285,11 +288,7 @@ fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
             .iter()
             .any(|f| f.summary.metric("train_loss").is_some());
     let references = !study.expect.is_empty();
-    let unit = if study
-        .expect
-        .first()
-        .is_some_and(|e| in_percent(&e.metric))
-    {
+    let unit = if study.expect.first().is_some_and(|e| in_percent(&e.metric)) {
         " pp"
     } else {
         ""
@@ -305,13 +304,19 @@ fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
             ""
         },
         if references {
-            format!(" reference | difference | within {}{unit} |", study.tolerance)
+            format!(
+                " reference | difference | within {}{unit} |",
+                study.tolerance
+            )
         } else {
             String::new()
         }
     );
-    let cols =
-        axes.len() + metrics_cols.len() + usize::from(has_train_loss) + 1 + 3 * usize::from(references);
+    let cols = axes.len()
+        + metrics_cols.len()
+        + usize::from(has_train_loss)
+        + 1
+        + 3 * usize::from(references);
     let _ = writeln!(s, "|{}", "---|".repeat(cols));
     let mut misses = Vec::new();
     for (c, cell) in cells.iter().enumerate() {

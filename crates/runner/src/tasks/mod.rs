@@ -22,6 +22,7 @@ use crate::backend::{is_cpu, select_device};
 use crate::engine::{self, CheckpointReader, FitOptions, Outcome, Task, checkpoint};
 use crate::error::{Error, Result};
 use crate::run_dir::{self, RunDir};
+use crate::say;
 
 /// Where data and runs live, and how chatty to be.
 #[derive(Debug, Clone)]
@@ -206,7 +207,7 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     let json = serde_json::to_string_pretty(&info).expect("run info serialises");
     run.write(RunInfo::FILE, json.as_bytes())?;
     if !opts.quiet {
-        println!(
+        say!(
             "nnlab: {} on {} ({} train, {} valid, {} test, {}x{}), {} parameters, backend {backend}, seed {}",
             config.name,
             data.name,
@@ -218,7 +219,7 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
             task.parameters(),
             config.seed
         );
-        println!("run folder: {}", run.path().display());
+        say!("run folder: {}", run.path().display());
     }
     let fit = FitOptions {
         config,
@@ -243,22 +244,22 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
     if !opts.quiet {
         let finished = path.join("summary.json").is_file();
         match start.as_ref().map(|r| r.state()) {
-            Some(s) if finished || s.epochs_done >= config.train.epochs => println!(
+            Some(s) if finished || s.epochs_done >= config.train.epochs => say!(
                 "{} already finished ({} of {} epochs); nothing to resume",
                 path.display(),
                 s.epochs_done,
                 config.train.epochs
             ),
             Some(s) => match &s.partial {
-                Some(p) => println!(
+                Some(p) => say!(
                     "Resuming {} in epoch {} after step {}",
                     path.display(),
                     p.epoch,
                     p.step
                 ),
-                None => println!("Resuming {} after epoch {}", path.display(), s.epochs_done),
+                None => say!("Resuming {} after epoch {}", path.display(), s.epochs_done),
             },
-            None => println!(
+            None => say!(
                 "Resuming {} from the start (no checkpoint yet)",
                 path.display()
             ),
