@@ -1,5 +1,9 @@
-//! PNG charts of studies: learning curves (one line per cell) and a bar chart of final
-//! accuracy, drawn with plotters.
+//! PNG charts a reader understands at a glance (after TensorBoard, W&B panels and seaborn):
+//! learning curves as the mean over seeds with a band for the spread, a published number drawn
+//! as a line, the legend beside the plot instead of over the data, whole epochs on the x axis,
+//! axis labels in words with units, a log axis for losses that span decades, colours grouped by
+//! family (one hue per optimizer, shades per learning rate) and never repeated in a chart, and
+//! points where a curve has too few epochs to be a line; bar charts from zero.
 //!
 //! Text needs a TrueType font: `$NNLAB_FONT`, else DejaVu Sans from the usual system folders.
 //! Without one, [`font_available`] is false and callers skip the charts (and say so).
@@ -7,6 +11,8 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -38,13 +44,94 @@ pub fn font_available() -> bool {
     })
 }
 
-/// One line of a chart.
+/// One curve of a chart: per epoch, the mean and (optionally) the band around it.
 #[derive(Debug, Clone)]
 pub struct Series {
     /// Legend label.
     pub label: String,
-    /// `(x, y)` points.
+    /// `(epoch, mean)` points.
     pub points: Vec<(f64, f64)>,
+    /// `(low, high)` per point: the spread over seeds (mean +- one standard deviation).
+    pub band: Option<Vec<(f64, f64)>>,
+    /// Colour family (e.g. the optimizer); series of a family share a hue.
+    pub family: String,
+}
+
+impl Series {
+    /// A curve without a band, its own family.
+    pub fn plain(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        let label = label.into();
+        Self {
+            family: label.clone(),
+            label,
+            points,
+            band: None,
+        }
+    }
+}
+
+/// A horizontal line marking a number to compare with.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// Its height.
+    pub value: f64,
+    /// What it is, for the legend.
+    pub label: String,
+}
+
+/// Hues far apart (the "tab10" palette), one per family.
+const HUES: [(f64, f64, f64); 10] = [
+    (31.0, 119.0, 180.0),
+    (255.0, 127.0, 14.0),
+    (44.0, 160.0, 44.0),
+    (214.0, 39.0, 40.0),
+    (148.0, 103.0, 189.0),
+    (140.0, 86.0, 75.0),
+    (227.0, 119.0, 194.0),
+    (127.0, 127.0, 127.0),
+    (188.0, 189.0, 34.0),
+    (23.0, 190.0, 207.0),
+];
+
+/// One colour per series: families get hues in order of first appearance; within a family the
+/// series get shades from dark to light. No two series of a chart share a colour.
+pub fn colours(series: &[Series]) -> Vec<RGBColor> {
+    let mut families: Vec<&str> = Vec::new();
+    for s in series {
+        if !families.contains(&s.family.as_str()) {
+            families.push(&s.family);
+        }
+    }
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let f = families.iter().position(|f| *f == s.family).unwrap_or(0);
+            let members: Vec<usize> = (0..series.len())
+                .filter(|&j| series[j].family == s.family)
+                .collect();
+            let k = members.iter().position(|&j| j == i).unwrap_or(0);
+            let (r, g, b) = HUES[f % HUES.len()];
+            // Past ten families the hues repeat: darken them so colours stay distinct.
+            let round = 1.0 - 0.3 * (f / HUES.len()) as f64;
+            // Shades: 0.65 (dark) to 1.35 (light) of the hue, towards white above 1.
+            let t = if members.len() < 2 {
+                1.0
+            } else {
+                0.65 + 0.7 * k as f64 / (members.len() - 1) as f64
+            };
+            let shade = |c: f64| {
+                let c = c * round;
+                let v = if t <= 1.0 {
+                    c * t
+                } else {
+                    c + (255.0 - c) * (t - 1.0)
+                };
+                v.round().clamp(0.0, 255.0) as u8
+            };
+            RGBColor(shade(r), shade(g), shade(b))
+        })
+        .collect()
 }
 
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -52,66 +139,222 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let pad = ((hi - lo) * 0.05).max(1e-6 * hi.abs().max(1.0));
     (lo - pad, hi + pad)
 }
 
-/// A line chart of `series` into `path` (PNG).
+/// `v` with at most three significant digits and no trailing zeros (`0.0600` -> `0.06`).
+pub fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Whether values on `y` span more than a decade (and are all positive): then a log axis.
+pub fn spans_decades(values: impl Iterator<Item = f64>) -> bool {
+    let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    lo > 0.0 && hi / lo > 10.0
+}
+
+/// Draws the legend entries into `area`, one per line.
+fn legend(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    entries: &[(String, RGBColor, bool)],
+    path: &Path,
+) -> Result<()> {
+    for (i, (label, colour, dashed)) in entries.iter().enumerate() {
+        let y = 60 + 22 * i as i32;
+        let style = colour.stroke_width(3);
+        if *dashed {
+            for x in [8, 20] {
+                area.draw(&PathElement::new(vec![(x, y), (x + 8, y)], style))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+        } else {
+            area.draw(&PathElement::new(vec![(8, y), (28, y)], style))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        area.draw(&Text::new(label.clone(), (36, y - 8), ("sans-serif", 15)))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    Ok(())
+}
+
+/// The chart body on any y axis (linear or log).
+#[allow(clippy::too_many_arguments)]
+fn draw_lines<Y>(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    y: Y,
+    epochs: u32,
+    series: &[Series],
+    colours: &[RGBColor],
+    reference: Option<&Reference>,
+) -> Result<()>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0u32..epochs + 1, y)
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_labels((epochs + 2).min(12) as usize)
+        .x_label_formatter(&|x| {
+            if *x == 0 || *x > epochs {
+                String::new()
+            } else {
+                x.to_string()
+            }
+        })
+        .y_label_formatter(&|v| significant(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    let at = |e: f64| e.round().max(0.0) as u32;
+    for (s, &c) in series.iter().zip(colours) {
+        if let Some(band) = &s.band {
+            let upper = s.points.iter().zip(band).map(|(p, b)| (at(p.0), b.1));
+            let lower = s.points.iter().zip(band).rev().map(|(p, b)| (at(p.0), b.0));
+            let outline: Vec<(u32, f64)> = upper.chain(lower).collect();
+            if s.points.len() > 1 {
+                chart
+                    .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.18).filled())))
+                    .map_err(|e| plot_err(path, e))?;
+            } else {
+                // A one-epoch band: a vertical bar.
+                chart
+                    .draw_series(s.points.iter().zip(band).map(|(p, b)| {
+                        PathElement::new(vec![(at(p.0), b.0), (at(p.0), b.1)], c.stroke_width(2))
+                    }))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+        }
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().map(|p| (at(p.0), p.1)),
+                c.stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+        if s.points.len() <= 3 {
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .map(|p| Circle::new((at(p.0), p.1), 5, c.filled())),
+                )
+                .map_err(|e| plot_err(path, e))?;
+        }
+    }
+    if let Some(r) = reference {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0, r.value), (epochs + 1, r.value)],
+                10,
+                6,
+                BLACK.stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    Ok(())
+}
+
+/// A chart of learning curves into `path` (PNG): one line (and band) per series, the legend
+/// to the right, an optional reference line, a log y axis when the values span decades.
 pub fn line_chart(
     path: &Path,
     title: &str,
     x_label: &str,
     y_label: &str,
     series: &[Series],
+    reference: Option<&Reference>,
 ) -> Result<()> {
-    let root = BitMapBackend::new(path, (960, 600)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1180, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let (x0, x1) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
-    let (y0, y1) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| plot_err(path, e))?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
-    for (i, s) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().copied(),
-                color.stroke_width(2),
-            ))
-            .map_err(|e| plot_err(path, e))?
-            .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+    let (plot_area, legend_area) = root.split_horizontally(800);
+    let epochs = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0.round() as u32))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let values = || {
+        series
+            .iter()
+            .flat_map(|s| {
+                s.points.iter().map(|p| p.1).chain(
+                    s.band
+                        .iter()
+                        .flat_map(|b| b.iter().flat_map(|&(lo, hi)| [lo, hi])),
+                )
+            })
+            .chain(reference.map(|r| r.value))
+    };
+    let colours = colours(series);
+    let log = y_label.contains("loss") && spans_decades(values());
+    if log {
+        let (lo, hi) = values()
+            .filter(|v| *v > 0.0)
+            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let y = (lo * 0.9..hi * 1.1).log_scale();
+        let label = format!("{y_label} (log scale)");
+        draw_lines(
+            &plot_area, path, title, x_label, &label, y, epochs, series, &colours, reference,
+        )?;
+    } else {
+        let (lo, hi) = range(values());
+        draw_lines(
+            &plot_area,
+            path,
+            title,
+            x_label,
+            y_label,
+            lo..hi,
+            epochs,
+            series,
+            &colours,
+            reference,
+        )?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
+    let mut entries: Vec<(String, RGBColor, bool)> = series
+        .iter()
+        .zip(&colours)
+        .map(|(s, &c)| (s.label.clone(), c, false))
+        .collect();
+    if let Some(r) = reference {
+        entries.push((r.label.clone(), BLACK, true));
+    }
+    legend(&legend_area, &entries, path)?;
     root.present().map_err(|e| plot_err(path, e))
 }
 
-/// A horizontal bar chart of `(label, mean, std)` into `path` (PNG), with error bars of one
-/// std; long cell labels read best on the vertical axis.
+/// A horizontal bar chart of `(label, mean, std)` into `path` (PNG), bars from zero with error
+/// bars of one std; long cell labels read best on the vertical axis.
 pub fn bar_chart(
     path: &Path,
     title: &str,
@@ -156,12 +399,22 @@ pub fn bar_chart(
         .x_desc(x_label)
         .draw()
         .map_err(|e| plot_err(path, e))?;
+    let series: Vec<Series> = bars
+        .iter()
+        .map(|b| Series {
+            family: b.0.split(['@', '/']).next().unwrap_or_default().to_string(),
+            ..Series::plain(b.0.clone(), Vec::new())
+        })
+        .collect();
+    let colours = colours(&series);
     // The first bar at the top.
     let row = |i: usize| (n - 1 - i) as f64;
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
-            let color = Palette99::pick(i).to_rgba();
-            Rectangle::new([(lo, row(i) + 0.15), (b.1, row(i) + 0.85)], color.filled())
+            Rectangle::new(
+                [(lo, row(i) + 0.15), (b.1, row(i) + 0.85)],
+                colours[i].filled(),
+            )
         }))
         .map_err(|e| plot_err(path, e))?;
     chart
@@ -171,4 +424,38 @@ pub fn bar_chart(
         }))
         .map_err(|e| plot_err(path, e))?;
     root.present().map_err(|e| plot_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_grouped_by_family_and_never_repeated() {
+        let s = |label: &str, family: &str| Series {
+            family: family.into(),
+            ..Series::plain(label, Vec::new())
+        };
+        let series = [
+            s("adam@0.001", "adam"),
+            s("sgd@0.1", "sgd"),
+            s("adam@0.003", "adam"),
+            s("adam@0.01", "adam"),
+        ];
+        let c = colours(&series);
+        for i in 0..c.len() {
+            for j in i + 1..c.len() {
+                assert_ne!(c[i], c[j], "{i} and {j}");
+            }
+        }
+        // The Adam series share the first hue: their channels keep the hue's order (blue > green > red).
+        for i in [0, 2, 3] {
+            assert!(c[i].2 > c[i].1 && c[i].1 > c[i].0, "{:?}", c[i]);
+        }
+        assert_eq!(significant(0.060000000000000005), "0.06");
+        assert_eq!(significant(96.5), "96.5");
+        assert_eq!(significant(1234.0), "1234");
+        assert!(spans_decades([0.01, 0.5].into_iter()));
+        assert!(!spans_decades([0.2, 0.5].into_iter()));
+    }
 }

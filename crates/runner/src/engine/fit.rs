@@ -337,6 +337,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let final_row = final_row
         .ok_or_else(|| Error::RunDir(format!("{} has no finished epoch", run.display())))?;
     let finish = task.finish(o.data, o.split, run)?;
+    draw_curves(run, &table, &train_names, &eval_names)?;
     let mut figures = table.named(final_row);
     figures.extend(finish.metrics);
     let summary = Summary {
@@ -369,6 +370,50 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
         summary,
         eval_metrics: eval_names,
     })
+}
+
+/// `pictures/curves-<m>.png` of a run: for each figure `m`, its training, validation and test
+/// values per epoch on one chart (never two kinds of figures on one axis).
+fn draw_curves(
+    run: &std::path::Path,
+    table: &MetricsTable,
+    train: &[String],
+    eval: &[String],
+) -> Result<()> {
+    if !crate::plot::font_available() || table.rows.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<&String> = train.iter().collect();
+    names.extend(eval.iter().filter(|m| !train.contains(m)));
+    for m in names {
+        let series: Vec<crate::plot::Series> = ["train", "valid", "test"]
+            .iter()
+            .filter_map(|split| {
+                let col = format!("{split}_{m}");
+                let points: Vec<(f64, f64)> = table
+                    .rows
+                    .iter()
+                    .filter_map(|r| table.get(r, &col).map(|v| (r.epoch as f64, v)))
+                    .map(|(e, v)| (e, crate::study::report::shown(&col, v)))
+                    .collect();
+                (!points.is_empty()).then(|| crate::plot::Series::plain(*split, points))
+            })
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        let path = run.join("pictures").join(format!("curves-{m}.png"));
+        std::fs::create_dir_all(run.join("pictures")).map_err(|e| Error::io(run, e))?;
+        crate::plot::line_chart(
+            &path,
+            &format!("{} per epoch", m.replace('_', " ")),
+            "epoch",
+            &crate::study::charts::axis_label(m),
+            &series,
+            None,
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! The study's PNG charts: learning curves per group of cells (mean over seeds) and, for grids,
-//! a bar chart of a summary figure per cell.
+//! The study's PNG charts: learning curves per group of cells — the mean over seeds with a band
+//! of one standard deviation, the published number as a dashed line where the study has one,
+//! losses of different kinds on charts of their own — and, for grids, a bar chart of the first
+//! tabulated figure per cell.
 
 use std::path::Path;
 
@@ -8,7 +10,48 @@ use super::grid::{Cell, first_axis_groups};
 use super::jobs::Finished;
 use super::report::{cell_stat, mean_std, runs_of, shown};
 use crate::error::Result;
-use crate::plot::{self, Series};
+use crate::plot::{self, Reference, Series};
+
+/// `test_accuracy` in words with its unit: `test accuracy (%)`.
+pub fn axis_label(metric: &str) -> String {
+    let unit = if in_percent(metric) { " (%)" } else { "" };
+    format!("{}{unit}", metric.replace('_', " "))
+}
+
+/// The colour family of a cell label: the optimizer-like part of its last value
+/// (`relu/mse/adam@0.001` -> `adam`).
+fn family(label: &str) -> String {
+    let last = label.rsplit('/').next().unwrap_or(label);
+    last.split('@').next().unwrap_or(last).to_string()
+}
+
+/// The curve of cell `c` for `metric`: mean over its seeds per epoch, with the band of one
+/// standard deviation when there are several seeds.
+fn curve(done: &[Finished], c: usize, metric: &str, label: String) -> Option<Series> {
+    let runs = runs_of(done, c);
+    let epochs = runs.iter().map(|f| f.table.rows.len()).min()?;
+    let mut points = Vec::new();
+    let mut band = Vec::new();
+    for e in 0..epochs {
+        let vals: Vec<f64> = runs
+            .iter()
+            .filter_map(|f| f.table.get(&f.table.rows[e], metric))
+            .map(|v| shown(metric, v))
+            .collect();
+        if vals.is_empty() {
+            continue;
+        }
+        let (m, s) = mean_std(&vals);
+        points.push(((e + 1) as f64, m));
+        band.push((m - s, m + s));
+    }
+    (!points.is_empty()).then(|| Series {
+        family: family(&label),
+        label,
+        points,
+        band: (runs.len() > 1).then_some(band),
+    })
+}
 
 /// Draws the charts next to `results`; returns their file names, or why there are none.
 pub fn write(
@@ -30,59 +73,84 @@ pub fn write(
             c.label.clone()
         }
     };
+    let seeds = format!(
+        "{} seed{}",
+        study.seeds.len(),
+        if study.seeds.len() == 1 { "" } else { "s" }
+    );
     let mut files = Vec::new();
-    // With two or more axes, one chart per value of the first axis keeps the lines readable.
+    // With two or more axes, one chart per value of the first axis keeps the lines readable;
+    // a loss is charted per loss function, as losses of different kinds do not share an axis.
     let groups = first_axis_groups(study, cells);
     for name in &study.curves {
         for (group, members) in &groups {
-            let series: Vec<Series> = members
-                .iter()
-                .filter_map(|&c| {
-                    let runs = runs_of(done, c);
-                    let epochs = runs.iter().map(|f| f.table.rows.len()).min()?;
-                    let points = (0..epochs)
-                        .filter_map(|e| {
-                            let vals: Vec<f64> = runs
-                                .iter()
-                                .filter_map(|f| f.table.get(&f.table.rows[e], name))
-                                .map(|v| shown(name, v))
-                                .collect();
-                            (!vals.is_empty()).then(|| ((e + 1) as f64, mean_std(&vals).0))
-                        })
-                        .collect::<Vec<_>>();
-                    let cell = label(&cells[c]);
-                    let short = match cell.split_once('/') {
-                        Some((_, rest)) if !group.is_empty() => rest.to_string(),
-                        _ => cell,
-                    };
-                    (!points.is_empty()).then_some(Series {
-                        label: short,
-                        points,
-                    })
-                })
-                .collect();
-            if series.is_empty() {
-                continue;
+            let mut by_loss: Vec<(String, Vec<usize>)> = Vec::new();
+            for &c in members {
+                let loss = match runs_of(done, c).first() {
+                    Some(f) if name.ends_with("_loss") && f.config.model.is_classifier() => {
+                        f.config.train.loss.name().to_string()
+                    }
+                    _ => String::new(),
+                };
+                match by_loss.iter_mut().find(|(l, _)| *l == loss) {
+                    Some((_, v)) => v.push(c),
+                    None => by_loss.push((loss, vec![c])),
+                }
             }
-            let (file, what) = if group.is_empty() {
-                (format!("curves-{name}.png"), String::new())
-            } else {
-                (format!("curves-{name}-{group}.png"), format!("{group}: "))
-            };
-            let unit = if in_percent(name) { " (%)" } else { "" };
-            plot::line_chart(
-                &folder.join(&file),
-                &format!(
-                    "{what}{} (mean over {} seed{})",
-                    name.replace('_', " "),
-                    study.seeds.len(),
-                    if study.seeds.len() == 1 { "" } else { "s" }
-                ),
-                "epoch",
-                &format!("{}{unit}", name.replace('_', " ")),
-                &series,
-            )?;
-            files.push(file);
+            let split = by_loss.len() > 1;
+            for (loss, members) in by_loss {
+                let series: Vec<Series> = members
+                    .iter()
+                    .filter_map(|&c| {
+                        let cell = label(&cells[c]);
+                        let short = match cell.split_once('/') {
+                            Some((_, rest)) if !group.is_empty() => rest.to_string(),
+                            _ => cell,
+                        };
+                        curve(done, c, name, short)
+                    })
+                    .collect();
+                if series.is_empty() {
+                    continue;
+                }
+                let mut parts = vec![format!("curves-{name}")];
+                parts.extend((!group.is_empty()).then(|| group.clone()));
+                parts.extend(split.then(|| loss.clone()));
+                let file = format!("{}.png", parts.join("-"));
+                let mut what: Vec<String> = Vec::new();
+                what.extend((!group.is_empty()).then(|| group.clone()));
+                what.extend(split.then(|| format!("{loss} loss")));
+                let prefix = if what.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", what.join(", "))
+                };
+                let reference = study
+                    .reference
+                    .as_ref()
+                    .filter(|r| r.metric == *name && cells.len() == 1)
+                    .map(|r| Reference {
+                        value: shown(name, r.value),
+                        label: format!("published: {}", shorten(&r.source, 40)),
+                    });
+                plot::line_chart(
+                    &folder.join(&file),
+                    &format!(
+                        "{prefix}{} (mean over {seeds}{})",
+                        name.replace('_', " "),
+                        if study.seeds.len() > 1 {
+                            ", band: +-1 std"
+                        } else {
+                            ""
+                        }
+                    ),
+                    "epoch",
+                    &axis_label(name),
+                    &series,
+                    reference.as_ref(),
+                )?;
+                files.push(file);
+            }
         }
     }
     if cells.len() > 1 {
@@ -100,14 +168,25 @@ pub fn write(
             })
             .collect();
         let file = format!("{}.png", metric.trim_start_matches("test_"));
-        let unit = if in_percent(&metric) { " (%)" } else { "" };
         plot::bar_chart(
             &folder.join(&file),
-            &format!("final {} (mean +- std)", metric.replace('_', " ")),
-            &format!("{}{unit}", metric.replace('_', " ")),
+            &format!(
+                "final {} (mean +- std over {seeds})",
+                metric.replace('_', " ")
+            ),
+            &axis_label(&metric),
             &bars,
         )?;
         files.push(file);
     }
     Ok(Ok(files))
+}
+
+/// `text` cut to `n` characters with an ellipsis.
+fn shorten(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(n).collect::<String>())
+    }
 }
