@@ -154,12 +154,23 @@ impl CnnConfig {
 }
 
 impl Cnn {
-    /// Forward propagation.
-    ///
-    /// # Shapes
-    /// - `x`: `[batch, channels * side * side]` (flat images, as the data loader gives them)
-    /// - returns logits `[batch, classes]`
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+    /// The activations of the last hidden layer — the features the network classifies by
+    /// (LeNet-5's F6, 84 units): `[batch, pixels]` -> `[batch, dense.last()]` (or the flattened
+    /// feature maps when there is no hidden dense layer).
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        let last = self.dense.len() - 1;
+        let flat = self.feature_maps(x);
+        self.dense[..last].iter().fold(flat, |h, layer| {
+            let h = match &self.dropout {
+                Some(d) => d.forward(h),
+                None => h,
+            };
+            activation::apply(self.activation, layer.forward(h))
+        })
+    }
+
+    /// The flattened maps after the convolutions: `[batch, pixels]` -> `[batch, c * s * s]`.
+    fn feature_maps(&self, x: Tensor<2>) -> Tensor<2> {
         let [n, _] = x.dims();
         let [c, h, w] = self.input;
         let mut h4: Tensor<4> = x.reshape([n, c, h, w]);
@@ -175,8 +186,17 @@ impl Cnn {
                 _ => h4,
             };
         }
+        h4.flatten(1, 3)
+    }
+
+    /// Forward propagation.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, channels * side * side]` (flat images, as the data loader gives them)
+    /// - returns logits `[batch, classes]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.dense.len() - 1;
-        let flat: Tensor<2> = h4.flatten(1, 3);
+        let flat = self.feature_maps(x);
         self.dense.iter().enumerate().fold(flat, |h, (i, layer)| {
             let h = match &self.dropout {
                 Some(d) => d.forward(h),
@@ -211,7 +231,8 @@ mod tests {
         let net = config.init(&device);
         assert_eq!(net.num_params(), 156 + 2416 + 48_120 + 10_164 + 850);
         let x = Tensor::<2>::zeros([3, 784], &device);
-        assert_eq!(net.forward(x).dims(), [3, 10]);
+        assert_eq!(net.forward(x.clone()).dims(), [3, 10]);
+        assert_eq!(net.features(x).dims(), [3, 84], "F6's 84 units");
     }
 
     #[test]

@@ -104,6 +104,15 @@ impl MlpConfig {
 }
 
 impl Mlp {
+    /// The activations of the last hidden layer (the inputs themselves for logistic
+    /// regression): `[batch, inputs]` -> `[batch, hidden.last()]`.
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        self.layers[..last].iter().fold(x, |h, layer| {
+            activation::apply(self.activation, layer.forward(h))
+        })
+    }
+
     /// Forward propagation.
     ///
     /// # Shapes

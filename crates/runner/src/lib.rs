@@ -9,6 +9,7 @@
 //! [`engine::Task`] trait; the families are in [`tasks`]; checkpoints in
 //! [`engine::checkpoint`]; studies (grids of runs and their reports) in [`study`].
 
+pub mod aesthetics;
 pub mod art;
 pub mod backend;
 pub mod console;

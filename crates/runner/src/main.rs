@@ -112,6 +112,24 @@ enum Command {
         #[command(subcommand)]
         kind: ArtKind,
     },
+    /// Measure image sets as perception research does and write the study's report.
+    Aesthetics {
+        /// The study folder (holding aesthetics.toml), e.g. experiments/art-vs-aesthetics.
+        dir: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Serve the local page where people choose the more beautiful of two images.
+    Rate {
+        /// The study folder (holding aesthetics.toml); run `nnlab aesthetics` on it first.
+        dir: PathBuf,
+        /// The port on 127.0.0.1 (0: any free one).
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// Stop after this many recorded choices (default: run until Ctrl-C).
+        #[arg(long)]
+        stop_after: Option<usize>,
+    },
     /// Download (if missing) and verify a known dataset.
     Data {
         /// Dataset name: mnist or fashion-mnist.
@@ -347,6 +365,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 activation.name(),
                 out.display()
             );
+        }
+        Command::Aesthetics { dir, data } => {
+            let path = nnlab_runner::aesthetics::run(&dir, &data.options())?;
+            say!(
+                "written to {} and {}",
+                path.display(),
+                dir.join("report/index.html").display()
+            );
+        }
+        Command::Rate {
+            dir,
+            port,
+            stop_after,
+        } => {
+            let n = nnlab_runner::aesthetics::rate::serve(&dir, port, stop_after, |url| {
+                say!("rating page (this machine only; the token keeps others out): {url}");
+                say!(
+                    "choices go to {}; stop with Ctrl-C",
+                    dir.join("ratings.csv").display()
+                );
+            })?;
+            say!("{n} choices recorded");
         }
         Command::Data { name, data } => {
             let load = data.options().load_options();

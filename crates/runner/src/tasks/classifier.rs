@@ -49,6 +49,14 @@ impl Net {
         }
     }
 
+    /// The last hidden layer's activations `[batch, features]` (evaluation mode expected).
+    pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Self::Mlp(m) => m.features(x),
+            Self::Cnn(c) => c.features(x),
+        }
+    }
+
     /// Trainable parameters.
     pub fn num_params(&self) -> usize {
         match self {

@@ -64,7 +64,7 @@ impl TrainOptions {
 
     /// The load options for an existing run: an explicit `--data-dir` or `$NNLAB_DATA` wins,
     /// else the data root the run recorded when it started.
-    fn load_options_for(&self, run: &Path) -> LoadOptions {
+    pub fn load_options_for(&self, run: &Path) -> LoadOptions {
         let mut load = self.load_options();
         let explicit = self.data_dir.is_some()
             || std::env::var_os(nnlab_data::DATA_ENV).is_some_and(|v| !v.is_empty());

@@ -1,0 +1,118 @@
+//! The network as perceiver: a trained classifier run (nnlab's LeNet-style CNN in the study)
+//! whose class probabilities and last hidden layer serve the processing-fluency proxies and the
+//! set comparisons.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use nnlab_aesthetics::Features;
+use nnlab_config::RunConfig;
+use nnlab_data::ImageDataset;
+
+use crate::engine::Task;
+use crate::engine::checkpoint;
+use crate::error::{Error, Result};
+use crate::tasks::classifier::{Classifier, Net};
+use crate::tasks::{self, TrainOptions};
+
+/// A trained classifier with its dataset.
+#[derive(Debug)]
+pub struct Eye {
+    /// The network in evaluation mode.
+    pub net: Net,
+    /// Its dataset (MNIST for the study).
+    pub data: ImageDataset,
+    /// The device it runs on.
+    pub device: Device,
+    /// Its config.
+    pub config: RunConfig,
+}
+
+impl Eye {
+    /// The classifier of the run in `path`, its newest checkpoint.
+    pub fn load(path: &Path, opts: &TrainOptions, device: &Device, backend: &str) -> Result<Self> {
+        let config = RunConfig::load(&crate::run_dir::config_of(path)?, &[])?;
+        if !config.model.is_classifier() {
+            return Err(Error::Study(format!(
+                "{}: the eye must be a classifier run (mlp or cnn), not model.kind = \"{}\"",
+                path.display(),
+                config.model.kind()
+            )));
+        }
+        let load = opts.load_options_for(path);
+        let (data, _) = tasks::load_data(&config, &load)?;
+        let reader = checkpoint::latest(path)?
+            .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?;
+        device.seed(config.seed);
+        let mut classifier =
+            Classifier::new(&config, &data, device, crate::backend::is_cpu(backend))?;
+        classifier.load(&reader)?;
+        Ok(Self {
+            net: classifier.model().valid(),
+            data,
+            device: device.clone(),
+            config,
+        })
+    }
+
+    /// `cnn, 61706 parameters` and so on.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}, {} parameters",
+            self.config.model.kind(),
+            self.net.num_params()
+        )
+    }
+
+    /// Pixels of the eye's input side.
+    pub fn side(&self) -> usize {
+        self.data.rows
+    }
+
+    fn tensor(&self, pixels: &[f32]) -> Tensor<2> {
+        let f = self.data.features();
+        Tensor::from_data(
+            TensorData::new(pixels.to_vec(), [pixels.len() / f, f]),
+            &self.device,
+        )
+    }
+
+    /// Class probabilities of flat images (`n * side * side` pixels): `n * classes` values.
+    pub fn probabilities(&self, pixels: &[f32]) -> Vec<f64> {
+        let f = self.data.features();
+        let mut out = Vec::with_capacity(pixels.len() / f * self.data.classes);
+        for chunk in pixels.chunks(1000 * f) {
+            let logits = self.net.forward(self.tensor(chunk));
+            let p = burn::tensor::activation::softmax(logits, 1);
+            out.extend(
+                p.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32 probabilities")
+                    .into_iter()
+                    .map(f64::from),
+            );
+        }
+        out
+    }
+
+    /// The last hidden layer's activations of flat images.
+    pub fn features(&self, pixels: &[f32]) -> Features {
+        let f = self.data.features();
+        let mut values = Vec::new();
+        let mut d = 0;
+        for chunk in pixels.chunks(1000 * f) {
+            let h = self.net.features(self.tensor(chunk));
+            d = h.dims()[1];
+            values.extend(
+                h.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32 features")
+                    .into_iter()
+                    .map(f64::from),
+            );
+        }
+        Features::new(values.len() / d.max(1), d, values)
+    }
+}

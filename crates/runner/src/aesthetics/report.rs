@@ -1,0 +1,444 @@
+//! The report of an aesthetics study: `report/index.html` (the images, a table of every measure
+//! per set, the comparisons with real images, what the network likes, people's choices, plots),
+//! `report/measures.csv` (every image), the rating pool, and the study's `results.md`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::maximize::Preferred;
+use super::measure::{IMAGE_MEASURES, Measured, SET_MEASURES};
+use super::people::{self, Ratings};
+use super::rate::{POOL, POOL_LIST};
+use super::sets::ImageSet;
+use super::study::AestheticsFile;
+use crate::error::{Error, Result};
+use crate::pictures;
+use crate::plot;
+use crate::run_dir::write_atomic;
+use crate::study::report::mean_std;
+
+/// Mean and std of a per-image measure over a set, ignoring values that do not apply.
+fn stat(m: &Measured, k: usize) -> Option<(f64, f64)> {
+    let xs: Vec<f64> = m
+        .per_image
+        .iter()
+        .map(|r| r[k])
+        .filter(|v| v.is_finite())
+        .collect();
+    (!xs.is_empty()).then(|| mean_std(&xs))
+}
+
+fn fmt(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Escapes text for HTML.
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Writes everything; returns the path of `results.md`.
+pub fn write(
+    dir: &Path,
+    study: &AestheticsFile,
+    sets: &[ImageSet],
+    measured: &[Measured],
+    preferred: &Preferred,
+    ratings: Option<&Ratings>,
+) -> Result<PathBuf> {
+    let report = dir.join("report");
+    std::fs::create_dir_all(report.join("sets")).map_err(|e| Error::io(&report, e))?;
+    // The images of each set, and the rating pool.
+    for s in sets {
+        let shown = s.images.take(if s.images.width > 64 { 12 } else { 64 });
+        let (cols, scale) = if s.images.width > 64 { (6, 1) } else { (16, 2) };
+        pictures::save_png(
+            &shown.grid(cols, 2, scale),
+            &report.join("sets").join(format!("{}.png", s.name)),
+        )?;
+    }
+    let pool = people::pool(study, sets);
+    std::fs::create_dir_all(dir.join(POOL)).map_err(|e| Error::io(dir, e))?;
+    let mut ids = String::new();
+    for item in &pool {
+        let s = &sets[item.set];
+        let one = Images1::of(s, item.index);
+        let scale = (280 / one.width.max(1)).max(1);
+        pictures::save_png(
+            &one.grid(1, 0, scale),
+            &dir.join(POOL).join(format!("{}.png", item.id(sets))),
+        )?;
+        ids.push_str(&item.id(sets));
+        ids.push('\n');
+    }
+    write_atomic(&dir.join(POOL_LIST), ids.as_bytes())?;
+    // Every image's measures.
+    let mut csv = String::from("set,index,predicted");
+    for (m, _) in IMAGE_MEASURES {
+        csv.push(',');
+        csv.push_str(m);
+    }
+    csv.push('\n');
+    for (s, m) in sets.iter().zip(measured) {
+        for (i, row) in m.per_image.iter().enumerate() {
+            let _ = write!(csv, "{},{i},{}", s.name, m.predicted[i]);
+            for v in row {
+                let _ = write!(
+                    csv,
+                    ",{}",
+                    if v.is_finite() {
+                        v.to_string()
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            csv.push('\n');
+        }
+    }
+    write_atomic(&report.join("measures.csv"), csv.as_bytes())?;
+    // Plots: one bar chart per measure, every set a bar.
+    let mut plots = Vec::new();
+    if plot::font_available() {
+        for (k, (name, what)) in IMAGE_MEASURES.iter().enumerate() {
+            let bars: Vec<(String, f64, f64)> = sets
+                .iter()
+                .zip(measured)
+                .filter_map(|(s, m)| stat(m, k).map(|(a, b)| (s.name.clone(), a, b)))
+                .collect();
+            if bars.is_empty() {
+                continue;
+            }
+            let file = format!("{name}.png");
+            plot::bar_chart(
+                &report.join(&file),
+                &format!("{name} (mean +- std)"),
+                what,
+                &bars,
+            )?;
+            plots.push(file);
+        }
+    }
+    pictures::save_png(
+        &preferred.regularised.grid(10, 2, 3),
+        &report.join("preferred.png"),
+    )?;
+    pictures::save_png(
+        &preferred.fooling.grid(10, 2, 3),
+        &report.join("fooling.png"),
+    )?;
+
+    let people_part = people_section(study, sets, measured, ratings);
+    let md = markdown(study, sets, measured, preferred, &people_part);
+    write_atomic(&dir.join("results.md"), md.as_bytes())?;
+    let page = page(study, sets, measured, preferred, &people_part, &plots);
+    write_atomic(&report.join("index.html"), page.as_bytes())?;
+    Ok(dir.join("results.md"))
+}
+
+/// One image of a set as a batch of one.
+struct Images1;
+
+impl Images1 {
+    fn of(s: &ImageSet, i: usize) -> pictures::Images {
+        let each = s.images.width * s.images.height;
+        pictures::Images {
+            n: 1,
+            pixels: s.images.pixels[i * each..(i + 1) * each].to_vec(),
+            ..s.images.clone()
+        }
+    }
+}
+
+/// The people part as markdown rows: `None` text when nobody rated.
+struct PeoplePart {
+    lines: Vec<String>,
+}
+
+fn people_section(
+    study: &AestheticsFile,
+    sets: &[ImageSet],
+    measured: &[Measured],
+    ratings: Option<&Ratings>,
+) -> PeoplePart {
+    let mut lines = Vec::new();
+    let Some(r) = ratings else {
+        lines.push(format!(
+            "**No human data.** Nobody has rated this study's images yet, so there are no correlations with people's choices. Rate with `nnlab rate` (the pool: the first {} images of each set).",
+            study.rated_per_set
+        ));
+        return PeoplePart { lines };
+    };
+    lines.push(format!(
+        "{} choices by {} rater(s) over {} images; Bradley-Terry scores (Bradley & Terry 1952), and each measure's Spearman correlation with them, with a bootstrap 95 % interval (2,000 resamples).",
+        r.choices.len(),
+        r.raters,
+        r.pool.len()
+    ));
+    let (scores, correlations) = people::correlate(r, measured, sets, &[], study.seed);
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let top: Vec<String> = order
+        .iter()
+        .take(5)
+        .map(|&i| format!("{} ({:+.2})", r.pool[i].id(sets), scores[i]))
+        .collect();
+    lines.push(format!("Most preferred: {}.", top.join(", ")));
+    lines.push(String::new());
+    lines.push("| measure | Spearman rho | 95 % interval | images |".into());
+    lines.push("|---|---|---|---|".into());
+    for c in &correlations {
+        lines.push(format!(
+            "| {} | {:+.2} | [{:+.2}, {:+.2}] | {} |",
+            c.measure, c.rho, c.low, c.high, c.n
+        ));
+    }
+    if !study.hypothesis.is_empty() {
+        lines.push(String::new());
+        lines.push("Hypotheses, written in `aesthetics.toml` before rating:".into());
+        lines.push(String::new());
+        for h in &study.hypothesis {
+            let (_, cs) = people::correlate(r, measured, sets, &h.sets, study.seed);
+            let verdict = match cs.iter().find(|c| c.measure == h.measure) {
+                Some(c) => format!(
+                    "rho {:+.2} [{:+.2}, {:+.2}], n = {}: **{}**",
+                    c.rho,
+                    c.low,
+                    c.high,
+                    c.n,
+                    people::verdict(h.expect, c)
+                ),
+                None => "too few rated images with this measure".into(),
+            };
+            lines.push(format!("- {} — {verdict}", h.text));
+        }
+    }
+    PeoplePart { lines }
+}
+
+fn markdown(
+    study: &AestheticsFile,
+    sets: &[ImageSet],
+    measured: &[Measured],
+    preferred: &Preferred,
+    people: &PeoplePart,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", study.title);
+    let _ = writeln!(
+        s,
+        "Generated by `nnlab aesthetics` from `aesthetics.toml`; the page with the images is [report/index.html](report/index.html), every image's measures are in `report/measures.csv`. Do not edit by hand.\n"
+    );
+    let _ = writeln!(
+        s,
+        "- the eye: `{}`; measured by nnlab {} at git revision {}",
+        study.eye.display(),
+        env!("CARGO_PKG_VERSION"),
+        crate::engine::provenance::revision()
+    );
+    let _ = writeln!(
+        s,
+        "- seed {}, up to {} images per set",
+        study.seed, study.images
+    );
+    if let Some(n) = &study.notes {
+        let _ = writeln!(s, "\n{}", n.trim());
+    }
+    let _ = writeln!(s, "\n## Sets\n\n| set | images | source |\n|---|---|---|");
+    for set in sets {
+        let _ = writeln!(s, "| {} | {} | {} |", set.name, set.images.n, set.origin);
+    }
+    let _ = writeln!(s, "\n## Image measures (mean +- std per set)\n");
+    let _ = writeln!(
+        s,
+        "| measure | {} |",
+        sets.iter()
+            .map(|x| x.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(s, "|---|{}", "---|".repeat(sets.len()));
+    for (k, (name, _)) in IMAGE_MEASURES.iter().enumerate() {
+        let cells: Vec<String> = measured
+            .iter()
+            .map(|m| stat(m, k).map_or("-".into(), |(a, b)| format!("{} +- {}", fmt(a), fmt(b))))
+            .collect();
+        let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(s, "\nWhat each measures:\n");
+    for (name, what) in IMAGE_MEASURES {
+        let _ = writeln!(s, "- `{name}`: {what}");
+    }
+    let _ = writeln!(s, "\n## Sets compared with real test images\n");
+    let _ = writeln!(
+        s,
+        "| measure | {} |",
+        sets.iter()
+            .map(|x| x.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(s, "|---|{}", "---|".repeat(sets.len()));
+    for (k, (name, _)) in SET_MEASURES.iter().enumerate() {
+        let cells: Vec<String> = measured.iter().map(|m| fmt(m.per_set[k])).collect();
+        let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(
+        s,
+        "\nReal test images are compared with the other half of the test set, so their column is the baseline of every other. What each measures:\n"
+    );
+    for (name, what) in SET_MEASURES {
+        let _ = writeln!(s, "- `{name}`: {what}");
+    }
+    let _ = writeln!(s, "\n## What the network likes\n");
+    let _ = writeln!(
+        s,
+        "Activation maximisation per class (Erhan et al. 2009), with L2 and total-variation regularisation, then without (fooling images, Nguyen et al. 2015); the eye's probability of the intended class under each:\n"
+    );
+    let _ = writeln!(
+        s,
+        "![preferred](report/preferred.png)\n\n![fooling](report/fooling.png)\n"
+    );
+    let conf = |v: &[f64]| {
+        v.iter()
+            .map(|c| format!("{c:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        s,
+        "- regularised, classes 0-9: {}",
+        conf(&preferred.regularised_confidence)
+    );
+    let _ = writeln!(
+        s,
+        "- unregularised, classes 0-9: {}",
+        conf(&preferred.fooling_confidence)
+    );
+    let _ = writeln!(s, "\n## People\n");
+    for l in &people.lines {
+        let _ = writeln!(s, "{l}");
+    }
+    s
+}
+
+fn page(
+    study: &AestheticsFile,
+    sets: &[ImageSet],
+    measured: &[Measured],
+    preferred: &Preferred,
+    people: &PeoplePart,
+    plots: &[String],
+) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
+         body{{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}}\
+         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
+         th:first-child,td:first-child{{text-align:left}}.sets{{display:flex;flex-wrap:wrap;gap:1.5em}}\
+         figure{{margin:0}}img{{max-width:100%}}.plots img{{width:48%}}\
+         </style></head><body>\n<h1>{}</h1>\n",
+        html(&study.title),
+        html(&study.title)
+    );
+    if let Some(n) = &study.notes {
+        let _ = writeln!(s, "<p>{}</p>", html(n.trim()).replace("\n\n", "</p><p>"));
+    }
+    let _ = writeln!(s, "<h2>Sets</h2><div class=\"sets\">");
+    for set in sets {
+        let _ = writeln!(
+            s,
+            "<figure><img src=\"sets/{0}.png\" alt=\"{0}\"><figcaption><b>{0}</b>: {1}</figcaption></figure>",
+            html(&set.name),
+            html(&set.origin)
+        );
+    }
+    let _ = writeln!(s, "</div>");
+    let table = |title: &str, rows: Vec<(String, Vec<String>)>| {
+        let mut t = format!("<h2>{}</h2><table><tr><th>measure</th>", html(title));
+        for set in sets {
+            let _ = write!(t, "<th>{}</th>", html(&set.name));
+        }
+        t.push_str("</tr>\n");
+        for (name, cells) in rows {
+            let _ = write!(t, "<tr><td>{}</td>", html(&name));
+            for c in cells {
+                let _ = write!(t, "<td>{}</td>", html(&c));
+            }
+            t.push_str("</tr>\n");
+        }
+        t.push_str("</table>\n");
+        t
+    };
+    s.push_str(&table(
+        "Image measures (mean ± std)",
+        IMAGE_MEASURES
+            .iter()
+            .enumerate()
+            .map(|(k, (name, _))| {
+                (
+                    name.to_string(),
+                    measured
+                        .iter()
+                        .map(|m| {
+                            stat(m, k)
+                                .map_or("-".into(), |(a, b)| format!("{} ± {}", fmt(a), fmt(b)))
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+    ));
+    s.push_str(&table(
+        "Sets compared with real test images",
+        SET_MEASURES
+            .iter()
+            .enumerate()
+            .map(|(k, (name, _))| {
+                (
+                    name.to_string(),
+                    measured.iter().map(|m| fmt(m.per_set[k])).collect(),
+                )
+            })
+            .collect(),
+    ));
+    let _ = writeln!(
+        s,
+        "<h2>What the network likes</h2><p>Per class, regularised (top) and unregularised, fooling (bottom):</p>\
+         <img src=\"preferred.png\" alt=\"preferred images\"><br><img src=\"fooling.png\" alt=\"fooling images\">"
+    );
+    let _ = writeln!(s, "<h2>People</h2>");
+    for l in &people.lines {
+        if !l.is_empty() {
+            let _ = writeln!(s, "<p>{}</p>", html(l));
+        }
+    }
+    let _ = writeln!(s, "<h2>Plots</h2><div class=\"plots\">");
+    for p in plots {
+        let _ = writeln!(s, "<img src=\"{0}\" alt=\"{0}\">", html(p));
+    }
+    let _ = writeln!(
+        s,
+        "</div>\n<p>Every image's measures: <a href=\"measures.csv\">measures.csv</a>.</p>"
+    );
+    let _ = writeln!(
+        s,
+        "<p>Regularised images' confidence: {:?}</p>",
+        preferred
+            .regularised_confidence
+            .iter()
+            .map(|c| (c * 100.0).round() / 100.0)
+            .collect::<Vec<_>>()
+    );
+    s.push_str("</body></html>\n");
+    s
+}

@@ -1,0 +1,392 @@
+//! `nnlab aesthetics` and `nnlab rate` end to end on tiny data the test writes itself: a small
+//! classifier as the eye, a small VAE as a generator, CPPN art and noise; the report without
+//! people's choices ("no human data"), then with simulated choices (Bradley-Terry scores,
+//! Spearman correlations, the hypotheses' verdicts); the rating server refusing forged
+//! requests; and, in a real headless browser, the rating page making choices that land in the
+//! ratings file and in the fit.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Trains the eye (an MLP) and a VAE on tiny data and writes a study folder reading them.
+fn study(tmp: &Path) -> PathBuf {
+    write_tiny(tmp, "tiny", 320, 200);
+    let eye = tiny_config(tmp, 3);
+    let vae = tmp.join("vae.toml");
+    std::fs::write(
+        &vae,
+        "name = \"vae\"\nseed = 2\n[data]\ndataset = \"tiny\"\n[model]\nkind = \"vae\"\n\
+         hidden = [32]\nlatent = 4\n[train]\nepochs = 2\nbatch_size = 16\nlr = 0.01\n",
+    )
+    .unwrap();
+    for (config, out) in [(&eye, "runs/eye"), (&vae, "runs/vae")] {
+        let (ok, _, stderr) = run(nnlab(tmp)
+            .arg("train")
+            .arg(config)
+            .arg("--out")
+            .arg(tmp.join(out)));
+        assert!(ok, "{stderr}");
+    }
+    let dir = tmp.join("study");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("aesthetics.toml"),
+        r#"title = "tiny aesthetics"
+eye = "../runs/eye"
+images = 12
+rated_per_set = 3
+[[set]]
+name = "real"
+source = "test"
+[[set]]
+name = "prototypes"
+source = "prototypes"
+[[set]]
+name = "vae"
+source = "run"
+run = "../runs/vae"
+[[set]]
+name = "art"
+source = "cppn"
+size = 128
+[[set]]
+name = "noise"
+source = "noise"
+[[hypothesis]]
+measure = "symmetry_lr"
+expect = "positive"
+text = "Symmetry raises preference"
+[[hypothesis]]
+measure = "confidence"
+expect = "positive"
+sets = ["vae", "real"]
+text = "Confident digits are preferred"
+"#,
+    )
+    .unwrap();
+    dir
+}
+
+fn aesthetics(tmp: &Path, dir: &Path) -> String {
+    let (ok, stdout, stderr) = run(nnlab(tmp).arg("aesthetics").arg(dir));
+    assert!(ok, "{stdout}\n{stderr}");
+    std::fs::read_to_string(dir.join("results.md")).unwrap()
+}
+
+const SETS: [&str; 5] = ["real", "prototypes", "vae", "art", "noise"];
+
+#[test]
+fn report_without_and_with_human_choices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = study(tmp.path());
+    let md = aesthetics(tmp.path(), &dir);
+    assert!(md.contains("**No human data.**"), "{md}");
+    assert!(
+        !md.contains("Spearman rho"),
+        "no correlations without ratings"
+    );
+    for measure in [
+        "complexity",
+        "symmetry_lr",
+        "birkhoff",
+        "fractal_d",
+        "confidence",
+        "prototype_distance",
+        "inception_score",
+        "fid",
+        "kid",
+        "precision",
+        "nearest_train",
+    ] {
+        assert!(
+            md.contains(&format!("| {measure} |")),
+            "{measure} missing:\n{md}"
+        );
+    }
+    let page = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    for set in SETS {
+        assert!(page.contains(&format!("src=\"sets/{set}.png\"")), "{set}");
+        assert!(dir.join(format!("report/sets/{set}.png")).is_file());
+    }
+    assert!(page.contains("preferred.png") && dir.join("report/preferred.png").is_file());
+    assert!(page.contains("No human data"));
+    // Fractal dimension applies only to the 128 px CPPN images.
+    let csv = std::fs::read_to_string(dir.join("report/measures.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let fd = header.iter().position(|h| *h == "fractal_d").unwrap();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[fd].is_empty(), f[0] != "art", "{line}");
+    }
+    assert_eq!(
+        csv.lines().count(),
+        1 + 12 * 4 + 10,
+        "12 per set, 10 prototypes"
+    );
+    // The pool: 3 per set.
+    let ids = std::fs::read_to_string(dir.join("report/pool/ids.txt")).unwrap();
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 15);
+    // Simulated raters who prefer art, then real digits, then the rest, by set.
+    let rank = |id: &str| match id.rsplit_once('-').unwrap().0 {
+        "art" => 4,
+        "real" => 3,
+        "prototypes" => 2,
+        "vae" => 1,
+        _ => 0,
+    };
+    let mut ratings = String::from("rater,unix_ms,left,right,chosen,response_ms\n");
+    for (k, a) in ids.iter().enumerate() {
+        for b in &ids[k + 1..] {
+            if rank(a) != rank(b) {
+                let chosen = if rank(a) > rank(b) { a } else { b };
+                ratings.push_str(&format!("sim{},0,{a},{b},{chosen},700\n", k % 2));
+            }
+        }
+    }
+    std::fs::write(dir.join("ratings.csv"), &ratings).unwrap();
+    let md = aesthetics(tmp.path(), &dir);
+    assert!(!md.contains("No human data"), "{md}");
+    let choices = ratings.lines().count() - 1;
+    assert!(
+        md.contains(&format!("{choices} choices by 2 rater(s) over 15 images")),
+        "{md}"
+    );
+    assert!(md.contains("| measure | Spearman rho | 95 % interval | images |"));
+    assert!(md.contains("Most preferred: art-"), "{md}");
+    assert!(md.contains("Symmetry raises preference — rho"), "{md}");
+    assert!(md.contains("Confident digits are preferred — rho"), "{md}");
+    // A ratings file that names images outside the pool is an error naming the line.
+    std::fs::write(
+        dir.join("ratings.csv"),
+        format!("{ratings}x,0,art-0,zzz-1,art-0,5\n"),
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("aesthetics").arg(&dir));
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("line {}", choices + 2)),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_study_file_says_which_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("aesthetics.toml"),
+        "title = \"t\"\neye = \"e\"\n[[set]]\nname = \"a\"\nsource = \"tests\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("aesthetics").arg(&dir));
+    assert!(!ok);
+    assert!(
+        stderr.contains("aesthetics.toml") && stderr.contains("tests"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("rate")
+        .arg(&dir)
+        .args(["--port", "0"]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("nnlab aesthetics"),
+        "the pool is made first: {stderr}"
+    );
+}
+
+/// Starts `nnlab rate` on a free port; returns the process and the page's URL.
+fn serve(tmp: &Path, dir: &Path, stop_after: usize) -> (Child, String) {
+    let mut child = nnlab(tmp)
+        .arg("rate")
+        .arg(dir)
+        .args(["--port", "0", "--stop-after", &stop_after.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("nnlab rate prints its URL").unwrap();
+        if let Some(at) = line.find("http://127.0.0.1:") {
+            break line[at..].trim().to_string();
+        }
+    };
+    (child, url)
+}
+
+/// A raw HTTP request; returns the status code.
+fn request(addr: &str, head: &str, body: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{head} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    reply.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn ratings_lines(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("ratings.csv"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn wait(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    false
+}
+
+#[test]
+fn the_server_refuses_forged_requests_and_appends_whole_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = study(tmp.path());
+    aesthetics(tmp.path(), &dir);
+    let (mut child, url) = serve(tmp.path(), &dir, 2);
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = url.split("token=").nth(1).unwrap().to_string();
+    let good = "rater=ann&left=real-0&right=art-1&chosen=art-1&ms=900";
+    assert_eq!(request(&addr, "POST /choice", good), 403, "no token");
+    assert_eq!(
+        request(
+            &addr,
+            "POST /choice?token=00112233445566778899aabbccddeeff",
+            good
+        ),
+        403
+    );
+    for bad in [
+        "rater=ann&left=real-0&right=art-1&chosen=noise-2&ms=900",
+        "rater=ann&left=real-0&right=../../etc-1&chosen=real-0&ms=900",
+        "rater=ann%0Aevil&left=real-0&right=art-1&chosen=art-1&ms=900",
+        "rater=ann&left=real-0&right=art-1&chosen=art-1&ms=9e99",
+    ] {
+        assert_eq!(
+            request(&addr, &format!("POST /choice?token={token}"), bad),
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        request(
+            &addr,
+            &format!("GET /pool/../../aesthetics.toml.png?token={token}"),
+            ""
+        ),
+        404
+    );
+    assert!(
+        ratings_lines(&dir).is_empty(),
+        "nothing refused reached the file"
+    );
+    assert_eq!(
+        request(&addr, &format!("POST /choice?token={token}"), good),
+        200
+    );
+    assert_eq!(
+        request(
+            &addr,
+            &format!("POST /choice?token={token}"),
+            "rater=bo&left=noise-2&right=vae-0&chosen=vae-0&ms=300"
+        ),
+        200
+    );
+    assert!(
+        wait(&mut child, Duration::from_secs(20)),
+        "stops after 2 choices"
+    );
+    let lines = ratings_lines(&dir);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[1].starts_with("ann,") && lines[1].ends_with(",real-0,art-1,art-1,900"));
+    // A second session with the same token appends (resumable, several raters).
+    let (mut child, url2) = serve(tmp.path(), &dir, 1);
+    assert_eq!(
+        url2.split("token=").nth(1),
+        Some(token.as_str()),
+        "the study keeps its token"
+    );
+    let addr = url2
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        request(&addr, &format!("POST /choice?token={token}"), good),
+        200
+    );
+    assert!(wait(&mut child, Duration::from_secs(20)));
+    assert_eq!(ratings_lines(&dir).len(), 4);
+}
+
+#[test]
+#[ignore = "needs Debian's chromium (CI installs it and runs the ignored tests)"]
+fn the_rating_page_works_in_a_headless_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = study(tmp.path());
+    aesthetics(tmp.path(), &dir);
+    let choices = 6;
+    let (mut child, url) = serve(tmp.path(), &dir, choices);
+    let profile = tmp.path().join("chromium-profile");
+    let browser = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--virtual-time-budget=30000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("{url}&auto={choices}&rater=browser"))
+        .output()
+        .expect("chromium is installed (apt-get install chromium)");
+    let dom = String::from_utf8_lossy(&browser.stdout);
+    assert!(
+        wait(&mut child, Duration::from_secs(60)),
+        "the server stops after {choices} choices; page:\n{dom}"
+    );
+    assert!(
+        dom.contains(&format!("auto: {choices} choices made")),
+        "{dom}"
+    );
+    let lines = ratings_lines(&dir);
+    assert_eq!(lines.len(), 1 + choices, "{lines:?}");
+    assert!(
+        lines[1..].iter().all(|l| l.starts_with("browser,")),
+        "{lines:?}"
+    );
+    let md = aesthetics(tmp.path(), &dir);
+    assert!(
+        md.contains(&format!("{choices} choices by 1 rater(s)")),
+        "{md}"
+    );
+    assert!(md.contains("Bradley-Terry scores"), "{md}");
+}
