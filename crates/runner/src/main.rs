@@ -88,6 +88,18 @@ enum Command {
         /// Runs at once, as separate processes (at least 1).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         jobs: u64,
+        /// Train only the study's run with this index (cells, then seeds), without the table:
+        /// what each task of a Slurm job array runs.
+        #[arg(long, value_name = "INDEX", conflicts_with_all = ["report_only", "slurm"])]
+        task: Option<usize>,
+        /// Write the table from finished runs only; fail naming any unfinished run.
+        #[arg(long, conflicts_with = "slurm")]
+        report_only: bool,
+        /// Submit the unfinished runs to Slurm as one job array, and the table as a job after
+        /// it; what follows goes to sbatch (e.g. --slurm --partition=cpu --time=2:00:00 --wait).
+        /// Must come last.
+        #[arg(long, num_args = 0.., allow_hyphen_values = true, value_name = "SBATCH OPTIONS")]
+        slurm: Option<Vec<String>>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -262,6 +274,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runs,
             results,
             jobs,
+            task,
+            report_only,
+            slurm,
             data,
         } => {
             let jobs = jobs as usize;
@@ -286,10 +301,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     quiet: jobs > 1,
                     ..data.options()
                 },
+                mode: match (task, report_only, slurm) {
+                    (Some(i), _, _) => study::Mode::Task(i),
+                    (_, true, _) => study::Mode::ReportOnly,
+                    (_, _, Some(extra)) => study::Mode::Slurm(extra),
+                    _ => study::Mode::Local,
+                },
             };
-            let path = study::run(&dir, &opts)?;
-            say!("{}", std::fs::read_to_string(&path).unwrap_or_default());
-            say!("written to {}", path.display());
+            match study::run(&dir, &opts)? {
+                study::Outcome::Table(path) => {
+                    say!("{}", std::fs::read_to_string(&path).unwrap_or_default());
+                    say!("written to {}", path.display());
+                }
+                study::Outcome::Run(out) => say!("run done: {}", out.display()),
+                study::Outcome::Submitted {
+                    array,
+                    report,
+                    results,
+                } => {
+                    if let Some(a) = array {
+                        say!("runs: Slurm job array {a} (squeue -j {a})");
+                    }
+                    say!("table: Slurm job {report}, writes {}", results.display());
+                }
+            }
         }
         Command::Generate {
             run,

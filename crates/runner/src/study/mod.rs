@@ -22,14 +22,18 @@
 //! source = "Keras, 5 seeds"
 //! ```
 //!
+//! On a cluster, `nnlab study <dir> --slurm [sbatch options]` submits the same runs as one Slurm
+//! job array and a job after it that writes `results.md` ([`slurm`]).
+//!
 //! Layout: [`file`] (the study file), [`grid`] (cells and runs), [`jobs`] (running them),
-//! [`report`] (`results.md`), [`charts`] (the PNGs).
+//! [`slurm`] (submitting them), [`report`] (`results.md`), [`charts`] (the PNGs).
 
 pub mod charts;
 pub mod file;
 pub mod grid;
 pub mod jobs;
 pub mod report;
+pub mod slurm;
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +57,23 @@ pub struct StudyOptions {
     pub jobs: usize,
     /// Data and verbosity.
     pub train: TrainOptions,
+    /// What to do: run everything here, one run, only the table, or submit to Slurm.
+    pub mode: Mode,
+}
+
+/// What `nnlab study` does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Train every unfinished run here, then write the table.
+    #[default]
+    Local,
+    /// Train only the run with this index in the study's order (a Slurm array task), no table.
+    Task(usize),
+    /// Write the table from finished runs; fail if any run is unfinished.
+    ReportOnly,
+    /// Submit the unfinished runs as a Slurm job array, and the table as a job after it, with
+    /// these extra `sbatch` options.
+    Slurm(Vec<String>),
 }
 
 /// Where a study run with `set` overrides goes by default:
@@ -77,8 +98,15 @@ pub fn variant_folder(dir: &Path, set: &[String]) -> PathBuf {
     PathBuf::from("runs").join("studies").join(study).join(slug)
 }
 
-/// Runs (or resumes) a study and writes its results. Returns the table's path.
-pub fn run(dir: &Path, opts: &StudyOptions) -> Result<PathBuf> {
+/// A study resolved against the command line: its cells, runs, and where things go.
+struct Resolved {
+    study: StudyFile,
+    cells: Vec<Cell>,
+    specs: Vec<grid::RunSpec>,
+    results: PathBuf,
+}
+
+fn resolve(dir: &Path, opts: &StudyOptions) -> Result<Resolved> {
     let study = StudyFile::load(dir)?;
     let cells = grid::cells(&study);
     // With command-line overrides the study is not the one defined in its folder: its committed
@@ -86,6 +114,7 @@ pub fn run(dir: &Path, opts: &StudyOptions) -> Result<PathBuf> {
     let variant = (!opts.set.is_empty()).then(|| variant_folder(dir, &opts.set));
     if let Some(v) = &variant
         && (opts.runs.is_none() || opts.results.is_none())
+        && !matches!(opts.mode, Mode::Task(_))
     {
         say!(
             "--set overrides change the study, so its committed record stays as it is; this variant goes to {}",
@@ -97,21 +126,87 @@ pub fn run(dir: &Path, opts: &StudyOptions) -> Result<PathBuf> {
         None => dir.join("runs"),
     });
     let specs = grid::specs(&study, &cells, dir, &runs_root, &opts.set)?;
-    let (mut done, pending) = jobs::sort(specs)?;
-    if !done.is_empty() {
-        say!("{} runs done already, {} to go", done.len(), pending.len());
-    }
-    done.extend(jobs::run(dir, &cells, pending, opts)?);
-
     let results = opts.results.clone().unwrap_or_else(|| match &variant {
         Some(v) => v.join("results.md"),
         None => dir.join("results.md"),
     });
-    let charts = charts::write(&study, &cells, &done, &results)?;
+    Ok(Resolved {
+        study,
+        cells,
+        specs,
+        results,
+    })
+}
+
+/// What a study command did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The table was written here.
+    Table(PathBuf),
+    /// One run (a Slurm task) finished, or had finished before, in this folder.
+    Run(PathBuf),
+    /// The study was submitted to Slurm: the array's job id (when runs were left) and the
+    /// report job's id; the table will be written here.
+    Submitted {
+        /// The job array's id, if any run was unfinished.
+        array: Option<String>,
+        /// The id of the job that writes the table.
+        report: String,
+        /// The table the report job writes.
+        results: PathBuf,
+    },
+}
+
+/// Runs (or resumes) a study and writes its results; or, by `opts.mode`, one of its runs, only
+/// its table, or its submission to Slurm.
+pub fn run(dir: &Path, opts: &StudyOptions) -> Result<Outcome> {
+    let r = resolve(dir, opts)?;
+    match &opts.mode {
+        Mode::Task(index) => {
+            let n = r.specs.len();
+            let spec = r.specs.into_iter().nth(*index).ok_or_else(|| {
+                crate::error::Error::Study(format!(
+                    "--task {index}: the study has {n} runs (0 to {})",
+                    n.saturating_sub(1)
+                ))
+            })?;
+            let out = spec.out.clone();
+            let (done, pending) = jobs::sort(vec![spec])?;
+            if done.is_empty() {
+                jobs::run(dir, &r.cells, pending, opts)?;
+            } else {
+                say!("{} is finished already", out.display());
+            }
+            return Ok(Outcome::Run(out));
+        }
+        Mode::Slurm(sbatch) => return slurm::submit(dir, opts, &r.specs, sbatch, &r.results),
+        Mode::Local | Mode::ReportOnly => {}
+    }
+    let (mut done, pending) = jobs::sort(r.specs)?;
+    if opts.mode == Mode::ReportOnly {
+        if !pending.is_empty() {
+            let missing: Vec<String> = pending
+                .iter()
+                .map(|s| format!("{} ({})", jobs::describe(&r.cells, s), s.out.display()))
+                .collect();
+            return Err(crate::error::Error::Study(format!(
+                "{} run(s) of {} are not finished: {}",
+                missing.len(),
+                dir.display(),
+                missing.join(", ")
+            )));
+        }
+    } else {
+        if !done.is_empty() {
+            say!("{} runs done already, {} to go", done.len(), pending.len());
+        }
+        done.extend(jobs::run(dir, &r.cells, pending, opts)?);
+    }
+    let charts = charts::write(&r.study, &r.cells, &done, &r.results)?;
     let how = report::Invocation {
         set: opts.set.clone(),
     };
-    let table = report::results_table(&study, &cells, &done, &charts, &how);
-    crate::run_dir::write_atomic(&results, table.as_bytes())?;
-    Ok(results)
+    let table = report::results_table(&r.study, &r.cells, &done, &charts, &how);
+    crate::run_dir::write_atomic(&r.results, table.as_bytes())?;
+    Ok(Outcome::Table(r.results))
 }

@@ -172,11 +172,29 @@ pub fn results_table(
     let _ = writeln!(s, "- seeds: {:?}", study.seeds);
     if let Some(first) = done.first() {
         let f = &first.summary;
-        let _ = writeln!(
-            s,
-            "- {} epochs on {} training examples of `{}`",
-            f.epochs, f.train_examples, f.dataset
-        );
+        if done.iter().all(|d| d.summary.epochs == f.epochs) {
+            let _ = writeln!(
+                s,
+                "- {} epochs on {} training examples of `{}`",
+                f.epochs, f.train_examples, f.dataset
+            );
+        } else {
+            // Cells train for different numbers of epochs (e.g. PCA's single pass).
+            let mut per_cell: Vec<String> = Vec::new();
+            for d in done {
+                let item = format!("{} {}", cells[d.cell].label, d.summary.epochs);
+                if !per_cell.contains(&item) {
+                    per_cell.push(item);
+                }
+            }
+            let _ = writeln!(
+                s,
+                "- {} training examples of `{}`; epochs per cell: {}",
+                f.train_examples,
+                f.dataset,
+                per_cell.join(", ")
+            );
+        }
     }
     for line in provenance(done) {
         let _ = writeln!(s, "{line}");
