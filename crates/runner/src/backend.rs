@@ -7,21 +7,66 @@
 //! | `wgpu` | `Device::wgpu(DefaultDevice)` | Vulkan/Metal/DX12 GPUs, with fusion and autotune |
 //! | `cuda` | `Device::cuda(0)` | NVIDIA GPUs, with fusion and autotune |
 //!
-//! When several are compiled in, the most specific wins: cuda, wgpu, ndarray, flex.
+//! When several are compiled in, the most specific wins: cuda, wgpu, ndarray, flex; the
+//! environment variable `NNLAB_BACKEND` picks another of those compiled in (the parity tests
+//! use it to run one binary on each). The backend features also compile in `flex`, which draws
+//! every model's initial parameters on the host, so that a seed means the same initial weights
+//! on every backend.
 
 use burn::prelude::*;
 
-/// The device of the compiled-in backend, and its name as recorded in runs.
-#[allow(unreachable_code)]
+/// The environment variable that picks one of the compiled-in backends.
+pub const BACKEND_ENV: &str = "NNLAB_BACKEND";
+
+/// The backends compiled into this build, the default (most specific) first.
+pub fn compiled() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if cfg!(feature = "cuda") {
+        v.push("cuda");
+    }
+    if cfg!(feature = "wgpu") {
+        v.push("wgpu");
+    }
+    if cfg!(feature = "ndarray") {
+        v.push("ndarray");
+    }
+    v.push("flex");
+    v
+}
+
+/// The backend `NNLAB_BACKEND` names, or the default; an error names the compiled-in ones.
+pub fn chosen() -> Result<&'static str, String> {
+    let all = compiled();
+    match std::env::var(BACKEND_ENV) {
+        Ok(name) if !name.is_empty() => all.iter().copied().find(|b| *b == name).ok_or_else(|| {
+            format!(
+                "{BACKEND_ENV}={name}: this nnlab was built with {}; other backends are cargo features of nnlab-runner (--features wgpu, ndarray, cuda)",
+                all.join(", ")
+            )
+        }),
+        _ => Ok(all[0]),
+    }
+}
+
+/// The device of `name`, a compiled-in backend.
+pub fn device_of(name: &str) -> Device {
+    match name {
+        #[cfg(feature = "cuda")]
+        "cuda" => Device::cuda(0),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu(DeviceKind::DefaultDevice),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)]
+        "ndarray" => Device::ndarray(),
+        _ => Device::flex(),
+    }
+}
+
+/// The device of the chosen backend, and its name as recorded in runs (the default backend
+/// when `NNLAB_BACKEND` is invalid; the CLI checks it first with [`chosen`]).
 pub fn select_device() -> (Device, &'static str) {
-    #[cfg(feature = "cuda")]
-    return (Device::cuda(0), "cuda");
-    #[cfg(feature = "wgpu")]
-    return (Device::wgpu(DeviceKind::DefaultDevice), "wgpu");
-    #[cfg(feature = "ndarray")]
-    #[allow(deprecated)]
-    return (Device::ndarray(), "ndarray");
-    (Device::flex(), "flex")
+    let name = chosen().unwrap_or_else(|_| compiled()[0]);
+    (device_of(name), name)
 }
 
 /// Whether a backend computes in host memory (where fused host-side updates pay off).

@@ -213,6 +213,7 @@ fn final_line(figures: &[(String, f64)]) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    nnlab_runner::backend::chosen().map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Train {
             config,

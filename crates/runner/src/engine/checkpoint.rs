@@ -286,6 +286,22 @@ fn write_checkpoint(
     Ok(())
 }
 
+/// Copies every record of `from` into `to` through a checkpoint in a temporary folder (removed
+/// afterwards): how parameters drawn on the host reach another backend.
+pub fn transfer(from: &dyn super::Task, to: &mut dyn super::Task) -> Result<()> {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let tmp = std::env::temp_dir().join(format!(
+        "nnlab-init-{}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let result = write_checkpoint(&tmp, "init", 0, None, |w| from.save(w), false)
+        .and_then(|()| CheckpointReader::open(&tmp.join(DIR).join("init")))
+        .and_then(|r| to.load(&r));
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
 /// Saves the checkpoint after `epoch` (1-based) and makes it the one to resume from; drops
 /// mid-epoch checkpoints and epochs older than the one before.
 pub fn save_epoch(

@@ -124,15 +124,36 @@ pub fn load_data(config: &RunConfig, load: &LoadOptions) -> Result<(ImageDataset
     Ok((data, split))
 }
 
-/// The task `config` describes, its parameters drawn from `config.seed` on `device`.
+/// The task `config` describes on `device` (of `backend`), its parameters drawn from
+/// `config.seed` on the host — by flex, whatever the backend — so that a seed means the same
+/// initial weights on every backend, and swapping the backend changes only the arithmetic.
 pub fn build(
     config: &RunConfig,
     data: &ImageDataset,
     device: &Device,
     backend: &str,
 ) -> Result<Box<dyn Task>> {
-    device.seed(config.seed);
     let host = is_cpu(backend);
+    if backend == "flex" {
+        return build_on(config, data, device, host);
+    }
+    // The optimizer kind follows the target (a fused host update on CPU backends), so the
+    // records of both copies match.
+    let drawn = build_on(config, data, &Device::flex(), host)?;
+    let mut task = build_on(config, data, device, host)?;
+    checkpoint::transfer(drawn.as_ref(), task.as_mut())?;
+    Ok(task)
+}
+
+/// The task `config` describes with its parameters drawn on `device` itself; `host` fuses
+/// optimizer updates in host memory.
+fn build_on(
+    config: &RunConfig,
+    data: &ImageDataset,
+    device: &Device,
+    host: bool,
+) -> Result<Box<dyn Task>> {
+    device.seed(config.seed);
     let ad = device.clone().autodiff();
     Ok(match &config.model {
         ModelConfig::Mlp(_) | ModelConfig::Cnn(_) => {
