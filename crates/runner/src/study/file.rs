@@ -138,11 +138,19 @@ pub struct Expect {
     pub source: String,
 }
 
-/// Whether larger values of a figure are better.
+/// Whether larger values of a figure are better (accuracies, likelihoods and bounds on them,
+/// scores, the diversity of samples).
 pub fn higher_is_better(metric: &str) -> bool {
-    ["accuracy", "elbo", "log_likelihood", "score"]
-        .iter()
-        .any(|w| metric.contains(w))
+    [
+        "accuracy",
+        "elbo",
+        "log_likelihood",
+        "parzen_ll",
+        "score",
+        "diversity",
+    ]
+    .iter()
+    .any(|w| metric.contains(w))
 }
 
 /// Whether a figure is shown in percent (accuracies).
@@ -187,5 +195,30 @@ impl StudyFile {
             }
         }
         Ok(study)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_direction_of_every_figure_studies_tabulate() {
+        for m in [
+            "test_accuracy",
+            "test_elbo",
+            "test_parzen_ll",
+            "test_parzen_ll_real",
+            "test_diversity",
+        ] {
+            assert!(super::higher_is_better(m), "{m}");
+        }
+        for m in [
+            "test_loss",
+            "test_recon_error",
+            "test_recon",
+            "test_kl",
+            "train_d_loss",
+        ] {
+            assert!(!super::higher_is_better(m), "{m}");
+        }
     }
 }
