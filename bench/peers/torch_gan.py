@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """The MLP GAN of configs/gan_2014.toml in PyTorch, for nnlab's side-by-side comparison: the
-same layers (a 100-1200-1200-784 ReLU generator with logistic outputs, a 784-240-240-1 leaky-ReLU
-discriminator with dropout 0.3), Glorot-uniform weights and zero biases, Adam lr 2e-4 with betas
-(0.5, 0.999) and epsilon 1e-8, batch 100, the non-saturating generator loss, 50,000 training
-images. Prints one line per epoch — the losses, D's mean output on real and generated images, and
-the diversity of 1,000 samples (the mean over pixels of their standard deviation across samples;
-0 means every sample is the same image) — and `RESULT {json}`.
+same layers (a 100-256-512-1024-784 generator with leaky-ReLU units of slope 0.2 and a tanh
+output, a 784-1024-512-256-1 leaky-ReLU discriminator with dropout 0.3, pixels in [-1, 1]),
+Glorot-uniform weights and zero biases, Adam lr 2e-4 with betas (0.5, 0.999) and epsilon 1e-8,
+batch 100, the non-saturating generator loss, 50,000 training images. The flags give back the
+paper's layers (--generator 1200 1200 --g-activation relu --discriminator 240 240 --output
+sigmoid), which collapse. Prints one line per epoch — the losses, D's mean output on real and
+generated images, and the diversity of 1,000 samples in [0, 1] (the mean over pixels of their
+standard deviation across samples; 0 means every sample is the same image) — and `RESULT {json}`.
 
 usage: torch_gan.py SEED [--epochs 5] [--threads 2] [--data DIR] [--limit N]
-       [--generator 1200 1200] [--discriminator 240 240] [--g-activation relu|leaky_relu]
-       [--output sigmoid|tanh]
+       [--generator 256 512 1024] [--discriminator 1024 512 256]
+       [--g-activation leaky_relu|relu] [--g-slope 0.2] [--output tanh|sigmoid]
 """
 import argparse
 import json
@@ -28,10 +30,11 @@ p.add_argument("--epochs", type=int, default=5)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--data", default=os.environ.get("MNIST_DIR", "../../../shared/data/mnist"))
 p.add_argument("--limit", type=int, default=50000)
-p.add_argument("--generator", type=int, nargs="+", default=[1200, 1200])
-p.add_argument("--discriminator", type=int, nargs="+", default=[240, 240])
-p.add_argument("--g-activation", choices=["relu", "leaky_relu"], default="relu")
-p.add_argument("--output", choices=["sigmoid", "tanh"], default="sigmoid",
+p.add_argument("--generator", type=int, nargs="+", default=[256, 512, 1024])
+p.add_argument("--discriminator", type=int, nargs="+", default=[1024, 512, 256])
+p.add_argument("--g-activation", choices=["relu", "leaky_relu"], default="leaky_relu")
+p.add_argument("--g-slope", type=float, default=0.2, help="the generator's leaky-ReLU slope")
+p.add_argument("--output", choices=["sigmoid", "tanh"], default="tanh",
                help="tanh: images scaled to [-1, 1] and a tanh generator output")
 a = p.parse_args()
 torch.manual_seed(a.seed)
@@ -61,7 +64,7 @@ def generate(z):
         if i == len(g_layers) - 1:
             h = torch.sigmoid(h) if a.output == "sigmoid" else torch.tanh(h)
         else:
-            h = F.relu(h) if a.g_activation == "relu" else F.leaky_relu(h, 0.2)
+            h = F.relu(h) if a.g_activation == "relu" else F.leaky_relu(h, a.g_slope)
     return h
 
 

@@ -42,8 +42,8 @@ pub use data::DataConfig;
 pub use init::WeightInit;
 pub use loss::LossKind;
 pub use model::{
-    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, MlpSpec, ModelConfig, PcaSpec, Pooling,
-    Reconstruction, VaeSpec,
+    AutoencoderSpec, CnnSpec, DcganSpec, GanOutput, GanSpec, MlpSpec, ModelConfig, PcaSpec,
+    Pooling, Reconstruction, VaeSpec,
 };
 pub use optimizer::{
     AdaGradSettings, AdamSettings, EpsilonPlacement, OptimizerName, RmsPropSettings, SgdSettings,

@@ -261,19 +261,24 @@ impl Default for VaeSpec {
     }
 }
 
-/// `kind = "gan"`: a generator MLP from noise to pixels (logistic outputs) and a discriminator
-/// MLP from pixels to a logit, trained against each other.
+/// `kind = "gan"`: a generator MLP from noise to pixels and a discriminator MLP from pixels to a
+/// logit, trained against each other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GanSpec {
     /// Dimension of the noise `z ~ N(0, I)`.
     pub latent: usize,
-    /// Widths of the generator's hidden layers (ReLU).
+    /// Widths of the generator's hidden layers.
     pub generator: Vec<usize>,
+    /// Nonlinearity of the generator's hidden layers (`leaky_relu` here has slope 0.2, as the
+    /// discriminator's).
+    pub generator_activation: Activation,
     /// Widths of the discriminator's hidden layers (leaky ReLU, slope 0.2).
     pub discriminator: Vec<usize>,
     /// Dropout rate in the discriminator's hidden layers.
     pub dropout: f64,
+    /// How the generator's output and the discriminator's input are scaled.
+    pub output: GanOutput,
 }
 
 impl Default for GanSpec {
@@ -281,10 +286,23 @@ impl Default for GanSpec {
         Self {
             latent: 100,
             generator: vec![1200, 1200],
+            generator_activation: Activation::Relu,
             discriminator: vec![240, 240],
             dropout: 0.3,
+            output: GanOutput::Logistic,
         }
     }
+}
+
+/// The pixel scale a GAN's two networks work in (`model.output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GanOutput {
+    /// Pixels in `[0, 1]`: a logistic generator output, as Goodfellow et al. (2014).
+    Logistic,
+    /// Pixels in `[-1, 1]`: a tanh generator output, and real images scaled to `[-1, 1]` before
+    /// the discriminator sees them (Radford et al. 2016's recipe).
+    Tanh,
 }
 
 /// `kind = "dcgan"`: Radford et al.'s convolutional generator and discriminator, at 28x28.

@@ -5,12 +5,17 @@
 //! where the paper used maxout units with dropout).
 //!
 //! Both networks speak flat images `[batch, pixels]` in `[0, 1]`, as the convolutional pair of
-//! [`crate::dcgan`] does, so one training task serves both.
+//! [`crate::dcgan`] does, so one training task serves both. With [`GanOutput::Tanh`] they work
+//! in `[-1, 1]` inside (Radford et al. 2016): the generator ends in `tanh(y)` and the
+//! discriminator first maps `x` to `2x - 1`; the generator hands out `(tanh(y) + 1) / 2`, the
+//! same image in `[0, 1]`.
 
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, sigmoid};
-use nnlab_config::GanSpec;
+use burn::tensor::activation::{leaky_relu, sigmoid, tanh};
+use nnlab_config::{Activation, GanOutput, GanSpec};
+
+use crate::activation;
 
 /// Slope of the discriminators' leaky ReLUs for negative inputs (Radford et al. 2016).
 pub const LEAKY_SLOPE: f64 = 0.2;
@@ -43,13 +48,25 @@ pub struct GanConfig {
     /// Dropout rate in the discriminator's hidden layers.
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Nonlinearity of the generator's hidden layers.
+    #[config(default = "Activation::Relu")]
+    pub generator_activation: Activation,
+    /// The pixel scale both networks work in.
+    #[config(default = "GanOutput::Logistic")]
+    pub output: GanOutput,
 }
 
 /// The MLP generator.
 #[derive(Module, Debug)]
 pub struct MlpGenerator {
-    /// Dense layers; ReLU between them, logistic at the end.
+    /// Dense layers; the hidden nonlinearity between them, logistic or tanh at the end.
     pub layers: Vec<Linear>,
+    /// Nonlinearity of the hidden layers.
+    #[module(skip)]
+    pub activation: Activation,
+    /// Logistic or tanh outputs.
+    #[module(skip)]
+    pub output: GanOutput,
 }
 
 /// The MLP discriminator.
@@ -59,6 +76,9 @@ pub struct MlpDiscriminator {
     pub layers: Vec<Linear>,
     /// Dropout on each hidden layer's output, when configured.
     pub dropout: Option<Dropout>,
+    /// With tanh outputs, images are mapped from `[0, 1]` to `[-1, 1]` first.
+    #[module(skip)]
+    pub output: GanOutput,
 }
 
 fn dense(ws: &[usize], device: &Device) -> Vec<Linear> {
@@ -81,6 +101,8 @@ impl GanConfig {
             spec.discriminator.clone(),
         )
         .with_dropout(spec.dropout)
+        .with_generator_activation(spec.generator_activation)
+        .with_output(spec.output)
     }
 
     /// Builds the generator on `device`.
@@ -90,6 +112,8 @@ impl GanConfig {
         ws.push(self.pixels);
         MlpGenerator {
             layers: dense(&ws, device),
+            activation: self.generator_activation,
+            output: self.output,
         }
     }
 
@@ -101,6 +125,7 @@ impl GanConfig {
         MlpDiscriminator {
             layers: dense(&ws, device),
             dropout: (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init()),
+            output: self.output,
         }
     }
 }
@@ -114,13 +139,26 @@ impl Generator for MlpGenerator {
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(z, |h, (i, l)| {
             let y = l.forward(h);
-            if i == last { sigmoid(y) } else { relu(y) }
+            match (i == last, self.output) {
+                // Leaky units take the discriminators' slope of 0.2 (Radford et al. 2016), not
+                // the 0.01 of `leaky_relu` elsewhere: with 0.01 the generator collapses.
+                (false, _) if self.activation == Activation::LeakyRelu => {
+                    leaky_relu(y, LEAKY_SLOPE)
+                }
+                (false, _) => activation::apply(self.activation, y),
+                (true, GanOutput::Logistic) => sigmoid(y),
+                (true, GanOutput::Tanh) => (tanh(y) + 1.0) / 2.0,
+            }
         })
     }
 }
 
 impl Discriminator for MlpDiscriminator {
     fn logit(&self, x: Tensor<2>) -> Tensor<2> {
+        let x = match self.output {
+            GanOutput::Logistic => x,
+            GanOutput::Tanh => x * 2.0 - 1.0,
+        };
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(x, |h, (i, l)| {
             let y = l.forward(h);
@@ -155,5 +193,58 @@ mod tests {
         // 100-1200-1200-784 and 784-240-240-1.
         assert_eq!(g.num_params(), 101 * 1200 + 1201 * 1200 + 1201 * 784);
         assert_eq!(d.num_params(), 785 * 240 + 241 * 240 + 241);
+    }
+
+    /// The tanh recipe is the logistic one seen through `x -> 2x - 1`: with the same weights the
+    /// generator hands out `(tanh(y) + 1) / 2 = sigmoid(2y)` where the logistic one gives
+    /// `sigmoid(y)`, and the discriminator sees `2x - 1`.
+    #[test]
+    fn tanh_outputs_are_the_logistic_ones_rescaled() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex();
+        let spec = GanSpec {
+            generator: vec![16],
+            discriminator: vec![8],
+            generator_activation: Activation::LeakyRelu,
+            dropout: 0.0,
+            output: GanOutput::Tanh,
+            ..GanSpec::default()
+        };
+        let c = GanConfig::from_spec(&spec, 12);
+        let g_tanh = c.init_generator(&device);
+        let d_tanh = c.init_discriminator(&device);
+        let g_logistic = MlpGenerator {
+            output: GanOutput::Logistic,
+            ..g_tanh.clone()
+        };
+        let d_logistic = MlpDiscriminator {
+            output: GanOutput::Logistic,
+            ..d_tanh.clone()
+        };
+        let z = Tensor::<2>::random(
+            [5, 100],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let p = g_logistic.generate(z.clone());
+        let y = (p.clone() / (p.neg() + 1.0)).log();
+        let expected = sigmoid(y * 2.0);
+        let t = g_tanh.generate(z);
+        let diff = (t.clone() - expected).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-5, "{diff}");
+        let (lo, hi) = (
+            t.clone().min().into_scalar::<f32>(),
+            t.max().into_scalar::<f32>(),
+        );
+        assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi));
+        let x = Tensor::<2>::random(
+            [5, 12],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let a = d_tanh.logit(x.clone());
+        let b = d_logistic.logit(x * 2.0 - 1.0);
+        let diff = (a - b).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-6, "{diff}");
     }
 }
