@@ -249,7 +249,8 @@ fn single_cell(s: &mut String, study: &StudyFile, done: &[Finished]) {
         .collect();
     let _ = writeln!(
         s,
-        "| nnlab, {n} seeds | {} | {:.2} |",
+        "| nnlab, {n} {} | {} | {:.2} |",
+        if n == 1 { "seed" } else { "seeds" },
         cells.join(" | "),
         cell_secs(done, 0)
     );
