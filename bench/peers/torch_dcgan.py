@@ -3,9 +3,12 @@
 (bench/compare_generative.py): the same generator and discriminator (Radford et al. 2016 at
 28x28), weights N(0, 0.02), Adam lr 2e-4 with beta1 0.5, batch 128, the first 50,000 MNIST
 training images, one discriminator and one generator step per batch (non-saturating loss).
-Prints one line per epoch and `RESULT {json}` with the median seconds per epoch.
+Prints one line per epoch and `RESULT {json}` with the median seconds per epoch, and the last
+epoch's seconds and samples per second (scripts/gpu-check.sh runs it on a GPU with --device cuda,
+where the first epoch warms up).
 
 usage: torch_dcgan.py SEED [--epochs 2] [--features 32] [--threads 2] [--data DIR]
+       [--device cpu|cuda] [--batch-size 128] [--limit 50000]
 """
 import argparse
 import json
@@ -26,12 +29,16 @@ p.add_argument("--features", type=int, default=32)
 p.add_argument("--latent", type=int, default=100)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--data", default=os.environ.get("MNIST_DIR", "../../../shared/data/mnist"))
+p.add_argument("--device", default="cpu")
+p.add_argument("--batch-size", type=int, default=128)
+p.add_argument("--limit", type=int, default=50000)
 a = p.parse_args()
+dev = torch.device(a.device)
 torch.manual_seed(a.seed)
 torch.set_num_threads(a.threads)
 g, d, z_dim = a.features, a.features, a.latent
 
-train_x = torch.from_numpy(mnist.load(a.data)[0][:50000]).view(-1, 1, 28, 28) * 2 - 1
+train_x = (torch.from_numpy(mnist.load(a.data)[0][:min(a.limit, 50000)]).view(-1, 1, 28, 28) * 2 - 1).to(dev)
 
 
 class Generator(nn.Module):
@@ -67,24 +74,26 @@ def init(m):
         nn.init.normal_(m.weight, 0.0, 0.02)
 
 
-G, D = Generator(), Discriminator()
+G, D = Generator().to(dev), Discriminator().to(dev)
 G.apply(init)
 D.apply(init)
 opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
 opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
 secs = []
 for epoch in range(1, a.epochs + 1):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     d_total = g_total = 0.0
-    for idx in torch.randperm(len(train_x)).split(128):
+    for idx in torch.randperm(len(train_x), device=dev).split(a.batch_size):
         real = train_x[idx]
         n = len(real)
-        fake = G(torch.randn(n, z_dim)).detach()
+        fake = G(torch.randn(n, z_dim, device=dev)).detach()
         d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
-        g_loss = F.softplus(-D(G(torch.randn(n, z_dim)))).mean()
+        g_loss = F.softplus(-D(G(torch.randn(n, z_dim, device=dev)))).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
@@ -92,4 +101,5 @@ for epoch in range(1, a.epochs + 1):
         g_total += g_loss.item() * n
     secs.append(time.perf_counter() - start)
     print(f"epoch {epoch}: d_loss {d_total / len(train_x):.4f}, g_loss {g_total / len(train_x):.4f}, {secs[-1]:.2f} s", flush=True)
-print("RESULT " + json.dumps({"epoch_s_median": statistics.median(secs)}))
+print("RESULT " + json.dumps({"epoch_s_median": statistics.median(secs), "seconds": secs[-1],
+                              "samples_per_s": len(train_x) / secs[-1]}))
