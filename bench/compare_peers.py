@@ -6,6 +6,7 @@ Runs, one after the other on the same quiet machine, for each seed:
   torch_mlp.py --feed tensor / --feed dataloader  (PyTorch's fastest and its usual way)
   keras_mlp.py                                    (the article's code)
   numpy_mlp.py                                    (by hand)
+  jax_mlp.py --mode scan / --mode step            (a whole epoch as one XLA program; one per step)
 and prints a markdown table: median seconds per epoch, peak RSS of each process (from wait4),
 test accuracy, and nnlab's speed-up over each peer.
 
@@ -74,6 +75,8 @@ jobs = {
     "torch-dataloader": peer("torch_mlp.py", "--feed", "dataloader", label="PyTorch, DataLoader"),
     "keras": peer("keras_mlp.py", label="Keras (article code)"),
     "numpy": peer("numpy_mlp.py", label="NumPy by hand"),
+    "jax-scan": peer("jax_mlp.py", "--mode", "scan", label="JAX, one compiled epoch (lax.scan)"),
+    "jax-step": peer("jax_mlp.py", "--mode", "step", label="JAX, one compiled call per step"),
 }
 names = a.only or list(jobs)
 unknown = [n for n in names if n not in jobs]
