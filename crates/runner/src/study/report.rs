@@ -69,6 +69,15 @@ pub fn cell_stat(done: &[Finished], cell: usize, metric: &str) -> Option<(f64, f
     (!xs.is_empty()).then(|| mean_std(&xs))
 }
 
+/// A cell's figure as the table shows it: mean +- std over its seeds, the value alone for one.
+fn fmt_cell(done: &[Finished], cell: usize, metric: &str) -> String {
+    match cell_stat(done, cell, metric) {
+        None => "-".into(),
+        Some((m, _)) if runs_of(done, cell).len() == 1 => fmt_value(metric, m),
+        Some(st) => fmt_mean_std(metric, st),
+    }
+}
+
 fn cell_secs(done: &[Finished], cell: usize) -> f64 {
     let s: Vec<f64> = runs_of(done, cell)
         .iter()
@@ -243,10 +252,7 @@ fn single_cell(s: &mut String, study: &StudyFile, done: &[Finished]) {
     let names = &study.metrics;
     let _ = writeln!(s, "| | {} | s/epoch (median) |", words(names));
     let _ = writeln!(s, "|---|{}---|", "---|".repeat(names.len()));
-    let cells: Vec<String> = names
-        .iter()
-        .map(|m| cell_stat(done, 0, m).map_or("-".into(), |st| fmt_mean_std(m, st)))
-        .collect();
+    let cells: Vec<String> = names.iter().map(|m| fmt_cell(done, 0, m)).collect();
     let _ = writeln!(
         s,
         "| nnlab, {n} {} | {} | {:.2} |",
@@ -343,10 +349,7 @@ fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
             continue;
         }
         let parts = cell.label.replace('/', " | ");
-        let figures: Vec<String> = metrics_cols
-            .iter()
-            .map(|m| cell_stat(done, c, m).map_or("-".into(), |st| fmt_mean_std(m, st)))
-            .collect();
+        let figures: Vec<String> = metrics_cols.iter().map(|m| fmt_cell(done, c, m)).collect();
         let train = if has_train_loss {
             cell_stat(done, c, "train_loss").map_or(" | -".into(), |st| format!(" | {:.4}", st.0))
         } else {
