@@ -12,9 +12,20 @@ use super::report::{cell_stat, mean_std, runs_of, shown};
 use crate::error::Result;
 use crate::plot::{self, Reference, Series};
 
-/// `test_accuracy` in words with its unit: `test accuracy (%)`.
+/// `test_accuracy` in words with its unit: `test accuracy (%)`, `test elbo (nats)`.
 pub fn axis_label(metric: &str) -> String {
-    let unit = if in_percent(metric) { " (%)" } else { "" };
+    let unit = if in_percent(metric) {
+        " (%)"
+    } else if metric.contains("recon_error") {
+        " (squared error per image)"
+    } else if ["elbo", "parzen_ll", "kl", "recon"]
+        .iter()
+        .any(|w| metric.contains(w))
+    {
+        " (nats)"
+    } else {
+        ""
+    };
     format!("{}{unit}", metric.replace('_', " "))
 }
 
@@ -135,15 +146,14 @@ pub fn write(
                     });
                 plot::line_chart(
                     &folder.join(&file),
-                    &format!(
-                        "{prefix}{} (mean over {seeds}{})",
-                        name.replace('_', " "),
-                        if study.seeds.len() > 1 {
-                            ", band: +-1 std"
-                        } else {
-                            ""
-                        }
-                    ),
+                    &if study.seeds.len() > 1 {
+                        format!(
+                            "{prefix}{} (mean over {seeds}, band: +-1 std)",
+                            name.replace('_', " ")
+                        )
+                    } else {
+                        format!("{prefix}{} ({seeds})", name.replace('_', " "))
+                    },
                     "epoch",
                     &axis_label(name),
                     &series,
@@ -170,10 +180,14 @@ pub fn write(
         let file = format!("{}.png", metric.trim_start_matches("test_"));
         plot::bar_chart(
             &folder.join(&file),
-            &format!(
-                "final {} (mean +- std over {seeds})",
-                metric.replace('_', " ")
-            ),
+            &if study.seeds.len() > 1 {
+                format!(
+                    "final {} (mean +- std over {seeds})",
+                    metric.replace('_', " ")
+                )
+            } else {
+                format!("final {} ({seeds})", metric.replace('_', " "))
+            },
             &axis_label(&metric),
             &bars,
         )?;
