@@ -89,6 +89,15 @@ pub fn write(
         study.seeds.len(),
         if study.seeds.len() == 1 { "" } else { "s" }
     );
+    // A chart's title: what it shows, then how it summarises the seeds (nothing to average over
+    // one seed).
+    let title = |what: String, over_seeds: String| {
+        if study.seeds.len() > 1 {
+            format!("{what} ({over_seeds})")
+        } else {
+            format!("{what} ({seeds})")
+        }
+    };
     let mut files = Vec::new();
     // With two or more axes, one chart per value of the first axis keeps the lines readable;
     // a loss is charted per loss function, as losses of different kinds do not share an axis.
@@ -146,14 +155,10 @@ pub fn write(
                     });
                 plot::line_chart(
                     &folder.join(&file),
-                    &if study.seeds.len() > 1 {
-                        format!(
-                            "{prefix}{} (mean over {seeds}, band: +-1 std)",
-                            name.replace('_', " ")
-                        )
-                    } else {
-                        format!("{prefix}{} ({seeds})", name.replace('_', " "))
-                    },
+                    &title(
+                        format!("{prefix}{}", name.replace('_', " ")),
+                        format!("mean over {seeds}, band: +-1 std"),
+                    ),
                     "epoch",
                     &axis_label(name),
                     &series,
@@ -180,14 +185,10 @@ pub fn write(
         let file = format!("{}.png", metric.trim_start_matches("test_"));
         plot::bar_chart(
             &folder.join(&file),
-            &if study.seeds.len() > 1 {
-                format!(
-                    "final {} (mean +- std over {seeds})",
-                    metric.replace('_', " ")
-                )
-            } else {
-                format!("final {} ({seeds})", metric.replace('_', " "))
-            },
+            &title(
+                format!("final {}", metric.replace('_', " ")),
+                format!("mean +- std over {seeds}"),
+            ),
             &axis_label(&metric),
             &bars,
         )?;
