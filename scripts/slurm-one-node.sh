@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Starts a one-node Slurm cluster on this machine (as root), for trying `nnlab study --slurm`
 # and for CI's Slurm test. Debian 12: apt-get install slurmctld slurmd slurm-client munge.
-# Everything Slurm keeps lives under $SLURM_HOME (default /tmp/nnlab-slurm); the config is
+# Everything Slurm keeps lives under $SLURM_HOME (default: nnlab-slurm in the system's temporary
+# folder, $TMPDIR or its default); the config is
 # written to /etc/slurm/slurm.conf, where sbatch looks for it. Stop it with:
 #   pkill slurmctld; pkill slurmd; pkill munged
 set -euo pipefail
-home="${SLURM_HOME:-/tmp/nnlab-slurm}"
+home="${SLURM_HOME:-$(dirname "$(mktemp -u)")/nnlab-slurm}"
 cpus="$(nproc)"
 host="$(hostname -s)"
 mkdir -p "$home"/{state,spool,log} /run/munge /etc/slurm
