@@ -130,6 +130,21 @@ fn report_without_and_with_human_choices() {
         1 + 12 * 4 + 10,
         "12 per set, 10 prototypes"
     );
+    // The record: every set's figures, with the build that made them.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["git_rev"].is_string());
+    for set in SETS {
+        let figures = &summary["sets"][set];
+        assert!(
+            figures["set_measures"]["fid"].is_number(),
+            "{set}: {figures}"
+        );
+        assert!(
+            figures["image_measures_mean_std"]["complexity"][0].is_number(),
+            "{set}: {figures}"
+        );
+    }
     // The pool: 3 per set.
     let ids = std::fs::read_to_string(dir.join("report/pool/ids.txt")).unwrap();
     let ids: Vec<&str> = ids.lines().collect();
