@@ -198,7 +198,14 @@ fn golden_two_two_one_network() {
 
 /// Adam written as formulas (`gradient_descent::adam`, epsilon where PyTorch and burn put it)
 /// takes the same steps as burn's `Adam` optimizer, given the same gradients: 10 steps of a
-/// random MLP, gradients from our backpropagation fed to both.
+/// random MLP, each step's gradients computed once by our backpropagation (at the hand-stepped
+/// parameters) and fed to both. Feeding both the same gradients keeps the comparison to the
+/// update rule's elementwise arithmetic: were each side to take gradients at its own parameters,
+/// Adam's per-entry normalisation `m / sqrt(v)` would turn a last-bit difference in a near-zero
+/// gradient entry into an O(lr) step difference, which depends on the CPU's matmul kernels.
+/// What remains is deterministic: burn keeps `beta1`, `beta2` in f32, where `1 - 0.999f32` is off
+/// by 1.3e-5 relative from the f64 value our formulas use, so the bias corrections differ; after
+/// 10 steps the parameters differ by ~2e-6 of the largest (measured), inside the 1e-5 asked.
 #[test]
 fn adam_by_hand_equals_burns_adam() {
     use burn::optim::{AdamConfig, GradientsParams};
@@ -225,18 +232,12 @@ fn adam_by_hand_equals_burns_adam() {
     for _ in 0..10 {
         let (_, grads, _) =
             loss_and_gradients(&hand, x.clone(), y.clone(), Objective::CrossEntropy);
-        hand = rule.step(hand, grads, 0.05);
-        let (_, grads, _) = loss_and_gradients(
-            &theirs.valid(),
-            x.clone(),
-            y.clone(),
-            Objective::CrossEntropy,
-        );
         let mut params = GradientsParams::new();
-        for (layer, (gw, gb)) in theirs.layers.iter().zip(grads) {
+        for (layer, (gw, gb)) in theirs.layers.iter().zip(grads.iter().cloned()) {
             params.register(layer.weight.id, gw);
             params.register(layer.bias.as_ref().unwrap().id, gb);
         }
+        hand = rule.step(hand, grads, 0.05);
         theirs = burns.step(0.05, theirs, params);
     }
     for (a, b) in hand.layers.iter().zip(&theirs.valid().layers) {
