@@ -171,14 +171,44 @@ pub fn spans_decades(values: impl Iterator<Item = f64>) -> bool {
     lo > 0.0 && hi / lo > 10.0
 }
 
-/// Draws the legend entries into `area`, one per line.
+/// Legend lines are wrapped at spaces past this many characters.
+const LEGEND_CHARS: usize = 32;
+
+/// `label` in lines of at most [`LEGEND_CHARS`] characters, broken at spaces (a longer word
+/// keeps its own line).
+fn wrap(label: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in label.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= LEGEND_CHARS => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// Draws the legend into `area`: its title (what the labels are values of), then one entry per
+/// line, long labels wrapped.
 fn legend(
     area: &DrawingArea<BitMapBackend, Shift>,
+    title: Option<&str>,
     entries: &[(String, RGBColor, bool)],
     path: &Path,
 ) -> Result<()> {
-    for (i, (label, colour, dashed)) in entries.iter().enumerate() {
-        let y = 60 + 22 * i as i32;
+    let mut y = 60;
+    if let Some(title) = title {
+        area.draw(&Text::new(
+            title.to_string(),
+            (8, y - 8),
+            ("sans-serif", 15).into_font().style(FontStyle::Bold),
+        ))
+        .map_err(|e| plot_err(path, e))?;
+        y += 24;
+    }
+    for (label, colour, dashed) in entries {
         let style = colour.stroke_width(3);
         if *dashed {
             for x in [8, 20] {
@@ -189,10 +219,46 @@ fn legend(
             area.draw(&PathElement::new(vec![(8, y), (28, y)], style))
                 .map_err(|e| plot_err(path, e))?;
         }
-        area.draw(&Text::new(label.clone(), (36, y - 8), ("sans-serif", 15)))
-            .map_err(|e| plot_err(path, e))?;
+        for line in wrap(label) {
+            area.draw(&Text::new(line, (36, y - 8), ("sans-serif", 15)))
+                .map_err(|e| plot_err(path, e))?;
+            y += 18;
+        }
+        y += 4;
     }
     Ok(())
+}
+
+/// The legend's width in pixels: room for its longest line and no more.
+fn legend_width(title: Option<&str>, entries: &[(String, RGBColor, bool)]) -> u32 {
+    let chars = |t: &str| t.chars().count() as u32;
+    let longest = entries
+        .iter()
+        .flat_map(|e| wrap(&e.0))
+        .map(|line| 36 + 8 * chars(&line))
+        .chain(title.map(|t| 8 + 9 * chars(t)))
+        .max()
+        .unwrap_or(0);
+    longest.clamp(120, 420) + 16
+}
+
+/// Ticks of a log axis over `[lo, hi]`: 1, 2 and 5 times each power of ten inside it, so every
+/// decade the data touch has labels (plotters' own start at the first power of ten).
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    if !(lo > 0.0 && hi >= lo) {
+        return ticks;
+    }
+    for k in lo.log10().floor() as i32..=hi.log10().ceil() as i32 {
+        for m in [1.0, 2.0, 5.0] {
+            // Rounded through its decimal form, so 3 * 10^-2 prints as 0.03, not 0.030000000000000002.
+            let v: f64 = format!("{m}e{k}").parse().unwrap_or(0.0);
+            if v >= lo && v <= hi {
+                ticks.push(v);
+            }
+        }
+    }
+    ticks
 }
 
 /// The chart body on any y axis (linear or log).
@@ -216,7 +282,7 @@ where
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(12)
-        .x_label_area_size(42)
+        .x_label_area_size(46)
         .y_label_area_size(72)
         .build_cartesian_2d(0u32..epochs + 1, y)
         .map_err(|e| plot_err(path, e))?;
@@ -285,18 +351,31 @@ where
 }
 
 /// A chart of learning curves into `path` (PNG): one line (and band) per series, the legend
-/// to the right, an optional reference line, a log y axis when the values span decades.
+/// to the right (headed by `legend_title`, what its labels are values of), an optional reference
+/// line, a log y axis when the values span decades.
 pub fn line_chart(
     path: &Path,
     title: &str,
     x_label: &str,
     y_label: &str,
+    legend_title: Option<&str>,
     series: &[Series],
     reference: Option<&Reference>,
 ) -> Result<()> {
-    let root = BitMapBackend::new(path, (1180, 600)).into_drawing_area();
+    let colours = colours(series);
+    let mut entries: Vec<(String, RGBColor, bool)> = series
+        .iter()
+        .zip(&colours)
+        .map(|(s, &c)| (s.label.clone(), c, false))
+        .collect();
+    if let Some(r) = reference {
+        entries.push((r.label.clone(), BLACK, true));
+    }
+    let plot_width = 800;
+    let width = plot_width + legend_width(legend_title, &entries);
+    let root = BitMapBackend::new(path, (width, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let (plot_area, legend_area) = root.split_horizontally(800);
+    let (plot_area, legend_area) = root.split_horizontally(plot_width);
     let epochs = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0.round() as u32))
@@ -315,13 +394,13 @@ pub fn line_chart(
             })
             .chain(reference.map(|r| r.value))
     };
-    let colours = colours(series);
     let log = y_label.contains("loss") && spans_decades(values());
     if log {
         let (lo, hi) = values()
             .filter(|v| *v > 0.0)
             .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
-        let y = (lo * 0.9..hi * 1.1).log_scale();
+        let (lo, hi) = (lo * 0.9, hi * 1.1);
+        let y = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
         let label = format!("{y_label} (log scale)");
         draw_lines(
             &plot_area, path, title, x_label, &label, y, epochs, series, &colours, reference,
@@ -341,15 +420,7 @@ pub fn line_chart(
             reference,
         )?;
     }
-    let mut entries: Vec<(String, RGBColor, bool)> = series
-        .iter()
-        .zip(&colours)
-        .map(|(s, &c)| (s.label.clone(), c, false))
-        .collect();
-    if let Some(r) = reference {
-        entries.push((r.label.clone(), BLACK, true));
-    }
-    legend(&legend_area, &entries, path)?;
+    legend(&legend_area, legend_title, &entries, path)?;
     root.present().map_err(|e| plot_err(path, e))
 }
 
@@ -359,6 +430,7 @@ pub fn bar_chart(
     path: &Path,
     title: &str,
     x_label: &str,
+    bar_label: &str,
     bars: &[(String, f64, f64)],
 ) -> Result<()> {
     let n = bars.len().max(1);
@@ -376,8 +448,8 @@ pub fn bar_chart(
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(20 + 8 * longest)
+        .x_label_area_size(46)
+        .y_label_area_size(44 + 8 * longest)
         .build_cartesian_2d(lo..hi, 0.0..n as f64)
         .map_err(|e| plot_err(path, e))?;
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
@@ -397,6 +469,9 @@ pub fn bar_chart(
             }
         })
         .x_desc(x_label)
+        .y_desc(bar_label)
+        .x_label_formatter(&|v| significant(*v))
+        .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|e| plot_err(path, e))?;
     let series: Vec<Series> = bars
@@ -457,5 +532,34 @@ mod tests {
         assert_eq!(significant(1234.0), "1234");
         assert!(spans_decades([0.01, 0.5].into_iter()));
         assert!(!spans_decades([0.2, 0.5].into_iter()));
+    }
+
+    #[test]
+    fn log_ticks_label_every_decade_the_data_touch() {
+        // 0.0045 to 0.1: the decade below 0.01 gets 0.005, and nothing is printed twice.
+        assert_eq!(log_ticks(0.0045, 0.1), vec![0.005, 0.01, 0.02, 0.05, 0.1]);
+        assert_eq!(log_ticks(1.5, 30.0), vec![2.0, 5.0, 10.0, 20.0]);
+        assert!(log_ticks(0.0, 1.0).is_empty());
+    }
+
+    #[test]
+    fn the_legend_is_as_wide_as_its_longest_line() {
+        let entry = |l: &str| (l.to_string(), BLACK, false);
+        let short = legend_width(Some("latent"), &[entry("2"), entry("200")]);
+        let long = legend_width(None, &[entry("relu/cross_entropy/adam@0.001")]);
+        assert!(short < 160, "{short}");
+        assert!(long > 280 && long < 440, "{long}");
+        let published = "published: LeCun et al. 1998, LeNet-5 without distortions";
+        assert_eq!(
+            wrap(published),
+            [
+                "published: LeCun et al. 1998,",
+                "LeNet-5 without distortions"
+            ]
+        );
+        assert_eq!(
+            wrap("relu/cross_entropy/adam@0.001"),
+            ["relu/cross_entropy/adam@0.001"]
+        );
     }
 }

@@ -127,6 +127,7 @@ pub fn write(
                 &report.join(&file),
                 &format!("{name} (mean +- std)"),
                 what,
+                "image set",
                 &bars,
             )?;
             plots.push(file);

@@ -337,7 +337,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let final_row = final_row
         .ok_or_else(|| Error::RunDir(format!("{} has no finished epoch", run.display())))?;
     let finish = task.finish(o.data, o.split, run)?;
-    draw_curves(run, &table, &train_names, &eval_names)?;
+    draw_curves(run, &table)?;
     let mut figures = table.named(final_row);
     figures.extend(finish.metrics);
     let summary = Summary {
@@ -372,19 +372,22 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     })
 }
 
-/// `pictures/curves-<m>.png` of a run: for each figure `m`, its training, validation and test
-/// values per epoch on one chart (never two kinds of figures on one axis).
-fn draw_curves(
-    run: &std::path::Path,
-    table: &MetricsTable,
-    train: &[String],
-    eval: &[String],
-) -> Result<()> {
+/// `pictures/curves-<m>.png` of a run: for each figure `m` of its metrics table (`train_<m>`,
+/// `valid_<m>`, `test_<m>`), its training, validation and test values per epoch on one chart
+/// (never two kinds of figures on one axis). Studies call it again on their finished runs, so
+/// the committed pictures follow the chart style.
+pub fn draw_curves(run: &std::path::Path, table: &MetricsTable) -> Result<()> {
     if !crate::plot::font_available() || table.rows.is_empty() {
         return Ok(());
     }
-    let mut names: Vec<&String> = train.iter().collect();
-    names.extend(eval.iter().filter(|m| !train.contains(m)));
+    let mut names: Vec<&str> = Vec::new();
+    for split in ["train_", "test_"] {
+        for m in table.columns.iter().filter_map(|c| c.strip_prefix(split)) {
+            if !names.contains(&m) {
+                names.push(m);
+            }
+        }
+    }
     for m in names {
         let series: Vec<crate::plot::Series> = ["train", "valid", "test"]
             .iter()
@@ -409,6 +412,7 @@ fn draw_curves(
             &format!("{} per epoch", m.replace('_', " ")),
             "epoch",
             &crate::study::charts::axis_label(m),
+            None,
             &series,
             None,
         )?;

@@ -102,6 +102,17 @@ pub fn write(
     // With two or more axes, one chart per value of the first axis keeps the lines readable;
     // a loss is charted per loss function, as losses of different kinds do not share an axis.
     let groups = first_axis_groups(study, cells);
+    // What the legend's labels are values of: the axes' names (less the first one when each of
+    // its values has a chart of its own).
+    let axis_names = |skip: usize| {
+        let names: Vec<&str> = study
+            .axis
+            .iter()
+            .skip(skip)
+            .map(|a| a.name.as_str())
+            .collect();
+        (!names.is_empty()).then(|| names.join("/"))
+    };
     for name in &study.curves {
         for (group, members) in &groups {
             let mut by_loss: Vec<(String, Vec<usize>)> = Vec::new();
@@ -151,7 +162,7 @@ pub fn write(
                     .filter(|r| r.metric == *name && cells.len() == 1)
                     .map(|r| Reference {
                         value: shown(name, r.value),
-                        label: format!("published: {}", shorten(&r.source, 40)),
+                        label: format!("published: {}", shorten(&r.source, 80)),
                     });
                 plot::line_chart(
                     &folder.join(&file),
@@ -161,6 +172,7 @@ pub fn write(
                     ),
                     "epoch",
                     &axis_label(name),
+                    axis_names(usize::from(!group.is_empty())).as_deref(),
                     &series,
                     reference.as_ref(),
                 )?;
@@ -190,6 +202,7 @@ pub fn write(
                 format!("mean +- std over {seeds}"),
             ),
             &axis_label(&metric),
+            &axis_names(0).unwrap_or_default(),
             &bars,
         )?;
         files.push(file);

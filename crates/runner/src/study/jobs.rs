@@ -33,6 +33,8 @@ pub struct Finished {
     pub table: MetricsTable,
     /// Its resolved config.
     pub config: RunConfig,
+    /// Its run folder.
+    pub dir: std::path::PathBuf,
 }
 
 /// A run of the study in words: `relu/adam seed 2`.
@@ -51,6 +53,7 @@ fn read_finished(spec: &RunSpec) -> Result<Finished> {
         summary: Summary::read(&spec.out.join("summary.json"))?,
         table: MetricsTable::read(&spec.out.join("metrics.csv"))?,
         config: spec.config.clone(),
+        dir: spec.out.clone(),
     })
 }
 

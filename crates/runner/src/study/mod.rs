@@ -203,10 +203,26 @@ pub fn run(dir: &Path, opts: &StudyOptions) -> Result<Outcome> {
         done.extend(jobs::run(dir, &r.cells, pending, opts)?);
     }
     let charts = charts::write(&r.study, &r.cells, &done, &r.results)?;
+    // The runs' own learning curves, redrawn from their records where a run keeps them (a study's
+    // record holds some runs' pictures, not all), so they follow today's chart style.
+    for f in done.iter().filter(|f| keeps_curves(&f.dir)) {
+        crate::engine::fit::draw_curves(&f.dir, &f.table)?;
+    }
     let how = report::Invocation {
         set: opts.set.clone(),
     };
     let table = report::results_table(&r.study, &r.cells, &done, &charts, &how);
     crate::run_dir::write_atomic(&r.results, table.as_bytes())?;
     Ok(Outcome::Table(r.results))
+}
+
+/// Whether the run folder `run` holds learning-curve pictures (`pictures/curves-*.png`).
+fn keeps_curves(run: &Path) -> bool {
+    std::fs::read_dir(run.join("pictures")).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("curves-") && name.ends_with(".png")
+        })
+    })
 }
