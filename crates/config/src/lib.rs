@@ -578,6 +578,36 @@ impl RunConfig {
         if t.eval_batch_size == 0 {
             return fail("train.eval_batch_size", &0, "must be at least 1");
         }
+        if t.devices.len() > 1 {
+            let devices = format!("{:?}", t.devices);
+            if !self.model.is_classifier() {
+                return fail(
+                    "train.devices",
+                    &devices,
+                    &format!(
+                        "multi-device training covers classifiers (mlp, cnn); model.kind = \"{}\" trains on one device",
+                        self.model.kind()
+                    ),
+                );
+            }
+            if t.engine == EngineName::Manual {
+                return fail(
+                    "train.devices",
+                    &devices,
+                    "engine = \"manual\" trains on one device; multi-device training uses burn's autodiff",
+                );
+            }
+            if t.batch_size < t.devices.len() {
+                return fail(
+                    "train.devices",
+                    &devices,
+                    &format!(
+                        "each device needs at least one example of a batch; train.batch_size = {} is smaller",
+                        t.batch_size
+                    ),
+                );
+            }
+        }
         if t.log_every == 0 {
             return fail("train.log_every", &0, "must be at least 1");
         }

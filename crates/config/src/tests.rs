@@ -255,6 +255,24 @@ fn dropout_and_early_stopping_are_checked() {
 }
 
 #[test]
+fn devices_are_checked_and_left_out_of_single_device_configs() {
+    let c = ok(BASE, &["train.devices=[0, 0]"]);
+    assert_eq!(c.train.devices, vec![0, 0]);
+    assert!(c.to_toml().contains("devices = [0, 0]"));
+    // One device (the default) writes no key: older run records still match.
+    assert!(!ok(BASE, &[]).to_toml().contains("devices"));
+    let e = err(BASE, &["train.devices=[0, 1]", "model.kind=\"vae\""]);
+    assert!(
+        e.contains("multi-device training covers classifiers (mlp, cnn); model.kind = \"vae\""),
+        "{e}"
+    );
+    let e = err(BASE, &["train.devices=[0, 1]", "train.engine=manual"]);
+    assert!(e.contains("engine = \"manual\" trains on one device"), "{e}");
+    let e = err(BASE, &["train.devices=[0, 1, 2]", "train.batch_size=2"]);
+    assert!(e.contains("train.batch_size = 2 is smaller"), "{e}");
+}
+
+#[test]
 fn resolved_config_round_trips() {
     for o in [
         vec!["data.limit_train=100"],

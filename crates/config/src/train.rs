@@ -58,6 +58,15 @@ pub struct TrainConfig {
     /// `[train.early_stopping]`: stop when a validation metric stops improving.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// Data-parallel training on several devices of the chosen backend, by index (GPUs:
+    /// `[0, 1, 2, 3]`; the CPU backends have one device, 0, which may be listed more than once
+    /// for several workers on it). Each step's batch is split evenly across them, each worker
+    /// computes its shard's gradients on its own thread, and their sum (weighted by shard size:
+    /// the gradient of the whole batch) updates the model on the first device, as burn-train's
+    /// multi-device strategy does with the optimizer on the main device. Empty: the backend's
+    /// default device. Classifiers only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<usize>,
 }
 
 impl Default for TrainConfig {
@@ -82,6 +91,7 @@ impl Default for TrainConfig {
             adam: None,
             adamw: None,
             early_stopping: None,
+            devices: Vec::new(),
         }
     }
 }

@@ -62,6 +62,26 @@ pub fn device_of(name: &str) -> Device {
     }
 }
 
+/// The devices `indices` name on backend `name`, for data-parallel training (`train.devices`):
+/// GPUs by index (wgpu: the discrete GPUs in the order the graphics API lists them); the CPU
+/// backends have one device, 0, which may be listed several times for several workers on it.
+pub fn devices_of(name: &str, indices: &[usize]) -> Result<Vec<Device>, String> {
+    indices
+        .iter()
+        .map(|&i| match name {
+            #[cfg(feature = "cuda")]
+            "cuda" => Ok(Device::cuda(i)),
+            #[cfg(feature = "wgpu")]
+            "wgpu" => Ok(Device::wgpu(DeviceKind::DiscreteGpu(i))),
+            _ if i == 0 => Ok(device_of(name)),
+            _ => Err(format!(
+                "config: key `train.devices`: device {i} does not exist on the {name} backend, \
+                 which has one device, 0 (list it more than once for several workers on the CPU)"
+            )),
+        })
+        .collect()
+}
+
 /// The device of the chosen backend, and its name as recorded in runs (the default backend
 /// when `NNLAB_BACKEND` is invalid; the CLI checks it first with [`chosen`]).
 pub fn select_device() -> (Device, &'static str) {

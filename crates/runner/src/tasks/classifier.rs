@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use nnlab_config::{EngineName, ModelConfig, OptimizerName, RunConfig};
 use nnlab_data::{Batch, ImageDataset, Split};
@@ -57,6 +57,37 @@ impl Net {
         }
     }
 
+    /// The network on `device` (the same parameters).
+    pub fn fork(self, device: &Device) -> Self {
+        match self {
+            Self::Mlp(m) => Self::Mlp(m.fork(device)),
+            Self::Cnn(c) => Self::Cnn(Box::new(c.fork(device))),
+        }
+    }
+
+    /// The gradients of its parameters in `grads` (from a backward pass), moved to `device`.
+    fn grads_on(&self, grads: burn::tensor::Gradients, device: &Device) -> GradientsParams {
+        match self {
+            Self::Mlp(m) => GradientsParams::from_grads(grads, m).to_device(device, m),
+            Self::Cnn(c) => GradientsParams::from_grads(grads, &**c).to_device(device, &**c),
+        }
+    }
+
+    /// The sum, parameter by parameter, of `parts` (gradients of this network's parameters).
+    fn sum_grads(&self, parts: Vec<GradientsParams>) -> GradientsParams {
+        fn sum<M: Module>(m: &M, parts: Vec<GradientsParams>) -> GradientsParams {
+            let mut acc = GradientsAccumulator::<M>::new();
+            for p in parts {
+                acc.accumulate(m, p);
+            }
+            acc.grads()
+        }
+        match self {
+            Self::Mlp(m) => sum(m, parts),
+            Self::Cnn(c) => sum(&**c, parts),
+        }
+    }
+
     /// Trainable parameters.
     pub fn num_params(&self) -> usize {
         match self {
@@ -97,6 +128,30 @@ pub struct Classifier {
     train_device: Device,
     classes: usize,
     eval_batch_size: usize,
+    /// Data-parallel workers (`train.devices`): none for one device.
+    workers: Vec<Worker>,
+}
+
+/// One device of a multi-device run: its autodiff device and the loss built on it.
+#[derive(Debug)]
+struct Worker {
+    device: Device,
+    loss: Loss,
+}
+
+/// `n` examples in `k` contiguous shards of sizes differing by at most one (the first ones
+/// larger): the ranges of a batch the `k` workers take.
+fn shards(n: usize, k: usize) -> Vec<std::ops::Range<usize>> {
+    let (base, extra) = (n / k, n % k);
+    let mut start = 0;
+    (0..k)
+        .map(|j| {
+            let len = base + usize::from(j < extra);
+            let r = start..start + len;
+            start += len;
+            r
+        })
+        .collect()
 }
 
 impl Classifier {
@@ -184,7 +239,84 @@ impl Classifier {
             train_device,
             classes: data.classes,
             eval_batch_size: t.eval_batch_size,
+            workers: Vec::new(),
         })
+    }
+
+    /// The classifier training data-parallel on `devices` (two or more; fewer leaves it on its
+    /// own device): the model and optimizer stay on its device, the main one.
+    pub fn with_workers(mut self, devices: &[Device]) -> Self {
+        if devices.len() > 1 {
+            let kind = self.loss.kind();
+            self.workers = devices
+                .iter()
+                .map(|d| {
+                    let device = d.clone().autodiff();
+                    Worker {
+                        loss: Loss::new(kind, &device),
+                        device,
+                    }
+                })
+                .collect();
+        }
+        self
+    }
+
+    /// One data-parallel step's gradients (burn-train's multi-device strategy, the optimizer
+    /// on the main device): `batch` split into one shard per worker, each worker's forward and
+    /// backward pass on its own device and thread, the gradients moved to the main device and
+    /// summed there. Each shard's mean loss is weighted by its share of the batch, so the sum is
+    /// the gradient of the whole batch's mean loss. Returns the gradients, the batch's loss sum
+    /// and its correct predictions (`[1]` each, on the main device).
+    fn parallel_grads(
+        &self,
+        model: &Net,
+        data: &ImageDataset,
+        batch: &[u32],
+    ) -> (GradientsParams, Tensor<1>, Tensor<1>) {
+        let n = batch.len();
+        let features = data.features();
+        let main = &self.train_device;
+        let outputs: Vec<(GradientsParams, Tensor<1>, Tensor<1>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = shards(n, self.workers.len())
+                .into_iter()
+                .zip(&self.workers)
+                // An epoch's last batch may be smaller than the device count.
+                .filter(|(range, _)| !range.is_empty())
+                .map(|(range, worker)| {
+                    let shard = &batch[range];
+                    let model = model.clone();
+                    scope.spawn(move || {
+                        let (x, y, labels) =
+                            batch_tensors(data.batch(shard), features, &worker.device);
+                        let share = shard.len() as f32 / n as f32;
+                        let model = model.fork(&worker.device);
+                        let logits = model.forward(x);
+                        let loss = worker.loss.forward(logits.clone(), y.clone(), &labels);
+                        let grads = (loss.clone() * share).backward();
+                        let grads = model.grads_on(grads, main);
+                        let loss_sum = (loss.detach() * shard.len() as f32).to_device(main);
+                        let correct = correct_count(logits.detach(), y).float().to_device(main);
+                        (grads, loss_sum, correct)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a training worker panicked"))
+                .collect()
+        });
+        let (mut grads, mut loss, mut correct) = (Vec::new(), Vec::new(), Vec::new());
+        for (g, l, c) in outputs {
+            grads.push(g);
+            loss.push(l);
+            correct.push(c);
+        }
+        (
+            model.sum_grads(grads),
+            Tensor::cat(loss, 0).sum(),
+            Tensor::cat(correct, 0).sum(),
+        )
     }
 
     /// The model (for inspection, e.g. drawing its first-layer weights).
@@ -259,6 +391,25 @@ impl Task for Classifier {
     }
 
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
+        if !self.workers.is_empty() {
+            let model = self
+                .model
+                .take()
+                .expect("the model is back after every step");
+            let (grads, loss_sum, correct) = self.parallel_grads(&model, data, batch);
+            let Engine::Autodiff(optim) = &mut self.engine else {
+                unreachable!("the config refuses train.devices with engine = \"manual\"")
+            };
+            let model = match model {
+                Net::Mlp(m) => Net::Mlp(optim.step(ctx.lr, m, grads)),
+                Net::Cnn(c) => Net::Cnn(Box::new(optim.step(ctx.lr, *c, grads))),
+            };
+            self.model = Some(model);
+            return StepOutput {
+                examples: batch.len(),
+                sums: vec![loss_sum, correct],
+            };
+        }
         let (x, y, labels) = batch_tensors(data.batch(batch), data.features(), &self.train_device);
         let n = labels.len();
         let model = self
@@ -445,5 +596,19 @@ impl Task for Classifier {
             files: vec![path],
             metrics: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shards;
+
+    #[test]
+    fn shards_cover_the_batch_evenly() {
+        assert_eq!(shards(16, 3), vec![0..6, 6..11, 11..16]);
+        assert_eq!(shards(32, 2), vec![0..16, 16..32]);
+        assert_eq!(shards(3, 3), vec![0..1, 1..2, 2..3]);
+        // The last batch of an epoch may be smaller than the device count: empty shards.
+        assert_eq!(shards(1, 2), vec![0..1, 1..1]);
     }
 }

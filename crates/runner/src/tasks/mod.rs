@@ -127,20 +127,23 @@ pub fn load_data(config: &RunConfig, load: &LoadOptions) -> Result<(ImageDataset
 /// The task `config` describes on `device` (of `backend`), its parameters drawn from
 /// `config.seed` on the host — by flex, whatever the backend — so that a seed means the same
 /// initial weights on every backend, and swapping the backend changes only the arithmetic.
+///
+/// `workers`: the devices of a multi-device run (`train.devices`, see [`run_devices`]), or none.
 pub fn build(
     config: &RunConfig,
     data: &ImageDataset,
     device: &Device,
     backend: &str,
+    workers: &[Device],
 ) -> Result<Box<dyn Task>> {
     let host = is_cpu(backend);
     if backend == "flex" {
-        return build_on(config, data, device, host);
+        return build_on(config, data, device, host, workers);
     }
     // The optimizer kind follows the target (a fused host update on CPU backends), so the
     // records of both copies match.
-    let drawn = build_on(config, data, &Device::flex(), host)?;
-    let mut task = build_on(config, data, device, host)?;
+    let drawn = build_on(config, data, &Device::flex(), host, &[])?;
+    let mut task = build_on(config, data, device, host, workers)?;
     checkpoint::transfer(drawn.as_ref(), task.as_mut())?;
     Ok(task)
 }
@@ -152,12 +155,13 @@ fn build_on(
     data: &ImageDataset,
     device: &Device,
     host: bool,
+    workers: &[Device],
 ) -> Result<Box<dyn Task>> {
     device.seed(config.seed);
     let ad = device.clone().autodiff();
     Ok(match &config.model {
         ModelConfig::Mlp(_) | ModelConfig::Cnn(_) => {
-            Box::new(classifier::Classifier::new(config, data, device, host)?)
+            Box::new(classifier::Classifier::new(config, data, device, host)?.with_workers(workers))
         }
         ModelConfig::Autoencoder(spec) => Box::new(autoencoder::AutoencoderTask::new(
             config, spec, data, device, host,
@@ -201,6 +205,21 @@ fn build_on(
     })
 }
 
+/// The device a run of `config` trains on, and the workers of a multi-device run
+/// (`train.devices` with two or more entries; none otherwise): the first listed device is the
+/// main one, else the backend's default `device`.
+pub fn run_devices(
+    config: &RunConfig,
+    backend: &str,
+    device: Device,
+) -> Result<(Device, Vec<Device>)> {
+    let listed =
+        crate::backend::devices_of(backend, &config.train.devices).map_err(Error::Config)?;
+    let main = listed.first().cloned().unwrap_or(device);
+    let workers = if listed.len() > 1 { listed } else { Vec::new() };
+    Ok((main, workers))
+}
+
 /// Trains `config` in a new run folder.
 pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     let load = opts.load_options();
@@ -210,7 +229,8 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
         None => run_dir::default_path(&opts.runs_root, &config.name),
     };
     let (device, backend) = select_device();
-    let mut task = build(config, &data, &device, backend)?;
+    let (device, workers) = run_devices(config, backend, device)?;
+    let mut task = build(config, &data, &device, backend, &workers)?;
     let run = RunDir::create(&path)?;
     // Two epoch checkpoints are kept (and a best one with early stopping), plus a margin.
     let copies = if config.train.early_stopping.is_some() {
@@ -229,7 +249,7 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     run.write(RunInfo::FILE, json.as_bytes())?;
     if !opts.quiet {
         say!(
-            "nnlab: {} on {} ({} train, {} valid, {} test, {}x{}), {} parameters, backend {backend}, seed {}",
+            "nnlab: {} on {} ({} train, {} valid, {} test, {}x{}), {} parameters, backend {backend}{}, seed {}",
             config.name,
             data.name,
             split.train.len(),
@@ -238,6 +258,11 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
             data.rows,
             data.cols,
             task.parameters(),
+            if workers.is_empty() {
+                String::new()
+            } else {
+                format!(" (data-parallel on devices {:?})", config.train.devices)
+            },
             config.seed
         );
         say!("run folder: {}", run.path().display());
@@ -261,7 +286,8 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
     let (data, split) = load_data(&config, &opts.load_options_for(path))?;
     let start = checkpoint::latest(path)?;
     let (device, backend) = select_device();
-    let mut task = build(&config, &data, &device, backend)?;
+    let (device, workers) = run_devices(&config, backend, device)?;
+    let mut task = build(&config, &data, &device, backend, &workers)?;
     if !opts.quiet {
         let finished = path.join("summary.json").is_file();
         match start.as_ref().map(|r| r.state()) {
@@ -356,7 +382,7 @@ pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<Evaluation> {
         None
     };
     let (device, backend) = select_device();
-    let mut task = build(&config, &data, &device, backend)?;
+    let mut task = build(&config, &data, &device, backend, &[])?;
     task.load(&reader)?;
     let values = task.evaluate(&data, &split.test);
     Ok(Evaluation {
@@ -397,7 +423,7 @@ pub fn generate(
             .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?,
     };
     let (device, backend) = select_device();
-    let mut task = build(&config, &data, &device, backend)?;
+    let mut task = build(&config, &data, &device, backend, &[])?;
     task.load(&reader)?;
     task.sample(n, seed).ok_or_else(|| {
         Error::Config(format!(
