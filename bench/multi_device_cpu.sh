@@ -21,5 +21,5 @@ for devices in "[0]" "[0,0]" "[0,0,0]"; do
   printf '%-10s %12.3f %14s\n' "$devices" "$median" "$accuracy"
 done
 # The build that ran (from the last run's summary.json), the machine, the date.
-grep -E '"(backend|git_rev|git_dirty)"' "$out/summary.json" | tr -d ' ,\n'
+grep -E '"(backend|git_rev|git_dirty)"' "$out/summary.json" | tr -d ' ,' | paste -sd' ' | tr -d '\n'
 echo " $(nproc) cores, $(date -u +%F)"
