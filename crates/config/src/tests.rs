@@ -267,7 +267,10 @@ fn devices_are_checked_and_left_out_of_single_device_configs() {
         "{e}"
     );
     let e = err(BASE, &["train.devices=[0, 1]", "train.engine=manual"]);
-    assert!(e.contains("engine = \"manual\" trains on one device"), "{e}");
+    assert!(
+        e.contains("engine = \"manual\" trains on one device"),
+        "{e}"
+    );
     let e = err(BASE, &["train.devices=[0, 1, 2]", "train.batch_size=2"]);
     assert!(e.contains("train.batch_size = 2 is smaller"), "{e}");
 }
