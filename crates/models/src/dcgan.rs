@@ -3,7 +3,11 @@
 //! strided (transposed) convolutions instead of pooling, batch normalisation in both networks
 //! (not on the generator's output nor the discriminator's input), ReLU in the generator with
 //! tanh at its output, leaky ReLU (slope 0.2) in the discriminator, weights drawn from
-//! `N(0, 0.02)`.
+//! `N(0, 0.02)`. A convolution followed by batch norm has no bias (as in the paper's reference
+//! code): batch norm subtracts the batch mean, so such a bias never changes the output and its
+//! gradient is zero up to rounding, which Adam, dividing by its tiny magnitude, would turn into
+//! full-size steps driven by rounding noise (different on every backend, and leaking into the
+//! batch norm's running mean).
 //!
 //! Generator: `z [n, latent]` -> dense -> `[n, 2g, 7, 7]` -> BN, ReLU -> 4x4 transposed
 //! convolution, stride 2 -> `[n, g, 14, 14]` -> BN, ReLU -> 4x4 transposed convolution, stride 2
@@ -82,10 +86,11 @@ impl DcganConfig {
     /// Builds the generator on `device`.
     pub fn init_generator(&self, device: &Device) -> DcganGenerator {
         let g = self.g_features;
-        let up = |i, o| {
+        let up = |i, o, bias| {
             ConvTranspose2dConfig::new([i, o], [4, 4])
                 .with_stride([2, 2])
                 .with_padding([1, 1])
+                .with_bias(bias)
                 .with_initializer(INIT)
                 .init(device)
         };
@@ -94,9 +99,9 @@ impl DcganConfig {
                 .with_initializer(INIT)
                 .init(device),
             bn0: BatchNormConfig::new(2 * g).init(device),
-            up1: up(2 * g, g),
+            up1: up(2 * g, g, false),
             bn1: BatchNormConfig::new(g).init(device),
-            up2: up(g, 1),
+            up2: up(g, 1, true),
             features: g,
         }
     }
@@ -104,16 +109,17 @@ impl DcganConfig {
     /// Builds the discriminator on `device`.
     pub fn init_discriminator(&self, device: &Device) -> DcganDiscriminator {
         let d = self.d_features;
-        let down = |i, o| {
+        let down = |i, o, bias| {
             Conv2dConfig::new([i, o], [4, 4])
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(bias)
                 .with_initializer(INIT)
                 .init(device)
         };
         DcganDiscriminator {
-            down1: down(1, d),
-            down2: down(d, 2 * d),
+            down1: down(1, d, true),
+            down2: down(d, 2 * d, false),
             bn2: BatchNormConfig::new(2 * d).init(device),
             out: LinearConfig::new(2 * d * 7 * 7, 1)
                 .with_initializer(INIT)
@@ -174,5 +180,8 @@ mod tests {
             "pixels in [0, 1]"
         );
         assert_eq!(d.logit(x).dims(), [2, 1]);
+        // No bias where batch norm follows.
+        assert!(g.up1.bias.is_none() && d.down2.bias.is_none());
+        assert!(g.up2.bias.is_some() && d.down1.bias.is_some());
     }
 }
