@@ -308,6 +308,36 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
+    /// The host update (CPU backends) and the tensor one (GPUs) take the same steps on a DCGAN
+    /// discriminator: 4-D convolution kernels, batch norm, biases and none.
+    #[test]
+    fn host_and_tensor_updates_agree_on_a_dcgan_discriminator() {
+        use nnlab_models::gan::Discriminator;
+        let device = Device::flex().autodiff();
+        device.seed(1);
+        let d = nnlab_models::dcgan::DcganConfig::new(8)
+            .with_d_features(4)
+            .init_discriminator(&device);
+        let x = Tensor::<2>::random([16, 784], burn::tensor::Distribution::Default, &device);
+        let (mut host, mut tensor): (ModuleOptimizer, ModuleOptimizer) = (
+            adam(EpsilonPlacement::Keras, true).into(),
+            adam(EpsilonPlacement::Keras, false).into(),
+        );
+        let (mut a, mut b) = (d.clone(), d);
+        for _ in 0..3 {
+            let ga = GradientsParams::from_grads(a.logit(x.clone()).sum().backward(), &a);
+            a = host.step(5e-3, a, ga);
+            let gb = GradientsParams::from_grads(b.logit(x.clone()).sum().backward(), &b);
+            b = tensor.step(5e-3, b, gb);
+        }
+        let logits = |m: &nnlab_models::dcgan::DcganDiscriminator| {
+            m.logit(x.clone()).into_data().try_to_vec::<f32>().unwrap()
+        };
+        for (u, v) in logits(&a).iter().zip(&logits(&b)) {
+            assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{u} vs {v}");
+        }
+    }
+
     /// With epsilon placed as PyTorch does, ours and burn's `Adam` take the same steps (to f32
     /// rounding), on the host and as tensor operations.
     #[test]
