@@ -861,7 +861,16 @@ fn the_cli_says_what_it_means() {
         "error: --set train.lrr=1: key `train.lrr`",
     );
     let (ok, _, stderr) = run(nnlab(tmp.path()).args(["study", "x", "--jobs", "0"]));
-    assert!(!ok && stderr.contains("--jobs"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("--jobs") && stderr.contains("at least 1"),
+        "{stderr}"
+    );
+    // More jobs than cores: said before anything runs.
+    let (_, _, stderr) = run(nnlab(tmp.path()).args(["study", "x", "--jobs", "4096"]));
+    assert!(
+        stderr.contains("note: --jobs 4096 on") && stderr.contains("cores: runs share the cores"),
+        "{stderr}"
+    );
     // `eval` of a folder of runs lists them.
     let runs = tmp.path().join("runs");
     for name in ["a", "b"] {

@@ -217,6 +217,7 @@ fn train(out: &Path, data_root: &Path) {
         device: &device,
         backend: "flex",
         quiet: true,
+        data_seconds: None,
     };
     nnlab_runner::engine::fit(&mut task, fit, start).unwrap();
 }

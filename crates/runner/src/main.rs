@@ -86,8 +86,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
         /// Runs at once, as separate processes (at least 1).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-        jobs: u64,
+        #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+        jobs: usize,
         /// Train only the study's run with this index (cells, then seeds), without the table:
         /// what each task of a Slurm job array runs.
         #[arg(long, value_name = "INDEX", conflicts_with_all = ["report_only", "slurm"])]
@@ -187,7 +187,18 @@ enum ArtKind {
     },
 }
 
+/// `--jobs`: a whole number of at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "must be a whole number of at least 1, not `{text}`"
+        )),
+    }
+}
+
 fn main() -> ExitCode {
+    nnlab_runner::engine::provenance::mark_process_start();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -280,7 +291,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             slurm,
             data,
         } => {
-            let jobs = jobs as usize;
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             if jobs > cores {
                 complain!(

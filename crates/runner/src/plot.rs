@@ -93,6 +93,13 @@ const HUES: [(f64, f64, f64); 10] = [
     (23.0, 190.0, 207.0),
 ];
 
+/// The colour family of a label: the optimizer-like part of its last value
+/// (`relu/mse/adam@0.001` -> `adam`), so a study's bars and curves share their hues.
+pub fn family(label: &str) -> String {
+    let last = label.rsplit('/').next().unwrap_or(label);
+    last.split('@').next().unwrap_or(last).to_string()
+}
+
 /// One colour per series: families get hues in order of first appearance; within a family the
 /// series get shades from dark to light. No two series of a chart share a colour.
 pub fn colours(series: &[Series]) -> Vec<RGBColor> {
@@ -437,12 +444,18 @@ pub fn bar_chart(
     let height = (120 + 40 * n).max(300) as u32;
     let root = BitMapBackend::new(path, (960, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    // Bars start at zero, so their lengths compare (a cut axis would exaggerate differences).
+    // Bars start at zero, so their lengths compare (a cut axis would exaggerate differences);
+    // negative values (an ELBO) grow leftwards from it.
     let (lo, hi) = range(bars.iter().flat_map(|b| [b.1 - b.2, b.1 + b.2, 0.0]));
     let lo = if bars.iter().all(|b| b.1 >= 0.0) {
         0.0
     } else {
         lo
+    };
+    let hi = if bars.iter().all(|b| b.1 <= 0.0) {
+        0.0
+    } else {
+        hi
     };
     let longest = bars.iter().map(|b| b.0.len()).max().unwrap_or(4) as u32;
     let mut chart = ChartBuilder::on(&root)
@@ -477,7 +490,7 @@ pub fn bar_chart(
     let series: Vec<Series> = bars
         .iter()
         .map(|b| Series {
-            family: b.0.split(['@', '/']).next().unwrap_or_default().to_string(),
+            family: family(&b.0),
             ..Series::plain(b.0.clone(), Vec::new())
         })
         .collect();
@@ -487,7 +500,7 @@ pub fn bar_chart(
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
             Rectangle::new(
-                [(lo, row(i) + 0.15), (b.1, row(i) + 0.85)],
+                [(0.0, row(i) + 0.15), (b.1, row(i) + 0.85)],
                 colours[i].filled(),
             )
         }))

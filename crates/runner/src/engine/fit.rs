@@ -34,6 +34,8 @@ pub struct FitOptions<'a> {
     pub backend: &'a str,
     /// No progress bar and no per-epoch lines.
     pub quiet: bool,
+    /// Seconds the process spent loading and checking the data, for the summary.
+    pub data_seconds: Option<f64>,
 }
 
 /// A finished run: its folder and summary.
@@ -99,6 +101,8 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let train_names = task.train_metrics();
     let eval_names = task.eval_metrics();
     let mut table = MetricsTable::new(&train_names, &eval_names);
+    // Seconds from the process start to this process's first training step, once taken.
+    let mut startup: Option<Option<f64>> = None;
     let metrics_path = run.join("metrics.csv");
 
     let (done, mut partial) = match &start {
@@ -230,6 +234,9 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
                 lr: t.lr_at(epoch - 1, i, steps),
             };
             o.device.seed(ctx.step_seed());
+            if startup.is_none() {
+                startup = Some(provenance::since_process_start());
+            }
             let out = task.step(o.data, chunk, &ctx);
             window = Some(match window.take() {
                 Some(w) => w.into_iter().zip(out.sums).map(|(a, b)| a + b).collect(),
@@ -337,7 +344,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let final_row = final_row
         .ok_or_else(|| Error::RunDir(format!("{} has no finished epoch", run.display())))?;
     let finish = task.finish(o.data, o.split, run)?;
-    draw_curves(run, &table)?;
+    draw_curves(run, &table, o.config.model.kind())?;
     let mut figures = table.named(final_row);
     figures.extend(finish.metrics);
     let summary = Summary {
@@ -358,6 +365,8 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
         train_examples: o.split.train.len(),
         peak_rss_mb: provenance::peak_rss_mb(),
         nnlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        startup_seconds: startup.flatten(),
+        data_seconds: o.data_seconds,
         concurrent_runs: std::env::var(crate::study::jobs::JOBS_ENV)
             .ok()
             .and_then(|j| j.parse().ok()),
@@ -376,7 +385,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
 /// `valid_<m>`, `test_<m>`), its training, validation and test values per epoch on one chart
 /// (never two kinds of figures on one axis). Studies call it again on their finished runs, so
 /// the committed pictures follow the chart style.
-pub fn draw_curves(run: &std::path::Path, table: &MetricsTable) -> Result<()> {
+pub fn draw_curves(run: &std::path::Path, table: &MetricsTable, kind: &str) -> Result<()> {
     if !crate::plot::font_available() || table.rows.is_empty() {
         return Ok(());
     }
@@ -406,12 +415,13 @@ pub fn draw_curves(run: &std::path::Path, table: &MetricsTable) -> Result<()> {
             continue;
         }
         let path = run.join("pictures").join(format!("curves-{m}.png"));
+        let label = crate::study::charts::axis_label(m, kind);
         std::fs::create_dir_all(run.join("pictures")).map_err(|e| Error::io(run, e))?;
         crate::plot::line_chart(
             &path,
-            &format!("{} per epoch", m.replace('_', " ")),
+            &format!("{} per epoch", label.split(" (").next().unwrap_or(m)),
             "epoch",
-            &crate::study::charts::axis_label(m),
+            &label,
             None,
             &series,
             None,

@@ -163,6 +163,13 @@ pub struct Summary {
     pub peak_rss_mb: Option<f64>,
     /// nnlab version.
     pub nnlab_version: String,
+    /// Seconds from the start of the process that finished the run to its first training step
+    /// (start-up, data loading, building the model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_seconds: Option<f64>,
+    /// Of those, the seconds spent loading and checking the data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_seconds: Option<f64>,
     /// Runs a study ran at the same time as this one (its seconds depend on them), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrent_runs: Option<usize>,

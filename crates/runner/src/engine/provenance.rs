@@ -1,6 +1,21 @@
 //! Where a result came from: the source revision the binary was built from (recorded by
-//! `build.rs` at build time, not read from whatever folder the run happens in) and the peak
-//! memory of the process that trained.
+//! `build.rs` at build time, not read from whatever folder the run happens in), the peak
+//! memory of the process that trained, and how long that process took to reach its first batch.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static PROCESS_START: OnceLock<Instant> = OnceLock::new();
+
+/// Marks the start of the process (the `nnlab` binary calls it first thing in `main`).
+pub fn mark_process_start() {
+    PROCESS_START.get_or_init(Instant::now);
+}
+
+/// Seconds since [`mark_process_start`], if it was called.
+pub fn since_process_start() -> Option<f64> {
+    PROCESS_START.get().map(|t| t.elapsed().as_secs_f64())
+}
 
 /// `git rev-parse --short=7 HEAD` of the tree the binary was built from, or `unknown`.
 pub const GIT_REV: &str = env!("NNLAB_GIT_REV");

@@ -12,28 +12,42 @@ use super::report::{cell_stat, mean_std, runs_of, shown};
 use crate::error::Result;
 use crate::plot::{self, Reference, Series};
 
-/// `test_accuracy` in words with its unit: `test accuracy (%)`, `test elbo (nats)`.
-pub fn axis_label(metric: &str) -> String {
-    let unit = if in_percent(metric) {
-        " (%)"
-    } else if metric.contains("recon_error") {
-        " (squared error per image)"
-    } else if ["elbo", "parzen_ll", "kl", "recon"]
+/// A metric in words with its unit, for a model of `kind` (`model.kind`): `test accuracy (%)`,
+/// `test elbo (nats)`, `train discriminator loss (nats)`.
+pub fn axis_label(metric: &str, kind: &str) -> String {
+    let (split, name) = ["train_", "valid_", "test_"]
         .iter()
-        .any(|w| metric.contains(w))
-    {
-        " (nats)"
-    } else {
-        ""
+        .find_map(|p| metric.strip_prefix(p).map(|rest| (&p[..p.len() - 1], rest)))
+        .unwrap_or(("", metric));
+    let words = match name {
+        "d_loss" => "discriminator loss (nats)".to_string(),
+        "g_loss" => "generator loss (nats)".to_string(),
+        "d_real" => "D(x) on real images (probability)".to_string(),
+        "d_fake" => "D(G(z)) on generated images (probability)".to_string(),
+        "diversity" => "diversity (pixel std across samples)".to_string(),
+        "loss" if kind == "vae" => "loss (nats: -ELBO per image)".to_string(),
+        "loss" if kind == "autoencoder" => "loss (per image)".to_string(),
+        _ => {
+            let unit = if in_percent(metric) {
+                " (%)"
+            } else if name.contains("recon_error") {
+                " (squared error per image)"
+            } else if ["elbo", "parzen_ll", "kl", "recon"]
+                .iter()
+                .any(|w| name.contains(w))
+            {
+                " (nats)"
+            } else {
+                ""
+            };
+            format!("{}{unit}", name.replace('_', " "))
+        }
     };
-    format!("{}{unit}", metric.replace('_', " "))
-}
-
-/// The colour family of a cell label: the optimizer-like part of its last value
-/// (`relu/mse/adam@0.001` -> `adam`).
-fn family(label: &str) -> String {
-    let last = label.rsplit('/').next().unwrap_or(label);
-    last.split('@').next().unwrap_or(last).to_string()
+    if split.is_empty() {
+        words
+    } else {
+        format!("{split} {words}")
+    }
 }
 
 /// The curve of cell `c` for `metric`: mean over its seeds per epoch, with the band of one
@@ -57,7 +71,7 @@ fn curve(done: &[Finished], c: usize, metric: &str, label: String) -> Option<Ser
         band.push((m - s, m + s));
     }
     (!points.is_empty()).then(|| Series {
-        family: family(&label),
+        family: plot::family(&label),
         label,
         points,
         band: (runs.len() > 1).then_some(band),
@@ -102,6 +116,11 @@ pub fn write(
     // With two or more axes, one chart per value of the first axis keeps the lines readable;
     // a loss is charted per loss function, as losses of different kinds do not share an axis.
     let groups = first_axis_groups(study, cells);
+    // The model kind, for units (a study's cells may mix kinds; the first run's names the loss).
+    let kind = done
+        .first()
+        .map(|f| f.config.model.kind().to_string())
+        .unwrap_or_default();
     // What the legend's labels are values of: the axes' names (less the first one when each of
     // its values has a chart of its own).
     let axis_names = |skip: usize| {
@@ -162,7 +181,7 @@ pub fn write(
                     .filter(|r| r.metric == *name && cells.len() == 1)
                     .map(|r| Reference {
                         value: shown(name, r.value),
-                        label: format!("published: {}", shorten(&r.source, 80)),
+                        label: format!("published: {}", shorten(&r.source, 160)),
                     });
                 plot::line_chart(
                     &folder.join(&file),
@@ -171,7 +190,7 @@ pub fn write(
                         format!("mean over {seeds}, band: +-1 std"),
                     ),
                     "epoch",
-                    &axis_label(name),
+                    &axis_label(name, &kind),
                     axis_names(usize::from(!group.is_empty())).as_deref(),
                     &series,
                     reference.as_ref(),
@@ -201,7 +220,7 @@ pub fn write(
                 format!("final {}", metric.replace('_', " ")),
                 format!("mean +- std over {seeds}"),
             ),
-            &axis_label(&metric),
+            &axis_label(&metric, &kind),
             &axis_names(0).unwrap_or_default(),
             &bars,
         )?;

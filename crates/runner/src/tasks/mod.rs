@@ -223,7 +223,9 @@ pub fn run_devices(
 /// Trains `config` in a new run folder.
 pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     let load = opts.load_options();
+    let loading = std::time::Instant::now();
     let (data, split) = load_data(config, &load)?;
+    let data_seconds = Some(loading.elapsed().as_secs_f64());
     let path = match &opts.out {
         Some(p) => p.clone(),
         None => run_dir::default_path(&opts.runs_root, &config.name),
@@ -275,6 +277,7 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
         device: &device,
         backend,
         quiet: opts.quiet,
+        data_seconds,
     };
     engine::fit(task.as_mut(), fit, None)
 }
@@ -283,7 +286,9 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
 pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
     let run = RunDir::open(path)?;
     let config = RunConfig::load(&path.join("config.toml"), &[])?;
+    let loading = std::time::Instant::now();
     let (data, split) = load_data(&config, &opts.load_options_for(path))?;
+    let data_seconds = Some(loading.elapsed().as_secs_f64());
     let start = checkpoint::latest(path)?;
     let (device, backend) = select_device();
     let (device, workers) = run_devices(&config, backend, device)?;
@@ -320,6 +325,7 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
         device: &device,
         backend,
         quiet: opts.quiet,
+        data_seconds,
     };
     engine::fit(task.as_mut(), fit, start)
 }

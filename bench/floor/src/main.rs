@@ -1,0 +1,240 @@
+//! The floor under the article job's speed: how fast this CPU runs the matrix products of one
+//! training step of the article's MLP (784-32-10, batch 32) with a tuned GEMM (the `gemm` crate,
+//! which burn's flex backend calls), and how fast it streams Adam's update over the 25,450
+//! parameters. One epoch is 1,875 such steps; the sum is the epoch's floor, the time no framework
+//! built on these kernels can beat.
+//!
+//! ```text
+//! cargo run --release -p nnlab-floor            # both thread counts
+//! ```
+//!
+//! Per step (row-major, `[rows x cols]`):
+//! - forward: `Z1 = X [32x784] W1 [784x32]`, `Z2 = H [32x32] W2 [32x10]`
+//! - backward: `dW2 = H^T [32x32] dZ2 [32x10]`, `dH = dZ2 [32x10] W2^T [10x32]`,
+//!   `dW1 = X^T [784x32] dZ1 [32x32]` (the input needs no gradient)
+//! - Adam: per parameter, read `w, g, m, v`, write `w, m, v` (7 x 4 bytes)
+//!
+//! Elementwise work (bias, activation, softmax) is left out: it is 0.1 % of the FLOPs, so the
+//! floor stated is a little below the true one.
+
+use std::time::Instant;
+
+use gemm::Parallelism;
+
+/// Steps per epoch: 60,000 images in batches of 32.
+const STEPS: f64 = 1875.0;
+/// The article model's parameters: 784*32 + 32 + 32*10 + 10.
+const PARAMS: usize = 25_450;
+
+/// One matrix product `C [m x n] = A [m x k] B [k x n]` of the step, `a_t` / `b_t` when the
+/// operand is used transposed (read through swapped strides, as burn-flex does).
+struct Product {
+    what: &'static str,
+    m: usize,
+    k: usize,
+    n: usize,
+    a_t: bool,
+    b_t: bool,
+}
+
+const STEP: [Product; 5] = [
+    Product {
+        what: "Z1 = X W1",
+        m: 32,
+        k: 784,
+        n: 32,
+        a_t: false,
+        b_t: false,
+    },
+    Product {
+        what: "Z2 = H W2",
+        m: 32,
+        k: 32,
+        n: 10,
+        a_t: false,
+        b_t: false,
+    },
+    Product {
+        what: "dW2 = H^T dZ2",
+        m: 32,
+        k: 32,
+        n: 10,
+        a_t: true,
+        b_t: false,
+    },
+    Product {
+        what: "dH = dZ2 W2^T",
+        m: 32,
+        k: 10,
+        n: 32,
+        a_t: false,
+        b_t: true,
+    },
+    Product {
+        what: "dW1 = X^T dZ1",
+        m: 784,
+        k: 32,
+        n: 32,
+        a_t: true,
+        b_t: false,
+    },
+];
+
+/// `C = A B` with gemm; `A` is stored `[m x k]` (or `[k x m]` when `a_t`), `B` `[k x n]` (or
+/// `[n x k]` when `b_t`), `C` `[m x n]`, all row-major and contiguous.
+fn matmul(p: &Product, a: &[f32], b: &[f32], c: &mut [f32], par: Parallelism) {
+    assert!(a.len() >= p.m * p.k && b.len() >= p.k * p.n && c.len() >= p.m * p.n);
+    // (column stride, row stride) of each operand as the logical matrix.
+    let (a_cs, a_rs) = if p.a_t {
+        (p.m as isize, 1)
+    } else {
+        (1, p.k as isize)
+    };
+    let (b_cs, b_rs) = if p.b_t {
+        (p.k as isize, 1)
+    } else {
+        (1, p.n as isize)
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: the asserts above give every operand room for its m x k, k x n and m x n
+    // elements at the strides passed, `c` is the only one written, and none overlap (distinct
+    // slices).
+    unsafe {
+        gemm::gemm(
+            p.m,
+            p.n,
+            p.k,
+            c.as_mut_ptr(),
+            1,
+            p.n as isize,
+            false,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// Seconds per call of `f`: the median of 7 timings of `reps` calls, after a warm-up.
+fn time(reps: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..reps {
+        f();
+    }
+    let mut t: Vec<f64> = (0..7)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            start.elapsed().as_secs_f64() / reps as f64
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[3]
+}
+
+/// Deterministic values in [-1, 1).
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.max(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s as f32 / u32::MAX as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// One Adam update of `w` from `g` (the arithmetic of nnlab's fused host update).
+fn adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    let (b1, b2, alpha, eps) = (0.9f32, 0.999f32, 1e-3f32, 1e-7f32);
+    for i in 0..w.len() {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        w[i] -= alpha * m[i] / (v[i].sqrt() + eps);
+    }
+}
+
+fn main() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("nnlab-floor: the article job's step on this CPU ({threads} threads available)\n");
+    let big = Product {
+        what: "1024 x 1024 x 1024",
+        m: 1024,
+        k: 1024,
+        n: 1024,
+        a_t: false,
+        b_t: false,
+    };
+    let mut step_total = [0.0f64; 2];
+    let pars = [
+        ("1 thread", Parallelism::None),
+        ("all threads", Parallelism::Rayon(0)),
+    ];
+    println!(
+        "| product | shape (m x k x n) | MFLOP | {} us | {} us | best GFLOP/s |",
+        pars[0].0, pars[1].0
+    );
+    println!("|---|---|---|---|---|---|");
+    for p in STEP.iter().chain(std::iter::once(&big)) {
+        let (a, b) = (values(p.m * p.k, 3), values(p.k * p.n, 5));
+        let mut c = vec![0.0f32; p.m * p.n];
+        let flop = 2.0 * (p.m * p.k * p.n) as f64;
+        let reps = (2e8 / flop).clamp(3.0, 20_000.0) as usize;
+        let secs: Vec<f64> = pars
+            .iter()
+            .map(|&(_, par)| time(reps, || matmul(p, &a, &b, &mut c, par)))
+            .collect();
+        let best = secs[0].min(secs[1]);
+        if !std::ptr::eq(p, &big) {
+            step_total[0] += secs[0];
+            step_total[1] += secs[1];
+        }
+        println!(
+            "| {} | {} x {} x {} | {:.3} | {:.2} | {:.2} | {:.1} |",
+            p.what,
+            p.m,
+            p.k,
+            p.n,
+            flop / 1e6,
+            secs[0] * 1e6,
+            secs[1] * 1e6,
+            flop / best / 1e9
+        );
+    }
+    let (mut w, g) = (values(PARAMS, 7), values(PARAMS, 11));
+    let (mut m, mut v) = (vec![0.0f32; PARAMS], vec![0.0f32; PARAMS]);
+    let adam_s = time(2000, || adam(&mut w, &g, &mut m, &mut v));
+    let bytes = 7.0 * 4.0 * PARAMS as f64;
+    println!(
+        "\nAdam over {PARAMS} parameters: {:.2} us per step ({:.1} GB/s of the {:.0} KB it reads and writes)",
+        adam_s * 1e6,
+        bytes / adam_s / 1e9,
+        bytes / 1e3
+    );
+    let gemm_step = step_total[0].min(step_total[1]);
+    println!(
+        "\nper step: matrix products {:.1} us (best of 1 thread {:.1} and all {:.1}), Adam {:.1} us",
+        gemm_step * 1e6,
+        step_total[0] * 1e6,
+        step_total[1] * 1e6,
+        adam_s * 1e6
+    );
+    println!(
+        "epoch floor ({STEPS} steps): matrix products {:.1} ms + Adam {:.1} ms = {:.1} ms",
+        gemm_step * STEPS * 1e3,
+        adam_s * STEPS * 1e3,
+        (gemm_step + adam_s) * STEPS * 1e3
+    );
+    println!("FLOOR_MS {:.1}", (gemm_step + adam_s) * STEPS * 1e3);
+}
