@@ -403,8 +403,8 @@ fn the_dcgans_layers_take_the_same_gradients() {
             "the DCGAN's discriminator on two batches",
             Box::new(|d| {
                 probe(&discriminator, [6, 1, 28, 28], d, &|m, x| {
-                    let real = x.clone().slice([0..3]).reshape([3, 784]);
-                    let fake = x.slice([3..6]).reshape([3, 784]);
+                    let real = x.clone().narrow(0, 0, 3).reshape([3, 784]);
+                    let fake = x.narrow(0, 3, 3).reshape([3, 784]);
                     Tensor::cat(vec![m.logit(real), m.logit(fake)], 0).reshape([6, 1, 1, 1])
                 })
             }),
