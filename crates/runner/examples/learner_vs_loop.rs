@@ -2,7 +2,8 @@
 //! article's job — same data, model, initialisation, optimizer (fused Adam) and batch size; both
 //! evaluate the test set after every epoch and write a checkpoint per epoch.
 //!
-//! `NNLAB_DATA=../shared/data cargo run --release -p nnlab-runner --example learner_vs_loop [EPOCHS]`
+//! `NNLAB_DATA=../shared/data cargo run --release -p nnlab-runner --features learner --example learner_vs_loop [EPOCHS]`
+//! (the `learner` feature compiles burn-train in, which nnlab itself does not need).
 
 use std::sync::Arc;
 use std::time::Instant;
