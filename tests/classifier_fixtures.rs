@@ -65,8 +65,14 @@ impl Machine {
     }
 }
 
-/// Whether this machine is the one that made the fixtures (said on stderr when it is not).
+/// Whether this machine is the one that made the fixtures (said on stderr when it is not),
+/// found once per test process.
 fn on_fixture_machine() -> bool {
+    static SAME: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SAME.get_or_init(compare_machines)
+}
+
+fn compare_machines() -> bool {
     let theirs = read_cases().machine;
     let ours = Machine::this();
     let same = ours.as_ref() == Some(&theirs);

@@ -101,8 +101,6 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let train_names = task.train_metrics();
     let eval_names = task.eval_metrics();
     let mut table = MetricsTable::new(&train_names, &eval_names);
-    // Seconds from the process start to this process's first training step, once taken.
-    let mut startup: Option<Option<f64>> = None;
     let metrics_path = run.join("metrics.csv");
 
     let (done, mut partial) = match &start {
@@ -170,6 +168,8 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     }
     let first = done + 1;
     let last = if stopped_early { done } else { t.epochs };
+    // Seconds from the process start to here: the first training step follows at once.
+    let startup = provenance::since_process_start();
     for epoch in first..=last {
         let order = shuffled(&o.split.train, config.seed, epoch - 1);
         let progress = EpochProgress::start(epoch, t.epochs, steps, o.quiet);
@@ -234,9 +234,6 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
                 lr: t.lr_at(epoch - 1, i, steps),
             };
             o.device.seed(ctx.step_seed());
-            if startup.is_none() {
-                startup = Some(provenance::since_process_start());
-            }
             let out = task.step(o.data, chunk, &ctx);
             window = Some(match window.take() {
                 Some(w) => w.into_iter().zip(out.sums).map(|(a, b)| a + b).collect(),
@@ -365,7 +362,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
         train_examples: o.split.train.len(),
         peak_rss_mb: provenance::peak_rss_mb(),
         nnlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        startup_seconds: startup.flatten(),
+        startup_seconds: startup,
         data_seconds: o.data_seconds,
         concurrent_runs: std::env::var(crate::study::jobs::JOBS_ENV)
             .ok()

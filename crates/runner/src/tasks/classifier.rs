@@ -65,11 +65,28 @@ impl Net {
         }
     }
 
+    /// The gradients of its parameters in `grads` (from a backward pass).
+    fn grads_params(&self, grads: burn::tensor::Gradients) -> GradientsParams {
+        match self {
+            Self::Mlp(m) => GradientsParams::from_grads(grads, m),
+            Self::Cnn(c) => GradientsParams::from_grads(grads, &**c),
+        }
+    }
+
     /// The gradients of its parameters in `grads` (from a backward pass), moved to `device`.
     fn grads_on(&self, grads: burn::tensor::Gradients, device: &Device) -> GradientsParams {
+        let g = self.grads_params(grads);
         match self {
-            Self::Mlp(m) => GradientsParams::from_grads(grads, m).to_device(device, m),
-            Self::Cnn(c) => GradientsParams::from_grads(grads, &**c).to_device(device, &**c),
+            Self::Mlp(m) => g.to_device(device, m),
+            Self::Cnn(c) => g.to_device(device, &**c),
+        }
+    }
+
+    /// The network after one step of `optim` with `grads` at learning rate `lr`.
+    fn optimizer_step(self, optim: &mut ModuleOptimizer, lr: f64, grads: GradientsParams) -> Self {
+        match self {
+            Self::Mlp(m) => Self::Mlp(optim.step(lr, m, grads)),
+            Self::Cnn(c) => Self::Cnn(Box::new(optim.step(lr, *c, grads))),
         }
     }
 
@@ -400,11 +417,7 @@ impl Task for Classifier {
             let Engine::Autodiff(optim) = &mut self.engine else {
                 unreachable!("the config refuses train.devices with engine = \"manual\"")
             };
-            let model = match model {
-                Net::Mlp(m) => Net::Mlp(optim.step(ctx.lr, m, grads)),
-                Net::Cnn(c) => Net::Cnn(Box::new(optim.step(ctx.lr, *c, grads))),
-            };
-            self.model = Some(model);
+            self.model = Some(model.optimizer_step(optim, ctx.lr, grads));
             return StepOutput {
                 examples: batch.len(),
                 sums: vec![loss_sum, correct],
@@ -429,17 +442,8 @@ impl Task for Classifier {
             (Engine::Autodiff(optim), model) => {
                 let logits = model.forward(x);
                 let loss = self.loss.forward(logits.clone(), y.clone(), &labels);
-                let grads = loss.backward();
-                let model = match model {
-                    Net::Mlp(m) => {
-                        let g = GradientsParams::from_grads(grads, &m);
-                        Net::Mlp(optim.step(ctx.lr, m, g))
-                    }
-                    Net::Cnn(c) => {
-                        let g = GradientsParams::from_grads(grads, &*c);
-                        Net::Cnn(Box::new(optim.step(ctx.lr, *c, g)))
-                    }
-                };
+                let grads = model.grads_params(loss.backward());
+                let model = model.optimizer_step(optim, ctx.lr, grads);
                 (loss.detach(), logits.detach(), model)
             }
         };
