@@ -14,6 +14,11 @@ pub enum WeightInit {
     /// burn's (and PyTorch's) `Linear` default: Kaiming-uniform with gain `1/sqrt(3)`, i.e.
     /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, for weights and biases alike.
     BurnDefault,
+    /// Martens (2010)'s sparse initialisation: each unit gets 15 nonzero incoming weights
+    /// drawn from `N(0, 1)`, every other weight and the biases zero. It lets deep networks of
+    /// logistic units train without layer-wise pretraining (Martens 2010, section 5;
+    /// Sutskever et al. 2013), where Glorot's weights leave them on a plateau.
+    Sparse,
 }
 
 impl WeightInit {
@@ -23,6 +28,7 @@ impl WeightInit {
             Self::GlorotUniform => "glorot_uniform",
             Self::HeUniform => "he_uniform",
             Self::BurnDefault => "burn_default",
+            Self::Sparse => "sparse",
         }
     }
 }
