@@ -17,7 +17,7 @@ pub enum WeightInit {
     /// Martens (2010)'s sparse initialisation: each unit gets 15 nonzero incoming weights
     /// drawn from `N(0, 1)`, every other weight and the biases zero. It lets deep networks of
     /// logistic units train without layer-wise pretraining (Martens 2010, section 5;
-    /// Sutskever et al. 2013), where Glorot's weights leave them on a plateau.
+    /// Sutskever et al. 2013), where from Glorot's weights they learn slowly (see `hinton-2006`).
     Sparse,
 }
 
