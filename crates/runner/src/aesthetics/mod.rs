@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! title = "Art against aesthetics"
-//! eye = "../lenet-1998/runs/seed-1"   # a trained classifier's run folder
+//! eye = "../lenet-1998/runs/constant-lr/seed-1"   # a trained classifier's run folder
 //! images = 400                        # images per set
 //! [[set]]
 //! name = "mnist"
