@@ -5,10 +5,11 @@
 //! built on these kernels can beat.
 //!
 //! ```text
-//! cargo run --release -p nnlab-floor            # both thread counts
+//! cargo run --release -p nnlab-floor                           # the article job: batch 32, hidden 32
+//! cargo run --release -p nnlab-floor -- --batch 128 --hidden 512   # other shapes (bench/scaling.py)
 //! ```
 //!
-//! Per step (row-major, `[rows x cols]`):
+//! Per step (row-major, `[rows x cols]`; shown for batch 32 and 32 hidden units):
 //! - forward: `Z1 = X [32x784] W1 [784x32]`, `Z2 = H [32x32] W2 [32x10]`
 //! - backward: `dW2 = H^T [32x32] dZ2 [32x10]`, `dH = dZ2 [32x10] W2^T [10x32]`,
 //!   `dW1 = X^T [784x32] dZ1 [32x32]` (the input needs no gradient)
@@ -21,10 +22,12 @@ use std::time::Instant;
 
 use gemm::Parallelism;
 
-/// Steps per epoch: 60,000 images in batches of 32.
-const STEPS: f64 = 1875.0;
-/// The article model's parameters: 784*32 + 32 + 32*10 + 10.
-const PARAMS: usize = 25_450;
+/// Training images per epoch.
+const IMAGES: usize = 60_000;
+/// The article model's input width (28 x 28 pixels).
+const INPUTS: usize = 784;
+/// Its output width (the ten digits).
+const CLASSES: usize = 10;
 
 /// One matrix product `C [m x n] = A [m x k] B [k x n]` of the step, `a_t` / `b_t` when the
 /// operand is used transposed (read through swapped strides, as burn-flex does).
@@ -37,48 +40,24 @@ struct Product {
     b_t: bool,
 }
 
-const STEP: [Product; 5] = [
-    Product {
-        what: "Z1 = X W1",
-        m: 32,
-        k: 784,
-        n: 32,
-        a_t: false,
-        b_t: false,
-    },
-    Product {
-        what: "Z2 = H W2",
-        m: 32,
-        k: 32,
-        n: 10,
-        a_t: false,
-        b_t: false,
-    },
-    Product {
-        what: "dW2 = H^T dZ2",
-        m: 32,
-        k: 32,
-        n: 10,
-        a_t: true,
-        b_t: false,
-    },
-    Product {
-        what: "dH = dZ2 W2^T",
-        m: 32,
-        k: 10,
-        n: 32,
-        a_t: false,
-        b_t: true,
-    },
-    Product {
-        what: "dW1 = X^T dZ1",
-        m: 784,
-        k: 32,
-        n: 32,
-        a_t: true,
-        b_t: false,
-    },
-];
+/// The step's five products for `batch` images and `hidden` units (784-hidden-10).
+fn step(batch: usize, hidden: usize) -> [Product; 5] {
+    let p = |what, m, k, n, a_t, b_t| Product {
+        what,
+        m,
+        k,
+        n,
+        a_t,
+        b_t,
+    };
+    [
+        p("Z1 = X W1", batch, INPUTS, hidden, false, false),
+        p("Z2 = H W2", batch, hidden, CLASSES, false, false),
+        p("dW2 = H^T dZ2", hidden, batch, CLASSES, true, false),
+        p("dH = dZ2 W2^T", batch, CLASSES, hidden, false, true),
+        p("dW1 = X^T dZ1", INPUTS, batch, hidden, true, false),
+    ]
+}
 
 /// `C = A B` with gemm; `A` is stored `[m x k]` (or `[k x m]` when `a_t`), `B` `[k x n]` (or
 /// `[n x k]` when `b_t`), `C` `[m x n]`, all row-major and contiguous.
@@ -165,9 +144,45 @@ fn adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     }
 }
 
+/// `--batch B --hidden H` (defaults 32 and 32, the article job).
+fn shape() -> Result<(usize, usize), String> {
+    let (mut batch, mut hidden) = (32, 32);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let slot = match flag.as_str() {
+            "--batch" => &mut batch,
+            "--hidden" => &mut hidden,
+            _ => {
+                return Err(format!(
+                    "unknown argument `{flag}` (usage: nnlab-floor [--batch B] [--hidden H])"
+                ));
+            }
+        };
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        *slot = value.parse().ok().filter(|v| *v > 0).ok_or(format!(
+            "{flag} {value}: must be a whole number of at least 1"
+        ))?;
+    }
+    Ok((batch, hidden))
+}
+
 fn main() {
+    let (batch, hidden) = shape().unwrap_or_else(|e| {
+        eprintln!("nnlab-floor: {e}");
+        std::process::exit(2)
+    });
+    // 60,000 images a step of `batch` at a time; the last step takes what is left, counted here
+    // as a full one (a slight overestimate of the floor when `batch` does not divide 60,000).
+    let steps = IMAGES.div_ceil(batch) as f64;
+    let params = INPUTS * hidden + hidden + hidden * CLASSES + CLASSES;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("nnlab-floor: the article job's step on this CPU ({threads} threads available)\n");
+    if (batch, hidden) == (32, 32) {
+        println!("nnlab-floor: the article job's step on this CPU ({threads} threads available)\n");
+    } else {
+        println!(
+            "nnlab-floor: the article model's step with batch {batch} and {hidden} hidden units on this CPU ({threads} threads available)\n"
+        );
+    }
     let big = Product {
         what: "1024 x 1024 x 1024",
         m: 1024,
@@ -186,7 +201,8 @@ fn main() {
         pars[0].0, pars[1].0
     );
     println!("|---|---|---|---|---|---|");
-    for p in STEP.iter().chain(std::iter::once(&big)) {
+    let products = step(batch, hidden);
+    for p in products.iter().chain(std::iter::once(&big)) {
         let (a, b) = (values(p.m * p.k, 3), values(p.k * p.n, 5));
         let mut c = vec![0.0f32; p.m * p.n];
         let flop = 2.0 * (p.m * p.k * p.n) as f64;
@@ -212,12 +228,14 @@ fn main() {
             flop / best / 1e9
         );
     }
-    let (mut w, g) = (values(PARAMS, 7), values(PARAMS, 11));
-    let (mut m, mut v) = (vec![0.0f32; PARAMS], vec![0.0f32; PARAMS]);
-    let adam_s = time(2000, || adam(&mut w, &g, &mut m, &mut v));
-    let bytes = 7.0 * 4.0 * PARAMS as f64;
+    let (mut w, g) = (values(params, 7), values(params, 11));
+    let (mut m, mut v) = (vec![0.0f32; params], vec![0.0f32; params]);
+    let adam_s = time((5.1e7 / params as f64).clamp(3.0, 2000.0) as usize, || {
+        adam(&mut w, &g, &mut m, &mut v)
+    });
+    let bytes = 7.0 * 4.0 * params as f64;
     println!(
-        "\nAdam over {PARAMS} parameters: {:.2} us per step ({:.1} GB/s of the {:.0} KB it reads and writes)",
+        "\nAdam over {params} parameters: {:.2} us per step ({:.1} GB/s of the {:.0} KB it reads and writes)",
         adam_s * 1e6,
         bytes / adam_s / 1e9,
         bytes / 1e3
@@ -231,10 +249,10 @@ fn main() {
         adam_s * 1e6
     );
     println!(
-        "epoch floor ({STEPS} steps): matrix products {:.1} ms + Adam {:.1} ms = {:.1} ms",
-        gemm_step * STEPS * 1e3,
-        adam_s * STEPS * 1e3,
-        (gemm_step + adam_s) * STEPS * 1e3
+        "epoch floor ({steps} steps): matrix products {:.1} ms + Adam {:.1} ms = {:.1} ms",
+        gemm_step * steps * 1e3,
+        adam_s * steps * 1e3,
+        (gemm_step + adam_s) * steps * 1e3
     );
-    println!("FLOOR_MS {:.1}", (gemm_step + adam_s) * STEPS * 1e3);
+    println!("FLOOR_MS {:.1}", (gemm_step + adam_s) * steps * 1e3);
 }
