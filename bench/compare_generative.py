@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Side-by-side speed (and, for the VAE, the test -ELBO) of nnlab's generative models against the
-same models in PyTorch on this CPU: the VAE of configs/vae_2014.toml against bench/peers/torch_vae.py
+"""Side-by-side speed (and the test figure) of nnlab's convolutional and generative models against
+the same models in PyTorch on this CPU: the LeNet-5-style CNN of configs/lenet_1998.toml against
+bench/peers/torch_lenet.py, the VAE of configs/vae_2014.toml against bench/peers/torch_vae.py
 (PyTorch's VAE example) and the DCGAN of configs/dcgan_2016.toml against bench/peers/torch_dcgan.py.
 Runs alternate (nnlab, PyTorch, nnlab, ...), one process each, same data, same thread count; prints
-a markdown table of median seconds per epoch, peak RSS (from wait4), the VAE's test loss, and
-PyTorch's time over nnlab's.
+a markdown table of median seconds per epoch, peak RSS (from wait4), the test figure (the CNN's
+accuracy, the VAE's -ELBO; the DCGAN has none) and PyTorch's time over nnlab's.
 
-usage: bench/compare_generative.py [--seeds 1 2] [--vae-epochs 10] [--dcgan-epochs 2]
-       [--data-dir DIR] [--venv DIR] [--nnlab PATH] [--only vae dcgan]
+usage: bench/compare_generative.py [--seeds 1 2] [--cnn-epochs 2] [--vae-epochs 10]
+       [--dcgan-epochs 2] [--data-dir DIR] [--venv DIR] [--nnlab PATH] [--only cnn vae dcgan]
 The data folder holds mnist/ (default: $NNLAB_DATA). Build nnlab first: cargo build --release.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile
@@ -16,12 +17,13 @@ here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("--seeds", type=int, nargs="+", default=[1])
+p.add_argument("--cnn-epochs", type=int, default=2)
 p.add_argument("--vae-epochs", type=int, default=10)
 p.add_argument("--dcgan-epochs", type=int, default=2)
 p.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"), help="folder holding mnist/ [default: $NNLAB_DATA]")
 p.add_argument("--venv", default=os.path.expanduser("~/.cache/nnlab-peers-venv"))
 p.add_argument("--nnlab", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "nnlab"))
-p.add_argument("--only", nargs="*", choices=["vae", "dcgan"])
+p.add_argument("--only", nargs="*", choices=["cnn", "vae", "dcgan"])
 a = p.parse_args()
 if not a.data_dir:
     sys.exit("error: no data folder: pass --data-dir DIR (the folder holding mnist/) or set NNLAB_DATA")
@@ -53,7 +55,8 @@ def nnlab(config, epochs):
             out = os.path.join(tmp, "run")
             _, rss = run([a.nnlab, "train", config, "--seed", str(seed), "--set", f"train.epochs={epochs}", "--out", out], root)
             s = json.load(open(os.path.join(out, "summary.json")))
-        return dict(s_epoch=s["seconds_per_epoch"], loss=-s["test_elbo"] if "test_elbo" in s else None, rss=rss, backend=s["backend"])
+        figure = -s["test_elbo"] if "test_elbo" in s else s.get("test_accuracy")
+        return dict(s_epoch=s["seconds_per_epoch"], loss=figure, rss=rss, backend=s["backend"])
     return job
 
 
@@ -61,12 +64,14 @@ def torch(script, epochs):
     def job(seed):
         text, rss = run([py, script, str(seed), "--epochs", str(epochs)], os.path.join(here, "peers"))
         r = json.loads(next(l for l in text.splitlines() if l.startswith("RESULT "))[7:])
-        return dict(s_epoch=r["epoch_s_median"], loss=r.get("test_loss"), rss=rss)
+        figure = r.get("test_accuracy", r.get("test_loss"))
+        return dict(s_epoch=r["epoch_s_median"], loss=figure, rss=rss)
     return job
 
 
 pairs = {
-    "vae": ("VAE 784-400-20, batch 128", nnlab("configs/vae_2014.toml", a.vae_epochs), torch("torch_vae.py", a.vae_epochs), a.vae_epochs),
+    "cnn": ("LeNet-5-style CNN, batch 32 (test accuracy)", nnlab("configs/lenet_1998.toml", a.cnn_epochs), torch("torch_lenet.py", a.cnn_epochs), a.cnn_epochs),
+    "vae": ("VAE 784-400-20, batch 128 (test -ELBO)", nnlab("configs/vae_2014.toml", a.vae_epochs), torch("torch_vae.py", a.vae_epochs), a.vae_epochs),
     "dcgan": ("DCGAN 28x28 (32/64 maps), batch 128", nnlab("configs/dcgan_2016.toml", a.dcgan_epochs), torch("torch_dcgan.py", a.dcgan_epochs), a.dcgan_epochs),
 }
 rows = []
@@ -77,15 +82,15 @@ for name in a.only or list(pairs):
         for who, job in (("nnlab", ours), ("torch", theirs)):
             r = job(seed)
             res[who].append(r)
-            print(f"{name} seed {seed} {who}: {r['s_epoch']:.2f} s/epoch, {r['rss']:.0f} MB" + (f", test loss {r['loss']:.2f}" if r["loss"] is not None else ""), file=sys.stderr, flush=True)
+            print(f"{name} seed {seed} {who}: {r['s_epoch']:.2f} s/epoch, {r['rss']:.0f} MB" + (f", test figure {r['loss']:.4f}" if r["loss"] is not None else ""), file=sys.stderr, flush=True)
     rows.append((label, epochs, res))
 
 backend = rows[0][2]["nnlab"][0]["backend"] if rows else "?"
 print(f"\nseeds {a.seeds}, {os.cpu_count()} CPUs, PyTorch {os.cpu_count()} threads; medians over seeds; nnlab backend {backend}.\n")
-print("| model | epochs | nnlab s/epoch | PyTorch s/epoch | PyTorch / nnlab | nnlab peak RSS (MB) | PyTorch peak RSS (MB) | nnlab test -ELBO | PyTorch test -ELBO |")
+print("| model | epochs | nnlab s/epoch | PyTorch s/epoch | PyTorch / nnlab | nnlab peak RSS (MB) | PyTorch peak RSS (MB) | nnlab test figure | PyTorch test figure |")
 print("|---|---|---|---|---|---|---|---|---|")
 for label, epochs, res in rows:
     med = lambda who, k: statistics.median(r[k] for r in res[who])
-    loss = lambda who: f"{statistics.mean(r['loss'] for r in res[who]):.2f}" if res[who][0]["loss"] is not None else "-"
+    loss = lambda who: f"{statistics.mean(r['loss'] for r in res[who]):.4f}" if res[who][0]["loss"] is not None else "-"
     n, t = med("nnlab", "s_epoch"), med("torch", "s_epoch")
     print(f"| {label} | {epochs} | {n:.2f} | {t:.2f} | {t / n:.2f}x | {max(r['rss'] for r in res['nnlab']):.0f} | {max(r['rss'] for r in res['torch']):.0f} | {loss('nnlab')} | {loss('torch')} |")
