@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What glibc's malloc costs the convolutional models: each job below runs twice, with glibc's
-# defaults and with GLIBC_TUNABLES keeping freed blocks in the process (mmap threshold 256 MiB,
-# trim threshold 1 GiB), and prints the seconds per step of its one epoch and its peak RSS.
-# The profile (bench/profile.sh) shows why: with the defaults, every large buffer a convolution
+# defaults (NNLAB_MALLOC=system) and with nnlab's setting (its default on Linux with glibc:
+# mallopt keeps freed blocks in the process, mmap threshold 256 MiB, trim threshold 1 GiB),
+# and prints the seconds per step of its one epoch and its peak RSS. The profile
+# (bench/profile.sh) shows why: with glibc's defaults, every large buffer a convolution
 # allocates (im2col columns, feature maps) comes fresh from the kernel and goes back after the
 # operation (page faults, page zeroing, TLB shootdowns: the kernel's share of the profile).
 #
@@ -12,7 +13,6 @@ cd "$(dirname "$0")/.."
 : "${NNLAB_DATA:?set NNLAB_DATA to the folder holding mnist/}"
 nnlab="${CARGO_TARGET_DIR:-target}/release/nnlab"
 [ -x "$nnlab" ] || { echo "error: $nnlab not found: cargo build --release" >&2; exit 1; }
-tuned="glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "# bench/allocator.sh: nnlab at revision $(git rev-parse --short HEAD), $(nproc) CPUs, $(date -u '+%F %H:%M') UTC"
@@ -22,11 +22,9 @@ echo "|---|---|---|---|"
 job() { # label, then nnlab train arguments
   local label=$1
   shift
-  for mode in default tuned; do
-    local t=""
-    [ $mode = tuned ] && t=$tuned
+  for mode in system nnlab; do
     rm -rf "$work/run"
-    GLIBC_TUNABLES=$t /usr/bin/time -f "RSS %M" -o "$work/rss" "$nnlab" train "$@" --set train.epochs=1 \
+    NNLAB_MALLOC=$mode /usr/bin/time -f "RSS %M" -o "$work/rss" "$nnlab" train "$@" --set train.epochs=1 \
       --out "$work/run" > "$work/log" 2>&1 || { cat "$work/log" >&2; exit 1; }
     ms=$(grep -oE '\(([0-9.]+) ms/step\)' "$work/log" | tail -1 | tr -d '(' | cut -d' ' -f1)
     rss=$(awk '/^RSS/ { printf "%.0f", $2 / 1024 }' "$work/rss")

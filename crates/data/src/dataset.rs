@@ -89,10 +89,10 @@ impl ImageDataset {
             (test.0?, test.1?);
         let checksums_verified = c1 && c2 && c3 && c4;
 
-        let train_images = IdxImages::parse(&train_images_path, &train_images)?;
-        let test_images = IdxImages::parse(&test_images_path, &test_images)?;
-        let train_labels = parse_labels(&train_labels_path, &train_labels)?;
-        let test_labels = parse_labels(&test_labels_path, &test_labels)?;
+        let train_images = IdxImages::parse(&train_images_path, train_images)?;
+        let test_images = IdxImages::parse(&test_images_path, test_images)?;
+        let train_labels = parse_labels(&train_labels_path, train_labels)?;
+        let test_labels = parse_labels(&test_labels_path, test_labels)?;
         for (images, ip, labels, lp) in [
             (
                 &train_images,

@@ -152,9 +152,12 @@ fn parse<'a>(
 }
 
 impl IdxImages {
-    /// Parses an IDX image file already in memory (decompressed). `path` is only used in errors.
-    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let (dims, data) = parse(path, bytes, 3, "unsigned-byte images [n, rows, cols]")?;
+    /// Parses an IDX image file already in memory (decompressed), keeping its buffer as the
+    /// pixels (the header is dropped in place: no second copy of the images). `path` is only
+    /// used in errors.
+    pub fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<Self> {
+        let (dims, data) = parse(path, &bytes, 3, "unsigned-byte images [n, rows, cols]")?;
+        let header = bytes.len() - data.len();
         if dims[0] == 0 {
             return Err(DataError::BadHeader {
                 path: path.to_path_buf(),
@@ -169,17 +172,18 @@ impl IdxImages {
                 reason: format!("empty image size {}x{}", dims[1], dims[2]),
             });
         }
+        bytes.drain(..header);
         Ok(Self {
             n: dims[0],
             rows: dims[1],
             cols: dims[2],
-            pixels: data.to_vec(),
+            pixels: bytes,
         })
     }
 
     /// Reads an IDX image file, gzip-compressed or raw.
     pub fn read(path: &Path) -> Result<Self> {
-        Self::parse(path, &read_maybe_gz(path)?)
+        Self::parse(path, read_maybe_gz(path)?)
     }
 
     /// Serialises to IDX bytes (raw, uncompressed).
@@ -194,15 +198,18 @@ impl IdxImages {
     }
 }
 
-/// Parses an IDX label file already in memory (decompressed): `[n]` unsigned bytes.
-pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
-    let (_, data) = parse(path, bytes, 1, "unsigned-byte labels [n]")?;
-    Ok(data.to_vec())
+/// Parses an IDX label file already in memory (decompressed): `[n]` unsigned bytes, in the
+/// same buffer (the header dropped in place).
+pub fn parse_labels(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let (_, data) = parse(path, &bytes, 1, "unsigned-byte labels [n]")?;
+    let header = bytes.len() - data.len();
+    bytes.drain(..header);
+    Ok(bytes)
 }
 
 /// Reads an IDX label file, gzip-compressed or raw.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    parse_labels(path, &read_maybe_gz(path)?)
+    parse_labels(path, read_maybe_gz(path)?)
 }
 
 /// Serialises labels to IDX bytes (raw, uncompressed).
@@ -280,7 +287,7 @@ mod tests {
     fn wrong_magic_is_named() {
         let mut b = images().to_bytes();
         b[0] = 0x50;
-        let e = IdxImages::parse(Path::new("x-images"), &b).unwrap_err();
+        let e = IdxImages::parse(Path::new("x-images"), b.clone()).unwrap_err();
         let msg = e.to_string();
         assert!(
             msg.contains("x-images") && msg.contains("wrong magic"),
@@ -290,20 +297,20 @@ mod tests {
 
     #[test]
     fn labels_file_is_not_images() {
-        let e = IdxImages::parse(Path::new("l"), &labels_to_bytes(&[1])).unwrap_err();
+        let e = IdxImages::parse(Path::new("l"), labels_to_bytes(&[1])).unwrap_err();
         assert!(e.to_string().contains("1 dimensions, expected 3"), "{e}");
     }
 
     #[test]
     fn truncated_file_is_reported_with_sizes() {
         let b = images().to_bytes();
-        let e = IdxImages::parse(Path::new("t"), &b[..b.len() - 5]).unwrap_err();
+        let e = IdxImages::parse(Path::new("t"), b[..b.len() - 5].to_vec()).unwrap_err();
         assert!(
             e.to_string()
                 .contains("header says 12 bytes of data but the file holds 7"),
             "{e}"
         );
-        let e = IdxImages::parse(Path::new("t"), &b[..6]).unwrap_err();
+        let e = IdxImages::parse(Path::new("t"), b[..6].to_vec()).unwrap_err();
         assert!(
             e.to_string().contains("shorter than its 16-byte header"),
             "{e}"
@@ -318,7 +325,7 @@ mod tests {
             cols: 28,
             pixels: vec![],
         };
-        let e = IdxImages::parse(Path::new("e"), &empty.to_bytes()).unwrap_err();
+        let e = IdxImages::parse(Path::new("e"), empty.to_bytes()).unwrap_err();
         assert!(
             e.to_string().contains("e: not an IDX unsigned-byte images"),
             "{e}"
