@@ -90,13 +90,14 @@ pub fn decompress(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Parses an IDX header of unsigned bytes with `ndims` dimensions; returns the sizes and the data.
-fn parse<'a>(
+/// Parses an IDX header of unsigned bytes with `ndims` dimensions; returns the sizes and the
+/// data, in the file's own buffer (the header dropped in place: no second copy).
+fn parse(
     path: &Path,
-    bytes: &'a [u8],
+    mut bytes: Vec<u8>,
     ndims: usize,
     expected: &'static str,
-) -> Result<(Vec<usize>, &'a [u8])> {
+) -> Result<(Vec<usize>, Vec<u8>)> {
     let bad = |reason: String| DataError::BadHeader {
         path: path.to_path_buf(),
         expected,
@@ -140,24 +141,23 @@ fn parse<'a>(
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
         .ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
-    let data = &bytes[header..];
-    if data.len() as u64 != expected_len {
+    let data = bytes.len() - header;
+    if data as u64 != expected_len {
         return Err(DataError::Length {
             path: path.to_path_buf(),
             expected: expected_len,
-            actual: data.len() as u64,
+            actual: data as u64,
         });
     }
-    Ok((dims, data))
+    bytes.drain(..header);
+    Ok((dims, bytes))
 }
 
 impl IdxImages {
     /// Parses an IDX image file already in memory (decompressed), keeping its buffer as the
-    /// pixels (the header is dropped in place: no second copy of the images). `path` is only
-    /// used in errors.
-    pub fn parse(path: &Path, mut bytes: Vec<u8>) -> Result<Self> {
-        let (dims, data) = parse(path, &bytes, 3, "unsigned-byte images [n, rows, cols]")?;
-        let header = bytes.len() - data.len();
+    /// pixels (no second copy of the images). `path` is only used in errors.
+    pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
+        let (dims, pixels) = parse(path, bytes, 3, "unsigned-byte images [n, rows, cols]")?;
         if dims[0] == 0 {
             return Err(DataError::BadHeader {
                 path: path.to_path_buf(),
@@ -172,12 +172,11 @@ impl IdxImages {
                 reason: format!("empty image size {}x{}", dims[1], dims[2]),
             });
         }
-        bytes.drain(..header);
         Ok(Self {
             n: dims[0],
             rows: dims[1],
             cols: dims[2],
-            pixels: bytes,
+            pixels,
         })
     }
 
@@ -199,12 +198,9 @@ impl IdxImages {
 }
 
 /// Parses an IDX label file already in memory (decompressed): `[n]` unsigned bytes, in the
-/// same buffer (the header dropped in place).
-pub fn parse_labels(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>> {
-    let (_, data) = parse(path, &bytes, 1, "unsigned-byte labels [n]")?;
-    let header = bytes.len() - data.len();
-    bytes.drain(..header);
-    Ok(bytes)
+/// same buffer.
+pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    Ok(parse(path, bytes, 1, "unsigned-byte labels [n]")?.1)
 }
 
 /// Reads an IDX label file, gzip-compressed or raw.
