@@ -10,30 +10,17 @@ pub use nnlab_config::WeightInit;
 /// Nonzero incoming weights per unit under [`WeightInit::Sparse`] (Martens 2010, section 5).
 pub const SPARSE_FAN_IN: usize = 15;
 
-/// A dense layer `[d_input] -> [d_output]` initialised by `init`.
+/// A dense layer `[d_input] -> [d_output]` initialised by `init` (zero biases unless
+/// `BurnDefault`).
 pub fn linear(init: WeightInit, d_input: usize, d_output: usize, device: &Device) -> Linear {
-    let config = LinearConfig::new(d_input, d_output);
-    let (config, zero_bias) = match init {
-        WeightInit::GlorotUniform => (
-            config.with_initializer(Initializer::XavierUniform { gain: 1.0 }),
-            true,
-        ),
-        WeightInit::HeUniform => (
-            config.with_initializer(Initializer::KaimingUniform {
-                gain: 2f64.sqrt(),
-                fan_out_only: false,
-            }),
-            true,
-        ),
-        WeightInit::BurnDefault => (config, false),
-        WeightInit::Sparse => (config.with_initializer(Initializer::Zeros), true),
-    };
-    let mut layer = config.init(device);
+    let mut layer = LinearConfig::new(d_input, d_output)
+        .with_initializer(initializer(init))
+        .init(device);
     if init == WeightInit::Sparse {
         // burn's Linear keeps its weight as [d_input, d_output].
         layer.weight = Param::from_tensor(sparse(d_input, d_output, device).transpose());
     }
-    if zero_bias {
+    if init != WeightInit::BurnDefault {
         layer.bias = Some(Initializer::Zeros.init([d_output], device));
     }
     layer
@@ -66,7 +53,8 @@ pub fn sparse(fan_in: usize, fan_out: usize, device: &Device) -> Tensor<2> {
 }
 
 /// The burn initializer of weights for `init` (biases are zero unless `BurnDefault`; `Sparse`
-/// weights are drawn by [`sparse`], not by burn).
+/// weights are drawn by [`sparse`], not by burn). `BurnDefault` is burn's own default for
+/// `Linear` and `Conv2d`, which draws the biases too.
 pub fn initializer(init: WeightInit) -> Initializer {
     match init {
         WeightInit::GlorotUniform => Initializer::XavierUniform { gain: 1.0 },
