@@ -56,7 +56,7 @@ def nnlab(config, epochs):
             _, rss = run([a.nnlab, "train", config, "--seed", str(seed), "--set", f"train.epochs={epochs}", "--out", out], root)
             s = json.load(open(os.path.join(out, "summary.json")))
         figure = -s["test_elbo"] if "test_elbo" in s else s.get("test_accuracy")
-        return dict(s_epoch=s["seconds_per_epoch"], loss=figure, rss=rss, backend=s["backend"])
+        return dict(s_epoch=s["seconds_per_epoch"], figure=figure, rss=rss, backend=s["backend"])
     return job
 
 
@@ -65,7 +65,7 @@ def torch(script, epochs):
         text, rss = run([py, script, str(seed), "--epochs", str(epochs)], os.path.join(here, "peers"))
         r = json.loads(next(l for l in text.splitlines() if l.startswith("RESULT "))[7:])
         figure = r.get("test_accuracy", r.get("test_loss"))
-        return dict(s_epoch=r["epoch_s_median"], loss=figure, rss=rss)
+        return dict(s_epoch=r["epoch_s_median"], figure=figure, rss=rss)
     return job
 
 
@@ -82,7 +82,7 @@ for name in a.only or list(pairs):
         for who, job in (("nnlab", ours), ("torch", theirs)):
             r = job(seed)
             res[who].append(r)
-            print(f"{name} seed {seed} {who}: {r['s_epoch']:.2f} s/epoch, {r['rss']:.0f} MB" + (f", test figure {r['loss']:.4f}" if r["loss"] is not None else ""), file=sys.stderr, flush=True)
+            print(f"{name} seed {seed} {who}: {r['s_epoch']:.2f} s/epoch, {r['rss']:.0f} MB" + (f", test figure {r['figure']:.4f}" if r["figure"] is not None else ""), file=sys.stderr, flush=True)
     rows.append((label, epochs, res))
 
 backend = rows[0][2]["nnlab"][0]["backend"] if rows else "?"
@@ -91,6 +91,6 @@ print("| model | epochs | nnlab s/epoch | PyTorch s/epoch | PyTorch / nnlab | nn
 print("|---|---|---|---|---|---|---|---|---|")
 for label, epochs, res in rows:
     med = lambda who, k: statistics.median(r[k] for r in res[who])
-    loss = lambda who: f"{statistics.mean(r['loss'] for r in res[who]):.4f}" if res[who][0]["loss"] is not None else "-"
+    figure = lambda who: f"{statistics.mean(r['figure'] for r in res[who]):.4f}" if res[who][0]["figure"] is not None else "-"
     n, t = med("nnlab", "s_epoch"), med("torch", "s_epoch")
-    print(f"| {label} | {epochs} | {n:.2f} | {t:.2f} | {t / n:.2f}x | {max(r['rss'] for r in res['nnlab']):.0f} | {max(r['rss'] for r in res['torch']):.0f} | {loss('nnlab')} | {loss('torch')} |")
+    print(f"| {label} | {epochs} | {n:.2f} | {t:.2f} | {t / n:.2f}x | {max(r['rss'] for r in res['nnlab']):.0f} | {max(r['rss'] for r in res['torch']):.0f} | {figure('nnlab')} | {figure('torch')} |")
