@@ -8,6 +8,8 @@
 #
 # usage: NNLAB_DATA=DIR scripts/gpu-check.sh
 #   NNLAB_DATA             folder holding mnist/ (required)
+#   FEATURES               the runner's features to build (default ndarray,wgpu; add fusion for
+#                          burn's operation fusion: faster, but see the README's backend table)
 #   NNLAB_BIN, PARITY_BIN  prebuilt `nnlab` (features ndarray,wgpu) and backend_parity test
 #                          binary: skip the build (for machines without a Rust toolchain)
 #   PYTHON                 a Python with PyTorch and CUDA (default python3; skipped if absent)
@@ -26,14 +28,15 @@ mlp_limit=${MLP_LIMIT:-60000}
 dcgan_limit=${DCGAN_LIMIT:-25600}
 python=${PYTHON:-python3}
 limit=${LIMIT_S:-150}
+features=${FEATURES:-ndarray,wgpu}
 step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 
 if [ -z "${NNLAB_BIN:-}" ]; then
-  step "build: nnlab and the parity suite with --features ndarray,wgpu"
+  step "build: nnlab and the parity suite with --features $features"
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/nnlab/target}"
-  cargo build --release --locked -p nnlab-runner --features ndarray,wgpu
+  cargo build --release --locked -p nnlab-runner --features "$features"
   NNLAB_BIN="$CARGO_TARGET_DIR/release/nnlab"
-  PARITY_BIN=$(cargo test --release --locked -p nnlab-runner --features ndarray,wgpu \
+  PARITY_BIN=$(cargo test --release --locked -p nnlab-runner --features "$features" \
     --test backend_parity --no-run --message-format=json |
     python3 -c 'import json, sys
 for line in sys.stdin:
