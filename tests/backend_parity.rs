@@ -31,8 +31,9 @@
 //! input gradients and its output when read after the backward pass off by about 100 % of their
 //! scale (lavapipe; on an NVIDIA H200 the DCGAN's updates departed the same way). Whether it
 //! strikes depends on what fusion groups: reading the layer's output before the backward pass
-//! hides it. Built without fusion, every family, the DCGAN included, agrees on wgpu as on the
-//! CPU backends, so nnlab's `wgpu` and `cuda` features leave burn's fusion out; the `fusion`
+//! hides it. Built without fusion, every family, the DCGAN included, agrees on wgpu (lavapipe) as
+//! on the CPU backends, so nnlab's `wgpu` and `cuda` (same fusion crates; not built here)
+//! features leave burn's fusion out; the `fusion`
 //! feature puts it back (faster on GPUs), and with it the two one-channel cases of the layer
 //! probe below fail.
 

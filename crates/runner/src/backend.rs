@@ -4,8 +4,8 @@
 //! |---|---|---|
 //! | `flex` (default) | `Device::flex()` | burn's pure-Rust CPU backend |
 //! | `ndarray` | `Device::ndarray()` | burn-ndarray (deprecated upstream, kept for our users) |
-//! | `wgpu` | `Device::wgpu(DefaultDevice)` | Vulkan/Metal/DX12 GPUs, with fusion and autotune |
-//! | `cuda` | `Device::cuda(0)` | NVIDIA GPUs, with fusion and autotune |
+//! | `wgpu` | `Device::wgpu(DefaultDevice)` | Vulkan/Metal/DX12 GPUs, with autotune (burn's fusion: the `fusion` feature, known wrong) |
+//! | `cuda` | `Device::cuda(0)` | NVIDIA GPUs, the same |
 //!
 //! When several are compiled in, the most specific wins: cuda, wgpu, ndarray, flex; the
 //! environment variable `NNLAB_BACKEND` picks another of those compiled in (the parity tests
