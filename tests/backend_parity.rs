@@ -33,9 +33,8 @@
 //! strikes depends on what fusion groups: reading the layer's output before the backward pass
 //! hides it. Built without fusion, every family, the DCGAN included, agrees on wgpu (lavapipe) as
 //! on the CPU backends, so nnlab's `wgpu` and `cuda` (same fusion crates; not built here)
-//! features leave burn's fusion out; the `fusion`
-//! feature puts it back (faster on GPUs), and with it the two one-channel cases of the layer
-//! probe below fail.
+//! features leave burn's fusion out; the `fusion` feature puts it back (faster on GPUs), and
+//! with it the two one-channel cases of the layer probe below fail.
 
 mod common;
 

@@ -214,8 +214,9 @@ fn main() -> ExitCode {
 /// back to the kernel as it is freed: with glibc's defaults each tensor operation of a
 /// convolutional network paid for fresh pages (page faults, zeroing, TLB shootdowns; 20 % of the
 /// DCGAN's profile). Measured by `bench/allocator.sh`: the DCGAN's step 16 % and 31 % faster in
-/// two runs, peak RSS +2 to +14 MB. `NNLAB_MALLOC=system` keeps glibc's defaults, and a `GLIBC_TUNABLES` that
-/// sets malloc parameters is left to win.
+/// two runs; peak RSS from 8 MB less (DCGAN) to 14 MB more (the article job).
+/// `NNLAB_MALLOC=system` keeps glibc's defaults, and a `GLIBC_TUNABLES` that sets malloc
+/// parameters is left to win.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_blocks() {
     if std::env::var("NNLAB_MALLOC").is_ok_and(|m| m == "system")
