@@ -82,7 +82,7 @@ for b in "${batches[@]}"; do
 done
 step "parity: every model family on every compiled backend against flex"
 parity=ok
-timeout $((2 * limit)) env -u NNLAB_BACKEND "$PARITY_BIN" --test-threads 1 || parity=FAILED
+timeout $((2 * limit)) env -u NNLAB_BACKEND NNLAB_BIN="$NNLAB_BIN" "$PARITY_BIN" --test-threads 1 || parity=FAILED
 
 step "done: parity $parity"
 [ "$parity" = ok ]

@@ -77,9 +77,18 @@ pub fn tiny_config(dir: &Path, epochs: usize) -> PathBuf {
     path
 }
 
+/// The `nnlab` binary under test: `$NNLAB_BIN` when set (a copy kept aside, as CI's background
+/// parity run and `scripts/gpu-check.sh` use, since the next cargo build with other features
+/// relinks `target/release/nnlab`), else the one cargo built with this test.
+pub fn binary() -> PathBuf {
+    std::env::var_os("NNLAB_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_nnlab").into())
+}
+
 /// The `nnlab` binary with networking off and the data root set.
 pub fn nnlab(data_root: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nnlab"));
+    let mut c = Command::new(binary());
     c.env("NNLAB_OFFLINE", "1")
         .env("NNLAB_DATA", data_root)
         .env_remove("RUST_BACKTRACE");
