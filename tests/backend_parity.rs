@@ -89,9 +89,9 @@ fn configs() -> Vec<(&'static str, String)> {
 }
 
 /// Whether `NNLAB_PARITY_SKIP` (comma-separated `backend:family` pairs) leaves `family` out on
-/// `backend` (for the DCGAN, the layer probe's whole-network cases too). CI sets `wgpu:dcgan`:
-/// compiling the DCGAN's kernels takes lavapipe (Vulkan on the CPU) over 20 minutes;
-/// `scripts/gpu-check.sh` runs it on real GPUs.
+/// `backend` (for the DCGAN, the layer probe's whole-network cases too): for a quicker local run,
+/// e.g. `wgpu:dcgan` on lavapipe (Vulkan on the CPU) with a cold shader cache, where compiling the
+/// DCGAN's kernels takes minutes. CI skips nothing.
 fn skipped(backend: &str, family: &str) -> bool {
     std::env::var("NNLAB_PARITY_SKIP").is_ok_and(|v| {
         v.split(',')
