@@ -82,6 +82,7 @@ pub fn tiny_config(dir: &Path, epochs: usize) -> PathBuf {
 /// relinks `target/release/nnlab`), else the one cargo built with this test.
 pub fn binary() -> PathBuf {
     std::env::var_os("NNLAB_BIN")
+        .filter(|p| !p.is_empty())
         .map(Into::into)
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_nnlab").into())
 }
