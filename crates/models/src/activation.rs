@@ -10,7 +10,7 @@ pub fn apply<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
     match act {
         Activation::Relu => activation::relu(x),
         Activation::Sigmoid => activation::sigmoid(x),
-        Activation::Tanh => activation::tanh(x),
+        Activation::Tanh => crate::tanh::tanh(x),
         Activation::LeakyRelu => activation::leaky_relu(x, Activation::LEAKY_SLOPE),
         Activation::Gelu => activation::gelu(x),
         Activation::Sin => x.sin(),

@@ -1,7 +1,8 @@
 //! Model definitions for nnlab, in burn's `Config -> init(&device) -> Module` style, one model
 //! per file, each citing its paper and giving its tensor shapes.
 //!
-//! Library code only: no backend is enabled here; the runner picks one with a cargo feature.
+//! Library code only: no backend is enabled here; the runner picks one with a cargo feature (its
+//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`]).
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 
 pub mod activation;
@@ -14,6 +15,7 @@ pub mod init;
 pub mod lenet;
 pub mod mlp;
 pub mod pca;
+pub mod tanh;
 pub mod vae;
 
 pub use activation::Activation;
