@@ -39,6 +39,10 @@ fn assert_close(hand: &[f32], reference: &[f32], rel: f32, what: &str) {
 
 /// A random network, batch and labels.
 fn setup(act: Activation, seed: u64, device: &Device) -> (Mlp, Tensor<2>, Vec<usize>) {
+    // burn's seeded generator is process-wide and the tests run on threads: seed and draw under
+    // one lock, so each test gets its own network whatever runs beside it.
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
     let mlp = MlpConfig::new(5, vec![4, 3])
         .with_classes(3)
