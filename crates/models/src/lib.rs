@@ -2,12 +2,13 @@
 //! per file, each citing its paper and giving its tensor shapes.
 //!
 //! Library code only: no backend is enabled here; the runner picks one with a cargo feature (its
-//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`]).
+//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`] and [`cross_entropy`]).
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 
 pub mod activation;
 pub mod autoencoder;
 pub mod cppn;
+pub mod cross_entropy;
 pub mod dcgan;
 pub mod fast_math;
 pub mod gan;
@@ -28,6 +29,23 @@ pub use lenet::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use pca::{Moments, Pca};
 pub use vae::{Vae, VaeConfig};
+
+/// Whether `device` is burn-flex's, with or without autodiff: where this crate's backend
+/// extensions ([`tanh`], [`cross_entropy`]) run.
+#[cfg(feature = "flex")]
+pub(crate) fn on_flex(device: &burn::tensor::Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Flex(_)
+    )
+}
+
+#[cfg(all(test, feature = "flex"))]
+#[test]
+fn flex_devices_take_the_extensions() {
+    assert!(on_flex(&burn::tensor::Device::flex()));
+    assert!(on_flex(&burn::tensor::Device::flex().autodiff()));
+}
 
 /// burn's seeded generator is process-wide, and tests run on threads: every test that builds a
 /// model (drawing its weights) or draws noise holds this lock, so seeded tests see their own

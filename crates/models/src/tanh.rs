@@ -19,7 +19,7 @@ use burn::prelude::*;
 /// of libm's); elsewhere burn's `tanh`.
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if extension::on_flex(&x.device()) {
+    if crate::on_flex(&x.device()) {
         use burn::backend::Dispatch;
         let y = <Dispatch as extension::TanhBackend>::tanh(x.into_dispatch());
         return Tensor::from_dispatch(y);
@@ -34,18 +34,10 @@ mod extension {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
     use burn::backend::ops::FloatTensorOps;
     use burn::backend::tensor::FloatTensor;
-    use burn::backend::{Autodiff, Backend, DispatchDevice, Flex, backend_extension};
-    use burn::tensor::{DType, Device, TensorData};
+    use burn::backend::{Autodiff, Backend, Flex, backend_extension};
+    use burn::tensor::{DType, TensorData};
 
     use crate::fast_math;
-
-    /// Whether `device` is burn-flex's, with or without autodiff.
-    pub fn on_flex(device: &Device) -> bool {
-        matches!(
-            device.clone().inner().as_dispatch(),
-            DispatchDevice::Flex(_)
-        )
-    }
 
     /// `tanh` and the gradient through it, per backend. The default bodies compose burn's own
     /// operations; flex overrides both, autodiff records [`TanhGrad`].
@@ -205,13 +197,6 @@ mod tests {
                 "{a} vs {b}"
             );
         }
-    }
-
-    #[cfg(feature = "flex")]
-    #[test]
-    fn flex_devices_take_the_extension() {
-        assert!(extension::on_flex(&Device::flex()));
-        assert!(extension::on_flex(&Device::flex().autodiff()));
     }
 
     #[test]

@@ -1,27 +1,24 @@
 //! The classification losses of the runner, both on the softmax of the model's logits.
 
-use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use nnlab_config::LossKind;
 
-/// A loss chosen by config, ready on a device.
-#[derive(Debug)]
+/// A loss chosen by config.
+#[derive(Debug, Clone, Copy)]
 pub enum Loss {
     /// Categorical cross-entropy on logits (softmax folded in).
-    CrossEntropy(Box<CrossEntropyLoss>),
+    CrossEntropy,
     /// Mean squared error between `softmax(z)` and one-hot targets.
     Mse,
 }
 
 impl Loss {
-    /// The loss `kind` on `device`.
-    pub fn new(kind: LossKind, device: &Device) -> Self {
+    /// The loss `kind`.
+    pub fn new(kind: LossKind) -> Self {
         match kind {
-            LossKind::CrossEntropy => {
-                Self::CrossEntropy(Box::new(CrossEntropyLossConfig::new().init(device)))
-            }
+            LossKind::CrossEntropy => Self::CrossEntropy,
             LossKind::Mse => Self::Mse,
         }
     }
@@ -29,7 +26,7 @@ impl Loss {
     /// Which loss this is.
     pub fn kind(&self) -> LossKind {
         match self {
-            Self::CrossEntropy(_) => LossKind::CrossEntropy,
+            Self::CrossEntropy => LossKind::CrossEntropy,
             Self::Mse => LossKind::Mse,
         }
     }
@@ -43,7 +40,8 @@ impl Loss {
     /// - returns `[1]`
     pub fn forward(&self, logits: Tensor<2>, targets: Tensor<1, Int>, labels: &[i64]) -> Tensor<1> {
         match self {
-            Self::CrossEntropy(ce) => ce.forward(logits, targets),
+            // burn's CrossEntropyLoss, fused into one operation on flex.
+            Self::CrossEntropy => nnlab_models::cross_entropy::cross_entropy(logits, targets),
             Self::Mse => {
                 let [_, classes] = logits.dims();
                 let y = one_hot(labels, classes, &logits.device());
@@ -72,7 +70,7 @@ mod tests {
         let device = Device::flex();
         let z = Tensor::<2>::zeros([1, 2], &device);
         let t = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &device);
-        let l = Loss::new(LossKind::Mse, &device).forward(z, t, &[0]);
+        let l = Loss::new(LossKind::Mse).forward(z, t, &[0]);
         assert!((l.into_scalar::<f32>() - 0.25).abs() < 1e-7);
     }
 
@@ -82,7 +80,7 @@ mod tests {
         let device = Device::flex();
         let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);
         let t = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64], [1]), &device);
-        let l = Loss::new(LossKind::CrossEntropy, &device).forward(z, t, &[1]);
+        let l = Loss::new(LossKind::CrossEntropy).forward(z, t, &[1]);
         assert!((l.into_scalar::<f32>() as f64 - (4.0f64 / 3.0).ln()).abs() < 1e-6);
     }
 }

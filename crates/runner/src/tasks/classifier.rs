@@ -138,7 +138,6 @@ pub struct Classifier {
     model: Option<Net>,
     engine: Engine,
     loss: Loss,
-    eval_loss: Loss,
     /// The plain device (evaluation).
     device: Device,
     /// The training device (autodiff unless the engine is manual).
@@ -250,8 +249,7 @@ impl Classifier {
         Ok(Self {
             model: Some(model),
             engine,
-            loss: Loss::new(t.loss, &train_device),
-            eval_loss: Loss::new(t.loss, device),
+            loss: Loss::new(t.loss),
             device: device.clone(),
             train_device,
             classes: data.classes,
@@ -270,7 +268,7 @@ impl Classifier {
                 .map(|d| {
                     let device = d.clone().autodiff();
                     Worker {
-                        loss: Loss::new(kind, &device),
+                        loss: Loss::new(kind),
                         device,
                     }
                 })
@@ -463,7 +461,7 @@ impl Task for Classifier {
             let (x, y, labels) = batch_tensors(data.batch(chunk), features, &self.device);
             let logits = model.forward(x);
             loss += self
-                .eval_loss
+                .loss
                 .forward(logits.clone(), y.clone(), &labels)
                 .into_scalar::<f32>() as f64
                 * labels.len() as f64;
