@@ -182,7 +182,7 @@ impl Cnn {
             h4 = activation::apply(self.activation, h4);
             h4 = match (&self.max_pool, &self.avg_pool) {
                 (Some(p), _) => p.forward(h4),
-                (_, Some(p)) => p.forward(h4),
+                (_, Some(p)) => crate::avg_pool::avg_pool2d(h4, p.kernel_size[0]),
                 _ => h4,
             };
         }

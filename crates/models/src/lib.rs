@@ -2,11 +2,12 @@
 //! per file, each citing its paper and giving its tensor shapes.
 //!
 //! Library code only: no backend is enabled here; the runner picks one with a cargo feature (its
-//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`] and [`cross_entropy`]).
+//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`], [`cross_entropy`] and [`avg_pool`]).
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 
 pub mod activation;
 pub mod autoencoder;
+pub mod avg_pool;
 pub mod cppn;
 pub mod cross_entropy;
 pub mod dcgan;
@@ -31,7 +32,7 @@ pub use pca::{Moments, Pca};
 pub use vae::{Vae, VaeConfig};
 
 /// Whether `device` is burn-flex's, with or without autodiff: where this crate's backend
-/// extensions ([`tanh`], [`cross_entropy`]) run.
+/// extensions ([`tanh`], [`cross_entropy`], [`avg_pool`]) run.
 #[cfg(feature = "flex")]
 pub(crate) fn on_flex(device: &burn::tensor::Device) -> bool {
     matches!(
