@@ -7,6 +7,8 @@ Runs, one after the other on the same quiet machine, for each seed:
   keras_mlp.py                                    (the article's code)
   numpy_mlp.py                                    (by hand)
   jax_mlp.py --mode scan / --mode step            (a whole epoch as one XLA program; one per step)
+  and bench/peers/jax_mlp_scan.py                 (the epoch program gathering each batch on the
+                                                   device: faster; it times its last epoch only)
 and prints a markdown table: median seconds per epoch, start-up (process start to the first
 batch: nnlab records it, and the seconds it spent loading and checking the data, in its
 summary.json; for a peer it is the process's wall time less its epochs and its evaluation, as
@@ -30,7 +32,7 @@ p.add_argument("--peers", default=os.path.join(root, "..", "shared", "peers"))
 p.add_argument("--venv", default=os.path.expanduser("~/.cache/nnlab-peers-venv"))
 p.add_argument("--nnlab", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "nnlab"))
 p.add_argument("--data-dir", default=os.environ.get("NNLAB_DATA"), help="folder holding mnist/ [default: $NNLAB_DATA]")
-JOBS = ["nnlab", "torch-tensor", "torch-dataloader", "keras", "numpy", "jax-scan", "jax-step"]
+JOBS = ["nnlab", "torch-tensor", "torch-dataloader", "keras", "numpy", "jax-scan", "jax-scan-gather", "jax-step"]
 p.add_argument("--only", nargs="*", metavar="JOB", help="subset of jobs to run: " + ", ".join(JOBS))
 a = p.parse_args()
 unknown = [n for n in (a.only or []) if n not in JOBS]
@@ -81,6 +83,16 @@ def peer(script, *args, label):
     return job
 
 
+def jax_gather(seed):
+    """bench/peers/jax_mlp_scan.py: the epoch as one XLA program that gathers each batch on the
+    device (the fastest JAX variant found here); it times only its last epoch."""
+    script = os.path.join(here, "peers", "jax_mlp_scan.py")
+    text, rss, _ = run([py, script, "--seed", str(seed), "--epochs", str(a.epochs), "--threads", "2"], peers)
+    r = json.loads(next(l for l in text.splitlines() if l.startswith("RESULT "))[7:])
+    return dict(s_epoch=r["seconds"], acc=r["test_accuracy"], rss=rss, startup=None, data=None,
+                label="JAX, one compiled epoch gathering batches on the device (last epoch)")
+
+
 jobs = {
     "nnlab": nnlab,
     "torch-tensor": peer("torch_mlp.py", "--feed", "tensor", label="PyTorch, tensor slicing"),
@@ -88,6 +100,7 @@ jobs = {
     "keras": peer("keras_mlp.py", label="Keras (article code)"),
     "numpy": peer("numpy_mlp.py", label="NumPy by hand"),
     "jax-scan": peer("jax_mlp.py", "--mode", "scan", label="JAX, one compiled epoch (lax.scan)"),
+    "jax-scan-gather": jax_gather,
     "jax-step": peer("jax_mlp.py", "--mode", "step", label="JAX, one compiled call per step"),
 }
 assert list(jobs) == JOBS
