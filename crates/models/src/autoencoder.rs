@@ -7,7 +7,7 @@
 
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, softplus};
+use burn::tensor::activation::sigmoid;
 use nnlab_config::AutoencoderSpec;
 
 use crate::activation::{self, Activation};
@@ -120,18 +120,8 @@ impl Autoencoder {
     }
 }
 
-/// Cross-entropy of pixel intensities `x` in `[0, 1]` under logistic outputs of `logits`,
-/// summed over the pixels of each example: `sum_j softplus(z_j) - x_j z_j`, i.e.
-/// `-sum_j [x_j log s(z_j) + (1 - x_j) log(1 - s(z_j))]` computed stably.
-///
-/// # Shapes
-/// - `logits`, `x`: `[batch, pixels]`
-/// - returns `[batch]`
-pub fn bernoulli_cross_entropy(logits: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
-    (softplus(logits.clone(), 1.0) - logits * x)
-        .sum_dim(1)
-        .squeeze_dim::<1>(1)
-}
+/// The Bernoulli cross-entropy per example (see [`crate::bernoulli_cross_entropy`]).
+pub use crate::bernoulli_cross_entropy::bernoulli_cross_entropy;
 
 /// Squared error summed over the pixels of each example: `[batch, pixels]` -> `[batch]`.
 pub fn squared_error(reconstruction: Tensor<2>, x: Tensor<2>) -> Tensor<1> {

@@ -2,12 +2,14 @@
 //! per file, each citing its paper and giving its tensor shapes.
 //!
 //! Library code only: no backend is enabled here; the runner picks one with a cargo feature (its
-//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`], [`cross_entropy`] and [`avg_pool`]).
+//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`], [`cross_entropy`], [`avg_pool`] and
+//! [`bernoulli_cross_entropy`]).
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 
 pub mod activation;
 pub mod autoencoder;
 pub mod avg_pool;
+pub mod bernoulli_cross_entropy;
 pub mod cppn;
 pub mod cross_entropy;
 pub mod dcgan;
@@ -32,7 +34,8 @@ pub use pca::{Moments, Pca};
 pub use vae::{Vae, VaeConfig};
 
 /// Whether `device` is burn-flex's, with or without autodiff: where this crate's backend
-/// extensions ([`tanh`], [`cross_entropy`], [`avg_pool`]) run.
+/// extensions ([`tanh`], [`cross_entropy`], [`avg_pool`], [`bernoulli_cross_entropy`])
+/// run.
 #[cfg(feature = "flex")]
 pub(crate) fn on_flex(device: &burn::tensor::Device) -> bool {
     matches!(
