@@ -90,7 +90,8 @@ def jax_gather(seed):
     text, rss, _ = run([py, script, "--seed", str(seed), "--epochs", str(a.epochs), "--threads", "2"], peers)
     r = json.loads(next(l for l in text.splitlines() if l.startswith("RESULT "))[7:])
     return dict(s_epoch=r["seconds"], acc=r["test_accuracy"], rss=rss, startup=None, data=None,
-                label="JAX, one compiled epoch gathering batches on the device (last epoch)")
+                label="JAX, one compiled epoch gathering batches on the device (last epoch)"
+                + (" (with compilation: use --epochs 2 or more)" if a.epochs < 2 else ""))
 
 
 jobs = {

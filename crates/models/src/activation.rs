@@ -1,5 +1,6 @@
-//! Activations applied with burn's tensor ops. The names and the list live in
-//! [`nnlab_config::Activation`]; this file is how the models compute them.
+//! Activations applied with burn's tensor ops (tanh on flex with nnlab's kernel,
+//! [`crate::tanh`]). The names and the list live in [`nnlab_config::Activation`]; this file is
+//! how the models compute them.
 
 use burn::prelude::*;
 use burn::tensor::activation;

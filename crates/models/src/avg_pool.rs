@@ -6,10 +6,10 @@
 //! window).
 //!
 //! On burn-flex this runs as a burn backend extension: one loop each way, and the backward pass
-//! needs only the input's shape. burn-flex 0.22.1 takes a 2-D pooling's backward pass through
-//! its general 3-D kernel (any stride, padding and window), which took 11 % of a LeNet-5 step
-//! once tanh was fast (`bench/profile.sh configs/lenet_1998.toml 12000`). Other backends use
-//! burn's `AvgPool2d`.
+//! needs only the input's shape. burn-flex 0.22.1 takes 2-D pooling both ways through its
+//! general 3-D kernels (any stride, padding and window); the backward one took 11 % of a LeNet-5
+//! step once tanh was fast (`bench/profile.sh configs/lenet_1998.toml 12000`). Other backends
+//! use burn's `AvgPool2d`.
 //!
 //! # Shapes
 //! - input `[batch, channels, height, width]`
@@ -18,14 +18,23 @@
 use burn::nn::pool::AvgPool2dConfig;
 use burn::prelude::*;
 
-/// Average pooling over `k x k` windows with stride `k`. On flex, the extension; elsewhere
-/// burn's `AvgPool2d` with the same settings.
+/// Average pooling over `k x k` windows with stride `k`. On flex (f32, at least one whole
+/// window), the extension; elsewhere burn's `AvgPool2d` with the same settings.
 pub fn avg_pool2d(x: Tensor<4>, k: usize) -> Tensor<4> {
     #[cfg(feature = "flex")]
-    if crate::on_flex(&x.device()) {
-        use burn::backend::Dispatch;
-        let y = <Dispatch as extension::AvgPoolBackend>::avg_pool(x.into_dispatch(), k);
-        return Tensor::from_dispatch(y);
+    {
+        let [b, c, h, w] = x.dims();
+        if crate::flex::on_flex(&x.device())
+            && crate::flex::is_f32(x.dtype())
+            && k > 0
+            && h >= k
+            && w >= k
+            && b * c > 0
+        {
+            use burn::backend::Dispatch;
+            let y = <Dispatch as extension::AvgPoolBackend>::avg_pool(x.into_dispatch(), k);
+            return Tensor::from_dispatch(y);
+        }
     }
     AvgPool2dConfig::new([k, k]).init().forward(x)
 }
@@ -35,25 +44,23 @@ mod extension {
     use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-    use burn::backend::ops::ModuleOps;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
-    use burn::tensor::{DType, TensorData};
 
-    /// The pooling per backend; the default body is burn's own.
+    use crate::flex;
+
+    /// The pooling on flex, f32, with at least one whole window (checked by
+    /// [`super::avg_pool2d`]).
     #[backend_extension(Flex, Autodiff)]
     pub trait AvgPoolBackend: Backend {
         /// `k x k` windows, stride `k`, no padding.
-        fn avg_pool(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
-            Self::avg_pool2d(x, [k, k], [k, k], [0, 0], true, false)
-        }
+        fn avg_pool(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self>;
     }
 
-    fn forward_host(x: FloatTensor<Flex>, k: usize) -> FloatTensor<Flex> {
+    fn forward_host(x: &FloatTensor<Flex>, k: usize) -> FloatTensor<Flex> {
         let [b, c, h, w] = x.shape().dims::<4>();
         let (oh, ow) = (h / k, w / k);
-        let x = x.to_contiguous();
-        let src = x.as_slice::<f32>().expect("f32 input");
+        let src = flex::values(x);
         // Summed in window order and divided, as burn-flex does: the same bits.
         let count = (k * k) as f32;
         let mut out = vec![0.0f32; b * c * oh * ow];
@@ -70,14 +77,13 @@ mod extension {
                 }
             }
         }
-        FloatTensor::<Flex>::from_data(TensorData::new(out, [b, c, oh, ow]))
+        flex::tensor(out, [b, c, oh, ow])
     }
 
-    fn backward_host(grad: FloatTensor<Flex>, input: [usize; 4], k: usize) -> FloatTensor<Flex> {
+    fn backward_host(grad: &FloatTensor<Flex>, input: [usize; 4], k: usize) -> FloatTensor<Flex> {
         let [b, c, h, w] = input;
         let (oh, ow) = (h / k, w / k);
-        let grad = grad.to_contiguous();
-        let src = grad.as_slice::<f32>().expect("f32 gradient");
+        let src = flex::values(grad);
         let count = (k * k) as f32;
         let mut out = vec![0.0f32; b * c * h * w];
         for (g, plane) in src.chunks_exact(oh * ow).zip(out.chunks_exact_mut(h * w)) {
@@ -89,19 +95,16 @@ mod extension {
                 }
             }
         }
-        FloatTensor::<Flex>::from_data(TensorData::new(out, input))
+        flex::tensor(out, input)
     }
 
     impl AvgPoolBackend for Flex {
         fn avg_pool(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
-            if x.dtype() != DType::F32 {
-                return Self::avg_pool2d(x, [k, k], [k, k], [0, 0], true, false);
-            }
-            forward_host(x, k)
+            forward_host(&x, k)
         }
     }
 
-    /// The backward step: keeps the input's shape and the window.
+    /// The backward step: keeps only the input's shape and the window.
     #[derive(Debug)]
     struct AvgPoolGrad;
 
@@ -116,26 +119,21 @@ mod extension {
         ) {
             let (input, k) = ops.state;
             unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-                backward_host(grad, input, k)
+                backward_host(&grad, input, k)
             });
         }
     }
 
     impl<C: CheckpointStrategy> AvgPoolBackend for Autodiff<Flex, C> {
         fn avg_pool(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
-            if x.primitive().dtype() != DType::F32 {
-                return Self::avg_pool2d(x, [k, k], [k, k], [0, 0], true, false);
-            }
             let input = x.primitive().shape().dims::<4>();
             match AvgPoolGrad
                 .prepare::<C>([x.node()])
                 .compute_bound()
                 .stateful()
             {
-                OpsKind::Tracked(prep) => {
-                    prep.finish((input, k), forward_host(x.into_primitive(), k))
-                }
-                OpsKind::UnTracked(prep) => prep.finish(forward_host(x.into_primitive(), k)),
+                OpsKind::Tracked(prep) => prep.finish((input, k), forward_host(x.primitive(), k)),
+                OpsKind::UnTracked(prep) => prep.finish(forward_host(x.primitive(), k)),
             }
         }
     }
@@ -170,10 +168,13 @@ mod tests {
         assert_eq!(g, want);
     }
 
+    #[cfg(feature = "flex")]
     #[test]
     fn equals_burns_avg_pool() {
-        // Same values and gradients as burn's AvgPool2d, to the bit, on LeNet-like maps.
+        // Same values and gradients as burn's AvgPool2d, to the bit, on LeNet-like maps, with
+        // autodiff and without.
         let device = Device::flex().autodiff();
+        assert!(crate::flex::on_flex(&device), "the extension runs here");
         let n = 2 * 3 * 10 * 10;
         let values: Vec<f32> = (0..n)
             .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.013)
@@ -196,5 +197,9 @@ mod tests {
         let ours = run(&|x| avg_pool2d(x, 2));
         let burns = run(&|x| AvgPool2dConfig::new([2, 2]).init().forward(x));
         assert_eq!(ours, burns);
+        let plain = x.clone().inner();
+        let vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let burns_plain = AvgPool2dConfig::new([2, 2]).init().forward(plain.clone());
+        assert_eq!(vec(avg_pool2d(plain, 2)), vec(burns_plain));
     }
 }

@@ -19,10 +19,14 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 
 /// Mean softmax cross-entropy of `logits` `[n, k]` against class indices `targets` `[n]`,
-/// as a `[1]` tensor. On flex, the fused extension; elsewhere burn's `CrossEntropyLoss`.
+/// as a `[1]` tensor. On flex (f32, `n, k > 0`), the fused extension; elsewhere burn's
+/// `CrossEntropyLoss`.
 pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     #[cfg(feature = "flex")]
-    if crate::on_flex(&logits.device()) {
+    if crate::flex::on_flex(&logits.device())
+        && crate::flex::is_f32(logits.dtype())
+        && logits.shape().num_elements() > 0
+    {
         use burn::backend::Dispatch;
         let loss = <Dispatch as extension::CrossEntropyBackend>::cross_entropy(
             logits.into_dispatch(),
@@ -40,24 +44,17 @@ mod extension {
     use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-    use burn::backend::ops::{ActivationOps, FloatTensorOps, IntTensorOps};
     use burn::backend::tensor::{FloatTensor, IntTensor};
     use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
-    use burn::tensor::{DType, TensorData};
+    use burn::tensor::DType;
 
-    /// The loss per backend; the default body is burn's composition (log-softmax, gather, mean).
+    use crate::flex;
+
+    /// The loss on flex, f32, non-empty (checked by [`super::cross_entropy`]).
     #[backend_extension(Flex, Autodiff)]
     pub trait CrossEntropyBackend: Backend {
         /// Mean of `-log softmax(logits)[targets]` over the rows, `[1]`.
-        fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
-            let n = logits.shape().dims::<2>()[0];
-            let picked = Self::float_gather(
-                1,
-                Self::log_softmax(logits, 1),
-                Self::int_reshape(targets, [n, 1].into()),
-            );
-            Self::float_neg(Self::float_mean(picked))
-        }
+        fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
     }
 
     /// The class indices of `targets` `[n]` on the host, each checked against `classes`.
@@ -85,8 +82,12 @@ mod extension {
         }
     }
 
-    /// The mean loss and the softmax of `logits` `[n, k]` (rows in place of the logits).
-    fn forward_host(logits: FloatTensor<Flex>, targets: &[usize]) -> (f32, FloatTensor<Flex>) {
+    /// The mean loss of `logits` `[n, k]`, and their softmax when `keep` (for the backward pass).
+    fn forward_host(
+        logits: &FloatTensor<Flex>,
+        targets: &[usize],
+        keep: bool,
+    ) -> (f32, Option<FloatTensor<Flex>>) {
         let [n, k] = logits.shape().dims::<2>();
         assert_eq!(
             targets.len(),
@@ -94,11 +95,7 @@ mod extension {
             "cross-entropy: {n} rows of logits, {} targets",
             targets.len()
         );
-        let mut values = logits
-            .to_contiguous()
-            .as_slice::<f32>()
-            .expect("f32 logits")
-            .to_vec();
+        let mut values = flex::values(logits).into_owned();
         let mut total = 0.0f64;
         for (row, &t) in values.chunks_exact_mut(k).zip(targets) {
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -110,32 +107,24 @@ mod extension {
             }
             // -log softmax(z)[t] = log sum_j e^(z_j - max) - (z_t - max).
             total += (sum.ln() - shifted_t) as f64;
-            let inv = 1.0 / sum;
-            row.iter_mut().for_each(|v| *v *= inv);
+            if keep {
+                let inv = 1.0 / sum;
+                row.iter_mut().for_each(|v| *v *= inv);
+            }
         }
-        let probs = FloatTensor::<Flex>::from_data(TensorData::new(values, [n, k]));
+        let probs = keep.then(|| flex::tensor(values, [n, k]));
         ((total / n as f64) as f32, probs)
-    }
-
-    fn scalar(value: f32) -> FloatTensor<Flex> {
-        FloatTensor::<Flex>::from_data(TensorData::new(vec![value], [1]))
     }
 
     impl CrossEntropyBackend for Flex {
         fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
-            if logits.dtype() != DType::F32 {
-                let n = logits.shape().dims::<2>()[0];
-                let ls = Self::log_softmax(logits, 1);
-                let picked = Self::float_gather(1, ls, Self::int_reshape(targets, [n, 1].into()));
-                return Self::float_neg(Self::float_mean(picked));
-            }
             let classes = logits.shape().dims::<2>()[1];
-            let (loss, _) = forward_host(logits, &indices(&targets, classes));
-            scalar(loss)
+            let (loss, _) = forward_host(&logits, &indices(&targets, classes), false);
+            flex::tensor(vec![loss], [1])
         }
     }
 
-    /// The backward step: keeps the softmax and the targets.
+    /// The backward step: keeps the softmax and the targets; `(p - onehot) g / n`.
     #[derive(Debug)]
     struct CrossEntropyGrad;
 
@@ -150,10 +139,7 @@ mod extension {
         ) {
             let (mut probs, targets) = ops.state;
             unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-                let upstream = grad
-                    .to_contiguous()
-                    .as_slice::<f32>()
-                    .expect("f32 gradient")[0];
+                let upstream = flex::values(&grad)[0];
                 let [n, k] = probs.shape().dims::<2>();
                 let scale = upstream / n as f32;
                 let p = probs.storage_mut::<f32>();
@@ -168,12 +154,6 @@ mod extension {
 
     impl<C: CheckpointStrategy> CrossEntropyBackend for Autodiff<Flex, C> {
         fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
-            if logits.primitive().dtype() != DType::F32 {
-                let n = logits.primitive().shape().dims::<2>()[0];
-                let ls = Self::log_softmax(logits, 1);
-                let picked = Self::float_gather(1, ls, Self::int_reshape(targets, [n, 1].into()));
-                return Self::float_neg(Self::float_mean(picked));
-            }
             let classes = logits.primitive().shape().dims::<2>()[1];
             let targets = indices(&targets, classes);
             match CrossEntropyGrad
@@ -182,11 +162,13 @@ mod extension {
                 .stateful()
             {
                 OpsKind::Tracked(prep) => {
-                    let (loss, probs) = forward_host(logits.into_primitive(), &targets);
-                    prep.finish((probs, targets), scalar(loss))
+                    let (loss, probs) = forward_host(logits.primitive(), &targets, true);
+                    let probs = probs.expect("kept for the backward pass");
+                    prep.finish((probs, targets), flex::tensor(vec![loss], [1]))
                 }
                 OpsKind::UnTracked(prep) => {
-                    prep.finish(scalar(forward_host(logits.into_primitive(), &targets).0))
+                    let (loss, _) = forward_host(logits.primitive(), &targets, false);
+                    prep.finish(flex::tensor(vec![loss], [1]))
                 }
             }
         }
@@ -223,11 +205,13 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "flex")]
     #[test]
     fn agrees_with_burns_cross_entropy() {
         // Large and spread logits (the max-shift matters), a loss weighted downstream (the
         // upstream gradient is not 1), with and without autodiff.
         let device = Device::flex().autodiff();
+        assert!(crate::flex::on_flex(&device), "the extension runs here");
         let (n, k) = (7, 5);
         let values: Vec<f32> = (0..n * k)
             .map(|i| ((i * 37 % 23) as f32 - 11.0) * 3.1)

@@ -14,8 +14,9 @@
 
 use nnlab_config::Activation;
 
+/// `e^x`, to about 2 ulp; 0 below -87 and `e^88` above 88.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     let n = (x * std::f32::consts::LOG2_E).round();
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
@@ -118,60 +119,6 @@ pub fn apply(act: Activation, values: &mut [f32]) {
     pulp::Arch::new().dispatch(Apply { act, values });
 }
 
-/// `log(1 + u)` for `u` in `[0, 1]`: `2 atanh(s)` with `s = u / (2 + u) <= 1/3`, its odd series to
-/// `s^13` (the next term is below 1e-8 of the result).
-#[inline(always)]
-fn log1p_unit(u: f32) -> f32 {
-    let s = u / (2.0 + u);
-    let s2 = s * s;
-    let p = 1.0 / 13.0;
-    let p = p * s2 + 1.0 / 11.0;
-    let p = p * s2 + 1.0 / 9.0;
-    let p = p * s2 + 1.0 / 7.0;
-    let p = p * s2 + 1.0 / 5.0;
-    let p = p * s2 + 1.0 / 3.0;
-    2.0 * s * (1.0 + s2 * p)
-}
-
-struct Bernoulli<'a> {
-    z: &'a [f32],
-    x: &'a [f32],
-    loss: &'a mut [f32],
-    grad: &'a mut [f32],
-}
-
-impl pulp::WithSimd for Bernoulli<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let outs = self.loss.iter_mut().zip(self.grad.iter_mut());
-        for ((&z, &x), (l, g)) in self.z.iter().zip(self.x).zip(outs) {
-            // softplus(z) = max(z, 0) + log(1 + e^-|z|), sigmoid(z) from the same e^-|z|.
-            let u = exp(-z.abs());
-            *l = z.max(0.0) + log1p_unit(u) - z * x;
-            let r = 1.0 / (1.0 + u);
-            let sigmoid = if z >= 0.0 { r } else { u * r };
-            *g = sigmoid - x;
-        }
-    }
-}
-
-/// The Bernoulli cross-entropy of logits `z` against targets `x` in `[0, 1]`, per element:
-/// `loss = softplus(z) - z x = -[x log s(z) + (1 - x) log(1 - s(z))]`, and its derivative
-/// `grad = s(z) - x`, with `s` the logistic function. Accurate to a few 1e-7 of `softplus`.
-///
-/// # Panics
-/// If the four slices differ in length.
-pub fn bernoulli(z: &[f32], x: &[f32], loss: &mut [f32], grad: &mut [f32]) {
-    let n = z.len();
-    assert!(
-        x.len() == n && loss.len() == n && grad.len() == n,
-        "bernoulli: slices of different lengths"
-    );
-    pulp::Arch::new().dispatch(Bernoulli { z, x, loss, grad });
-}
-
 struct TanhBackward<'a> {
     grad: &'a mut [f32],
     y: &'a [f32],
@@ -250,35 +197,6 @@ mod tests {
             assert!(
                 rel < 4.0 * f32::EPSILON as f64,
                 "tanh({x}) = {y}, want {want}"
-            );
-        }
-    }
-
-    #[test]
-    fn bernoulli_against_f64() {
-        // softplus(z) - z x and s(z) - x over a wide range of logits, against f64.
-        let z: Vec<f32> = (-400..=400)
-            .map(|i| i as f32 * 0.05)
-            .chain([-90.0, 90.0])
-            .collect();
-        let x: Vec<f32> = (0..z.len()).map(|i| (i % 5) as f32 * 0.25).collect();
-        let (mut loss, mut grad) = (vec![0.0; z.len()], vec![0.0; z.len()]);
-        bernoulli(&z, &x, &mut loss, &mut grad);
-        for i in 0..z.len() {
-            let (zf, xf) = (z[i] as f64, x[i] as f64);
-            let softplus = zf.max(0.0) + (-zf.abs()).exp().ln_1p();
-            let want_loss = softplus - zf * xf;
-            let want_grad = 1.0 / (1.0 + (-zf).exp()) - xf;
-            let tol = 4e-7 * softplus.max(zf.abs() * xf).max(1.0);
-            assert!(
-                (loss[i] as f64 - want_loss).abs() < tol,
-                "loss at z {zf}, x {xf}: {}",
-                loss[i]
-            );
-            assert!(
-                (grad[i] as f64 - want_grad).abs() < 2e-7,
-                "grad at z {zf}, x {xf}: {}",
-                grad[i]
             );
         }
     }

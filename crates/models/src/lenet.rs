@@ -182,7 +182,14 @@ impl Cnn {
             h4 = activation::apply(self.activation, h4);
             h4 = match (&self.max_pool, &self.avg_pool) {
                 (Some(p), _) => p.forward(h4),
-                (_, Some(p)) => crate::avg_pool::avg_pool2d(h4, p.kernel_size[0]),
+                (_, Some(p)) => {
+                    // Built by `init` as 2x2 windows with stride 2 and no padding, which is all
+                    // `avg_pool2d` takes.
+                    debug_assert!(
+                        p.stride == p.kernel_size && p.kernel_size[0] == p.kernel_size[1]
+                    );
+                    crate::avg_pool::avg_pool2d(h4, p.kernel_size[0])
+                }
                 _ => h4,
             };
         }

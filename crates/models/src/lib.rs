@@ -1,9 +1,10 @@
 //! Model definitions for nnlab, in burn's `Config -> init(&device) -> Module` style, one model
 //! per file, each citing its paper and giving its tensor shapes.
 //!
-//! Library code only: no backend is enabled here; the runner picks one with a cargo feature (its
-//! `flex` feature also turns on this crate's `flex` feature, for the kernels in [`tanh`], [`cross_entropy`], [`avg_pool`] and
-//! [`bernoulli_cross_entropy`]).
+//! Library code only: no backend is enabled here; the runner picks one with a cargo feature. Its
+//! `flex` feature also turns on this crate's `flex` feature: the burn-flex kernels of [`tanh`],
+//! [`cross_entropy`], [`avg_pool`] and [`bernoulli_cross_entropy`] (their tests of the kernels
+//! run with it, e.g. in `cargo test --workspace`).
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 
 pub mod activation;
@@ -14,6 +15,8 @@ pub mod cppn;
 pub mod cross_entropy;
 pub mod dcgan;
 pub mod fast_math;
+#[cfg(feature = "flex")]
+pub mod flex;
 pub mod gan;
 pub mod init;
 pub mod lenet;
@@ -32,24 +35,6 @@ pub use lenet::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use pca::{Moments, Pca};
 pub use vae::{Vae, VaeConfig};
-
-/// Whether `device` is burn-flex's, with or without autodiff: where this crate's backend
-/// extensions ([`tanh`], [`cross_entropy`], [`avg_pool`], [`bernoulli_cross_entropy`])
-/// run.
-#[cfg(feature = "flex")]
-pub(crate) fn on_flex(device: &burn::tensor::Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        burn::backend::DispatchDevice::Flex(_)
-    )
-}
-
-#[cfg(all(test, feature = "flex"))]
-#[test]
-fn flex_devices_take_the_extensions() {
-    assert!(on_flex(&burn::tensor::Device::flex()));
-    assert!(on_flex(&burn::tensor::Device::flex().autodiff()));
-}
 
 /// burn's seeded generator is process-wide, and tests run on threads: every test that builds a
 /// model (drawing its weights) or draws noise holds this lock, so seeded tests see their own

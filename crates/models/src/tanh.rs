@@ -15,11 +15,11 @@
 
 use burn::prelude::*;
 
-/// `tanh`, element-wise; any shape. On flex, the vectorised extension (values within a few ulp
-/// of libm's); elsewhere burn's `tanh`.
+/// `tanh`, element-wise; any shape. On flex (f32), the vectorised extension (values within a
+/// few ulp of libm's); elsewhere burn's `tanh`.
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if crate::on_flex(&x.device()) {
+    if crate::flex::on_flex(&x.device()) && crate::flex::is_f32(x.dtype()) {
         use burn::backend::Dispatch;
         let y = <Dispatch as extension::TanhBackend>::tanh(x.into_dispatch());
         return Tensor::from_dispatch(y);
@@ -32,85 +32,34 @@ mod extension {
     use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-    use burn::backend::ops::FloatTensorOps;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Flex, backend_extension};
-    use burn::tensor::{DType, TensorData};
 
-    use crate::fast_math;
+    use crate::{fast_math, flex};
 
-    /// `tanh` and the gradient through it, per backend. The default bodies compose burn's own
-    /// operations; flex overrides both, autodiff records [`TanhGrad`].
+    /// `y = tanh(x)` on flex, f32 (checked by [`super::tanh`]).
     #[backend_extension(Flex, Autodiff)]
     pub trait TanhBackend: Backend {
         /// `y = tanh(x)`.
-        fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            Self::float_tanh(x)
-        }
-
-        /// `grad (1 - y^2)`, the gradient with respect to `x` given `y = tanh(x)`.
-        fn tanh_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-            let y2 = Self::float_mul(y.clone(), y);
-            let slope = Self::float_add_scalar(Self::float_neg(y2), 1f32.into());
-            Self::float_mul(grad, slope)
-        }
-    }
-
-    /// `t` as a contiguous f32 tensor that this code may overwrite (copied when it is shared,
-    /// strided or offset); `None` for other dtypes.
-    fn owned_f32(t: FloatTensor<Flex>) -> Option<FloatTensor<Flex>> {
-        if t.dtype() != DType::F32 {
-            return None;
-        }
-        let t = if t.layout().is_contiguous() {
-            t
-        } else {
-            t.to_contiguous()
-        };
-        if t.is_unique() && t.layout().start_offset() == 0 {
-            return Some(t);
-        }
-        let values = t.as_slice::<f32>()?.to_vec();
-        let shape = t.layout().shape().clone();
-        Some(FloatTensor::<Flex>::from_data(TensorData::new(
-            values, shape,
-        )))
+        fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
     }
 
     impl TanhBackend for Flex {
         fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            if x.dtype() != DType::F32 {
-                return Self::float_tanh(x);
-            }
-            let mut y = owned_f32(x).expect("an f32 tensor");
+            let mut y = flex::owned(x);
             let n = y.layout().num_elements();
             fast_math::apply(crate::Activation::Tanh, &mut y.storage_mut::<f32>()[..n]);
             y
         }
-
-        fn tanh_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-            let shapes_agree = y.layout().shape() == grad.layout().shape();
-            let (Some(saved), true) = (y.as_slice::<f32>(), shapes_agree) else {
-                let y2 = Self::float_mul(y.clone(), y);
-                let slope = Self::float_add_scalar(Self::float_neg(y2), 1f32.into());
-                return Self::float_mul(grad, slope);
-            };
-            let Some(mut grad) = owned_f32(grad) else {
-                unreachable!("the gradient of an f32 tensor is f32");
-            };
-            let n = grad.layout().num_elements();
-            fast_math::tanh_backward(&mut grad.storage_mut::<f32>()[..n], saved);
-            grad
-        }
     }
 
     /// The backward step of `tanh`: keeps the output `y` (not the input, as burn's own does,
-    /// which then evaluates `tanh` again).
+    /// which then evaluates `tanh` again) and takes `grad (1 - y^2)` in one pass.
     #[derive(Debug)]
     struct TanhGrad;
 
-    impl<B: TanhBackend> Backward<B, 1> for TanhGrad {
-        type State = FloatTensor<B>;
+    impl Backward<Flex, 1> for TanhGrad {
+        type State = FloatTensor<Flex>;
 
         fn backward(
             self,
@@ -119,20 +68,23 @@ mod extension {
             _checkpointer: &mut Checkpointer,
         ) {
             let y = ops.state;
-            unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-                B::tanh_backward(y, grad)
+            unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+                let mut grad = flex::owned(grad);
+                let n = grad.layout().num_elements();
+                fast_math::tanh_backward(&mut grad.storage_mut::<f32>()[..n], &flex::values(&y));
+                grad
             });
         }
     }
 
-    impl<B: TanhBackend, C: CheckpointStrategy> TanhBackend for Autodiff<B, C> {
+    impl<C: CheckpointStrategy> TanhBackend for Autodiff<Flex, C> {
         fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
             match TanhGrad.prepare::<C>([x.node()]).compute_bound().stateful() {
                 OpsKind::Tracked(prep) => {
-                    let y = B::tanh(x.into_primitive());
+                    let y = Flex::tanh(x.into_primitive());
                     prep.finish(y.clone(), y)
                 }
-                OpsKind::UnTracked(prep) => prep.finish(B::tanh(x.into_primitive())),
+                OpsKind::UnTracked(prep) => prep.finish(Flex::tanh(x.into_primitive())),
             }
         }
     }
@@ -168,11 +120,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn agrees_with_burns_tanh_on_a_strided_input() {
-        // The same values and gradients as burn's own tanh (libm's tanhf), here through a
-        // transposed (non-contiguous) view, on every backend this build has.
-        let device = Device::flex().autodiff();
+    /// On flex, the extension's values and gradients against burn's own tanh (libm's tanhf), for
+    /// `loss = sum(w * y + y)` with `y = tanh(x^T)`: a transposed (strided) input, and an
+    /// upstream gradient that burn hands to both terms of the sum (a shared buffer).
+    #[cfg(feature = "flex")]
+    fn against_burns(device: Device) {
+        assert!(crate::flex::on_flex(&device), "the extension runs here");
         let xs: Vec<f32> = (0..60).map(|i| (i as f32 - 30.0) * 0.17).collect();
         let x = Tensor::<2>::from_data(TensorData::new(xs, [6, 10]), &device).require_grad();
         let w = Tensor::<2>::from_data(
@@ -181,22 +134,34 @@ mod tests {
         );
         let run = |f: fn(Tensor<2>) -> Tensor<2>| {
             let y = f(x.clone().transpose());
-            let grads = (y.clone() * w.clone()).sum().backward();
+            let grads = (y.clone() * w.clone() + y.clone()).sum().backward();
             let vec = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
             (vec(y.inner()), vec(x.grad(&grads).unwrap()))
         };
         let (ours, burns) = (run(tanh), run(burn::tensor::activation::tanh));
-        for (a, b) in ours
+        let pairs = ours
             .0
             .iter()
             .zip(&burns.0)
-            .chain(ours.1.iter().zip(&burns.1))
-        {
+            .chain(ours.1.iter().zip(&burns.1));
+        for (a, b) in pairs {
             assert!(
                 (a - b).abs() <= 4.0 * f32::EPSILON * b.abs().max(1.0),
                 "{a} vs {b}"
             );
         }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn agrees_with_burns_tanh() {
+        against_burns(Device::flex().autodiff());
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn agrees_with_burns_tanh_under_gradient_checkpointing() {
+        against_burns(Device::flex().autodiff().gradient_checkpointing());
     }
 
     #[test]

@@ -14,7 +14,8 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use nnlab_config::{Reconstruction, RunConfig};
 use nnlab_data::{ImageDataset, Split};
-use nnlab_models::autoencoder::{bernoulli_cross_entropy, squared_error};
+use nnlab_models::autoencoder::squared_error;
+use nnlab_models::bernoulli_cross_entropy::bernoulli_cross_entropy;
 use nnlab_models::{Autoencoder, AutoencoderConfig};
 
 use super::batch::{self, pixels};

@@ -15,7 +15,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use nnlab_config::{RunConfig, VaeSpec};
 use nnlab_data::{ImageDataset, Split};
-use nnlab_models::autoencoder::bernoulli_cross_entropy;
+use nnlab_models::bernoulli_cross_entropy::bernoulli_cross_entropy;
 use nnlab_models::vae::kl_to_standard_normal;
 use nnlab_models::{Vae, VaeConfig};
 
