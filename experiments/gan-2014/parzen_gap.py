@@ -17,7 +17,7 @@ validation images as the run (training images 50,000 to 50,999) from the same 10
 4. whether the samples' faint speckle explains it: the samples with their faint pixels removed,
    and real images with a sample's faint pixels added.
 
-usage: parzen_gap.py [--run experiments/gan-2014/runs/seed-1] [--data DIR] [--nnlab BIN]
+usage: parzen_gap.py [--run experiments/gan-2014/runs/20-epochs/seed-1] [--data DIR] [--nnlab BIN]
                      [--seed 3] [--out experiments/gan-2014/parzen-gap.txt]
 Needs NumPy and Pillow (the peers' venv, ../shared/peers/setup-venv.sh); the run's checkpoint
 (`nnlab study experiments/gan-2014` makes it; checkpoints are not committed).
@@ -35,7 +35,7 @@ from PIL import Image
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 p = argparse.ArgumentParser()
-p.add_argument("--run", default=os.path.join(root, "experiments/gan-2014/runs/seed-1"))
+p.add_argument("--run", default=os.path.join(root, "experiments/gan-2014/runs/20-epochs/seed-1"))
 p.add_argument("--data", default=os.path.join(os.environ.get("NNLAB_DATA", os.path.join(root, "..", "shared", "data")), "mnist"))
 p.add_argument("--nnlab", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "nnlab"))
 p.add_argument("--seed", type=int, default=3, help="noise seed of the samples (the run's own estimate used another draw)")
