@@ -258,6 +258,19 @@ fn generate_samples_from_generative_runs_only() {
         !ok && stderr.contains("does not generate images"),
         "{stderr}"
     );
+    // A finished run without its checkpoint (a study run in a fresh clone) is named before any
+    // data is looked for: with no data at all, the error is still about the checkpoint.
+    std::fs::remove_dir_all(vae.join("checkpoint")).unwrap();
+    let empty = tmp.path().join("no-data");
+    std::fs::create_dir(&empty).unwrap();
+    for command in ["generate", "eval"] {
+        let (ok, _, stderr) = run(nnlab(&empty).arg(command).arg(&vae));
+        assert!(
+            !ok && stderr.contains("has no checkpoint: the run finished")
+                && stderr.contains("run its study"),
+            "{command}: {stderr}"
+        );
+    }
 }
 
 #[test]

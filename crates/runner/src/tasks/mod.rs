@@ -341,26 +341,36 @@ pub struct Evaluation {
     pub metrics: Vec<(String, f64)>,
 }
 
-/// Reloads a run's checkpoint (the best one when early stopping restored it, else the newest)
-/// and evaluates it on the test split of its config.
-pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<Evaluation> {
-    let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
-    let (data, split) = load_data(&config, &opts.load_options_for(path))?;
+/// The checkpoint `nnlab eval` and `nnlab generate` load: the best one when early stopping
+/// restored it, else the newest. Found before any data is read, so a run without one (a study
+/// run from a clone: records are committed, checkpoints are not) is named at once.
+fn checkpoint_to_load(path: &Path, config: &RunConfig) -> Result<CheckpointReader> {
     let restore_best = config
         .train
         .early_stopping
         .as_ref()
         .is_some_and(|es| es.restore_best);
-    let best = if restore_best {
-        checkpoint::best(path)?
-    } else {
-        None
-    };
-    let reader: CheckpointReader = match best {
-        Some(b) => b,
-        None => checkpoint::latest(path)?
-            .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?,
-    };
+    if restore_best && let Some(best) = checkpoint::best(path)? {
+        return Ok(best);
+    }
+    checkpoint::latest(path)?.ok_or_else(|| {
+        Error::RunDir(if path.join("summary.json").is_file() {
+            format!(
+                "{} has no checkpoint: the run finished, but its checkpoint is not there (studies commit their runs' records, not their checkpoints); train it again, e.g. remove the folder and run its study",
+                path.display()
+            )
+        } else {
+            format!("{} has no checkpoint yet", path.display())
+        })
+    })
+}
+
+/// Reloads a run's checkpoint (the best one when early stopping restored it, else the newest)
+/// and evaluates it on the test split of its config.
+pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<Evaluation> {
+    let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
+    let reader = checkpoint_to_load(path, &config)?;
+    let (data, split) = load_data(&config, &opts.load_options_for(path))?;
     let state = reader.state();
     let what = match &state.partial {
         Some(p) => format!("epoch {}, step {}", p.epoch, p.step),
@@ -414,20 +424,8 @@ pub fn generate(
             config.model.kind()
         )));
     }
+    let reader = checkpoint_to_load(path, &config)?;
     let (data, _) = load_data(&config, &opts.load_options_for(path))?;
-    let reader = match checkpoint::best(path)? {
-        Some(b)
-            if config
-                .train
-                .early_stopping
-                .as_ref()
-                .is_some_and(|e| e.restore_best) =>
-        {
-            b
-        }
-        _ => checkpoint::latest(path)?
-            .ok_or_else(|| Error::RunDir(format!("{} has no checkpoint yet", path.display())))?,
-    };
     let (device, backend) = select_device();
     let mut task = build(&config, &data, &device, backend, &[])?;
     task.load(&reader)?;
