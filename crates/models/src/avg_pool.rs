@@ -7,8 +7,9 @@
 //!
 //! On burn-flex this runs as a burn backend extension: one loop each way, and the backward pass
 //! needs only the input's shape. burn-flex 0.22.1 takes 2-D pooling both ways through its
-//! general 3-D kernels (any stride, padding and window); the backward one took 11 % of a LeNet-5
-//! step once tanh was fast (`bench/profile.sh configs/lenet_1998.toml 12000`). Other backends
+//! general 3-D kernels (any stride, padding and window); the backward one took 7.6 % of a LeNet-5
+//! step (`bench/results/profile-lenet-79fd559.txt`), about 11 % of what was left once tanh was
+//! fast. Other backends
 //! use burn's `AvgPool2d`.
 //!
 //! # Shapes
