@@ -59,6 +59,12 @@ fn train_writes_a_complete_run_and_eval_reproduces_it() {
     }
     assert!((value(&summary, "test_accuracy").as_f64().unwrap() - accuracy).abs() < 1e-4);
     assert!(out.join("checkpoint/epoch-4/model.bpk").is_file());
+    // "What each hidden neuron looks for": the 16 first-layer weight vectors as 8x8 images.
+    let weights = image::open(out.join("pictures/weights.png")).expect("pictures/weights.png");
+    assert!(
+        weights.width() > 4 * 8 && weights.height() > 4 * 8,
+        "a 4x4 grid of 8x8 tiles"
+    );
     assert!(!RunDir::in_use(&out), "the lock is released");
     assert!(
         out.join("run.json").is_file(),
