@@ -4,13 +4,15 @@
 //! 1024x1024 CPPN applies an activation to 200 million values, where that costs seconds.
 //!
 //! Accuracy: `exp` to about 2 ulp over the float range (range reduction by `ln 2` and a degree-5
-//! minimax-style polynomial on `[-ln2/2, ln2/2]`, Cephes' coefficients), so `sigmoid` and
-//! `gaussian` to a few 1e-7 absolute; `tanh` to a few ulp (an odd polynomial below `|x| = 0.625`,
-//! `1 - 2 / (e^2x + 1)` above, as Cephes' `tanhf`); `sin` to about 1e-6 absolute for `|x| < 1e4`
-//! (reduction by `pi/2` in two parts, Taylor polynomials of degree 7 and 8).
+//! minimax-style polynomial on `[-ln2/2, ln2/2]`, Cephes' coefficients), so `sigmoid`, `tanh`
+//! (`1 - 2 / (e^2x + 1)`) and `gaussian` to a few 1e-7 absolute; `sin` to about 1e-6 absolute for
+//! `|x| < 1e4` (reduction by `pi/2` in two parts, Taylor polynomials of degree 7 and 8). Plenty
+//! for pictures, which [`apply`] draws.
 //!
-//! `tanh` and [`tanh_backward`] also serve training on burn-flex ([`crate::tanh`]): there libm's
-//! scalar `tanhf` took 31 % of a LeNet-5 step.
+//! Training on burn-flex ([`crate::tanh`]) takes [`tanh_accurate`] and [`tanh_backward`]: a tanh
+//! to a few ulp also near 0, where `1 - 2 / (e^2x + 1)` cancels (an odd polynomial below
+//! `|x| = 0.625`, as Cephes' `tanhf`), at about 1.4 times the cost. There libm's scalar `tanhf`
+//! took 31 % of a LeNet-5 step.
 
 use nnlab_config::Activation;
 
@@ -31,7 +33,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn tanh(x: f32) -> f32 {
+fn tanh_to_a_few_ulp(x: f32) -> f32 {
     // Near 0, `1 - 2 / (e^2x + 1)` cancels: an odd polynomial in x there (Cephes' tanhf).
     let z = x * x;
     let small =
@@ -73,7 +75,7 @@ fn apply_one(act: Activation, x: f32) -> f32 {
             }
         }
         Activation::Sigmoid => 1.0 / (1.0 + exp(-x)),
-        Activation::Tanh => tanh(x),
+        Activation::Tanh => 1.0 - 2.0 / (exp(2.0 * x) + 1.0),
         Activation::Gaussian => exp(-x * x),
         Activation::Sin => sin(x),
         Activation::Identity => x,
@@ -117,6 +119,25 @@ impl pulp::WithSimd for Apply<'_> {
 /// Applies `act` to every value, in place.
 pub fn apply(act: Activation, values: &mut [f32]) {
     pulp::Arch::new().dispatch(Apply { act, values });
+}
+
+struct TanhAccurate<'a> {
+    values: &'a mut [f32],
+}
+
+impl pulp::WithSimd for TanhAccurate<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        each(self.values, tanh_to_a_few_ulp);
+    }
+}
+
+/// `tanh` of every value, in place, to a few ulp also near 0 (for training; [`apply`] is for
+/// pictures).
+pub fn tanh_accurate(values: &mut [f32]) {
+    pulp::Arch::new().dispatch(TanhAccurate { values });
 }
 
 struct TanhBackward<'a> {
@@ -178,8 +199,11 @@ mod tests {
         apply(Activation::Tanh, &mut big);
         assert_eq!(big, [1.0, -1.0, 1.0]);
         let mut nan = vec![f32::NAN];
-        apply(Activation::Tanh, &mut nan);
+        tanh_accurate(&mut nan);
         assert!(nan[0].is_nan(), "a diverged value must stay NaN");
+        let mut big = vec![1e3f32, -1e3, 200.0];
+        tanh_accurate(&mut big);
+        assert_eq!(big, [1.0, -1.0, 1.0]);
     }
 
     #[test]
@@ -190,7 +214,7 @@ mod tests {
             .chain([1e-30, -1e-20, 1e-7, 3e-5, 0.6249, 0.6251])
             .collect();
         let mut v = xs.clone();
-        apply(Activation::Tanh, &mut v);
+        tanh_accurate(&mut v);
         for (&x, &y) in xs.iter().zip(&v) {
             let want = (x as f64).tanh();
             let rel = ((y as f64 - want) / want.abs().max(1e-38)).abs();

@@ -48,7 +48,7 @@ mod extension {
         fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
             let mut y = flex::owned(x);
             let n = y.layout().num_elements();
-            fast_math::apply(crate::Activation::Tanh, &mut y.storage_mut::<f32>()[..n]);
+            fast_math::tanh_accurate(&mut y.storage_mut::<f32>()[..n]);
             y
         }
     }
