@@ -5,48 +5,27 @@ use burn::tensor::activation::softmax;
 
 use nnlab_config::LossKind;
 
-/// A loss chosen by config.
-#[derive(Debug, Clone, Copy)]
-pub enum Loss {
-    /// Categorical cross-entropy on logits (softmax folded in).
-    CrossEntropy,
-    /// Mean squared error between `softmax(z)` and one-hot targets.
-    Mse,
-}
-
-impl Loss {
-    /// The loss `kind`.
-    pub fn new(kind: LossKind) -> Self {
-        match kind {
-            LossKind::CrossEntropy => Self::CrossEntropy,
-            LossKind::Mse => Self::Mse,
-        }
-    }
-
-    /// Which loss this is.
-    pub fn kind(&self) -> LossKind {
-        match self {
-            Self::CrossEntropy => LossKind::CrossEntropy,
-            Self::Mse => LossKind::Mse,
-        }
-    }
-
-    /// Mean loss over the batch.
-    ///
-    /// # Shapes
-    /// - `logits`: `[batch, classes]`
-    /// - `targets`: `[batch]` class indices on the device (what cross-entropy gathers)
-    /// - `labels`: the same indices on the host (what MSE's one-hot targets are built from)
-    /// - returns `[1]`
-    pub fn forward(&self, logits: Tensor<2>, targets: Tensor<1, Int>, labels: &[i64]) -> Tensor<1> {
-        match self {
-            // burn's CrossEntropyLoss, fused into one operation on flex.
-            Self::CrossEntropy => nnlab_models::cross_entropy::cross_entropy(logits, targets),
-            Self::Mse => {
-                let [_, classes] = logits.dims();
-                let y = one_hot(labels, classes, &logits.device());
-                (softmax(logits, 1) - y).square().mean()
-            }
+/// Mean loss `kind` over the batch: categorical cross-entropy on the logits (softmax folded in;
+/// burn's `CrossEntropyLoss`, fused into one operation on flex), or the mean squared error
+/// between `softmax(z)` and one-hot targets.
+///
+/// # Shapes
+/// - `logits`: `[batch, classes]`
+/// - `targets`: `[batch]` class indices on the device (what cross-entropy gathers)
+/// - `labels`: the same indices on the host (what MSE's one-hot targets are built from)
+/// - returns `[1]`
+pub fn loss(
+    kind: LossKind,
+    logits: Tensor<2>,
+    targets: Tensor<1, Int>,
+    labels: &[i64],
+) -> Tensor<1> {
+    match kind {
+        LossKind::CrossEntropy => nnlab_models::cross_entropy::cross_entropy(logits, targets),
+        LossKind::Mse => {
+            let [_, classes] = logits.dims();
+            let y = one_hot(labels, classes, &logits.device());
+            (softmax(logits, 1) - y).square().mean()
         }
     }
 }
@@ -70,7 +49,7 @@ mod tests {
         let device = Device::flex();
         let z = Tensor::<2>::zeros([1, 2], &device);
         let t = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &device);
-        let l = Loss::new(LossKind::Mse).forward(z, t, &[0]);
+        let l = loss(LossKind::Mse, z, t, &[0]);
         assert!((l.into_scalar::<f32>() - 0.25).abs() < 1e-7);
     }
 
@@ -80,7 +59,7 @@ mod tests {
         let device = Device::flex();
         let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &device);
         let t = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64], [1]), &device);
-        let l = Loss::new(LossKind::CrossEntropy).forward(z, t, &[1]);
+        let l = loss(LossKind::CrossEntropy, z, t, &[1]);
         assert!((l.into_scalar::<f32>() as f64 - (4.0f64 / 3.0).ln()).abs() < 1e-6);
     }
 }

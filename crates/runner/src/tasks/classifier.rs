@@ -12,13 +12,13 @@ use std::path::Path;
 use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use nnlab_config::{EngineName, ModelConfig, OptimizerName, RunConfig};
+use nnlab_config::{EngineName, LossKind, ModelConfig, OptimizerName, RunConfig};
 use nnlab_data::{Batch, ImageDataset, Split};
 use nnlab_models::{Cnn, CnnConfig, Mlp, MlpConfig};
 use nnlab_principles::gradient_descent::{AdamHyper, AdamMoments, Rule};
 use nnlab_principles::mlp::loss_and_gradients;
 
-use super::classification_loss::{Loss, one_hot};
+use super::classification_loss::{self, one_hot};
 use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
 use crate::error::{Error, Result};
 use crate::pictures;
@@ -137,22 +137,15 @@ pub struct Classifier {
     /// Always `Some` between calls; taken out during a step so the update owns the weights.
     model: Option<Net>,
     engine: Engine,
-    loss: Loss,
+    loss: LossKind,
     /// The plain device (evaluation).
     device: Device,
     /// The training device (autodiff unless the engine is manual).
     train_device: Device,
     classes: usize,
     eval_batch_size: usize,
-    /// Data-parallel workers (`train.devices`): none for one device.
-    workers: Vec<Worker>,
-}
-
-/// One device of a multi-device run: its autodiff device and the loss built on it.
-#[derive(Debug)]
-struct Worker {
-    device: Device,
-    loss: Loss,
+    /// The autodiff devices of data-parallel training (`train.devices`): none for one device.
+    workers: Vec<Device>,
 }
 
 /// `n` examples in `k` contiguous shards of sizes differing by at most one (the first ones
@@ -249,7 +242,7 @@ impl Classifier {
         Ok(Self {
             model: Some(model),
             engine,
-            loss: Loss::new(t.loss),
+            loss: t.loss,
             device: device.clone(),
             train_device,
             classes: data.classes,
@@ -262,17 +255,7 @@ impl Classifier {
     /// own device): the model and optimizer stay on its device, the main one.
     pub fn with_workers(mut self, devices: &[Device]) -> Self {
         if devices.len() > 1 {
-            let kind = self.loss.kind();
-            self.workers = devices
-                .iter()
-                .map(|d| {
-                    let device = d.clone().autodiff();
-                    Worker {
-                        loss: Loss::new(kind),
-                        device,
-                    }
-                })
-                .collect();
+            self.workers = devices.iter().map(|d| d.clone().autodiff()).collect();
         }
         self
     }
@@ -302,12 +285,16 @@ impl Classifier {
                     let shard = &batch[range];
                     let model = model.clone();
                     scope.spawn(move || {
-                        let (x, y, labels) =
-                            batch_tensors(data.batch(shard), features, &worker.device);
+                        let (x, y, labels) = batch_tensors(data.batch(shard), features, worker);
                         let share = shard.len() as f32 / n as f32;
-                        let model = model.fork(&worker.device);
+                        let model = model.fork(worker);
                         let logits = model.forward(x);
-                        let loss = worker.loss.forward(logits.clone(), y.clone(), &labels);
+                        let loss = classification_loss::loss(
+                            self.loss,
+                            logits.clone(),
+                            y.clone(),
+                            &labels,
+                        );
                         let grads = (loss.clone() * share).backward();
                         let grads = model.grads_on(grads, main);
                         let loss_sum = (loss.detach() * shard.len() as f32).to_device(main);
@@ -430,7 +417,7 @@ impl Task for Classifier {
         let (loss, logits, model) = match (&mut self.engine, model) {
             (Engine::Manual(rule), Net::Mlp(model)) => {
                 let onehot = one_hot(&labels, self.classes, &self.train_device);
-                let objective = self.loss.kind();
+                let objective = self.loss;
                 let (loss, grads, logits) = loss_and_gradients(&model, x, onehot, objective);
                 (loss, logits, Net::Mlp(rule.step(model, grads, ctx.lr)))
             }
@@ -439,7 +426,7 @@ impl Task for Classifier {
             }
             (Engine::Autodiff(optim), model) => {
                 let logits = model.forward(x);
-                let loss = self.loss.forward(logits.clone(), y.clone(), &labels);
+                let loss = classification_loss::loss(self.loss, logits.clone(), y.clone(), &labels);
                 let grads = model.grads_params(loss.backward());
                 let model = model.optimizer_step(optim, ctx.lr, grads);
                 (loss.detach(), logits.detach(), model)
@@ -460,9 +447,7 @@ impl Task for Classifier {
         for chunk in indices.chunks(self.eval_batch_size) {
             let (x, y, labels) = batch_tensors(data.batch(chunk), features, &self.device);
             let logits = model.forward(x);
-            loss += self
-                .loss
-                .forward(logits.clone(), y.clone(), &labels)
+            loss += classification_loss::loss(self.loss, logits.clone(), y.clone(), &labels)
                 .into_scalar::<f32>() as f64
                 * labels.len() as f64;
             correct += correct_count(logits, y).into_scalar::<i64>();
