@@ -14,6 +14,7 @@ pub mod bernoulli_cross_entropy;
 pub mod cppn;
 pub mod cross_entropy;
 pub mod dcgan;
+pub mod dense;
 pub mod fast_math;
 #[cfg(feature = "flex")]
 pub mod flex;

@@ -11,7 +11,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
 use nnlab_config::MlpSpec;
 
-use crate::activation::{self, Activation};
+use crate::activation::Activation;
+use crate::dense::dense;
 use crate::init::{self, WeightInit};
 
 /// Configuration of an [`Mlp`].
@@ -108,9 +109,9 @@ impl Mlp {
     /// regression): `[batch, inputs]` -> `[batch, hidden.last()]`.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
-        self.layers[..last].iter().fold(x, |h, layer| {
-            activation::apply(self.activation, layer.forward(h))
-        })
+        self.layers[..last]
+            .iter()
+            .fold(x, |h, layer| dense(layer, h, self.activation))
     }
 
     /// Forward propagation.
@@ -125,15 +126,14 @@ impl Mlp {
         };
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
-            let z = layer.forward(h);
             if i < last {
-                let a = activation::apply(self.activation, z);
+                let a = dense(layer, h, self.activation);
                 match self.dropouts.get(i) {
                     Some(Some(d)) => d.forward(a),
                     _ => a,
                 }
             } else {
-                z
+                dense(layer, h, Activation::Identity)
             }
         })
     }

@@ -1,0 +1,343 @@
+//! A dense (fully connected) layer with its nonlinearity, `y = f(x W + b)`, the building block
+//! of the article's network (Rumelhart, Hinton & Williams 1986, "Learning representations by
+//! back-propagating errors", Nature 323), and its gradients
+//! `dz = dy * f'(z)`, `dW = x^T dz`, `db = sum over the batch of dz`, `dx = dz W^T`.
+//!
+//! On burn-flex this runs as one burn backend extension, one node of burn's autodiff graph:
+//! the forward pass is one matrix product and one pass adding the bias and applying `f`; the
+//! backward pass one pass for `dz` (from the saved output `y`: `f'` of ReLU is `y > 0`, of tanh
+//! `1 - y^2`) and the bias gradient, then the matrix products. burn's `Linear` followed by an
+//! activation records five to six nodes (reshapes, product, broadcast add, activation), each
+//! with its own buffers and bookkeeping, which for the article's small layers cost more than
+//! their arithmetic. The products are burn-flex's own (`float_matmul`), so values are those
+//! of burn's operations. Other backends, and other activations, use burn's `Linear` and
+//! [`crate::activation::apply`].
+//!
+//! # Shapes
+//! - `x`: `[batch, inputs]`
+//! - `W`: `[inputs, outputs]` (burn's `Linear` layout), `b`: `[outputs]`
+//! - returns `[batch, outputs]`
+
+use burn::nn::Linear;
+use burn::prelude::*;
+
+use crate::activation::{self, Activation};
+
+/// `f(x W + b)` for `layer` (weights `W`, bias `b`) and `act` (`f`). On flex (f32, with a bias,
+/// and ReLU, tanh or no activation), the fused extension; elsewhere burn's `Linear` and
+/// [`activation::apply`].
+pub fn dense(layer: &Linear, x: Tensor<2>, act: Activation) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if let (Some(kind), Some(bias)) = (extension::Kind::of(act), &layer.bias) {
+        let w = layer.weight.val();
+        if crate::flex::on_flex(&x.device())
+            && [x.dtype(), w.dtype(), bias.dtype()]
+                .into_iter()
+                .all(crate::flex::is_f32)
+            && x.dims()[1] == w.dims()[0]
+        {
+            use burn::backend::Dispatch;
+            let y = <Dispatch as extension::DenseBackend>::dense(
+                x.into_dispatch(),
+                w.into_dispatch(),
+                bias.val().into_dispatch(),
+                kind,
+            );
+            return Tensor::from_dispatch(y);
+        }
+    }
+    activation::apply(act, layer.forward(x))
+}
+
+#[cfg(feature = "flex")]
+mod extension {
+    use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::ops::FloatTensorOps;
+    use burn::backend::tensor::FloatTensor;
+    use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
+
+    use super::Activation;
+    use crate::{fast_math, flex};
+
+    /// The nonlinearities the kernel applies itself.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Kind {
+        /// `max(z, 0)`.
+        Relu,
+        /// `tanh z`.
+        Tanh,
+        /// `z` (the logits layer).
+        Identity,
+    }
+
+    impl Kind {
+        /// The kernel's form of `act`, if it has one.
+        pub fn of(act: Activation) -> Option<Self> {
+            match act {
+                Activation::Relu => Some(Self::Relu),
+                Activation::Tanh => Some(Self::Tanh),
+                Activation::Identity => Some(Self::Identity),
+                _ => None,
+            }
+        }
+    }
+
+    /// The layer on flex, f32, with matching shapes (checked by [`super::dense`]).
+    #[backend_extension(Flex, Autodiff)]
+    pub trait DenseBackend: Backend {
+        /// `f(x W + b)`: `[n, i]`, `[i, o]`, `[o]` -> `[n, o]`.
+        fn dense(
+            x: FloatTensor<Self>,
+            w: FloatTensor<Self>,
+            b: FloatTensor<Self>,
+            kind: Kind,
+        ) -> FloatTensor<Self>;
+    }
+
+    impl DenseBackend for Flex {
+        fn dense(
+            x: FloatTensor<Self>,
+            w: FloatTensor<Self>,
+            b: FloatTensor<Self>,
+            kind: Kind,
+        ) -> FloatTensor<Self> {
+            let mut y = flex::owned(Flex::float_matmul(x, w));
+            let o = y.shape().dims::<2>()[1];
+            let b = flex::values(&b);
+            let values = y.storage_mut::<f32>();
+            for row in values.chunks_exact_mut(o) {
+                row.iter_mut().zip(b.iter()).for_each(|(z, &b)| *z += b);
+            }
+            match kind {
+                // `z < 0`, not `max`: a NaN stays NaN, so a diverging run is still seen.
+                Kind::Relu => values
+                    .iter_mut()
+                    .filter(|z| **z < 0.0)
+                    .for_each(|z| *z = 0.0),
+                Kind::Tanh => fast_math::tanh_accurate(values),
+                Kind::Identity => {}
+            }
+            y
+        }
+    }
+
+    /// What the backward pass keeps: the input, the weights, the output and the activation.
+    #[derive(Debug, Clone)]
+    struct Saved {
+        x: FloatTensor<Flex>,
+        w: FloatTensor<Flex>,
+        y: FloatTensor<Flex>,
+        kind: Kind,
+    }
+
+    /// The backward step: `dz` from the upstream gradient and the saved output in one pass,
+    /// the bias gradient as its column sums, then `dW = x^T dz` and `dx = dz W^T` for the
+    /// parents that are tracked.
+    #[derive(Debug)]
+    struct DenseGrad;
+
+    impl Backward<Flex, 3> for DenseGrad {
+        type State = Saved;
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 3>,
+            grads: &mut Gradients,
+            _checkpointer: &mut Checkpointer,
+        ) {
+            let Saved { x, w, y, kind } = ops.state;
+            let mut dz = flex::owned(grads.consume::<Flex>(&ops.node));
+            let o = dz.shape().dims::<2>()[1];
+            let d = dz.storage_mut::<f32>();
+            match kind {
+                Kind::Relu => {
+                    for (g, &y) in d.iter_mut().zip(flex::values(&y).iter()) {
+                        if y <= 0.0 {
+                            *g = 0.0;
+                        }
+                    }
+                }
+                Kind::Tanh => fast_math::tanh_backward(d, &flex::values(&y)),
+                Kind::Identity => {}
+            }
+            let [px, pw, pb] = ops.parents;
+            if let Some(node) = pb {
+                let mut db = vec![0.0f32; o];
+                for row in d.chunks_exact(o) {
+                    db.iter_mut().zip(row).for_each(|(s, &g)| *s += g);
+                }
+                grads.register::<Flex>(node.id, flex::tensor(db, [o]));
+            }
+            if let Some(node) = pw {
+                let dw = Flex::float_matmul(Flex::float_transpose(x), dz.clone());
+                grads.register::<Flex>(node.id, dw);
+            }
+            if let Some(node) = px {
+                grads.register::<Flex>(node.id, Flex::float_matmul(dz, Flex::float_transpose(w)));
+            }
+        }
+    }
+
+    impl<C: CheckpointStrategy> DenseBackend for Autodiff<Flex, C> {
+        fn dense(
+            x: FloatTensor<Self>,
+            w: FloatTensor<Self>,
+            b: FloatTensor<Self>,
+            kind: Kind,
+        ) -> FloatTensor<Self> {
+            match DenseGrad
+                .prepare::<C>([x.node(), w.node(), b.node()])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let (xp, wp) = (x.primitive().clone(), w.primitive().clone());
+                    let y = Flex::dense(
+                        x.into_primitive(),
+                        w.into_primitive(),
+                        b.into_primitive(),
+                        kind,
+                    );
+                    let saved = Saved {
+                        x: xp,
+                        w: wp,
+                        y: y.clone(),
+                        kind,
+                    };
+                    prep.finish(saved, y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(Flex::dense(
+                    x.into_primitive(),
+                    w.into_primitive(),
+                    b.into_primitive(),
+                    kind,
+                )),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::LinearConfig;
+
+    /// A layer `2 -> 2` with `W = [[1, -2], [3, 4]]` (rows: inputs) and `b = [0.5, -1]`.
+    fn layer(device: &Device) -> Linear {
+        let mut l = LinearConfig::new(2, 2).init(device);
+        let w = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, -2.0, 3.0, 4.0], [2, 2]),
+            device,
+        );
+        let b = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, -1.0], [2]), device);
+        l.weight = l.weight.map(|_| w.require_grad());
+        l.bias = l.bias.map(|p| p.map(|_| b.require_grad()));
+        l
+    }
+
+    fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn relu_layer_by_hand() {
+        // x = [1, 1]: z = [1 + 3 + 0.5, -2 + 4 - 1] = [4.5, 1]; x = [1, -1]: z = [-1.5, -7],
+        // both cut to 0. Loss sum(y): dz = [[1, 1], [0, 0]], so dW = x^T dz = [[1, 1], [1, 1]],
+        // db = [1, 1], dx = dz W^T = [[-1, 7], [0, 0]].
+        let device = Device::flex().autodiff();
+        let l = layer(&device);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 1.0, 1.0, -1.0], [2, 2]),
+            &device,
+        )
+        .require_grad();
+        let y = dense(&l, x.clone(), Activation::Relu);
+        assert_eq!(vec(y.clone().inner()), [4.5, 1.0, 0.0, 0.0]);
+        let grads = y.sum().backward();
+        assert_eq!(vec(l.weight.grad(&grads).unwrap()), [1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(
+            vec(l.bias.as_ref().unwrap().grad(&grads).unwrap()),
+            [1.0, 1.0]
+        );
+        assert_eq!(vec(x.grad(&grads).unwrap()), [-1.0, 7.0, 0.0, 0.0]);
+    }
+
+    /// On flex, two layers through the extension against burn's `Linear` and activations:
+    /// values and the gradients of every weight, bias and the input, for `act` in the hidden
+    /// layer, a transposed (strided) input and a loss that uses the output twice.
+    #[cfg(feature = "flex")]
+    fn against_burns(device: Device, act: Activation) {
+        let _rng = crate::rng_lock();
+        assert!(crate::flex::on_flex(&device), "the extension runs here");
+        device.seed(3);
+        let (l1, l2) = (
+            LinearConfig::new(7, 5).init(&device),
+            LinearConfig::new(5, 3).init(&device),
+        );
+        let xs: Vec<f32> = (0..28)
+            .map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.3)
+            .collect();
+        let x = Tensor::<2>::from_data(TensorData::new(xs, [7, 4]), &device).require_grad();
+        let run = |f: &dyn Fn(&Linear, Tensor<2>, Activation) -> Tensor<2>| {
+            let y = f(
+                &l2,
+                f(&l1, x.clone().transpose(), act),
+                Activation::Identity,
+            );
+            let grads = (y.clone() * y.clone() + y.clone()).sum().backward();
+            let g = |p: &burn::module::Param<Tensor<2>>| vec(p.grad(&grads).unwrap());
+            let gb = |l: &Linear| vec(l.bias.as_ref().unwrap().grad(&grads).unwrap());
+            [
+                vec(y.inner()),
+                g(&l1.weight),
+                gb(&l1),
+                g(&l2.weight),
+                gb(&l2),
+                vec(x.grad(&grads).unwrap()),
+            ]
+        };
+        let ours = run(&dense);
+        let burns = run(&|l, x, act| activation::apply(act, l.forward(x)));
+        for (k, (a, b)) in ours.iter().zip(&burns).enumerate() {
+            for (a, b) in a.iter().zip(b) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                    "{act:?}, part {k}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn agrees_with_burns_layers() {
+        for act in [
+            Activation::Relu,
+            Activation::Tanh,
+            Activation::Identity,
+            Activation::Sigmoid,
+        ] {
+            against_burns(Device::flex().autodiff(), act);
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn agrees_with_burns_layers_under_gradient_checkpointing() {
+        against_burns(
+            Device::flex().autodiff().gradient_checkpointing(),
+            Activation::Tanh,
+        );
+    }
+
+    #[test]
+    fn without_autodiff() {
+        let l = layer(&Device::flex().autodiff()).valid();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.0], [1, 2]), &Device::flex());
+        assert_eq!(vec(dense(&l, x.clone(), Activation::Identity)), [4.5, 1.0]);
+        let t = vec(dense(&l, x, Activation::Tanh));
+        assert!((t[0] - 4.5f32.tanh()).abs() < 1e-7 && (t[1] - 1f32.tanh()).abs() < 1e-7);
+    }
+}
