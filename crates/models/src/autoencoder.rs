@@ -10,7 +10,8 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use nnlab_config::AutoencoderSpec;
 
-use crate::activation::{self, Activation};
+use crate::activation::Activation;
+use crate::dense::dense;
 use crate::init::{self, WeightInit};
 
 /// Configuration of an [`Autoencoder`].
@@ -93,7 +94,7 @@ impl Autoencoder {
             } else {
                 self.activation
             };
-            activation::apply(act, l.forward(h))
+            dense(l, h, act)
         })
     }
 
@@ -105,12 +106,12 @@ impl Autoencoder {
     pub fn decode_logits(&self, code: Tensor<2>) -> Tensor<2> {
         let last = self.decoder.len() - 1;
         self.decoder.iter().enumerate().fold(code, |h, (i, l)| {
-            let z = l.forward(h);
-            if i == last {
-                z
+            let act = if i == last {
+                Activation::Identity
             } else {
-                activation::apply(self.activation, z)
-            }
+                self.activation
+            };
+            dense(l, h, act)
         })
     }
 

@@ -6,7 +6,8 @@
 //! On burn-flex this runs as one burn backend extension, one node of burn's autodiff graph:
 //! the forward pass is one matrix product and one pass adding the bias and applying `f`; the
 //! backward pass one pass for `dz` (from the saved output `y`: `f'` of ReLU is `y > 0`, of tanh
-//! `1 - y^2`) and the bias gradient, then the matrix products. burn's `Linear` followed by an
+//! `1 - y^2`, of a leaky ReLU `1` or its slope by the sign of `y`) and the bias gradient, then the
+//! matrix products. burn's `Linear` followed by an
 //! activation records five to six nodes (reshapes, product, broadcast add, activation), each
 //! with its own buffers and bookkeeping, which for the article's small layers cost more than
 //! their arithmetic. The products are burn-flex's own (`float_matmul`), so values are those
@@ -24,11 +25,50 @@ use burn::prelude::*;
 use crate::activation::{self, Activation};
 
 /// `f(x W + b)` for `layer` (weights `W`, bias `b`) and `act` (`f`). On flex (f32, with a bias,
-/// and ReLU, tanh or no activation), the fused extension; elsewhere burn's `Linear` and
-/// [`activation::apply`].
+/// and ReLU, leaky ReLU, tanh or no activation), the fused extension; elsewhere burn's `Linear`
+/// and [`activation::apply`].
 pub fn dense(layer: &Linear, x: Tensor<2>, act: Activation) -> Tensor<2> {
+    let kind = match act {
+        Activation::Relu => Some(Kind::Relu),
+        Activation::LeakyRelu => Some(Kind::LeakyRelu(Activation::LEAKY_SLOPE as f32)),
+        Activation::Tanh => Some(Kind::Tanh),
+        Activation::Identity => Some(Kind::Identity),
+        _ => None,
+    };
+    fused(layer, x, kind, |x| activation::apply(act, layer.forward(x)))
+}
+
+/// `leaky_relu(x W + b, slope)`: the layer with leaky units of any `slope` (the GANs' 0.2),
+/// fused on flex as [`dense`] is.
+pub fn dense_leaky(layer: &Linear, x: Tensor<2>, slope: f64) -> Tensor<2> {
+    fused(layer, x, Some(Kind::LeakyRelu(slope as f32)), |x| {
+        burn::tensor::activation::leaky_relu(layer.forward(x), slope)
+    })
+}
+
+/// The nonlinearities the kernel applies itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// `max(z, 0)`.
+    Relu,
+    /// `z` for `z >= 0`, else `slope z`.
+    LeakyRelu(f32),
+    /// `tanh z`.
+    Tanh,
+    /// `z` (the logits layer).
+    Identity,
+}
+
+/// The fused layer where it runs (flex, f32, a bias, shapes that match, a `kind`); otherwise
+/// `burns(x)`, the same with burn's operations.
+fn fused(
+    layer: &Linear,
+    x: Tensor<2>,
+    kind: Option<Kind>,
+    burns: impl FnOnce(Tensor<2>) -> Tensor<2>,
+) -> Tensor<2> {
     #[cfg(feature = "flex")]
-    if let (Some(kind), Some(bias)) = (extension::Kind::of(act), &layer.bias) {
+    if let (Some(kind), Some(bias)) = (kind, &layer.bias) {
         let w = layer.weight.val();
         if crate::flex::on_flex(&x.device())
             && [x.dtype(), w.dtype(), bias.dtype()]
@@ -46,7 +86,75 @@ pub fn dense(layer: &Linear, x: Tensor<2>, act: Activation) -> Tensor<2> {
             return Tensor::from_dispatch(y);
         }
     }
-    activation::apply(act, layer.forward(x))
+    let _ = (layer, kind);
+    burns(x)
+}
+
+/// The forward pass after the product, in place on `z` `[n, o]`: `+ b` on every row, then the
+/// activation (ReLU and leaky ReLU here, branch-free so that it runs several lanes at a time;
+/// tanh is [`crate::fast_math`]'s own pass).
+#[cfg(feature = "flex")]
+struct ForwardPass<'a> {
+    z: &'a mut [f32],
+    b: &'a [f32],
+    kind: Kind,
+}
+
+#[cfg(feature = "flex")]
+impl pulp::WithSimd for ForwardPass<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for row in self.z.chunks_exact_mut(self.b.len()) {
+            row.iter_mut().zip(self.b).for_each(|(z, &b)| *z += b);
+        }
+        // `z < 0`, not `max`: a NaN stays NaN, so a diverging run is still seen.
+        match self.kind {
+            Kind::Relu => self
+                .z
+                .iter_mut()
+                .for_each(|z| *z = if *z < 0.0 { 0.0 } else { *z }),
+            Kind::LeakyRelu(slope) => self
+                .z
+                .iter_mut()
+                .for_each(|z| *z = if *z < 0.0 { *z * slope } else { *z }),
+            Kind::Tanh | Kind::Identity => {}
+        }
+    }
+}
+
+/// The backward pass before the products, in place on `dz` `[n, o]` (the upstream gradient on
+/// entry, already times `1 - y^2` for tanh): times the activation's slope read off the output
+/// `y`, then the bias gradient `db` `[o]` as its column sums.
+#[cfg(feature = "flex")]
+struct BackwardPass<'a> {
+    dz: &'a mut [f32],
+    y: &'a [f32],
+    db: Option<&'a mut [f32]>,
+    kind: Kind,
+}
+
+#[cfg(feature = "flex")]
+impl pulp::WithSimd for BackwardPass<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let pairs = self.dz.iter_mut().zip(self.y);
+        match self.kind {
+            Kind::Relu => pairs.for_each(|(g, &y)| *g = if y <= 0.0 { 0.0 } else { *g }),
+            Kind::LeakyRelu(slope) => {
+                pairs.for_each(|(g, &y)| *g = if y < 0.0 { *g * slope } else { *g })
+            }
+            Kind::Tanh | Kind::Identity => {}
+        }
+        if let Some(db) = self.db {
+            for row in self.dz.chunks_exact(db.len()) {
+                db.iter_mut().zip(row).for_each(|(s, &g)| *s += g);
+            }
+        }
+    }
 }
 
 #[cfg(feature = "flex")]
@@ -58,31 +166,8 @@ mod extension {
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 
-    use super::Activation;
+    use super::Kind;
     use crate::{fast_math, flex};
-
-    /// The nonlinearities the kernel applies itself.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Kind {
-        /// `max(z, 0)`.
-        Relu,
-        /// `tanh z`.
-        Tanh,
-        /// `z` (the logits layer).
-        Identity,
-    }
-
-    impl Kind {
-        /// The kernel's form of `act`, if it has one.
-        pub fn of(act: Activation) -> Option<Self> {
-            match act {
-                Activation::Relu => Some(Self::Relu),
-                Activation::Tanh => Some(Self::Tanh),
-                Activation::Identity => Some(Self::Identity),
-                _ => None,
-            }
-        }
-    }
 
     /// The layer on flex, f32, with matching shapes (checked by [`super::dense`]).
     #[backend_extension(Flex, Autodiff)]
@@ -106,18 +191,15 @@ mod extension {
             let mut y = flex::owned(Flex::float_matmul(x, w));
             let o = y.shape().dims::<2>()[1];
             let b = flex::values(&b);
+            assert_eq!(b.len(), o, "dense: {} biases for {o} outputs", b.len());
             let values = y.storage_mut::<f32>();
-            for row in values.chunks_exact_mut(o) {
-                row.iter_mut().zip(b.iter()).for_each(|(z, &b)| *z += b);
-            }
-            match kind {
-                // `z < 0`, not `max`: a NaN stays NaN, so a diverging run is still seen.
-                Kind::Relu => values
-                    .iter_mut()
-                    .filter(|z| **z < 0.0)
-                    .for_each(|z| *z = 0.0),
-                Kind::Tanh => fast_math::tanh_accurate(values),
-                Kind::Identity => {}
+            pulp::Arch::new().dispatch(super::ForwardPass {
+                z: values,
+                b: &b,
+                kind,
+            });
+            if kind == Kind::Tanh {
+                fast_math::tanh_accurate(values);
             }
             y
         }
@@ -151,23 +233,18 @@ mod extension {
             let mut dz = flex::owned(grads.consume::<Flex>(&ops.node));
             let o = dz.shape().dims::<2>()[1];
             let d = dz.storage_mut::<f32>();
-            match kind {
-                Kind::Relu => {
-                    for (g, &y) in d.iter_mut().zip(flex::values(&y).iter()) {
-                        if y <= 0.0 {
-                            *g = 0.0;
-                        }
-                    }
-                }
-                Kind::Tanh => fast_math::tanh_backward(d, &flex::values(&y)),
-                Kind::Identity => {}
+            if kind == Kind::Tanh {
+                fast_math::tanh_backward(d, &flex::values(&y));
             }
             let [px, pw, pb] = ops.parents;
-            if let Some(node) = pb {
-                let mut db = vec![0.0f32; o];
-                for row in d.chunks_exact(o) {
-                    db.iter_mut().zip(row).for_each(|(s, &g)| *s += g);
-                }
+            let mut db = pb.is_some().then(|| vec![0.0f32; o]);
+            pulp::Arch::new().dispatch(super::BackwardPass {
+                dz: d,
+                y: &flex::values(&y),
+                db: db.as_deref_mut(),
+                kind,
+            });
+            if let (Some(node), Some(db)) = (pb, db) {
                 grads.register::<Flex>(node.id, flex::tensor(db, [o]));
             }
             if let Some(node) = pw {
@@ -315,12 +392,40 @@ mod tests {
     fn agrees_with_burns_layers() {
         for act in [
             Activation::Relu,
+            Activation::LeakyRelu,
             Activation::Tanh,
             Activation::Identity,
             Activation::Sigmoid,
         ] {
             against_burns(Device::flex().autodiff(), act);
         }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn leaky_units_of_any_slope() {
+        // The GANs' slope 0.2: the layer by hand with x = [1, -1]: z = [-1.5, -7] -> 0.2 z;
+        // loss sum(y): dz = [0.2, 0.2], dW = x^T dz, db = dz, dx = dz W^T = [0.2 * -1, 0.2 * 7].
+        let device = Device::flex().autodiff();
+        let l = layer(&device);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [1, 2]), &device)
+            .require_grad();
+        let y = dense_leaky(&l, x.clone(), 0.2);
+        let burns = burn::tensor::activation::leaky_relu(l.forward(x.clone()), 0.2);
+        assert_eq!(vec(y.clone().inner()), vec(burns.inner()));
+        assert_eq!(vec(y.clone().inner()), [-1.5 * 0.2f32, -7.0 * 0.2f32]);
+        let grads = y.sum().backward();
+        let w = vec(l.weight.grad(&grads).unwrap());
+        assert_eq!(w, [0.2, 0.2, -0.2, -0.2]);
+        assert_eq!(
+            vec(l.bias.as_ref().unwrap().grad(&grads).unwrap()),
+            [0.2, 0.2]
+        );
+        let dx = vec(x.grad(&grads).unwrap());
+        assert!(
+            (dx[0] + 0.2).abs() < 1e-7 && (dx[1] - 1.4).abs() < 1e-6,
+            "{dx:?}"
+        );
     }
 
     #[cfg(feature = "flex")]

@@ -12,10 +12,10 @@
 
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, sigmoid, tanh};
+use burn::tensor::activation::{sigmoid, tanh};
 use nnlab_config::{Activation, GanOutput, GanSpec};
 
-use crate::activation;
+use crate::dense::{dense, dense_leaky};
 
 /// Slope of the discriminators' leaky ReLUs for negative inputs (Radford et al. 2016).
 pub const LEAKY_SLOPE: f64 = 0.2;
@@ -81,7 +81,8 @@ pub struct MlpDiscriminator {
     pub output: GanOutput,
 }
 
-fn dense(ws: &[usize], device: &Device) -> Vec<Linear> {
+/// Dense layers of widths `ws` (Glorot-uniform weights).
+fn layers(ws: &[usize], device: &Device) -> Vec<Linear> {
     ws.windows(2)
         .map(|w| {
             LinearConfig::new(w[0], w[1])
@@ -111,7 +112,7 @@ impl GanConfig {
         ws.extend(&self.generator);
         ws.push(self.pixels);
         MlpGenerator {
-            layers: dense(&ws, device),
+            layers: layers(&ws, device),
             activation: self.generator_activation,
             output: self.output,
         }
@@ -123,7 +124,7 @@ impl GanConfig {
         ws.extend(&self.discriminator);
         ws.push(1);
         MlpDiscriminator {
-            layers: dense(&ws, device),
+            layers: layers(&ws, device),
             dropout: (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init()),
             output: self.output,
         }
@@ -138,16 +139,15 @@ impl Generator for MlpGenerator {
     fn generate(&self, z: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(z, |h, (i, l)| {
-            let y = l.forward(h);
             match (i == last, self.output) {
                 // Leaky units take the discriminators' slope of 0.2 (Radford et al. 2016), not
                 // the 0.01 of `leaky_relu` elsewhere: with 0.01 the generator collapses.
                 (false, _) if self.activation == Activation::LeakyRelu => {
-                    leaky_relu(y, LEAKY_SLOPE)
+                    dense_leaky(l, h, LEAKY_SLOPE)
                 }
-                (false, _) => activation::apply(self.activation, y),
-                (true, GanOutput::Logistic) => sigmoid(y),
-                (true, GanOutput::Tanh) => (tanh(y) + 1.0) / 2.0,
+                (false, _) => dense(l, h, self.activation),
+                (true, GanOutput::Logistic) => sigmoid(dense(l, h, Activation::Identity)),
+                (true, GanOutput::Tanh) => (tanh(dense(l, h, Activation::Identity)) + 1.0) / 2.0,
             }
         })
     }
@@ -161,11 +161,10 @@ impl Discriminator for MlpDiscriminator {
         };
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(x, |h, (i, l)| {
-            let y = l.forward(h);
             if i == last {
-                y
+                dense(l, h, Activation::Identity)
             } else {
-                let a = leaky_relu(y, LEAKY_SLOPE);
+                let a = dense_leaky(l, h, LEAKY_SLOPE);
                 match &self.dropout {
                     Some(d) => d.forward(a),
                     None => a,

@@ -15,7 +15,8 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use nnlab_config::VaeSpec;
 
-use crate::activation::{self, Activation};
+use crate::activation::Activation;
+use crate::dense::dense;
 use crate::init::{self, WeightInit};
 
 /// Configuration of a [`Vae`].
@@ -84,20 +85,23 @@ impl Vae {
         let h = self
             .encoder
             .iter()
-            .fold(x, |h, l| activation::apply(self.activation, l.forward(h)));
-        (self.mu.forward(h.clone()), self.log_var.forward(h))
+            .fold(x, |h, l| dense(l, h, self.activation));
+        (
+            dense(&self.mu, h.clone(), Activation::Identity),
+            dense(&self.log_var, h, Activation::Identity),
+        )
     }
 
     /// The logits of `p(x|z)`: `[batch, latent]` -> `[batch, inputs]`.
     pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
         let last = self.decoder.len() - 1;
         self.decoder.iter().enumerate().fold(z, |h, (i, l)| {
-            let y = l.forward(h);
-            if i == last {
-                y
+            let act = if i == last {
+                Activation::Identity
             } else {
-                activation::apply(self.activation, y)
-            }
+                self.activation
+            };
+            dense(l, h, act)
         })
     }
 
