@@ -48,6 +48,7 @@ fn composed(logits: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
 
 /// `log(1 + u)` for `u` in `[0, 1]`: `2 atanh(s)` with `s = u / (2 + u) <= 1/3`, its odd series to
 /// `s^13` (the next term, `2 s^15 / 15`, is below 2e-8 of the result).
+#[cfg(any(feature = "flex", test))]
 #[inline(always)]
 fn log1p_unit(u: f32) -> f32 {
     let s = u / (2.0 + u);
@@ -61,6 +62,7 @@ fn log1p_unit(u: f32) -> f32 {
     2.0 * s * (1.0 + s2 * p)
 }
 
+#[cfg(any(feature = "flex", test))]
 struct Bernoulli<'a> {
     z: &'a [f32],
     x: &'a [f32],
@@ -68,6 +70,7 @@ struct Bernoulli<'a> {
     grad: &'a mut [f32],
 }
 
+#[cfg(any(feature = "flex", test))]
 impl pulp::WithSimd for Bernoulli<'_> {
     type Output = ();
 
@@ -91,6 +94,7 @@ impl pulp::WithSimd for Bernoulli<'_> {
 ///
 /// # Panics
 /// If the four slices differ in length.
+#[cfg(any(feature = "flex", test))]
 pub(crate) fn bernoulli(z: &[f32], x: &[f32], loss: &mut [f32], grad: &mut [f32]) {
     let n = z.len();
     assert!(
