@@ -188,7 +188,7 @@ mod extension {
             b: FloatTensor<Self>,
             kind: Kind,
         ) -> FloatTensor<Self> {
-            let mut y = flex::owned(Flex::float_matmul(x, w));
+            let mut y = flex::matmul(x, w);
             let o = y.shape().dims::<2>()[1];
             let b = flex::values(&b);
             assert_eq!(b.len(), o, "dense: {} biases for {o} outputs", b.len());
@@ -248,11 +248,11 @@ mod extension {
                 grads.register::<Flex>(node.id, flex::tensor(db, [o]));
             }
             if let Some(node) = pw {
-                let dw = Flex::float_matmul(Flex::float_transpose(x), dz.clone());
+                let dw = flex::matmul(Flex::float_transpose(x), dz.clone());
                 grads.register::<Flex>(node.id, dw);
             }
             if let Some(node) = px {
-                grads.register::<Flex>(node.id, Flex::float_matmul(dz, Flex::float_transpose(w)));
+                grads.register::<Flex>(node.id, flex::matmul(dz, Flex::float_transpose(w)));
             }
         }
     }
