@@ -6,13 +6,14 @@
 //! On burn-flex this runs as one burn backend extension, one node of burn's autodiff graph:
 //! the forward pass is one matrix product and one pass adding the bias and applying `f`; the
 //! backward pass one pass for `dz` (from the saved output `y`: `f'` of ReLU is `y > 0`, of tanh
-//! `1 - y^2`, of a leaky ReLU `1` or its slope by the sign of `y`) and the bias gradient, then the
-//! matrix products. burn's `Linear` followed by an
-//! activation records five to six nodes (reshapes, product, broadcast add, activation), each
-//! with its own buffers and bookkeeping, which for the article's small layers cost more than
-//! their arithmetic. The products are burn-flex's own (`float_matmul`), so values are those
-//! of burn's operations. Other backends, and other activations, use burn's `Linear` and
-//! [`crate::activation::apply`].
+//! `1 - y^2`, of a leaky ReLU with a positive slope `1` or the slope by the sign of `y`) and the
+//! bias gradient, then the matrix products. burn's `Linear` followed by an activation records
+//! five to six nodes (reshapes, product, broadcast add, activation), each with its own buffers
+//! and bookkeeping, which for the article's small layers cost more than their arithmetic. The
+//! products call the `gemm` crate as burn-flex does ([`crate::flex::matmul`]), so values are
+//! those of burn's operations, bit for bit for ReLU, leaky ReLU and no activation (tanh is
+//! [`crate::fast_math`]'s, within a few ulp of burn's). Other backends, and other activations,
+//! use burn's `Linear` and [`crate::activation::apply`].
 //!
 //! # Shapes
 //! - `x`: `[batch, inputs]`
@@ -38,10 +39,12 @@ pub fn dense(layer: &Linear, x: Tensor<2>, act: Activation) -> Tensor<2> {
     fused(layer, x, kind, |x| activation::apply(act, layer.forward(x)))
 }
 
-/// `leaky_relu(x W + b, slope)`: the layer with leaky units of any `slope` (the GANs' 0.2),
-/// fused on flex as [`dense`] is.
+/// `leaky_relu(x W + b, slope)`: the layer with leaky units (the GANs' slope 0.2), fused on flex
+/// as [`dense`] is for a positive `slope` (the backward pass reads the sign of `z` off the
+/// output's); other slopes take burn's operations.
 pub fn dense_leaky(layer: &Linear, x: Tensor<2>, slope: f64) -> Tensor<2> {
-    fused(layer, x, Some(Kind::LeakyRelu(slope as f32)), |x| {
+    let kind = (slope > 0.0).then_some(Kind::LeakyRelu(slope as f32));
+    fused(layer, x, kind, |x| {
         burn::tensor::activation::leaky_relu(layer.forward(x), slope)
     })
 }
@@ -51,7 +54,7 @@ pub fn dense_leaky(layer: &Linear, x: Tensor<2>, slope: f64) -> Tensor<2> {
 pub enum Kind {
     /// `max(z, 0)`.
     Relu,
-    /// `z` for `z >= 0`, else `slope z`.
+    /// `z` for `z >= 0`, else `slope z` (`slope > 0`).
     LeakyRelu(f32),
     /// `tanh z`.
     Tanh,
@@ -109,12 +112,12 @@ impl pulp::WithSimd for ForwardPass<'_> {
         for row in self.z.chunks_exact_mut(self.b.len()) {
             row.iter_mut().zip(self.b).for_each(|(z, &b)| *z += b);
         }
-        // `z < 0`, not `max`: a NaN stays NaN, so a diverging run is still seen.
+        // burn-flex's rule: a NaN stays NaN (a diverging run is still seen), -0 becomes +0.
         match self.kind {
             Kind::Relu => self
                 .z
                 .iter_mut()
-                .for_each(|z| *z = if *z < 0.0 { 0.0 } else { *z }),
+                .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
             Kind::LeakyRelu(slope) => self
                 .z
                 .iter_mut()
@@ -157,6 +160,12 @@ impl pulp::WithSimd for BackwardPass<'_> {
     }
 }
 
+// How many times this thread ran the kernel: the tests check that it, not burn's fallback, ran.
+#[cfg(all(test, feature = "flex"))]
+thread_local! {
+    static KERNEL_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 #[cfg(feature = "flex")]
 mod extension {
     use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -169,7 +178,7 @@ mod extension {
     use super::Kind;
     use crate::{fast_math, flex};
 
-    /// The layer on flex, f32, with matching shapes (checked by [`super::dense`]).
+    /// The layer on flex, f32, with matching shapes (checked by [`super::fused`]).
     #[backend_extension(Flex, Autodiff)]
     pub trait DenseBackend: Backend {
         /// `f(x W + b)`: `[n, i]`, `[i, o]`, `[o]` -> `[n, o]`.
@@ -188,6 +197,8 @@ mod extension {
             b: FloatTensor<Self>,
             kind: Kind,
         ) -> FloatTensor<Self> {
+            #[cfg(test)]
+            super::KERNEL_RUNS.with(|n| n.set(n.get() + 1));
             let mut y = flex::matmul(x, w);
             let o = y.shape().dims::<2>()[1];
             let b = flex::values(&b);
@@ -375,14 +386,69 @@ mod tests {
                 vec(x.grad(&grads).unwrap()),
             ]
         };
+        let runs = KERNEL_RUNS.with(|n| n.get());
         let ours = run(&dense);
+        // Both layers, but a sigmoid hidden layer (burn's operations) and the identity after it.
+        let fused = act != Activation::Sigmoid;
+        let expected = if fused { 2 } else { 1 };
+        assert_eq!(
+            KERNEL_RUNS.with(|n| n.get()) - runs,
+            expected,
+            "{act:?}: the kernel ran"
+        );
         let burns = run(&|l, x, act| activation::apply(act, l.forward(x)));
         for (k, (a, b)) in ours.iter().zip(&burns).enumerate() {
             for (a, b) in a.iter().zip(b) {
-                assert!(
-                    (a - b).abs() <= 1e-6 * b.abs().max(1.0),
-                    "{act:?}, part {k}: {a} vs {b}"
-                );
+                // Bit for bit, but for tanh (fast_math's against libm's).
+                let tolerance = if act == Activation::Tanh {
+                    1e-6 * b.abs().max(1.0)
+                } else {
+                    0.0
+                };
+                assert!((a - b).abs() <= tolerance, "{act:?}, part {k}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// burn's `cat` hands each input a slice of one gradient buffer; the first slice is unique,
+    /// contiguous and at offset 0 but shorter than its buffer, and the backward pass must read
+    /// only its own rows.
+    #[cfg(feature = "flex")]
+    #[test]
+    fn a_gradient_sliced_out_of_a_concatenation() {
+        let device = Device::flex().autodiff();
+        let l = layer(&device);
+        let rows = |v: Vec<f32>| {
+            Tensor::<2>::from_data(TensorData::new(v, [2, 2]), &device).require_grad()
+        };
+        let (x1, x2) = (
+            rows(vec![1.0, 1.0, 1.0, -1.0]),
+            rows(vec![-0.5, 0.25, 2.0, -3.0]),
+        );
+        let w = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, -2.0, 0.5, 3.0, -1.0, 2.0, 0.25, -4.0], [4, 2]),
+            &device,
+        );
+        for act in [Activation::Relu, Activation::Tanh] {
+            let run = |f: &dyn Fn(&Linear, Tensor<2>, Activation) -> Tensor<2>| {
+                let y = Tensor::cat(vec![f(&l, x1.clone(), act), f(&l, x2.clone(), act)], 0);
+                let grads = (y * w.clone()).sum().backward();
+                [
+                    vec(l.weight.grad(&grads).unwrap()),
+                    vec(l.bias.as_ref().unwrap().grad(&grads).unwrap()),
+                    vec(x1.grad(&grads).unwrap()),
+                    vec(x2.grad(&grads).unwrap()),
+                ]
+            };
+            let ours = run(&dense);
+            let burns = run(&|l, x, act| activation::apply(act, l.forward(x)));
+            for (k, (a, b)) in ours.iter().zip(&burns).enumerate() {
+                for (a, b) in a.iter().zip(b) {
+                    assert!(
+                        (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                        "{act:?}, part {k}: {a} vs {b}"
+                    );
+                }
             }
         }
     }
@@ -403,14 +469,16 @@ mod tests {
 
     #[cfg(feature = "flex")]
     #[test]
-    fn leaky_units_of_any_slope() {
+    fn leaky_units() {
         // The GANs' slope 0.2: the layer by hand with x = [1, -1]: z = [-1.5, -7] -> 0.2 z;
         // loss sum(y): dz = [0.2, 0.2], dW = x^T dz, db = dz, dx = dz W^T = [0.2 * -1, 0.2 * 7].
         let device = Device::flex().autodiff();
         let l = layer(&device);
         let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [1, 2]), &device)
             .require_grad();
+        let runs = KERNEL_RUNS.with(|n| n.get());
         let y = dense_leaky(&l, x.clone(), 0.2);
+        assert_eq!(KERNEL_RUNS.with(|n| n.get()), runs + 1, "the kernel ran");
         let burns = burn::tensor::activation::leaky_relu(l.forward(x.clone()), 0.2);
         assert_eq!(vec(y.clone().inner()), vec(burns.inner()));
         assert_eq!(vec(y.clone().inner()), [-1.5 * 0.2f32, -7.0 * 0.2f32]);
@@ -425,6 +493,19 @@ mod tests {
         assert!(
             (dx[0] + 0.2).abs() < 1e-7 && (dx[1] - 1.4).abs() < 1e-6,
             "{dx:?}"
+        );
+        // Slope 0 is left to burn (its outputs, -0 and 0, would not tell the backward pass the
+        // sign of z): both units are cut, so no gradient reaches the bias.
+        let y = dense_leaky(&l, x.clone(), 0.0);
+        assert_eq!(
+            KERNEL_RUNS.with(|n| n.get()),
+            runs + 1,
+            "burn's operations ran"
+        );
+        let grads = y.sum().backward();
+        assert_eq!(
+            vec(l.bias.as_ref().unwrap().grad(&grads).unwrap()),
+            [0.0, 0.0]
         );
     }
 

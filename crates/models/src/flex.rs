@@ -35,11 +35,12 @@ pub fn values(t: &FloatTensor<Flex>) -> std::borrow::Cow<'_, [f32]> {
 }
 
 /// `a b` for f32 tensors `[m, k]` and `[k, n]` of any non-negative strides: burn-flex's own
-/// product (the `gemm` crate, called as burn-flex 0.22.1 calls it, so the same bits, also on
-/// two threads from its size threshold on), into a buffer of its own. burn-flex's output
-/// allocation zero-fills a byte buffer and then copies it into one aligned for f32; for the
-/// article's 784 x 32 weight gradient that is 100 KB filled and copied again every step.
-/// Anything else (other ranks, negative strides) goes to burn-flex's `float_matmul`.
+/// product (the `gemm` crate, called as burn-flex 0.22.1 calls it, so the same bits, on every
+/// thread of rayon's pool from burn-flex's size threshold on), into an f32 buffer of its own.
+/// burn-flex allocates its output as bytes and then copies them into a buffer aligned for f32;
+/// for the article's 784 x 32 weight gradient that is a second 100 KB buffer written every
+/// step. Anything else (other ranks, negative strides, sizes that overflow) goes to
+/// burn-flex's `float_matmul`.
 pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     use burn::backend::TensorMetadata;
     use burn::backend::ops::FloatTensorOps;
@@ -59,25 +60,39 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     assert_eq!(k, k2, "matmul: [{m}, {k}] by [{k2}, {n}]");
     let (da, db) = (a.storage::<f32>(), b.storage::<f32>());
     let (oa, ob) = (la.start_offset(), lb.start_offset());
-    // The last element each operand is read at, from its offset and strides.
+    // The index of the last element each operand is read at, from its offset and strides
+    // (`None` on overflow).
     let last = |o: usize, rows: usize, cols: usize, s: &[isize]| {
-        o + (rows.max(1) - 1) * s[0] as usize + (cols.max(1) - 1) * s[1] as usize
+        let down = (rows - 1).checked_mul(s[0] as usize)?;
+        let across = (cols - 1).checked_mul(s[1] as usize)?;
+        o.checked_add(down)?.checked_add(across)
     };
-    let mut c = vec![0.0f32; m * n];
-    if m * n * k == 0 {
-        return tensor(c, [m, n]);
+    let Some(ops) = m.checked_mul(n).and_then(|mn| mn.checked_mul(k)) else {
+        return Flex::float_matmul(a, b);
+    };
+    if ops == 0 {
+        return tensor(vec![0.0f32; m * n], [m, n]);
     }
-    assert!(last(oa, m, k, sa) < da.len() && last(ob, k, n, sb) < db.len());
-    let parallelism = if m * n * k >= PARALLEL_FROM {
+    let (Some(end_a), Some(end_b)) = (last(oa, m, k, sa), last(ob, k, n, sb)) else {
+        return Flex::float_matmul(a, b);
+    };
+    assert!(
+        end_a < da.len() && end_b < db.len(),
+        "matmul: a view reaches past its buffer"
+    );
+    let (pa, pb) = (da[oa..].as_ptr(), db[ob..].as_ptr());
+    let mut c = vec![0.0f32; m * n];
+    let parallelism = if ops >= PARALLEL_FROM {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
     #[allow(unsafe_code)]
-    // SAFETY: the assert above keeps every element gemm reads of `a` and `b` (offset plus
-    // non-negative strides times indices below the sizes) inside their buffers; `c` holds
-    // m x n elements at row stride n and unit column stride and is the only operand written;
-    // it is a fresh allocation, so it overlaps neither input.
+    // SAFETY: gemm reads `a` at `pa + i s_a0 + p s_a1` (i < m, p < k) and `b` at
+    // `pb + p s_b0 + j s_b1` (p < k, j < n), non-negative strides; the largest such index is
+    // `end_a`/`end_b` (computed without overflow) and the assert keeps it inside each buffer.
+    // `c` holds m x n elements at row stride n and unit column stride and is the only operand
+    // written; it is a fresh allocation, so it overlaps neither input.
     unsafe {
         gemm::gemm(
             m,
@@ -87,10 +102,10 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
             1,
             n as isize,
             false,
-            da.as_ptr().add(oa),
+            pa,
             sa[1],
             sa[0],
-            db.as_ptr().add(ob),
+            pb,
             sb[1],
             sb[0],
             0.0,
@@ -104,10 +119,13 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     tensor(c, [m, n])
 }
 
-/// `t` as a contiguous f32 tensor at offset 0 that the caller may overwrite: itself when no
-/// other tensor shares its buffer, else a copy.
+/// `t` as a contiguous f32 tensor at offset 0 whose buffer holds exactly its elements, which
+/// the caller may overwrite: itself when no other tensor shares its buffer and it spans all of
+/// it, else a copy. (A slice of a larger buffer, as burn's `cat` hands each input its share of
+/// one gradient, may be unique, contiguous and at offset 0 and still not span its buffer.)
 pub fn owned(t: FloatTensor<Flex>) -> FloatTensor<Flex> {
-    if t.is_unique() && t.layout().is_contiguous() && t.layout().start_offset() == 0 {
+    let spans = t.storage::<f32>().len() == t.layout().num_elements();
+    if t.is_unique() && t.layout().is_contiguous() && t.layout().start_offset() == 0 && spans {
         return t;
     }
     let shape = t.layout().shape().clone();

@@ -168,7 +168,8 @@ fn shards(n: usize, k: usize) -> Vec<std::ops::Range<usize>> {
 
 impl Classifier {
     /// The classifier `config` describes, for `data`'s inputs and classes, on `device`;
-    /// `host_optimizer` fuses Adam's update in host memory (CPU backends).
+    /// `host_optimizer` (CPU backends) fuses Adam's update in host memory and counts each
+    /// step's correct predictions there.
     pub fn new(
         config: &RunConfig,
         data: &ImageDataset,
@@ -350,9 +351,15 @@ fn batch_tensors(
 /// [`correct_count`], for a CPU backend, where reading the logits waits on nothing. The rule
 /// is burn-flex's argmax: the first NaN, else the first largest.
 fn correct_count_host(logits: Tensor<2>, labels: &[i64], device: &Device) -> Tensor<1> {
+    let [n, classes] = logits.dims();
+    assert_eq!(
+        n,
+        labels.len(),
+        "correct_count_host: {n} rows of logits, {} labels",
+        labels.len()
+    );
     let values = logits.into_data().convert::<f32>();
     let values = values.as_slice::<f32>().expect("logits are f32");
-    let classes = values.len().checked_div(labels.len()).unwrap_or(0);
     let correct = values
         .chunks_exact(classes.max(1))
         .zip(labels)
