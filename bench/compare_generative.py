@@ -86,7 +86,7 @@ for name in a.only or list(pairs):
     rows.append((label, epochs, res))
 
 backend = rows[0][2]["nnlab"][0]["backend"] if rows else "?"
-print(f"\nseeds {a.seeds}, {os.cpu_count()} CPUs, PyTorch {os.cpu_count()} threads; medians over seeds; nnlab backend {backend}.\n")
+print(f"\nseeds {a.seeds}, {os.cpu_count()} CPUs, PyTorch {os.cpu_count()} threads; seconds: medians over seeds, test figures: their mean, peak RSS: the largest; nnlab backend {backend}.\n")
 print("| model | epochs | nnlab s/epoch | PyTorch s/epoch | PyTorch / nnlab | nnlab peak RSS (MB) | PyTorch peak RSS (MB) | nnlab test figure | PyTorch test figure |")
 print("|---|---|---|---|---|---|---|---|---|")
 for label, epochs, res in rows:

@@ -118,7 +118,7 @@ for seed in a.seeds:
         print(f"seed {seed} {n}: {r['s_epoch']:.3f} s/epoch, {r['rss']:.0f} MB, acc {r['acc']:.4f}", file=sys.stderr, flush=True)
 
 base = statistics.median(r["s_epoch"] for r in results["nnlab"]) if "nnlab" in results else None
-print(f"\n{a.epochs} epochs, seeds {a.seeds}, {os.cpu_count()} CPUs; medians over seeds.\n")
+print(f"\n{a.epochs} epochs, seeds {a.seeds}, {os.cpu_count()} CPUs; seconds: medians over seeds, test accuracy: their mean, peak RSS: the largest.\n")
 print("| job | s/epoch | start-up to first batch (s) | of which data loading (s) | peak RSS (MB) | test accuracy | nnlab speed-up |")
 print("|---|---|---|---|---|---|---|")
 for n in names:
