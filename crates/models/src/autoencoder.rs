@@ -11,7 +11,7 @@ use burn::tensor::activation::sigmoid;
 use nnlab_config::AutoencoderSpec;
 
 use crate::activation::Activation;
-use crate::dense::dense;
+use crate::dense::stack;
 use crate::init::{self, WeightInit};
 
 /// Configuration of an [`Autoencoder`].
@@ -87,15 +87,7 @@ impl Autoencoder {
     /// - `x`: `[batch, inputs]`, pixels in `[0, 1]`
     /// - returns `[batch, code]`
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
-        let last = self.encoder.len() - 1;
-        self.encoder.iter().enumerate().fold(x, |h, (i, l)| {
-            let act = if i == last {
-                self.code_activation
-            } else {
-                self.activation
-            };
-            dense(l, h, act)
-        })
+        stack(&self.encoder, x, self.activation, self.code_activation)
     }
 
     /// The decoder's output logits (before the logistic output units).
@@ -104,15 +96,7 @@ impl Autoencoder {
     /// - `code`: `[batch, code]`
     /// - returns `[batch, inputs]`
     pub fn decode_logits(&self, code: Tensor<2>) -> Tensor<2> {
-        let last = self.decoder.len() - 1;
-        self.decoder.iter().enumerate().fold(code, |h, (i, l)| {
-            let act = if i == last {
-                Activation::Identity
-            } else {
-                self.activation
-            };
-            dense(l, h, act)
-        })
+        stack(&self.decoder, code, self.activation, Activation::Identity)
     }
 
     /// The reconstruction of each input, in `[0, 1]`: `[batch, inputs]`.

@@ -39,6 +39,15 @@ pub fn dense(layer: &Linear, x: Tensor<2>, act: Activation) -> Tensor<2> {
     fused(layer, x, kind, |x| activation::apply(act, layer.forward(x)))
 }
 
+/// Dense layers one after the other, `act` after each but the last and `last` after that one:
+/// `[batch, inputs]` -> `[batch, outputs of the last layer]` (`x` itself for no layers).
+pub fn stack(layers: &[Linear], x: Tensor<2>, act: Activation, last: Activation) -> Tensor<2> {
+    let n = layers.len();
+    layers.iter().enumerate().fold(x, |h, (i, layer)| {
+        dense(layer, h, if i + 1 == n { last } else { act })
+    })
+}
+
 /// `leaky_relu(x W + b, slope)`: the layer with leaky units (the GANs' slope 0.2), fused on flex
 /// as [`dense`] is for a positive `slope` (the backward pass reads the sign of `z` off the
 /// output's); other slopes take burn's operations.

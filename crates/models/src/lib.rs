@@ -2,8 +2,8 @@
 //! per file, each citing its paper and giving its tensor shapes.
 //!
 //! Library code only: no backend is enabled here; the runner picks one with a cargo feature. Its
-//! `flex` feature also turns on this crate's `flex` feature: the burn-flex kernels of [`tanh`],
-//! [`cross_entropy`], [`avg_pool`] and [`bernoulli_cross_entropy`] (their tests of the kernels
+//! `flex` feature also turns on this crate's `flex` feature: the burn-flex kernels of [`dense`],
+//! [`tanh`], [`cross_entropy`], [`avg_pool`] and [`bernoulli_cross_entropy`] (their tests of the kernels
 //! run with it, e.g. in `cargo test --workspace`).
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 

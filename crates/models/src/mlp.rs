@@ -12,7 +12,7 @@ use burn::prelude::*;
 use nnlab_config::MlpSpec;
 
 use crate::activation::Activation;
-use crate::dense::dense;
+use crate::dense::{dense, stack};
 use crate::init::{self, WeightInit};
 
 /// Configuration of an [`Mlp`].
@@ -109,9 +109,7 @@ impl Mlp {
     /// regression): `[batch, inputs]` -> `[batch, hidden.last()]`.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
-        self.layers[..last]
-            .iter()
-            .fold(x, |h, layer| dense(layer, h, self.activation))
+        stack(&self.layers[..last], x, self.activation, self.activation)
     }
 
     /// Forward propagation.

@@ -16,7 +16,7 @@ use burn::tensor::activation::sigmoid;
 use nnlab_config::VaeSpec;
 
 use crate::activation::Activation;
-use crate::dense::dense;
+use crate::dense::{dense, stack};
 use crate::init::{self, WeightInit};
 
 /// Configuration of a [`Vae`].
@@ -82,10 +82,7 @@ impl Vae {
     /// - `x`: `[batch, inputs]`, pixels in `[0, 1]`
     /// - returns two `[batch, latent]`
     pub fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let h = self
-            .encoder
-            .iter()
-            .fold(x, |h, l| dense(l, h, self.activation));
+        let h = stack(&self.encoder, x, self.activation, self.activation);
         (
             dense(&self.mu, h.clone(), Activation::Identity),
             dense(&self.log_var, h, Activation::Identity),
@@ -94,15 +91,7 @@ impl Vae {
 
     /// The logits of `p(x|z)`: `[batch, latent]` -> `[batch, inputs]`.
     pub fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
-        let last = self.decoder.len() - 1;
-        self.decoder.iter().enumerate().fold(z, |h, (i, l)| {
-            let act = if i == last {
-                Activation::Identity
-            } else {
-                self.activation
-            };
-            dense(l, h, act)
-        })
+        stack(&self.decoder, z, self.activation, Activation::Identity)
     }
 
     /// The mean image of `p(x|z)`, in `[0, 1]`: `[batch, latent]` -> `[batch, inputs]`.
