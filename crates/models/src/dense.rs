@@ -253,14 +253,15 @@ mod extension {
             let mut dz = flex::owned(grads.consume::<Flex>(&ops.node));
             let o = dz.shape().dims::<2>()[1];
             let d = dz.storage_mut::<f32>();
+            let y = flex::values(&y);
             if kind == Kind::Tanh {
-                fast_math::tanh_backward(d, &flex::values(&y));
+                fast_math::tanh_backward(d, &y);
             }
             let [px, pw, pb] = ops.parents;
             let mut db = pb.is_some().then(|| vec![0.0f32; o]);
             pulp::Arch::new().dispatch(super::BackwardPass {
                 dz: d,
-                y: &flex::values(&y),
+                y: &y,
                 db: db.as_deref_mut(),
                 kind,
             });
