@@ -104,22 +104,44 @@ impl ImageDataset {
         }
     }
 
+    /// Asks the CPU to start loading every cache line of the examples `indices` (the next batch)
+    /// and returns at once: called before a training step, the rows arrive while the step
+    /// computes, and [`batch`](Self::batch) then finds them in cache. A shuffled batch's rows
+    /// lie scattered over the whole set, farther apart than the hardware prefetcher looks. On
+    /// the 2-core development machine the article job's batch (32 rows) then took 8 us instead
+    /// of 16, but the hints themselves wait about 6.5 us (for the page walks of 32 rows on
+    /// 4 KiB pages), so a step gains about 2 us. A hint only: nothing is read, and other CPUs
+    /// than x86-64 skip it.
+    pub fn prefetch(&self, indices: &[u32]) {
+        #[cfg(target_arch = "x86_64")]
+        for &i in indices {
+            let row = self.image(i as usize);
+            for p in row.iter().step_by(CACHE_LINE).chain(row.last()) {
+                safe_arch::prefetch_t0(p);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = indices;
+    }
+
     /// Reads one byte of each cache line of the examples `indices`, all before any is used, so
     /// that their misses overlap: a shuffled batch's rows lie scattered over the whole set
     /// (47 MB for MNIST's training images), and gathered one by one each row waited on memory
     /// for most of the time `batch` took.
     fn touch(&self, indices: &[u32]) {
-        const LINE: usize = 64;
         let mut sum = 0u8;
         for &i in indices {
             let row = self.image(i as usize);
-            for &p in row.iter().step_by(LINE).chain(row.last()) {
+            for &p in row.iter().step_by(CACHE_LINE).chain(row.last()) {
                 sum = sum.wrapping_add(p);
             }
         }
         std::hint::black_box(sum);
     }
 }
+
+/// Bytes in a cache line of x86-64 and most ARM CPUs.
+const CACHE_LINE: usize = 64;
 
 /// Appends `src / 255` to `dst`, compiled for the best vector unit found at run time (pulp): the
 /// same IEEE results as the plain loop, several lanes at a time.
@@ -223,5 +245,25 @@ mod tests {
         assert_eq!(b.size, 2);
         assert_eq!(b.images, vec![4.0 / 255.0, 5.0 / 255.0, 0.0, 1.0 / 255.0]);
         assert_eq!(b.labels, vec![2, 0]);
+    }
+
+    /// A prefetch is only a hint: rows shorter and longer than a cache line, the last row and
+    /// no rows at all are taken, and the batch gathered afterwards is the same.
+    #[test]
+    fn prefetch_changes_no_batch() {
+        for cols in [1, 63, 64, 65, 200] {
+            let d = ImageDataset {
+                cols,
+                pixels: (0..5 * cols).map(|i| (i % 251) as u8).collect(),
+                ..toy(5, 0)
+            };
+            let rows = [4, 0, 3];
+            let before = d.batch(&rows);
+            d.prefetch(&rows);
+            d.prefetch(&[]);
+            let after = d.batch(&rows);
+            assert_eq!(before.images, after.images);
+            assert_eq!(before.labels, after.labels);
+        }
     }
 }

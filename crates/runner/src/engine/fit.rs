@@ -234,6 +234,10 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
                 lr: t.lr_at(epoch - 1, i, steps),
             };
             o.device.seed(ctx.step_seed());
+            // The next batch's rows load while this step computes.
+            if let Some(next) = order.chunks(t.batch_size).nth(step) {
+                o.data.prefetch(next);
+            }
             let out = task.step(o.data, chunk, &ctx);
             window = Some(match window.take() {
                 Some(w) => w.into_iter().zip(out.sums).map(|(a, b)| a + b).collect(),
