@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
@@ -23,6 +23,7 @@ use nnlab_data::ImageDataset;
 use nnlab_runner::engine::{
     CheckpointReader, CheckpointWriter, FitOptions, StepContext, StepOutput, Task, checkpoint,
 };
+use nnlab_runner::optim::Optim;
 use nnlab_runner::run_dir::RunDir;
 use nnlab_runner::{RunConfig, tasks};
 use rand::Rng;
@@ -59,8 +60,8 @@ impl Discriminator {
 struct ToyGan {
     g: Option<Generator>,
     d: Option<Discriminator>,
-    optim_g: ModuleOptimizer,
-    optim_d: ModuleOptimizer,
+    optim_g: Optim,
+    optim_d: Optim,
     ad: Device,
     features: usize,
 }
@@ -92,8 +93,8 @@ impl ToyGan {
         Self {
             g: Some(g),
             d: Some(d),
-            optim_g: AdamConfig::new().with_beta_1(0.5).init(),
-            optim_d: AdamConfig::new().with_beta_1(0.5).init(),
+            optim_g: Optim::Module(AdamConfig::new().with_beta_1(0.5).init()),
+            optim_d: Optim::Module(AdamConfig::new().with_beta_1(0.5).init()),
             ad,
             features,
         }
@@ -171,9 +172,8 @@ impl Task for ToyGan {
     fn load(&mut self, ckpt: &CheckpointReader) -> nnlab_runner::Result<()> {
         self.g = Some(ckpt.module("generator", self.g.take().unwrap())?);
         self.d = Some(ckpt.module("discriminator", self.d.take().unwrap())?);
-        let fresh = || AdamConfig::new().init();
-        self.optim_g = ckpt.optimizer("optim_g", std::mem::replace(&mut self.optim_g, fresh()))?;
-        self.optim_d = ckpt.optimizer("optim_d", std::mem::replace(&mut self.optim_d, fresh()))?;
+        ckpt.optimizer("optim_g", &mut self.optim_g)?;
+        ckpt.optimizer("optim_d", &mut self.optim_d)?;
         Ok(())
     }
 }

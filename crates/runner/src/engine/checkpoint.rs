@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::optim::Optim;
 use crate::run_dir::write_atomic;
 
 /// Folder of the checkpoints inside a run folder.
@@ -118,9 +118,8 @@ impl CheckpointWriter {
     }
 
     /// Saves an optimizer's state (moments, step counts) as `<name>.bpk`.
-    pub fn optimizer(&mut self, name: &str, optim: &ModuleOptimizer) -> Result<()> {
-        let bytes = optim.to_record().into_bytes().map_err(|e| e.to_string());
-        self.record(name, bytes)
+    pub fn optimizer(&mut self, name: &str, optim: &Optim) -> Result<()> {
+        self.record(name, optim.to_bytes())
     }
 
     /// Saves raw bytes as `<name>.bin`.
@@ -231,11 +230,11 @@ impl CheckpointReader {
 
     /// Loads the optimizer state `<name>.bpk` into `optim`. Load the modules it optimizes
     /// first: the state is keyed by their parameter ids.
-    pub fn optimizer(&self, name: &str, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
+    pub fn optimizer(&self, name: &str, optim: &mut Optim) -> Result<()> {
         let path = self.file(name)?;
-        let record = OptimizerRecord::from_bytes(read_bytes(&path)?)
-            .map_err(|e| ckpt_err(&path, format!("not a readable optimizer record: {e}")))?;
-        Ok(optim.load_record(record))
+        optim
+            .load_bytes(read_bytes(&path)?)
+            .map_err(|e| ckpt_err(&path, e))
     }
 
     /// The raw bytes saved as `<name>.bin`.

@@ -20,16 +20,18 @@
 //!
 //! burn's own `Adam` expresses the update as about a dozen tensor operations per parameter,
 //! each a separate pass with its own allocation. On CPU backends, for models as small as the
-//! article's MLP (25,450 parameters), that overhead is most of an optimizer step, so there the
-//! update runs fused on the host (`host = true`); on GPUs the parameters stay on the device and
-//! the same formula runs as tensor operations.
+//! article's MLP (25,450 parameters), that overhead is most of an optimizer step, so there
+//! [`HostAdam`](super::host_adam::HostAdam) runs the update fused in host memory
+//! ([`Adam::update_host`]); on GPUs the parameters stay on the device and this [`Optimizer`]
+//! runs the same formula as tensor operations, inside burn's `ModuleOptimizer`.
 
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
 use burn::prelude::*;
 use burn_pack::Scalar;
 use nnlab_config::EpsilonPlacement;
 
-/// Adam / AdamW. Build a `ModuleOptimizer` with `.into()`.
+/// Adam / AdamW's settings. Build a `ModuleOptimizer` (tensor operations) with `.into()`, or a
+/// [`HostAdam`](super::host_adam::HostAdam).
 #[derive(Debug, Clone)]
 pub struct Adam {
     /// First-moment decay `beta1`.
@@ -44,82 +46,27 @@ pub struct Adam {
     pub l2: f32,
     /// Decoupled weight decay (AdamW); 0 for none.
     pub decoupled: f32,
-    /// Update in host memory (CPU backends) rather than with tensor operations.
-    pub host: bool,
 }
 
-/// Per-parameter state: the step count and the two moment estimates, in host memory or on the
-/// device (whichever the optimizer's `host` says; a loaded state moves on its first step).
+/// Per-parameter state on the device: the step count and the two moment estimates.
 #[derive(Debug, Clone)]
-// One state per parameter tensor, each used in place: the size difference costs nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Moments<const D: usize> {
-    /// Flat host vectors.
-    Host {
-        /// Steps taken (`t`).
-        time: usize,
-        /// First moment `m`.
-        m: Vec<f32>,
-        /// Second moment `v`.
-        v: Vec<f32>,
-        /// Shape of the parameter.
-        shape: Vec<usize>,
-    },
-    /// Device tensors.
-    Device {
-        /// Steps taken (`t`).
-        time: usize,
-        /// First moment `m`.
-        m: Tensor<D>,
-        /// Second moment `v`.
-        v: Tensor<D>,
-    },
-}
-
-impl<const D: usize> Moments<D> {
-    fn into_host(self) -> (usize, Vec<f32>, Vec<f32>, Vec<usize>) {
-        match self {
-            Self::Host { time, m, v, shape } => (time, m, v, shape),
-            Self::Device { time, m, v } => {
-                let shape = m.dims().to_vec();
-                let vec = |t: Tensor<D>| {
-                    t.into_data()
-                        .convert::<f32>()
-                        .try_into_vec::<f32>()
-                        .expect("moments are f32")
-                };
-                (time, vec(m), vec(v), shape)
-            }
-        }
-    }
-
-    fn into_device(self, device: &Device) -> (usize, Tensor<D>, Tensor<D>) {
-        match self {
-            Self::Device { time, m, v } => (time, m.to_device(device), v.to_device(device)),
-            Self::Host { time, m, v, shape } => {
-                let t = |x: Vec<f32>| Tensor::from_data(TensorData::new(x, shape.clone()), device);
-                (time, t(m), t(v))
-            }
-        }
-    }
+pub struct Moments<const D: usize> {
+    /// Steps taken (`t`).
+    time: usize,
+    /// First moment `m`.
+    m: Tensor<D>,
+    /// Second moment `v`.
+    v: Tensor<D>,
 }
 
 impl<const D: usize> RecordState for Moments<D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        let (time, m, v) = match self {
-            Self::Host { time, m, v, shape } => (
-                *time,
-                TensorData::new(m.clone(), shape.clone()),
-                TensorData::new(v.clone(), shape.clone()),
-            ),
-            Self::Device { time, m, v } => (*time, m.clone().into_data(), v.clone().into_data()),
-        };
-        out.push_tensor(prefix, "moment_1", m);
-        out.push_tensor(prefix, "moment_2", v);
-        out.push_scalar(prefix, "time", Scalar::UInt(time as u64));
+        out.push_tensor(prefix, "moment_1", self.m.clone().into_data());
+        out.push_tensor(prefix, "moment_2", self.v.clone().into_data());
+        out.push_scalar(prefix, "time", Scalar::UInt(self.time as u64));
     }
 
-    fn state_unflatten(prefix: &str, src: &mut StateSource, _device: &Device) -> Option<Self> {
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
         let m = src.take_tensor(prefix, "moment_1")?;
         let v = src.take_tensor(prefix, "moment_2")?;
         let time = match src.take_scalar(prefix, "time")? {
@@ -127,12 +74,13 @@ impl<const D: usize> RecordState for Moments<D> {
             Scalar::Int(t) if t >= 0 => t as usize,
             _ => return None,
         };
-        let shape = m.shape().to_vec();
-        Some(Self::Host {
+        if m.rank() != D || v.shape() != m.shape() {
+            return None;
+        }
+        Some(Self {
             time,
-            m: m.convert::<f32>().try_into_vec::<f32>().ok()?,
-            v: v.convert::<f32>().try_into_vec::<f32>().ok()?,
-            shape,
+            m: Tensor::from_data(m.convert::<f32>(), device),
+            v: Tensor::from_data(v.convert::<f32>(), device),
         })
     }
 }
@@ -149,6 +97,42 @@ fn step_scalars(a: &Adam, lr: f64, t: usize) -> (f64, f64) {
     (alpha, eps)
 }
 
+impl Adam {
+    /// Step `time` (1-based) of the update in host memory: `w`, `m` and `v` updated in place
+    /// from the gradient `g`, all of one length.
+    pub(super) fn update_host(
+        &self,
+        lr: f64,
+        time: usize,
+        w: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) {
+        let n = w.len();
+        assert!(
+            g.len() == n && m.len() == n && v.len() == n,
+            "Adam: a parameter of {n} values, its gradient {} and moments {} and {}",
+            g.len(),
+            m.len(),
+            v.len()
+        );
+        let (alpha, eps) = step_scalars(self, lr, time);
+        pulp::Arch::new().dispatch(Update {
+            w,
+            g,
+            m,
+            v,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            alpha: alpha as f32,
+            eps: eps as f32,
+            l2: self.l2,
+            keep: (1.0 - lr * self.decoupled as f64) as f32,
+        });
+    }
+}
+
 impl Optimizer for Adam {
     type State<const D: usize> = Moments<D>;
 
@@ -159,64 +143,33 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Moments<D>>,
     ) -> (Tensor<D>, Option<Moments<D>>) {
-        let device = tensor.device();
-        if !self.host {
-            let (time, m, v) = match state {
-                Some(s) => s.into_device(&device),
-                None => (0, grad.zeros_like(), grad.zeros_like()),
-            };
-            let time = time + 1;
-            let (alpha, eps) = step_scalars(self, lr, time);
-            let g = if self.l2 > 0.0 {
-                grad + tensor.clone().mul_scalar(self.l2)
-            } else {
-                grad
-            };
-            let m = m.mul_scalar(self.beta1) + g.clone().mul_scalar(1.0 - self.beta1);
-            let v = v.mul_scalar(self.beta2) + g.square().mul_scalar(1.0 - self.beta2);
-            let w = if self.decoupled > 0.0 {
-                tensor.mul_scalar(1.0 - lr * self.decoupled as f64)
-            } else {
-                tensor
-            };
-            let w = w - m.clone().mul_scalar(alpha) / v.clone().sqrt().add_scalar(eps);
-            return (w, Some(Moments::Device { time, m, v }));
-        }
-        let mut w = tensor.into_data().convert::<f32>();
-        let g = grad.into_data().convert::<f32>();
-        let n = g.num_elements();
-        let (time, mut m, mut v, shape) = match state {
-            Some(s) => s.into_host(),
-            None => (0, vec![0.0; n], vec![0.0; n], g.shape().to_vec()),
+        let (time, m, v) = match state {
+            Some(s) => (s.time, s.m, s.v),
+            None => (0, grad.zeros_like(), grad.zeros_like()),
         };
         let time = time + 1;
         let (alpha, eps) = step_scalars(self, lr, time);
-        pulp::Arch::new().dispatch(Update {
-            w: w.as_mut_slice::<f32>().expect("parameters are f32"),
-            g: g.as_slice::<f32>().expect("gradients are f32"),
-            m: &mut m,
-            v: &mut v,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            alpha: alpha as f32,
-            eps: eps as f32,
-            l2: self.l2,
-            keep: (1.0 - lr * self.decoupled as f64) as f32,
-        });
-        (
-            Tensor::from_data(w, &device),
-            Some(Moments::Host { time, m, v, shape }),
-        )
+        let g = if self.l2 > 0.0 {
+            grad + tensor.clone().mul_scalar(self.l2)
+        } else {
+            grad
+        };
+        let m = m.mul_scalar(self.beta1) + g.clone().mul_scalar(1.0 - self.beta1);
+        let v = v.mul_scalar(self.beta2) + g.square().mul_scalar(1.0 - self.beta2);
+        let w = if self.decoupled > 0.0 {
+            tensor.mul_scalar(1.0 - lr * self.decoupled as f64)
+        } else {
+            tensor
+        };
+        let w = w - m.clone().mul_scalar(alpha) / v.clone().sqrt().add_scalar(eps);
+        (w, Some(Moments { time, m, v }))
     }
 
     fn to_device<const D: usize>(state: Moments<D>, device: &Device) -> Moments<D> {
-        match state {
-            Moments::Device { time, m, v } => Moments::Device {
-                time,
-                m: m.to_device(device),
-                v: v.to_device(device),
-            },
-            host => host,
+        Moments {
+            time: state.time,
+            m: state.m.to_device(device),
+            v: state.v.to_device(device),
         }
     }
 }
@@ -281,11 +234,13 @@ impl pulp::WithSimd for Update<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+    use crate::optim::Optim;
+    use crate::optim::host_adam::HostAdam;
+    use burn::optim::{AdamConfig, AdamWConfig};
 
-    fn adam(placement: EpsilonPlacement, host: bool) -> Adam {
+    pub(in crate::optim) fn adam(placement: EpsilonPlacement) -> Adam {
         Adam {
             beta1: 0.9,
             beta2: 0.999,
@@ -293,28 +248,30 @@ mod tests {
             placement,
             l2: 0.0,
             decoupled: 0.0,
-            host,
+        }
+    }
+
+    /// `adam` in host memory (`host`, as CPU backends run it) or as tensor operations.
+    fn optim(adam: Adam, host: bool) -> Optim {
+        if host {
+            Optim::HostAdam(HostAdam::new(adam))
+        } else {
+            Optim::Module(adam.into())
         }
     }
 
     /// Ten steps of `ours` and `theirs` on the same layer and loss; the largest weight difference.
-    fn compare(mut ours: ModuleOptimizer, mut theirs: ModuleOptimizer, lr: f64) -> f32 {
+    fn compare(mut ours: Optim, mut theirs: Optim, lr: f64) -> f32 {
         let device = Device::flex().autodiff();
         device.seed(0);
         let layer = burn::nn::LinearConfig::new(7, 5).init(&device);
         let (mut a, mut b) = (layer.clone(), layer);
         let x = Tensor::<2>::random([4, 7], burn::tensor::Distribution::Default, &device);
         for _ in 0..10 {
-            let ga = GradientsParams::from_grads(
-                a.forward(x.clone()).powi_scalar(2).sum().backward(),
-                &a,
-            );
-            a = ours.step(lr, a, ga);
-            let gb = GradientsParams::from_grads(
-                b.forward(x.clone()).powi_scalar(2).sum().backward(),
-                &b,
-            );
-            b = theirs.step(lr, b, gb);
+            let ga = a.forward(x.clone()).powi_scalar(2).sum().backward();
+            a = ours.step_backward(lr, a, ga);
+            let gb = b.forward(x.clone()).powi_scalar(2).sum().backward();
+            b = theirs.step_backward(lr, b, gb);
         }
         let wa: Vec<f32> = a.weight.val().into_data().try_to_vec::<f32>().unwrap();
         let wb: Vec<f32> = b.weight.val().into_data().try_to_vec::<f32>().unwrap();
@@ -335,16 +292,14 @@ mod tests {
             .with_d_features(4)
             .init_discriminator(&device);
         let x = Tensor::<2>::random([16, 784], burn::tensor::Distribution::Default, &device);
-        let (mut host, mut tensor): (ModuleOptimizer, ModuleOptimizer) = (
-            adam(EpsilonPlacement::Keras, true).into(),
-            adam(EpsilonPlacement::Keras, false).into(),
+        let (mut host, mut tensor) = (
+            optim(adam(EpsilonPlacement::Keras), true),
+            optim(adam(EpsilonPlacement::Keras), false),
         );
         let (mut a, mut b) = (d.clone(), d);
         for _ in 0..3 {
-            let ga = GradientsParams::from_grads(a.logit(x.clone()).sum().backward(), &a);
-            a = host.step(5e-3, a, ga);
-            let gb = GradientsParams::from_grads(b.logit(x.clone()).sum().backward(), &b);
-            b = tensor.step(5e-3, b, gb);
+            a = host.step_backward(5e-3, a.clone(), a.logit(x.clone()).sum().backward());
+            b = tensor.step_backward(5e-3, b.clone(), b.logit(x.clone()).sum().backward());
         }
         let logits = |m: &nnlab_models::dcgan::DcganDiscriminator| {
             m.logit(x.clone()).into_data().try_to_vec::<f32>().unwrap()
@@ -361,8 +316,8 @@ mod tests {
         for host in [true, false] {
             let burn_adam = AdamConfig::new().with_epsilon(1e-7).init();
             let d = compare(
-                adam(EpsilonPlacement::Pytorch, host).into(),
-                burn_adam,
+                optim(adam(EpsilonPlacement::Pytorch), host),
+                Optim::Module(burn_adam),
                 1e-2,
             );
             assert!(d < 1e-5, "host {host}: {d}");
@@ -375,13 +330,13 @@ mod tests {
         for host in [true, false] {
             let ours = Adam {
                 decoupled: 0.1,
-                ..adam(EpsilonPlacement::Pytorch, host)
+                ..adam(EpsilonPlacement::Pytorch)
             };
             let theirs = AdamWConfig::new()
                 .with_epsilon(1e-7)
                 .with_weight_decay(0.1)
                 .init();
-            let d = compare(ours.into(), theirs, 1e-2);
+            let d = compare(optim(ours, host), Optim::Module(theirs), 1e-2);
             assert!(d < 1e-5, "host {host}: {d}");
         }
     }
@@ -391,13 +346,13 @@ mod tests {
     fn matches_burn_adam_with_l2() {
         let ours = Adam {
             l2: 0.05,
-            ..adam(EpsilonPlacement::Pytorch, true)
+            ..adam(EpsilonPlacement::Pytorch)
         };
         let theirs = AdamConfig::new()
             .with_epsilon(1e-7)
             .with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(0.05)))
             .init();
-        let d = compare(ours.into(), theirs, 1e-2);
+        let d = compare(optim(ours, true), Optim::Module(theirs), 1e-2);
         assert!(d < 1e-5, "{d}");
     }
 
@@ -414,14 +369,22 @@ mod tests {
         ] {
             let opt = Adam {
                 epsilon: eps,
-                ..adam(placement, true)
+                ..adam(placement)
             };
+            let want = w0 - lr as f32 * g / denominator;
+            // As tensor operations, and in host memory.
             let w = Tensor::<1>::from_data(TensorData::new(vec![w0], [1]), &device);
             let gt = Tensor::<1>::from_data(TensorData::new(vec![g], [1]), &device);
             let (w1, _) = opt.step(lr, w, gt, None);
             let got = w1.into_scalar::<f32>();
-            let want = w0 - lr as f32 * g / denominator;
             assert!((got - want).abs() < 1e-6, "{placement:?}: {got} vs {want}");
+            let (mut w, mut m, mut v) = ([w0], [0.0], [0.0]);
+            opt.update_host(lr, 1, &mut w, &[g], &mut m, &mut v);
+            assert!(
+                (w[0] - want).abs() < 1e-6,
+                "{placement:?}: {} vs {want}",
+                w[0]
+            );
         }
     }
 

@@ -1,18 +1,90 @@
 //! Optimizers built from the config's `[train]` section: burn's SGD, RMSProp and AdaGrad, and
-//! our [`adam::Adam`] for Adam and AdamW (both epsilon placements, fused on CPU backends).
+//! our [`adam::Adam`] for Adam and AdamW (both epsilon placements), which CPU backends run
+//! over the whole module in host memory ([`host_adam::HostAdam`]).
 
 pub mod adam;
+pub mod host_adam;
 
+use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdaGradConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::optim::{
+    AdaGradConfig, GradientsParams, ModuleOptimizer, OptimizerRecord, RmsPropConfig, SgdConfig,
+};
+use burn::tensor::{Bytes, Gradients};
 use nnlab_config::{OptimizerName, TrainConfig};
 
-/// The optimizer `train` describes. `host` selects the fused host-memory update of Adam (CPU
+use host_adam::HostAdam;
+
+/// A training run's optimizer.
+#[derive(Clone)]
+pub enum Optim {
+    /// burn's module optimizer around a per-tensor rule (SGD, RMSProp, AdaGrad; Adam as tensor
+    /// operations on GPUs).
+    Module(ModuleOptimizer),
+    /// Adam or AdamW in host memory (CPU backends).
+    HostAdam(HostAdam),
+}
+
+impl std::fmt::Debug for Optim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Module(_) => f.write_str("Optim::Module"),
+            Self::HostAdam(a) => f.debug_tuple("Optim::HostAdam").field(a).finish(),
+        }
+    }
+}
+
+impl Optim {
+    /// `module` after one step at learning rate `lr` with the gradients of a backward pass.
+    pub fn step_backward<M: Module>(&mut self, lr: f64, module: M, grads: Gradients) -> M {
+        match self {
+            Self::Module(o) => {
+                let grads = GradientsParams::from_grads(grads, &module);
+                o.step(lr, module, grads)
+            }
+            Self::HostAdam(o) => o.step_backward(lr, module, grads),
+        }
+    }
+
+    /// `module` after one step at learning rate `lr` with gradients gathered per parameter.
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        match self {
+            Self::Module(o) => o.step(lr, module, grads),
+            Self::HostAdam(o) => o.step(lr, module, grads),
+        }
+    }
+
+    /// The state (moments, step counts) as burnpack bytes, in `ModuleOptimizer`'s layout.
+    pub fn to_bytes(&self) -> Result<Bytes, String> {
+        match self {
+            Self::Module(o) => o.to_record().into_bytes().map_err(|e| e.to_string()),
+            Self::HostAdam(o) => o.to_bytes(),
+        }
+    }
+
+    /// This optimizer with the state in `bytes` (from [`to_bytes`](Self::to_bytes)). Load the
+    /// modules it optimizes first: the state is keyed by their parameter ids.
+    pub fn load_bytes(&mut self, bytes: Bytes) -> Result<(), String> {
+        match self {
+            Self::Module(o) => {
+                let record = OptimizerRecord::from_bytes(bytes)
+                    .map_err(|e| format!("not a readable optimizer record: {e}"))?;
+                // `load_record` takes the optimizer by value; a state-less SGD stands in.
+                let old = std::mem::replace(o, SgdConfig::new().init());
+                *o = old.load_record(record);
+            }
+            Self::HostAdam(o) => o.load_bytes(bytes)?,
+        }
+        Ok(())
+    }
+}
+
+/// The optimizer `train` describes. `host` selects Adam's update in host memory (CPU
 /// backends); otherwise the same formula runs as tensor operations on the device.
-pub fn build(train: &TrainConfig, host: bool) -> ModuleOptimizer {
+pub fn build(train: &TrainConfig, host: bool) -> Optim {
     let l2 = (train.weight_decay > 0.0).then(|| WeightDecayConfig::new(train.weight_decay as f32));
-    match train.optimizer {
+    Optim::Module(match train.optimizer {
         OptimizerName::Sgd => {
             let s = train.sgd.clone().unwrap_or_default();
             let momentum = (s.momentum > 0.0).then(|| {
@@ -46,16 +118,18 @@ pub fn build(train: &TrainConfig, host: bool) -> ModuleOptimizer {
         }
         OptimizerName::Adam | OptimizerName::Adamw => {
             let a = train.adam_settings().cloned().unwrap_or_default();
-            adam::Adam {
+            let adam = adam::Adam {
                 beta1: a.beta1 as f32,
                 beta2: a.beta2 as f32,
                 epsilon: a.epsilon as f32,
                 placement: a.epsilon_placement,
                 l2: train.weight_decay as f32,
                 decoupled: a.decoupled_decay() as f32,
-                host,
+            };
+            if host {
+                return Optim::HostAdam(HostAdam::new(adam));
             }
-            .into()
+            adam.into()
         }
-    }
+    })
 }

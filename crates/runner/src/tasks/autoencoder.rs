@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use crate::optim::Optim;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use nnlab_config::{Reconstruction, RunConfig};
@@ -30,7 +30,7 @@ pub const SHOWN: usize = 10;
 /// An autoencoder being trained.
 pub struct AutoencoderTask {
     model: Option<Autoencoder>,
-    optim: ModuleOptimizer,
+    optim: Optim,
     reconstruction: Reconstruction,
     device: Device,
     train_device: Device,
@@ -120,8 +120,7 @@ impl Task for AutoencoderTask {
             .expect("the model is back after every step");
         let (objective, sse) = self.losses(&model, x);
         let loss = objective.clone().mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optim.step(ctx.lr, model, grads));
+        self.model = Some(self.optim.step_backward(ctx.lr, model, loss.backward()));
         StepOutput {
             examples: batch.len(),
             sums: vec![objective.detach().sum(), sse.detach().sum()],
@@ -147,8 +146,7 @@ impl Task for AutoencoderTask {
 
     fn load(&mut self, ckpt: &CheckpointReader) -> Result<()> {
         self.model = Some(ckpt.module("model", self.model().clone())?);
-        let fresh = std::mem::replace(&mut self.optim, burn::optim::SgdConfig::new().init());
-        self.optim = ckpt.optimizer("optim", fresh)?;
+        ckpt.optimizer("optim", &mut self.optim)?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use nnlab_config::{EngineName, LossKind, ModelConfig, OptimizerName, RunConfig};
 use nnlab_data::{Batch, ImageDataset, Split};
@@ -21,6 +21,7 @@ use nnlab_principles::mlp::loss_and_gradients;
 use super::classification_loss::{self, one_hot};
 use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
 use crate::error::{Error, Result};
+use crate::optim::Optim;
 use crate::pictures;
 
 /// The network being trained.
@@ -83,10 +84,23 @@ impl Net {
     }
 
     /// The network after one step of `optim` with `grads` at learning rate `lr`.
-    fn optimizer_step(self, optim: &mut ModuleOptimizer, lr: f64, grads: GradientsParams) -> Self {
+    fn optimizer_step(self, optim: &mut Optim, lr: f64, grads: GradientsParams) -> Self {
         match self {
             Self::Mlp(m) => Self::Mlp(optim.step(lr, m, grads)),
             Self::Cnn(c) => Self::Cnn(Box::new(optim.step(lr, *c, grads))),
+        }
+    }
+
+    /// The network after one step of `optim` with a backward pass's gradients `grads`.
+    fn optimizer_step_backward(
+        self,
+        optim: &mut Optim,
+        lr: f64,
+        grads: burn::tensor::Gradients,
+    ) -> Self {
+        match self {
+            Self::Mlp(m) => Self::Mlp(optim.step_backward(lr, m, grads)),
+            Self::Cnn(c) => Self::Cnn(Box::new(optim.step_backward(lr, *c, grads))),
         }
     }
 
@@ -117,7 +131,7 @@ impl Net {
 /// How the weights are updated.
 enum Engine {
     /// burn's autodiff and an optimizer (the model lives on an autodiff device).
-    Autodiff(ModuleOptimizer),
+    Autodiff(Optim),
     /// Our backpropagation and update rule (the model lives on a plain device).
     Manual(Rule),
 }
@@ -125,7 +139,7 @@ enum Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Autodiff(_) => f.write_str("Autodiff(ModuleOptimizer)"),
+            Self::Autodiff(o) => f.debug_tuple("Autodiff").field(o).finish(),
             Self::Manual(rule) => f.debug_tuple("Manual").field(rule).finish(),
         }
     }
@@ -466,8 +480,7 @@ impl Task for Classifier {
             (Engine::Autodiff(optim), model) => {
                 let logits = model.forward(x);
                 let loss = classification_loss::loss(self.loss, logits.clone(), y.clone(), &labels);
-                let grads = model.grads_params(loss.backward());
-                let model = model.optimizer_step(optim, ctx.lr, grads);
+                let model = model.optimizer_step_backward(optim, ctx.lr, loss.backward());
                 (loss.detach(), logits.detach(), model)
             }
         };
@@ -545,8 +558,7 @@ impl Task for Classifier {
             Net::Cnn(c) => {
                 self.model = Some(Net::Cnn(Box::new(ckpt.module("model", *c)?)));
                 if let Engine::Autodiff(optim) = &mut self.engine {
-                    let fresh = std::mem::replace(optim, burn::optim::SgdConfig::new().init());
-                    *optim = ckpt.optimizer("optim", fresh)?;
+                    ckpt.optimizer("optim", optim)?;
                 }
                 return Ok(());
             }
@@ -556,8 +568,7 @@ impl Task for Classifier {
         let has = |name: &str| ckpt.state().records.iter().any(|r| r == name);
         match &mut self.engine {
             Engine::Autodiff(optim) => {
-                let fresh = std::mem::replace(optim, burn::optim::SgdConfig::new().init());
-                *optim = ckpt.optimizer("optim", fresh)?;
+                ckpt.optimizer("optim", optim)?;
             }
             Engine::Manual(Rule::GradientDescent) => {}
             Engine::Manual(Rule::Momentum { velocity, .. }) => {

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use crate::optim::Optim;
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softplus};
 use nnlab_aesthetics::parzen;
@@ -40,8 +40,8 @@ pub const PARZEN_VALIDATION: usize = 1_000;
 pub struct GanTask<G: Generator, D: Discriminator> {
     g: Option<G>,
     d: Option<D>,
-    optim_g: ModuleOptimizer,
-    optim_d: ModuleOptimizer,
+    optim_g: Optim,
+    optim_d: Optim,
     device: Device,
     train_device: Device,
     side: usize,
@@ -172,13 +172,11 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let d_real = sigmoid(real_logit.clone()).detach().sum();
         let d_fake = sigmoid(fake_logit.clone()).detach().sum();
         let d_loss = minus_log_real(real_logit).mean() + minus_log_fake(fake_logit).mean();
-        let grads = GradientsParams::from_grads(d_loss.backward(), &d);
-        let d = self.optim_d.step(ctx.lr, d, grads);
+        let d = self.optim_d.step_backward(ctx.lr, d, d_loss.backward());
         let z = normal(&mut rng, n, latent, &self.train_device);
         let g_loss = minus_log_real(d.logit(g.generate(z))).mean();
-        let mut grads = g_loss.backward();
-        let grads = GradientsParams::from_module(&mut grads, &g);
-        let g = self.optim_g.step(ctx.lr, g, grads);
+        // The backward pass also reaches the discriminator; only the generator's gradients are taken.
+        let g = self.optim_g.step_backward(ctx.lr, g, g_loss.backward());
         self.g = Some(g);
         self.d = Some(d);
         StepOutput {
@@ -226,9 +224,8 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
     fn load(&mut self, ckpt: &CheckpointReader) -> Result<()> {
         self.g = Some(ckpt.module("generator", self.g().clone())?);
         self.d = Some(ckpt.module("discriminator", self.d().clone())?);
-        let fresh = || burn::optim::SgdConfig::new().init();
-        self.optim_g = ckpt.optimizer("optim_g", std::mem::replace(&mut self.optim_g, fresh()))?;
-        self.optim_d = ckpt.optimizer("optim_d", std::mem::replace(&mut self.optim_d, fresh()))?;
+        ckpt.optimizer("optim_g", &mut self.optim_g)?;
+        ckpt.optimizer("optim_d", &mut self.optim_d)?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use crate::optim::Optim;
 use burn::prelude::*;
 use nnlab_config::{RunConfig, VaeSpec};
 use nnlab_data::{ImageDataset, Split};
@@ -31,7 +31,7 @@ const GRID: usize = 64;
 /// A VAE being trained.
 pub struct VaeTask {
     model: Option<Vae>,
-    optim: ModuleOptimizer,
+    optim: Optim,
     device: Device,
     train_device: Device,
     latent: usize,
@@ -173,8 +173,8 @@ impl Task for VaeTask {
             .expect("the model is back after every step");
         let (recon, kl) = Self::terms(&model, x, eps);
         let per_image = recon.clone() + kl.clone();
-        let grads = GradientsParams::from_grads(per_image.clone().mean().backward(), &model);
-        self.model = Some(self.optim.step(ctx.lr, model, grads));
+        let grads = per_image.clone().mean().backward();
+        self.model = Some(self.optim.step_backward(ctx.lr, model, grads));
         StepOutput {
             examples: batch.len(),
             sums: vec![
@@ -206,8 +206,7 @@ impl Task for VaeTask {
 
     fn load(&mut self, ckpt: &CheckpointReader) -> Result<()> {
         self.model = Some(ckpt.module("model", self.model().clone())?);
-        let fresh = std::mem::replace(&mut self.optim, burn::optim::SgdConfig::new().init());
-        self.optim = ckpt.optimizer("optim", fresh)?;
+        ckpt.optimizer("optim", &mut self.optim)?;
         Ok(())
     }
 
