@@ -77,6 +77,7 @@ pub fn decompress(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
         })?;
     let header = out.len() as u64;
     out.reserve(data as usize + 1);
+    crate::huge_pages::advise(out.spare_capacity_mut());
     (&mut dec)
         .take(data + 1)
         .read_to_end(&mut out)

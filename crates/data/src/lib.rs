@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod dataset;
 pub mod download;
 pub mod error;
+mod huge_pages;
 pub mod idx;
 pub mod split;
 
