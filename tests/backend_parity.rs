@@ -134,7 +134,7 @@ fn first_steps(
         device.seed(ctx.step_seed());
         let o = task.step(data, batch, &ctx);
         for sum in o.sums {
-            out.push(f64::from(sum.into_scalar::<f32>()) / o.examples as f64);
+            out.push(f64::from(sum.read()) / o.examples as f64);
         }
     }
     (out, task.evaluate(data, &data.test_indices()))

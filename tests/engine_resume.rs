@@ -147,7 +147,10 @@ impl Task for ToyGan {
         self.d = Some(d);
         StepOutput {
             examples: n,
-            sums: vec![d_loss.detach() * n as f32, g_loss.detach() * n as f32],
+            sums: vec![
+                (d_loss.detach() * n as f32).into(),
+                (g_loss.detach() * n as f32).into(),
+            ],
         }
     }
 

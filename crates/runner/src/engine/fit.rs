@@ -12,7 +12,7 @@ use nnlab_data::{ImageDataset, Split, shuffled};
 use super::checkpoint::{self, CheckpointReader, PartialEpoch};
 use super::metrics::{self, MetricsTable, Row, Summary};
 use super::progress::EpochProgress;
-use super::{StepContext, Task, interrupt, provenance};
+use super::{StepContext, Sum, Task, interrupt, provenance};
 use crate::error::{Error, Result};
 use crate::run_dir::RunDir;
 use crate::say;
@@ -182,10 +182,12 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
             .as_ref()
             .map_or_else(|| vec![0.0f64; n_metrics], |p| p.totals.clone());
         let mut seen = resumed.as_ref().map_or(0, |p| p.seen);
-        let mut window: Option<Vec<Tensor<1>>> =
+        let mut window: Option<Vec<Sum>> =
             resumed.as_ref().and_then(|p| p.window.as_ref()).map(|w| {
                 w.iter()
-                    .map(|&v| Tensor::from_data(TensorData::new(vec![v], [1]), o.device))
+                    .map(|&v| {
+                        Sum::Device(Tensor::from_data(TensorData::new(vec![v], [1]), o.device))
+                    })
                     .collect()
             });
         let mut window_start = resumed.as_ref().map_or(1, |p| p.window_start);
@@ -204,7 +206,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
                 progress.abandon();
                 let window = window
                     .take()
-                    .map(|w| w.into_iter().map(|s| s.into_scalar::<f32>()).collect());
+                    .map(|w| w.into_iter().map(Sum::read).collect());
                 let state = PartialEpoch {
                     epoch,
                     step: i,
@@ -248,7 +250,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
             if step % t.log_every == 0 || step == steps {
                 let sums = window.take().expect("the window holds this step");
                 for (k, s) in sums.into_iter().enumerate() {
-                    let v = s.into_scalar::<f32>() as f64;
+                    let v = s.read() as f64;
                     if !v.is_finite() {
                         progress.abandon();
                         let which = if window_start == step {

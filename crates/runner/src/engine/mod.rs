@@ -47,15 +47,55 @@ pub struct Finish {
 }
 
 /// What one training step reports: for each of the task's [`Task::train_metrics`], the sum of
-/// its value over the batch's examples (value times `examples` for a batch mean), as a `[1]`
-/// tensor still on the device. The loop adds these up on the device and reads them back only
-/// every `train.log_every` steps.
+/// its value over the batch's examples (value times `examples` for a batch mean). The loop adds
+/// these up and reads them back only every `train.log_every` steps.
 #[derive(Debug)]
 pub struct StepOutput {
     /// Examples in the batch.
     pub examples: usize,
-    /// One `[1]` sum per training metric, in the order of [`Task::train_metrics`].
-    pub sums: Vec<Tensor<1>>,
+    /// One sum per training metric, in the order of [`Task::train_metrics`].
+    pub sums: Vec<Sum>,
+}
+
+/// One training metric's sum over a batch, added up over steps in f32 either way, so that both
+/// forms give the same bits.
+#[derive(Debug)]
+// A few per step, each moved once into the running window: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Sum {
+    /// A `[1]` tensor still on the device (added there; a GPU is not waited for every step).
+    Device(Tensor<1>),
+    /// A value already on the host: where reading the device costs nothing (CPU backends),
+    /// adding tensors of one element would cost a tensor operation each.
+    Host(f32),
+}
+
+impl std::ops::Add for Sum {
+    type Output = Sum;
+
+    /// The sum of two sums (on the device when both are there).
+    fn add(self, other: Sum) -> Sum {
+        match (self, other) {
+            (Self::Device(a), Self::Device(b)) => Self::Device(a + b),
+            (a, b) => Self::Host(a.read() + b.read()),
+        }
+    }
+}
+
+impl Sum {
+    /// The value, read back from the device if it is there.
+    pub fn read(self) -> f32 {
+        match self {
+            Self::Device(t) => t.into_scalar::<f32>(),
+            Self::Host(v) => v,
+        }
+    }
+}
+
+impl From<Tensor<1>> for Sum {
+    fn from(t: Tensor<1>) -> Self {
+        Self::Device(t)
+    }
 }
 
 /// Where a step is: the epoch (1-based), the step within it (1-based), the learning rate, and
@@ -153,6 +193,24 @@ pub trait Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sums stay on the device while both are there; a host value brings the other back, and
+    /// the f32 additions give the same bits either way.
+    #[test]
+    fn sums_add_on_the_device_or_the_host_alike() {
+        let device = Device::flex();
+        let t = |v: f32| Sum::Device(Tensor::from_data(TensorData::new(vec![v], [1]), &device));
+        let (a, b) = (0.1f32, 0.7f32);
+        assert!(matches!(t(a) + t(b), Sum::Device(_)));
+        let on_device = (t(a) + t(b)).read();
+        let mixed = t(a) + Sum::Host(b);
+        assert!(matches!(mixed, Sum::Host(_)));
+        assert_eq!(on_device.to_bits(), mixed.read().to_bits());
+        assert_eq!(
+            (Sum::Host(a) + Sum::Host(b)).read().to_bits(),
+            (a + b).to_bits()
+        );
+    }
 
     #[test]
     fn step_seeds_differ_by_seed_epoch_and_step() {

@@ -123,7 +123,7 @@ impl Task for AutoencoderTask {
         self.model = Some(self.optim.step_backward(ctx.lr, model, loss.backward()));
         StepOutput {
             examples: batch.len(),
-            sums: vec![objective.detach().sum(), sse.detach().sum()],
+            sums: vec![objective.detach().sum().into(), sse.detach().sum().into()],
         }
     }
 

@@ -19,7 +19,9 @@ use nnlab_principles::gradient_descent::{AdamHyper, AdamMoments, Rule};
 use nnlab_principles::mlp::loss_and_gradients;
 
 use super::classification_loss::{self, one_hot};
-use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
+use crate::engine::{
+    CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Sum, Task,
+};
 use crate::error::{Error, Result};
 use crate::optim::Optim;
 use crate::pictures;
@@ -360,11 +362,11 @@ fn batch_tensors(
     (x, y, batch.labels)
 }
 
-/// How many rows of `logits` `[n, classes]` pick their label, as a `[1]` tensor on `device`,
-/// counted in host memory: one operation (the count's tensor) instead of the six of
-/// [`correct_count`], for a CPU backend, where reading the logits waits on nothing. The rule
-/// is burn-flex's argmax: the first NaN, else the first largest.
-fn correct_count_host(logits: Tensor<2>, labels: &[i64], device: &Device) -> Tensor<1> {
+/// How many rows of `logits` `[n, classes]` pick their label, counted in host memory: no
+/// tensor operation instead of the six of [`correct_count`], for a CPU backend, where reading
+/// the logits waits on nothing. The rule is burn-flex's argmax: the first NaN, else the first
+/// largest.
+fn correct_count_host(logits: Tensor<2>, labels: &[i64]) -> usize {
     let [n, classes] = logits.dims();
     assert_eq!(
         n,
@@ -374,7 +376,7 @@ fn correct_count_host(logits: Tensor<2>, labels: &[i64], device: &Device) -> Ten
     );
     let values = logits.into_data().convert::<f32>();
     let values = values.as_slice::<f32>().expect("logits are f32");
-    let correct = values
+    values
         .chunks_exact(classes.max(1))
         .zip(labels)
         .filter(|(row, label)| {
@@ -390,8 +392,7 @@ fn correct_count_host(logits: Tensor<2>, labels: &[i64], device: &Device) -> Ten
             }
             best as i64 == **label
         })
-        .count();
-    Tensor::from_data(TensorData::new(vec![correct as f32], [1]), device)
+        .count()
 }
 
 /// How many rows of `logits` `[n, classes]` pick their target `[n]`, as a `[1]` tensor.
@@ -458,7 +459,7 @@ impl Task for Classifier {
             self.model = Some(model.optimizer_step(optim, ctx.lr, grads));
             return StepOutput {
                 examples: batch.len(),
-                sums: vec![loss_sum, correct],
+                sums: vec![loss_sum.into(), correct.into()],
             };
         }
         let (x, y, labels) = batch_tensors(data.batch(batch), data.features(), &self.train_device);
@@ -485,15 +486,20 @@ impl Task for Classifier {
             }
         };
         self.model = Some(model);
-        let correct = if self.host {
-            correct_count_host(logits, &labels, &self.train_device)
+        let sums = if self.host {
+            // Read at once: the same f32 products the device would compute.
+            let correct = correct_count_host(logits, &labels) as f32;
+            vec![
+                Sum::Host(loss.into_scalar::<f32>() * n as f32),
+                Sum::Host(correct),
+            ]
         } else {
-            correct_count(logits, y).float()
+            vec![
+                (loss * n as f32).into(),
+                correct_count(logits, y).float().into(),
+            ]
         };
-        StepOutput {
-            examples: n,
-            sums: vec![loss * n as f32, correct],
-        }
+        StepOutput { examples: n, sums }
     }
 
     fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64> {
@@ -662,9 +668,9 @@ mod tests {
         let labels = vec![1i64, 0, 1, 1, 0];
         let logits = Tensor::<2>::from_data(TensorData::new(logits, [5, 3]), &device);
         let targets = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [5]), &device);
-        let host = correct_count_host(logits.clone(), &labels, &device).into_scalar::<f32>();
+        let host = correct_count_host(logits.clone(), &labels);
         let on_device = correct_count(logits, targets).into_scalar::<i64>();
-        assert_eq!((host, on_device), (3.0, 3));
+        assert_eq!((host, on_device), (3, 3));
     }
 
     #[test]

@@ -182,10 +182,10 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         StepOutput {
             examples: n,
             sums: vec![
-                d_loss.detach() * n as f32,
-                g_loss.detach() * n as f32,
-                d_real,
-                d_fake,
+                (d_loss.detach() * n as f32).into(),
+                (g_loss.detach() * n as f32).into(),
+                d_real.into(),
+                d_fake.into(),
             ],
         }
     }

@@ -178,9 +178,9 @@ impl Task for VaeTask {
         StepOutput {
             examples: batch.len(),
             sums: vec![
-                per_image.detach().sum(),
-                recon.detach().sum(),
-                kl.detach().sum(),
+                per_image.detach().sum().into(),
+                recon.detach().sum().into(),
+                kl.detach().sum().into(),
             ],
         }
     }
