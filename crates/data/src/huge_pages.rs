@@ -11,46 +11,51 @@
 
 use std::mem::MaybeUninit;
 
-/// Buffers smaller than this are left alone (one huge page or less gains nothing).
-const MIN_BYTES: usize = 4 << 20;
+/// A transparent huge page on x86-64 and most ARM kernels (2 MiB).
+const HUGE_PAGE: usize = 2 << 20;
 
-/// Asks the kernel to back the whole pages of `buf` (memory not written yet, such as a
-/// `Vec`'s spare capacity) with transparent huge pages.
-pub(crate) fn advise(buf: &mut [MaybeUninit<u8>]) {
-    if buf.len() < MIN_BYTES {
-        return;
+/// Asks the kernel to back the whole huge pages inside `buf` (memory not written yet, such as a
+/// `Vec`'s spare capacity) with transparent huge pages. Returns whether the kernel took the
+/// advice: `false` where `buf` spans no whole huge page, off Linux, or when the kernel refuses
+/// (built without huge pages); the buffer is the same either way.
+pub(crate) fn advise(buf: &mut [MaybeUninit<u8>]) -> bool {
+    let start = buf.as_mut_ptr() as usize;
+    let (first, end) = (
+        start.next_multiple_of(HUGE_PAGE),
+        (start + buf.len()) & !(HUGE_PAGE - 1),
+    );
+    if end <= first {
+        return false;
     }
     #[cfg(target_os = "linux")]
     {
-        const PAGE: usize = 4096;
-        let start = buf.as_mut_ptr() as usize;
-        let (first, end) = (
-            start.next_multiple_of(PAGE),
-            (start + buf.len()) & !(PAGE - 1),
-        );
-        if end > first {
-            #[allow(unsafe_code)]
-            // SAFETY: the range [first, end) lies inside `buf`, memory this process owns and
-            // has mapped; MADV_HUGEPAGE only tells the kernel how to back the range with
-            // physical pages, never changing its contents, mapping or protection. A refusal
-            // (no THP support) is harmless, so the result is ignored.
-            unsafe {
-                libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
-            }
-        }
+        #[allow(unsafe_code)]
+        // SAFETY: [first, end) lies inside `buf`, memory this process owns and has mapped, and is
+        // aligned to the huge page size (a multiple of any base page size, which madvise
+        // requires). MADV_HUGEPAGE only tells the kernel how to back the range with physical
+        // pages, never changing its contents, mapping or protection. The advice stays on these
+        // addresses after `buf` is freed, which at most gives a later allocation there huge
+        // pages too.
+        let done =
+            unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+        done == 0
     }
+    #[cfg(not(target_os = "linux"))]
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Advising a fresh buffer (and a tiny one) leaves it usable and its contents as written.
+    /// A buffer of three huge pages is advised (on Linux, where the kernel knows huge pages)
+    /// and keeps what is written into it; one smaller than a huge page is left alone.
     #[test]
     fn advised_buffer_is_an_ordinary_buffer() {
-        for n in [10, MIN_BYTES + 12_345] {
+        let thp = std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists();
+        for (n, expect) in [(10, false), (3 * HUGE_PAGE + 12_345, thp)] {
             let mut v: Vec<u8> = Vec::with_capacity(n);
-            advise(v.spare_capacity_mut());
+            assert_eq!(advise(v.spare_capacity_mut()), expect, "{n} bytes");
             v.extend((0..n).map(|i| (i % 251) as u8));
             assert!(v.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
         }

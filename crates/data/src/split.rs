@@ -115,8 +115,7 @@ impl ImageDataset {
     pub fn prefetch(&self, indices: &[u32]) {
         #[cfg(target_arch = "x86_64")]
         for &i in indices {
-            let row = self.image(i as usize);
-            for p in row.iter().step_by(CACHE_LINE).chain(row.last()) {
+            for p in one_per_line(self.image(i as usize)) {
                 safe_arch::prefetch_t0(p);
             }
         }
@@ -131,8 +130,7 @@ impl ImageDataset {
     fn touch(&self, indices: &[u32]) {
         let mut sum = 0u8;
         for &i in indices {
-            let row = self.image(i as usize);
-            for &p in row.iter().step_by(CACHE_LINE).chain(row.last()) {
+            for &p in one_per_line(self.image(i as usize)) {
                 sum = sum.wrapping_add(p);
             }
         }
@@ -142,6 +140,12 @@ impl ImageDataset {
 
 /// Bytes in a cache line of x86-64 and most ARM CPUs.
 const CACHE_LINE: usize = 64;
+
+/// A byte of `row` in each cache line it spans, wherever it starts: every 64th from the first,
+/// and the last.
+fn one_per_line(row: &[u8]) -> impl Iterator<Item = &u8> {
+    row.iter().step_by(CACHE_LINE).chain(row.last())
+}
 
 /// Appends `src / 255` to `dst`, compiled for the best vector unit found at run time (pulp): the
 /// same IEEE results as the plain loop, several lanes at a time.
@@ -245,6 +249,25 @@ mod tests {
         assert_eq!(b.size, 2);
         assert_eq!(b.images, vec![4.0 / 255.0, 5.0 / 255.0, 0.0, 1.0 / 255.0]);
         assert_eq!(b.labels, vec![2, 0]);
+    }
+
+    /// Every cache line a row spans is reached, whatever its length and its start's offset in a
+    /// line (what `touch` and `prefetch` rely on).
+    #[test]
+    fn one_byte_per_cache_line() {
+        let buf = vec![0u8; 4096];
+        let line = |p: *const u8| p as usize / CACHE_LINE;
+        for len in [1, 63, 64, 65, 784, 1000] {
+            for skew in 0..CACHE_LINE {
+                let at = (CACHE_LINE - buf.as_ptr() as usize % CACHE_LINE) % CACHE_LINE + skew;
+                let row = &buf[at..at + len];
+                let spanned: std::collections::BTreeSet<usize> =
+                    (line(row.as_ptr())..=line(&row[len - 1])).collect();
+                let reached: std::collections::BTreeSet<usize> =
+                    one_per_line(row).map(|p| line(p)).collect();
+                assert_eq!(reached, spanned, "length {len}, offset {skew} in its line");
+            }
+        }
     }
 
     /// A prefetch is only a hint: rows shorter and longer than a cache line, the last row and

@@ -1,6 +1,8 @@
 //! Benchmark: nnlab's custom training loop against burn-train's `SupervisedTraining` on the
-//! article's job — same data, model, initialisation, optimizer (fused Adam) and batch size; both
-//! evaluate the test set after every epoch and write a checkpoint per epoch.
+//! article's job — same data, model, initialisation, optimizer (Adam) and batch size; both
+//! evaluate the test set after every epoch and write a checkpoint per epoch. burn-train's
+//! `Learner` takes burn's `ModuleOptimizer`, so it runs Adam as tensor operations, where nnlab's
+//! loop runs its host-memory `HostAdam` on CPU backends.
 //!
 //! `NNLAB_DATA=../shared/data cargo run --release -p nnlab-runner --features learner --example learner_vs_loop [EPOCHS]`
 //! (the `learner` feature compiles burn-train in, which nnlab itself does not need).
@@ -182,7 +184,7 @@ fn main() {
         .renderer(Box::new(Silent))
         .launch(Learner::new(
             model,
-            nnlab_runner::optim::build(&config.train, true),
+            nnlab_runner::optim::module_optimizer(&config.train),
             config.train.lr,
         ));
     let learner_s = started.elapsed().as_secs_f64();

@@ -45,11 +45,11 @@ pub struct PartialEpoch {
     pub epoch: usize,
     /// Steps of it already taken.
     pub step: usize,
-    /// Per training metric, the sums read back from the device so far.
+    /// Per training metric, the sums read back (or kept on the host) so far.
     pub totals: Vec<f64>,
     /// Examples seen so far.
     pub seen: usize,
-    /// Per training metric, the on-device sums of the window not yet read back (f32).
+    /// Per training metric, the sums of the window not yet read back (f32).
     pub window: Option<Vec<f32>>,
     /// First step of that window.
     pub window_start: usize,

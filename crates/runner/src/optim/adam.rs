@@ -23,7 +23,8 @@
 //! article's MLP (25,450 parameters), that overhead is most of an optimizer step, so there
 //! [`HostAdam`](super::host_adam::HostAdam) runs the update fused in host memory
 //! ([`Adam::update_host`]); on GPUs the parameters stay on the device and this [`Optimizer`]
-//! runs the same formula as tensor operations, inside burn's `ModuleOptimizer`.
+//! runs the same formula as tensor operations, inside burn's `ModuleOptimizer` (there without
+//! the host update's flush of subnormal moments, see [`flush`]).
 
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
 use burn::prelude::*;
@@ -59,21 +60,36 @@ pub struct Moments<const D: usize> {
     v: Tensor<D>,
 }
 
+/// The names of a parameter's state in an optimizer record (after `<param id>.`): the two
+/// moments, the step count, and (written by burn's `ModuleOptimizer`) the parameter's rank.
+pub(super) const MOMENT_1: &str = "moment_1";
+/// See [`MOMENT_1`].
+pub(super) const MOMENT_2: &str = "moment_2";
+/// See [`MOMENT_1`].
+pub(super) const TIME: &str = "time";
+/// See [`MOMENT_1`].
+pub(super) const RANK: &str = "__rank";
+
+/// A step count as a record keeps it (an unsigned or a non-negative integer).
+pub(super) fn step_count(scalar: Scalar) -> Option<usize> {
+    match scalar {
+        Scalar::UInt(t) => usize::try_from(t).ok(),
+        Scalar::Int(t) => usize::try_from(t).ok(),
+        _ => None,
+    }
+}
+
 impl<const D: usize> RecordState for Moments<D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        out.push_tensor(prefix, "moment_1", self.m.clone().into_data());
-        out.push_tensor(prefix, "moment_2", self.v.clone().into_data());
-        out.push_scalar(prefix, "time", Scalar::UInt(self.time as u64));
+        out.push_tensor(prefix, MOMENT_1, self.m.clone().into_data());
+        out.push_tensor(prefix, MOMENT_2, self.v.clone().into_data());
+        out.push_scalar(prefix, TIME, Scalar::UInt(self.time as u64));
     }
 
     fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
-        let m = src.take_tensor(prefix, "moment_1")?;
-        let v = src.take_tensor(prefix, "moment_2")?;
-        let time = match src.take_scalar(prefix, "time")? {
-            Scalar::UInt(t) => t as usize,
-            Scalar::Int(t) if t >= 0 => t as usize,
-            _ => return None,
-        };
+        let m = src.take_tensor(prefix, MOMENT_1)?;
+        let v = src.take_tensor(prefix, MOMENT_2)?;
+        let time = step_count(src.take_scalar(prefix, TIME)?)?;
         if m.rank() != D || v.shape() != m.shape() {
             return None;
         }
@@ -177,7 +193,8 @@ impl Optimizer for Adam {
 /// One Adam step over flat slices, compiled for the best vector unit found at run time (pulp).
 /// Only IEEE `+ - * / sqrt` are used (no fused multiply-add), so every instruction set gives the
 /// same bits; without weight decay the arithmetic is exactly the plain update's, except that a
-/// moment estimate that falls below `f32::MIN_POSITIVE` is stored as zero ([`flush`]).
+/// moment estimate that falls below `f32::MIN_POSITIVE` is stored as zero where that changes no
+/// weight measurably ([`flush`]).
 struct Update<'a> {
     w: &'a mut [f32],
     g: &'a [f32],
@@ -193,19 +210,22 @@ struct Update<'a> {
     keep: f32,
 }
 
-/// `x`, or zero when it is subnormal (below `f32::MIN_POSITIVE` in size).
+/// `x`, or zero when its size is below `floor` (`f32::MIN_POSITIVE`: `x` is subnormal; 0:
+/// never).
 ///
 /// A weight whose gradient stops (an MNIST pixel that is rarely lit) sees its moments decay by
 /// `beta1` and `beta2` each step, into the subnormal range after about 800 steps for `m`.
 /// Arithmetic on subnormal numbers is slow on x86 CPUs: on the 2-core development machine it
 /// took the article job's update from 10.5 to 19.9 us per step. XLA (JAX) and TensorFlow run
 /// their CPU kernels with subnormals flushed to zero for the same reason; here only the moments
-/// are flushed. It cannot change a weight measurably: a subnormal `v` is far below the ulp of
-/// `eps` (so `sqrt(v) + eps == eps`), and a subnormal `m` moves a weight by at most
-/// `alpha * 1.2e-38 / eps`, about 1e-32 at the defaults.
+/// are flushed, and `v` only where that cannot change a weight: when `eps_t` swallows any
+/// subnormal's square root (`eps_t + sqrt(f32::MIN_POSITIVE) == eps_t`, true from
+/// `eps_t` of about 2e-12 up), `sqrt(v) + eps_t` is the same with `v` flushed. A subnormal
+/// `m` moves a weight by at most `alpha * 1.2e-38 / (sqrt(v) + eps_t)`, below 1e-28 at the
+/// defaults.
 #[inline(always)]
-fn flush(x: f32) -> f32 {
-    if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
+fn flush(x: f32, floor: f32) -> f32 {
+    if x.abs() < floor { 0.0 } else { x }
 }
 
 impl pulp::WithSimd for Update<'_> {
@@ -215,18 +235,23 @@ impl pulp::WithSimd for Update<'_> {
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         let (b1, b2, alpha, eps) = (self.beta1, self.beta2, self.alpha, self.eps);
         let (l2, keep) = (self.l2, self.keep);
+        let v_floor = if eps + f32::MIN_POSITIVE.sqrt() == eps {
+            f32::MIN_POSITIVE
+        } else {
+            0.0
+        };
         let items = self.w.iter_mut().zip(self.g).zip(self.m).zip(self.v);
         if l2 == 0.0 && keep == 1.0 {
             for (((w, &g), m), v) in items {
-                *m = flush(b1 * *m + (1.0 - b1) * g);
-                *v = flush(b2 * *v + (1.0 - b2) * g * g);
+                *m = flush(b1 * *m + (1.0 - b1) * g, f32::MIN_POSITIVE);
+                *v = flush(b2 * *v + (1.0 - b2) * g * g, v_floor);
                 *w -= alpha * *m / (v.sqrt() + eps);
             }
         } else {
             for (((w, &g), m), v) in items {
                 let g = g + l2 * *w;
-                *m = flush(b1 * *m + (1.0 - b1) * g);
-                *v = flush(b2 * *v + (1.0 - b2) * g * g);
+                *m = flush(b1 * *m + (1.0 - b1) * g, f32::MIN_POSITIVE);
+                *v = flush(b2 * *v + (1.0 - b2) * g * g, v_floor);
                 *w = *w * keep - alpha * *m / (v.sqrt() + eps);
             }
         }
@@ -414,5 +439,26 @@ pub(super) mod tests {
         assert_eq!(m[0], b1 * m0, "a normal m is kept");
         let unflushed_w = w0 - alpha * (b1 * m0) / (unflushed_v.sqrt() + eps);
         assert_eq!(w[0].to_bits(), unflushed_w.to_bits());
+    }
+
+    /// With an epsilon too small to swallow a subnormal's square root, `v` is kept: flushing it
+    /// would turn a tiny step into one of `alpha m / eps`.
+    #[test]
+    fn subnormal_v_is_kept_when_epsilon_is_tiny() {
+        let (mut w, mut m, mut v) = ([0.25f32], [0.0f32], [f32::MIN_POSITIVE]);
+        pulp::Arch::new().dispatch(Update {
+            w: &mut w,
+            g: &[0.0],
+            m: &mut m,
+            v: &mut v,
+            beta1: 0.9,
+            beta2: 0.999,
+            alpha: 1e-3,
+            eps: 1e-30,
+            l2: 0.0,
+            keep: 1.0,
+        });
+        assert_eq!(v[0], 0.999 * f32::MIN_POSITIVE);
+        assert!(v[0] > 0.0 && v[0] < f32::MIN_POSITIVE);
     }
 }

@@ -10,9 +10,12 @@
 //! weights. Here the state is a plain map from [`ParamId`] to host vectors, and the gradients
 //! can be taken straight from the backward pass's [`Gradients`].
 //!
-//! The state is saved in `ModuleOptimizer`'s own burnpack layout (per parameter id:
-//! `<id>.moment_1`, `<id>.moment_2`, `<id>.time`, `<id>.__rank`), so a checkpoint written by
-//! either loads into the other.
+//! The state is saved in the burnpack layout of `ModuleOptimizer`'s record (per parameter id:
+//! tensors `<id>.moment_1` and `<id>.moment_2`, scalars `<id>.time` and `<id>.__rank`), so a
+//! checkpoint written by either loads into the other. Left out, as nnlab uses none of them:
+//! parameter groups, gradient clipping, the module paths `ModuleOptimizer` records beside the
+//! state (only used to match groups), and the "distributed" mark of burn's multi-device
+//! training, which an updated parameter does not carry over.
 
 use std::collections::HashMap;
 
@@ -22,11 +25,11 @@ use burn::prelude::*;
 use burn::tensor::{Bytes, Gradients};
 use burn_pack::Scalar;
 
-use super::adam::Adam;
+use super::adam::{Adam, MOMENT_1, MOMENT_2, RANK, TIME, step_count};
 
 /// One parameter's Adam state.
 #[derive(Debug, Clone)]
-struct Moments {
+struct ParamState {
     /// Steps taken (`t`).
     time: usize,
     /// First moment `m`.
@@ -38,10 +41,19 @@ struct Moments {
 }
 
 /// Adam or AdamW on a whole module, its state in host memory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HostAdam {
     adam: Adam,
-    states: HashMap<ParamId, Moments>,
+    states: HashMap<ParamId, ParamState>,
+}
+
+impl std::fmt::Debug for HostAdam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostAdam")
+            .field("adam", &self.adam)
+            .field("parameters", &self.states.len())
+            .finish()
+    }
 }
 
 /// Where a step's gradients come from.
@@ -56,7 +68,7 @@ enum Grads<'a> {
 struct Step<'a> {
     adam: &'a Adam,
     lr: f64,
-    states: &'a mut HashMap<ParamId, Moments>,
+    states: &'a mut HashMap<ParamId, ParamState>,
     grads: Grads<'a>,
 }
 
@@ -79,12 +91,18 @@ impl ModuleMapper for Step<'_> {
         let mut w = tensor.inner().into_data().convert::<f32>();
         let g = grad.into_data().convert::<f32>();
         let n = g.num_elements();
-        let state = self.states.entry(id).or_insert_with(|| Moments {
+        let state = self.states.entry(id).or_insert_with(|| ParamState {
             time: 0,
             m: vec![0.0; n],
             v: vec![0.0; n],
             shape: g.shape().to_vec(),
         });
+        assert_eq!(
+            state.shape,
+            g.shape().to_vec(),
+            "Adam's state for parameter {id} has another shape than the parameter: a state \
+             loaded from another model's checkpoint?"
+        );
         state.time += 1;
         self.adam.update_host(
             self.lr,
@@ -142,7 +160,7 @@ impl HostAdam {
         for id in ids {
             let s = &self.states[id];
             let prefix = id.val().to_string();
-            for (leaf, values) in [("moment_1", &s.m), ("moment_2", &s.v)] {
+            for (leaf, values) in [(MOMENT_1, &s.m), (MOMENT_2, &s.v)] {
                 let data = TensorData::new(values.clone(), s.shape.clone());
                 let (bytes, shape, dtype) = data.into_parts();
                 tensors.push(burn_pack::Tensor::new(
@@ -153,8 +171,8 @@ impl HostAdam {
                     bytes,
                 ));
             }
-            writer_scalars.push((format!("{prefix}.time"), Scalar::UInt(s.time as u64)));
-            writer_scalars.push((format!("{prefix}.__rank"), Scalar::from(s.shape.len())));
+            writer_scalars.push((format!("{prefix}.{TIME}"), Scalar::UInt(s.time as u64)));
+            writer_scalars.push((format!("{prefix}.{RANK}"), Scalar::from(s.shape.len())));
         }
         let mut writer = burn_pack::Writer::new(tensors);
         for (key, value) in &writer_scalars {
@@ -163,8 +181,8 @@ impl HostAdam {
         writer.into_bytes().map_err(|e| e.to_string())
     }
 
-    /// This optimizer with the state in `bytes` (from [`to_bytes`](Self::to_bytes) or from a
-    /// `ModuleOptimizer` running [`Adam`]).
+    /// Replaces the state with the one in `bytes` (from [`to_bytes`](Self::to_bytes) or from
+    /// a `ModuleOptimizer` running [`Adam`]); on an error the state is left as it was.
     pub fn load_bytes(&mut self, bytes: Bytes) -> Result<(), String> {
         let reader = burn_pack::Reader::from_bytes(bytes).map_err(|e| e.to_string())?;
         let scalars = reader.scalars().clone();
@@ -173,11 +191,12 @@ impl HostAdam {
             let (name, dtype, shape, param_id, bytes) =
                 tensor.into_parts().map_err(|e| e.to_string())?;
             let id = param_id.ok_or_else(|| format!("tensor `{name}` names no parameter"))?;
-            let slot = match name.rsplit('.').next() {
-                Some("moment_1") => 0,
-                Some("moment_2") => 1,
-                _ => return Err(format!("tensor `{name}` is not an Adam moment")),
-            };
+            let slot = [MOMENT_1, MOMENT_2]
+                .iter()
+                .position(|leaf| name == format!("{id}.{leaf}"))
+                .ok_or_else(|| {
+                    format!("tensor `{name}` is not an Adam moment of parameter {id}")
+                })?;
             moments.entry(id).or_default()[slot] =
                 Some(TensorData::from_bytes(bytes, shape, dtype));
         }
@@ -186,12 +205,24 @@ impl HostAdam {
             let (Some(m), Some(v)) = (m, v) else {
                 return Err(format!("parameter {id} has only one of its two moments"));
             };
-            let time = match scalars.get(&format!("{id}.time")) {
-                Some(Scalar::UInt(t)) => *t as usize,
-                Some(Scalar::Int(t)) if *t >= 0 => *t as usize,
-                _ => return Err(format!("parameter {id} has no step count")),
-            };
             let shape = m.shape().to_vec();
+            if v.shape().to_vec() != shape {
+                return Err(format!(
+                    "parameter {id}: moments of shapes {shape:?} and {:?}",
+                    v.shape().to_vec()
+                ));
+            }
+            if let Some(rank) = scalars.get(&format!("{id}.{RANK}"))
+                && usize::try_from(*rank).ok() != Some(shape.len())
+            {
+                return Err(format!(
+                    "parameter {id}: rank {rank:?} for moments of shape {shape:?}"
+                ));
+            }
+            let time = scalars
+                .get(&format!("{id}.{TIME}"))
+                .and_then(|t| step_count(*t))
+                .ok_or_else(|| format!("parameter {id} has no step count"))?;
             let vec = |t: TensorData| {
                 t.convert::<f32>()
                     .try_into_vec::<f32>()
@@ -199,7 +230,7 @@ impl HostAdam {
             };
             states.insert(
                 ParamId::from(id),
-                Moments {
+                ParamState {
                     time,
                     m: vec(m)?,
                     v: vec(v)?,
@@ -321,5 +352,97 @@ mod tests {
         let e = host.load_bytes(bytes).unwrap_err();
         assert!(e.contains("is not an Adam moment"), "{e}");
         assert_eq!(&*host.to_bytes().unwrap(), &*before);
+    }
+
+    /// A parameter without a gradient keeps its value, and gets no state (its step count does
+    /// not start).
+    #[test]
+    fn a_parameter_without_gradient_is_left_alone() {
+        let (layer, x) = setup();
+        let mut all = GradientsParams::from_grads(grads(&layer, &x), &layer);
+        let bias = layer.bias.as_ref().unwrap();
+        let _ = all.remove::<1>(bias.id);
+        let mut host = HostAdam::new(adam(EpsilonPlacement::Keras));
+        let stepped = host.step(1e-2, layer.clone(), all);
+        let value = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(
+            value(stepped.bias.as_ref().unwrap().val()),
+            value(bias.val())
+        );
+        assert_ne!(
+            stepped
+                .weight
+                .val()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+            layer.weight.val().into_data().try_to_vec::<f32>().unwrap()
+        );
+        assert_eq!(host.states.len(), 1);
+        assert!(host.states.contains_key(&layer.weight.id));
+    }
+
+    /// Records that do not hold a whole Adam state are refused, saying what is wrong.
+    #[test]
+    fn refuses_incomplete_records() {
+        let moment = |name: &str, shape: Vec<usize>| {
+            let n = shape.iter().product();
+            let (bytes, shape, dtype) = TensorData::new(vec![0.5f32; n], shape).into_parts();
+            burn_pack::Tensor::new(name.into(), dtype, shape, Some(7), bytes)
+        };
+        let record = |tensors: Vec<burn_pack::Tensor>, time: bool| {
+            let writer = burn_pack::Writer::new(tensors);
+            let writer = if time {
+                writer.with_scalar("7.time", Scalar::UInt(3))
+            } else {
+                writer
+            };
+            writer.into_bytes().unwrap()
+        };
+        let cases = [
+            (
+                record(vec![moment("7.moment_1", vec![2, 3])], true),
+                "only one of its two moments",
+            ),
+            (
+                record(
+                    vec![
+                        moment("7.moment_1", vec![2, 3]),
+                        moment("7.moment_2", vec![3, 2]),
+                    ],
+                    true,
+                ),
+                "moments of shapes",
+            ),
+            (
+                record(
+                    vec![
+                        moment("7.moment_1", vec![2, 3]),
+                        moment("7.moment_2", vec![2, 3]),
+                    ],
+                    false,
+                ),
+                "no step count",
+            ),
+            (
+                record(vec![moment("8.moment_1", vec![2])], true),
+                "is not an Adam moment of parameter 7",
+            ),
+        ];
+        for (bytes, why) in cases {
+            let mut host = HostAdam::new(adam(EpsilonPlacement::Keras));
+            let e = host.load_bytes(bytes).unwrap_err();
+            assert!(e.contains(why), "{e} (expected: {why})");
+        }
+        let mut host = HostAdam::new(adam(EpsilonPlacement::Keras));
+        let whole = record(
+            vec![
+                moment("7.moment_1", vec![2, 3]),
+                moment("7.moment_2", vec![2, 3]),
+            ],
+            true,
+        );
+        host.load_bytes(whole).unwrap();
+        assert_eq!(host.states[&ParamId::from(7)].time, 3);
     }
 }

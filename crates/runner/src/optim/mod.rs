@@ -63,8 +63,9 @@ impl Optim {
         }
     }
 
-    /// This optimizer with the state in `bytes` (from [`to_bytes`](Self::to_bytes)). Load the
-    /// modules it optimizes first: the state is keyed by their parameter ids.
+    /// Replaces the state with the one in `bytes` (from [`to_bytes`](Self::to_bytes)); on an
+    /// error the state is left as it was. Load the modules it optimizes first: the state is
+    /// keyed by their parameter ids.
     pub fn load_bytes(&mut self, bytes: Bytes) -> Result<(), String> {
         match self {
             Self::Module(o) => {
@@ -80,11 +81,23 @@ impl Optim {
     }
 }
 
-/// The optimizer `train` describes. `host` selects Adam's update in host memory (CPU
-/// backends); otherwise the same formula runs as tensor operations on the device.
+/// The optimizer `train` describes. `host` (CPU backends) runs Adam and AdamW as
+/// [`HostAdam`], in host memory; otherwise every rule runs in burn's `ModuleOptimizer`
+/// ([`module_optimizer`]).
 pub fn build(train: &TrainConfig, host: bool) -> Optim {
+    match (train.optimizer, host) {
+        (OptimizerName::Adam | OptimizerName::Adamw, true) => {
+            Optim::HostAdam(HostAdam::new(adam_of(train)))
+        }
+        _ => Optim::Module(module_optimizer(train)),
+    }
+}
+
+/// The optimizer `train` describes as burn's `ModuleOptimizer`, every rule as tensor
+/// operations on the device (what GPUs run, and what burn-train's `Learner` takes).
+pub fn module_optimizer(train: &TrainConfig) -> ModuleOptimizer {
     let l2 = (train.weight_decay > 0.0).then(|| WeightDecayConfig::new(train.weight_decay as f32));
-    Optim::Module(match train.optimizer {
+    match train.optimizer {
         OptimizerName::Sgd => {
             let s = train.sgd.clone().unwrap_or_default();
             let momentum = (s.momentum > 0.0).then(|| {
@@ -116,20 +129,19 @@ pub fn build(train: &TrainConfig, host: bool) -> Optim {
                 .with_weight_decay(l2)
                 .init()
         }
-        OptimizerName::Adam | OptimizerName::Adamw => {
-            let a = train.adam_settings().cloned().unwrap_or_default();
-            let adam = adam::Adam {
-                beta1: a.beta1 as f32,
-                beta2: a.beta2 as f32,
-                epsilon: a.epsilon as f32,
-                placement: a.epsilon_placement,
-                l2: train.weight_decay as f32,
-                decoupled: a.decoupled_decay() as f32,
-            };
-            if host {
-                return Optim::HostAdam(HostAdam::new(adam));
-            }
-            adam.into()
-        }
-    })
+        OptimizerName::Adam | OptimizerName::Adamw => adam_of(train).into(),
+    }
+}
+
+/// Adam's or AdamW's settings in `train`.
+fn adam_of(train: &TrainConfig) -> adam::Adam {
+    let a = train.adam_settings().cloned().unwrap_or_default();
+    adam::Adam {
+        beta1: a.beta1 as f32,
+        beta2: a.beta2 as f32,
+        epsilon: a.epsilon as f32,
+        placement: a.epsilon_placement,
+        l2: train.weight_decay as f32,
+        decoupled: a.decoupled_decay() as f32,
+    }
 }

@@ -162,8 +162,8 @@ pub struct Classifier {
     eval_batch_size: usize,
     /// The autodiff devices of data-parallel training (`train.devices`): none for one device.
     workers: Vec<Device>,
-    /// The backend computes in host memory (a CPU): each step's correct predictions are
-    /// counted there.
+    /// The backend computes in host memory (a CPU): each step's loss is read and its correct
+    /// predictions are counted there, and Adam runs as `HostAdam`.
     host: bool,
 }
 
@@ -184,8 +184,8 @@ fn shards(n: usize, k: usize) -> Vec<std::ops::Range<usize>> {
 
 impl Classifier {
     /// The classifier `config` describes, for `data`'s inputs and classes, on `device`;
-    /// `host_optimizer` (CPU backends) fuses Adam's update in host memory and counts each
-    /// step's correct predictions there.
+    /// `host_optimizer` (CPU backends) runs Adam's update in host memory (`HostAdam`) and reads
+    /// each step's loss and counts its correct predictions there.
     pub fn new(
         config: &RunConfig,
         data: &ImageDataset,

@@ -175,7 +175,8 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let d = self.optim_d.step_backward(ctx.lr, d, d_loss.backward());
         let z = normal(&mut rng, n, latent, &self.train_device);
         let g_loss = minus_log_real(d.logit(g.generate(z))).mean();
-        // The backward pass also reaches the discriminator; only the generator's gradients are taken.
+        // The backward pass also reaches the discriminator; only the generator's gradients
+        // are taken.
         let g = self.optim_g.step_backward(ctx.lr, g, g_loss.backward());
         self.g = Some(g);
         self.d = Some(d);
