@@ -4,7 +4,11 @@ use md5::{Digest, Md5};
 
 /// Lower-case hex MD5 of `bytes`.
 pub fn md5_hex(bytes: &[u8]) -> String {
-    let digest = Md5::digest(bytes);
+    hex(&Md5::digest(bytes))
+}
+
+/// `digest` in lower-case hex.
+pub(crate) fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::catalog::{DatasetSpec, FileSpec};
 use crate::checksum::md5_hex;
 use crate::error::{DataError, Result};
-use crate::idx::decompress;
+use crate::idx::{decompress, decompress_md5};
 
 /// Attempts per mirror before moving on to the next one.
 const ATTEMPTS: u32 = 3;
@@ -152,12 +152,12 @@ pub(crate) fn verified_content(
         check(path, expected, &md5_hex(&raw))?;
         checked = true;
     }
-    let bytes = decompress(path, raw)?;
-    if let Some(expected) = file.md5 {
-        check(path, expected, &md5_hex(&bytes))?;
-        checked = true;
-    }
-    Ok((bytes, checked))
+    let Some(expected) = file.md5 else {
+        return Ok((decompress(path, raw)?, checked));
+    };
+    let (bytes, digest) = decompress_md5(path, raw)?;
+    check(path, expected, &digest)?;
+    Ok((bytes, true))
 }
 
 /// Compares two hex digests, naming both on mismatch.
