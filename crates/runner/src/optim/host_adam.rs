@@ -75,17 +75,17 @@ struct Step<'a> {
 impl ModuleMapper for Step<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
+        // What autodiff state the parameter carries, to put back on the updated value.
+        let require_grad = tensor.is_require_grad();
         let grad = match &mut self.grads {
             // Only a tracked parameter has a gradient (and may be asked for one).
-            Grads::Backward(g) if tensor.is_require_grad() => tensor.grad_remove(g),
+            Grads::Backward(g) if require_grad => tensor.grad_remove(g),
             Grads::Backward(_) => None,
             Grads::Params(g) => g.remove::<D>(id),
         };
         let Some(grad) = grad else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
-        // What autodiff state the parameter carries, to put back on the updated value.
-        let require_grad = tensor.is_require_grad();
         let strategy = tensor.gradient_checkpointing_strategy();
         let device = grad.device();
         let mut w = tensor.inner().into_data().convert::<f32>();
@@ -97,11 +97,12 @@ impl ModuleMapper for Step<'_> {
             v: vec![0.0; n],
             shape: g.shape().to_vec(),
         });
-        assert_eq!(
+        assert!(
+            state.shape[..] == g.shape()[..],
+            "Adam's state for parameter {id} has shape {:?}, the parameter {:?}: a state \
+             loaded from another model's checkpoint?",
             state.shape,
-            g.shape().to_vec(),
-            "Adam's state for parameter {id} has another shape than the parameter: a state \
-             loaded from another model's checkpoint?"
+            g.shape()
         );
         state.time += 1;
         self.adam.update_host(
