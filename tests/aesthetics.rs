@@ -1,14 +1,13 @@
 //! `nnlab aesthetics` and `nnlab rate` end to end on tiny data the test writes itself: a small
 //! classifier as the eye, a small VAE as a generator, CPPN art and noise; the report without
 //! people's choices ("no human data"), then with simulated choices (Bradley-Terry scores,
-//! Spearman correlations, the hypotheses' verdicts); the rating server refusing forged
-//! requests; and, in a real headless browser, the rating page making choices that land in the
-//! ratings file and in the fit.
+//! Spearman correlations, the hypotheses' verdicts); and, in a real headless browser, the rating
+//! page's test hook making choices that land in the ratings file marked synthetic, and in the fit
+//! only when asked. The server under attack and load: `tests/rating_server.rs`.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -219,12 +218,19 @@ fn a_bad_study_file_says_which_key() {
     );
 }
 
-/// Starts `nnlab rate` on a free port; returns the process and the page's URL.
+/// Starts `nnlab rate --synthetic` (the page's test hook on) on a free port; returns the process
+/// and the page's URL.
 fn serve(tmp: &Path, dir: &Path, stop_after: usize) -> (Child, String) {
     let mut child = nnlab(tmp)
         .arg("rate")
         .arg(dir)
-        .args(["--port", "0", "--stop-after", &stop_after.to_string()])
+        .args([
+            "--port",
+            "0",
+            "--synthetic",
+            "--stop-after",
+            &stop_after.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -237,20 +243,6 @@ fn serve(tmp: &Path, dir: &Path, stop_after: usize) -> (Child, String) {
         }
     };
     (child, url)
-}
-
-/// A raw HTTP request; returns the status code.
-fn request(addr: &str, head: &str, body: &str) -> u16 {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{head} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    reply.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn ratings_lines(dir: &Path) -> Vec<String> {
@@ -271,93 +263,6 @@ fn wait(child: &mut Child, limit: Duration) -> bool {
     }
     let _ = child.kill();
     false
-}
-
-#[test]
-fn the_server_refuses_forged_requests_and_appends_whole_lines() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = study(tmp.path());
-    aesthetics(tmp.path(), &dir);
-    let (mut child, url) = serve(tmp.path(), &dir, 2);
-    let addr = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let token = url.split("token=").nth(1).unwrap().to_string();
-    let good = "rater=ann&left=real-0&right=art-1&chosen=art-1&ms=900";
-    assert_eq!(request(&addr, "POST /choice", good), 403, "no token");
-    assert_eq!(
-        request(
-            &addr,
-            "POST /choice?token=00112233445566778899aabbccddeeff",
-            good
-        ),
-        403
-    );
-    for bad in [
-        "rater=ann&left=real-0&right=art-1&chosen=noise-2&ms=900",
-        "rater=ann&left=real-0&right=../../etc-1&chosen=real-0&ms=900",
-        "rater=ann%0Aevil&left=real-0&right=art-1&chosen=art-1&ms=900",
-        "rater=ann&left=real-0&right=art-1&chosen=art-1&ms=9e99",
-    ] {
-        assert_eq!(
-            request(&addr, &format!("POST /choice?token={token}"), bad),
-            400,
-            "{bad}"
-        );
-    }
-    assert_eq!(
-        request(
-            &addr,
-            &format!("GET /pool/../../aesthetics.toml.png?token={token}"),
-            ""
-        ),
-        404
-    );
-    assert!(
-        ratings_lines(&dir).is_empty(),
-        "nothing refused reached the file"
-    );
-    assert_eq!(
-        request(&addr, &format!("POST /choice?token={token}"), good),
-        200
-    );
-    assert_eq!(
-        request(
-            &addr,
-            &format!("POST /choice?token={token}"),
-            "rater=bo&left=noise-2&right=vae-0&chosen=vae-0&ms=300"
-        ),
-        200
-    );
-    assert!(
-        wait(&mut child, Duration::from_secs(20)),
-        "stops after 2 choices"
-    );
-    let lines = ratings_lines(&dir);
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines[1].starts_with("ann,") && lines[1].ends_with(",real-0,art-1,art-1,900"));
-    // A second session with the same token appends (resumable, several raters).
-    let (mut child, url2) = serve(tmp.path(), &dir, 1);
-    assert_eq!(
-        url2.split("token=").nth(1),
-        Some(token.as_str()),
-        "the study keeps its token"
-    );
-    let addr = url2
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        request(&addr, &format!("POST /choice?token={token}"), good),
-        200
-    );
-    assert!(wait(&mut child, Duration::from_secs(20)));
-    assert_eq!(ratings_lines(&dir).len(), 4);
 }
 
 #[test]
@@ -395,10 +300,20 @@ fn the_rating_page_works_in_a_headless_browser() {
     let lines = ratings_lines(&dir);
     assert_eq!(lines.len(), 1 + choices, "{lines:?}");
     assert!(
-        lines[1..].iter().all(|l| l.starts_with("browser,")),
-        "{lines:?}"
+        lines[1..]
+            .iter()
+            .all(|l| l.starts_with("browser,") && l.ends_with(",true")),
+        "every row the test hook made is marked synthetic: {lines:?}"
     );
+    // The analysis leaves synthetic rows out unless asked.
     let md = aesthetics(tmp.path(), &dir);
+    assert!(md.contains("**No human data.**"), "{md}");
+    let (ok, stdout, stderr) = run(nnlab(tmp.path())
+        .arg("aesthetics")
+        .arg(&dir)
+        .arg("--with-synthetic"));
+    assert!(ok, "{stdout}\n{stderr}");
+    let md = std::fs::read_to_string(dir.join("results.md")).unwrap();
     assert!(
         md.contains(&format!("{choices} choices by 1 rater(s)")),
         "{md}"

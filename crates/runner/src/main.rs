@@ -128,6 +128,10 @@ enum Command {
     Aesthetics {
         /// The study folder (holding aesthetics.toml), e.g. experiments/art-vs-aesthetics.
         dir: PathBuf,
+        /// Count the ratings made by the rating page's test hook (`nnlab rate --synthetic`),
+        /// which are left out by default.
+        #[arg(long)]
+        with_synthetic: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -141,6 +145,11 @@ enum Command {
         /// Stop after this many recorded choices (default: run until Ctrl-C).
         #[arg(long)]
         stop_after: Option<usize>,
+        /// Serve the page with its test hook: `auto=N` in its URL makes N random choices by
+        /// itself. Every row this server records is marked synthetic, and the analysis leaves
+        /// such rows out unless asked (`nnlab aesthetics --with-synthetic`).
+        #[arg(long)]
+        synthetic: bool,
     },
     /// Download (if missing) and verify a known dataset.
     Data {
@@ -442,8 +451,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out.display()
             );
         }
-        Command::Aesthetics { dir, data } => {
-            let path = nnlab_runner::aesthetics::run(&dir, &data.options())?;
+        Command::Aesthetics {
+            dir,
+            with_synthetic,
+            data,
+        } => {
+            let path = nnlab_runner::aesthetics::run(&dir, &data.options(), with_synthetic)?;
             say!(
                 "written to {} and {}",
                 path.display(),
@@ -454,9 +467,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dir,
             port,
             stop_after,
+            synthetic,
         } => {
-            let n = nnlab_runner::aesthetics::rate::serve(&dir, port, stop_after, |url| {
-                say!("rating page (this machine only; the token keeps others out): {url}");
+            let opts = nnlab_runner::aesthetics::rate::Options {
+                port,
+                stop_after,
+                synthetic,
+            };
+            let n = nnlab_runner::aesthetics::rate::serve(&dir, &opts, |url| {
+                say!(
+                    "rating page (this machine only; the token in the URL keeps others out): {url}"
+                );
                 say!(
                     "choices go to {}; stop with Ctrl-C",
                     dir.join("ratings.csv").display()

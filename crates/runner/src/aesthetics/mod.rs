@@ -44,7 +44,8 @@ use crate::say;
 use crate::tasks::TrainOptions;
 
 /// Runs the aesthetics study in `dir` and writes its report; returns the `results.md` path.
-pub fn run(dir: &Path, opts: &TrainOptions) -> Result<PathBuf> {
+/// Ratings made by the rating page's test hook count only `with_synthetic`.
+pub fn run(dir: &Path, opts: &TrainOptions, with_synthetic: bool) -> Result<PathBuf> {
     let study = study::AestheticsFile::load(dir)?;
     let (device, backend) = crate::backend::select_device();
     let eye = eye::Eye::load(&dir.join(&study.eye), opts, &device, backend)?;
@@ -57,6 +58,6 @@ pub fn run(dir: &Path, opts: &TrainOptions) -> Result<PathBuf> {
     let sets = sets::make_all(&study, &eye, dir, opts, &device)?;
     let measured = measure::measure_all(&study, &sets, &eye)?;
     let preferred = maximize::preferred_images(&eye, study.seed)?;
-    let ratings = people::load(dir, &study, &sets)?;
+    let ratings = people::load(dir, &study, &sets, with_synthetic)?;
     report::write(dir, &study, &sets, &measured, &preferred, ratings.as_ref())
 }

@@ -189,6 +189,12 @@ fn people_section(
         r.raters,
         r.pool.len()
     ));
+    if r.synthetic_left_out > 0 {
+        lines.push(format!(
+            "{} synthetic choices (made by the rating page's test hook, `nnlab rate --synthetic`) are left out; `nnlab aesthetics --with-synthetic` counts them.",
+            r.synthetic_left_out
+        ));
+    }
     let (scores, correlations) = people::correlate(r, measured, sets, &[], study.seed);
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
