@@ -302,6 +302,52 @@ fn finished_runs_have_nothing_to_resume() {
     );
 }
 
+/// A model too large for the machine is refused before it is allocated, naming the key (it
+/// used to abort with "memory allocation of 62720000000 bytes failed"). The limit is set so that
+/// the test means the same on every machine; the article's config itself gets the machine's.
+#[test]
+fn a_model_too_large_for_memory_is_refused_naming_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let config = tiny_config(tmp.path(), 1);
+    for (set, key) in [
+        ("model.hidden=[20000000]", "model.hidden"),
+        ("train.batch_size=100", ""),
+    ] {
+        let (ok, _, stderr) = run(nnlab(tmp.path())
+            .env("NNLAB_MEMORY_LIMIT", (1u64 << 30).to_string())
+            .arg("train")
+            .arg(&config)
+            .args(["--set", set, "--out"])
+            .arg(tmp.path().join("run").join(key)));
+        if key.is_empty() {
+            assert!(ok, "a small model fits: {stderr}");
+            continue;
+        }
+        assert!(!ok);
+        assert!(
+            stderr.contains(&format!("key `{key}`")) && stderr.contains("1.0 GiB of memory"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("memory allocation"), "{stderr}");
+    }
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .env("NNLAB_MEMORY_LIMIT", (1u64 << 30).to_string())
+        .arg("train")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../configs/article_mlp.toml"
+        ))
+        .args([
+            "--set",
+            "model.hidden=[20000000]",
+            "--set",
+            "data.dataset=tiny",
+        ]));
+    assert!(!ok);
+    assert!(stderr.contains("key `model.hidden`"), "{stderr}");
+}
+
 #[test]
 fn a_diverging_run_stops_naming_epoch_step_and_learning_rate() {
     let tmp = tempfile::tempdir().unwrap();
@@ -929,6 +975,46 @@ fn a_study_with_overrides_leaves_its_record_alone() {
     let table = std::fs::read_to_string(variant.join("results.md")).unwrap();
     assert!(table.contains("**command-line overrides**"), "{table}");
     assert!(variant.join("runs/seed-1/summary.json").is_file());
+}
+
+/// `--set` with `--runs` (the table goes to the variant's folder, which nothing else made) and
+/// with `--results` in a new folder: both write the table and its charts.
+#[test]
+fn a_study_with_overrides_writes_where_it_is_told() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let study = tmp.path().join("grid");
+    std::fs::create_dir_all(&study).unwrap();
+    tiny_config(&study, 2);
+    std::fs::write(
+        study.join("study.toml"),
+        "title = \"t\"\nconfig = \"tiny.toml\"\nseeds = [1]\n",
+    )
+    .unwrap();
+    let runs = tmp.path().join("elsewhere/runs");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .current_dir(tmp.path())
+        .arg("study")
+        .arg(&study)
+        .args(["--set", "train.epochs=1", "--runs"])
+        .arg(&runs));
+    assert!(ok, "{stderr}");
+    assert!(runs.join("seed-1/summary.json").is_file());
+    let variant = tmp.path().join("runs/studies/grid/train.epochs=1");
+    assert!(variant.join("results.md").is_file());
+    assert!(variant.join("curves-test_accuracy.png").is_file());
+    let results = tmp.path().join("new/folder/table.md");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .current_dir(tmp.path())
+        .arg("study")
+        .arg(&study)
+        .args(["--set", "train.epochs=1", "--runs"])
+        .arg(&runs)
+        .arg("--results")
+        .arg(&results));
+    assert!(ok, "{stderr}");
+    assert!(results.is_file());
+    assert!(results.with_file_name("curves-test_accuracy.png").is_file());
 }
 
 /// Ctrl-C during a study stops its run at the next batch, saves it, and says to rerun the study.

@@ -28,6 +28,7 @@ pub mod data;
 pub mod hint;
 pub mod init;
 pub mod loss;
+pub mod memory;
 pub mod model;
 pub mod optimizer;
 pub mod train;

@@ -202,6 +202,11 @@ pub fn run(dir: &Path, opts: &StudyOptions) -> Result<Outcome> {
         }
         done.extend(jobs::run(dir, &r.cells, pending, opts)?);
     }
+    // The table and its charts may go to a folder nothing has made yet (a `--set` variant whose
+    // runs went elsewhere with `--runs`, or a new `--results` folder).
+    if let Some(folder) = r.results.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| crate::error::Error::io(folder, e))?;
+    }
     let charts = charts::write(&r.study, &r.cells, &done, &r.results)?;
     // The runs' own learning curves, redrawn from their records where a run keeps them (a study's
     // record holds some runs' pictures, not all), so they follow today's chart style.

@@ -136,6 +136,7 @@ pub fn build(
     backend: &str,
     workers: &[Device],
 ) -> Result<Box<dyn Task>> {
+    check_memory(config, data)?;
     let host = is_cpu(backend);
     if backend == "flex" {
         return build_on(config, data, device, host, workers);
@@ -146,6 +147,35 @@ pub fn build(
     let mut task = build_on(config, data, device, host, workers)?;
     checkpoint::transfer(drawn.as_ref(), task.as_mut())?;
     Ok(task)
+}
+
+/// Refuses a config whose run cannot fit in the memory available now (Linux's `MemAvailable`,
+/// or `NNLAB_MEMORY_LIMIT` bytes when set), before any of its model is allocated.
+fn check_memory(config: &RunConfig, data: &ImageDataset) -> Result<()> {
+    let limit = std::env::var("NNLAB_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(memory_available);
+    let Some(available) = limit else {
+        return Ok(());
+    };
+    let shape = nnlab_config::memory::ImageShape {
+        channels: 1,
+        rows: data.rows,
+        cols: data.cols,
+        classes: data.classes,
+    };
+    config
+        .check_memory(shape, available)
+        .map_err(|e| Error::Config(e.0))
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes.
+fn memory_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The task `config` describes with its parameters drawn on `device` itself; `host` fuses

@@ -1,0 +1,312 @@
+//! How much memory a run of a config needs, estimated from its shapes before anything is
+//! allocated, so that a model that cannot fit is refused with the key that made it too large
+//! instead of aborting on a failed allocation.
+//!
+//! The estimate counts, in `f32`s: the parameters; their gradients; the optimizer's state (two
+//! moments for Adam and AdamW, one for momentum SGD, RMSprop and AdaGrad); a host copy of the
+//! parameters (drawn on the host, and the checkpoint's bytes); and the activations of one
+//! training batch and one evaluation batch, each kept for the backward pass with its gradient.
+//! It errs high: the point is to refuse what cannot possibly fit, not to plan to the byte.
+
+use crate::model::{ModelConfig, Pooling};
+use crate::optimizer::OptimizerName;
+use crate::{ConfigError, Result, RunConfig};
+
+/// The images a run trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageShape {
+    /// Channels per pixel.
+    pub channels: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Classes (for classifiers).
+    pub classes: usize,
+}
+
+/// A run's estimated memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Footprint {
+    /// Trainable parameters (and batch norm's running statistics).
+    pub parameters: u128,
+    /// Bytes of parameters, gradients, optimizer state and the host copy.
+    pub state_bytes: u128,
+    /// Bytes of one batch's activations and their gradients.
+    pub activation_bytes: u128,
+    /// The config key that sets the model's size (named when it does not fit).
+    pub size_key: &'static str,
+}
+
+impl Footprint {
+    /// All bytes.
+    pub fn total(&self) -> u128 {
+        self.state_bytes + self.activation_bytes
+    }
+}
+
+/// Parameters and per-example activations of a stack of dense layers `widths[0] -> ... -> last`.
+fn dense(widths: &[usize]) -> (u128, u128) {
+    let params = widths
+        .windows(2)
+        .map(|w| w[0] as u128 * w[1] as u128 + w[1] as u128)
+        .sum();
+    let acts = widths.iter().map(|&w| w as u128).sum();
+    (params, acts)
+}
+
+fn chain(first: usize, middle: &[usize], last: usize) -> Vec<usize> {
+    std::iter::once(first)
+        .chain(middle.iter().copied())
+        .chain(std::iter::once(last))
+        .collect()
+}
+
+/// Bytes in a gibibyte, for messages.
+const GIB: f64 = (1u64 << 30) as f64;
+
+impl RunConfig {
+    /// The memory a run of this config needs on images of `shape`.
+    pub fn footprint(&self, shape: ImageShape) -> Footprint {
+        let features = shape.channels * shape.rows * shape.cols;
+        let (params, per_example, size_key): (u128, u128, &'static str) = match &self.model {
+            ModelConfig::Mlp(m) => {
+                let (p, a) = dense(&chain(features, &m.hidden, shape.classes));
+                (p, a, "model.hidden")
+            }
+            ModelConfig::Cnn(c) => {
+                let (mut p, mut a) = (0u128, features as u128);
+                let (mut maps, mut side) = (shape.channels, shape.rows.max(shape.cols));
+                for (i, &out) in c.channels.iter().enumerate() {
+                    let pad = c.padding.get(i).copied().unwrap_or(0);
+                    let k = c.kernel as u128;
+                    p += k * k * maps as u128 * out as u128 + out as u128;
+                    if c.batch_norm {
+                        p += 4 * out as u128;
+                    }
+                    let conv_side = (side + 2 * pad + 1).saturating_sub(c.kernel);
+                    a += out as u128 * (conv_side * conv_side) as u128;
+                    side = match c.pool {
+                        Pooling::Max | Pooling::Avg => conv_side / 2,
+                    };
+                    maps = out;
+                }
+                let widths = chain(maps * side * side, &c.dense, shape.classes);
+                let (dp, da) = dense(&widths);
+                // The first dense layer joins the last convolution's maps to the first dense
+                // width: it counts for whichever of the two is the wider.
+                let flatten = widths[0] as u128 * widths[1] as u128;
+                let (to_dense, to_convs) = if widths[1] > widths[0] {
+                    (dp, p)
+                } else {
+                    (dp - flatten, p + flatten)
+                };
+                let key = if to_dense > to_convs {
+                    "model.dense"
+                } else {
+                    "model.channels"
+                };
+                (p + dp, a + da, key)
+            }
+            ModelConfig::Autoencoder(m) => {
+                let (p, a) = dense(&chain(features, &m.encoder, m.code));
+                (2 * p, 2 * a, "model.encoder")
+            }
+            ModelConfig::Pca(m) => {
+                // The covariance matrix and its eigenvectors, and the components.
+                let f = features as u128;
+                (
+                    2 * f * f + m.components as u128 * f,
+                    2 * f,
+                    "model.components",
+                )
+            }
+            ModelConfig::Vae(m) => {
+                let (pe, ae) = dense(&chain(features, &m.hidden, 2 * m.latent));
+                let mut back: Vec<usize> = m.hidden.clone();
+                back.reverse();
+                let (pd, ad) = dense(&chain(m.latent, &back, features));
+                (pe + pd, ae + ad, "model.hidden")
+            }
+            ModelConfig::Gan(m) => {
+                let (pg, ag) = dense(&chain(m.latent, &m.generator, features));
+                let (pd, ad) = dense(&chain(features, &m.discriminator, 1));
+                let key = if pg > pd {
+                    "model.generator"
+                } else {
+                    "model.discriminator"
+                };
+                // The discriminator sees a real and a generated batch.
+                (pg + pd, ag + 2 * ad, key)
+            }
+            ModelConfig::Dcgan(m) => {
+                let (z, g, d, c) = (
+                    m.latent as u128,
+                    m.g_features as u128,
+                    m.d_features as u128,
+                    shape.channels as u128,
+                );
+                let gen_p = z * 2 * g * 49
+                    + 2 * g * 49
+                    + 4 * 2 * g
+                    + 16 * 2 * g * g
+                    + g
+                    + 4 * g
+                    + 16 * g * c
+                    + c;
+                let disc_p = 16 * c * d + d + 16 * d * 2 * d + 2 * d + 4 * 2 * d + 2 * d * 49 + 1;
+                let gen_a = z + 2 * g * 49 + g * 196 + c * 784;
+                let disc_a = c * 784 + d * 196 + 2 * d * 49 + 1;
+                let key = if g >= d {
+                    "model.g_features"
+                } else {
+                    "model.d_features"
+                };
+                (gen_p + disc_p, gen_a + 2 * disc_a, key)
+            }
+        };
+        let moments: u128 = match self.train.optimizer {
+            OptimizerName::Adam | OptimizerName::Adamw => 2,
+            OptimizerName::Sgd | OptimizerName::Rmsprop | OptimizerName::Adagrad => 1,
+        };
+        // Weights, gradients, the optimizer's moments, the host copy.
+        let state_bytes = 4 * params * (3 + moments);
+        // Each activation and its gradient, for a training and an evaluation batch.
+        let batch = (self.train.batch_size + self.train.eval_batch_size) as u128;
+        let activation_bytes = 4 * 2 * per_example * batch;
+        Footprint {
+            parameters: params,
+            state_bytes,
+            activation_bytes,
+            size_key,
+        }
+    }
+
+    /// Refuses a config whose run needs more than `available` bytes, naming the key that sets
+    /// the model's size, or the batch size when the run would fit with smaller batches.
+    pub fn check_memory(&self, shape: ImageShape, available: u64) -> Result<()> {
+        let f = self.footprint(shape);
+        if f.total() <= available as u128 {
+            return Ok(());
+        }
+        // The batches are to blame when the run would fit with batches of one example.
+        let mut one = self.clone();
+        one.train.batch_size = 1;
+        one.train.eval_batch_size = 1;
+        let key = if one.footprint(shape).total() > available as u128 {
+            f.size_key
+        } else if self.train.batch_size >= self.train.eval_batch_size {
+            "train.batch_size"
+        } else {
+            "train.eval_batch_size"
+        };
+        Err(ConfigError(format!(
+            "config: key `{key}`: this run needs about {:.1} GiB ({} parameters: {:.1} GiB with \
+             their gradients and the optimizer's state; a batch's activations {:.1} GiB) and \
+             {:.1} GiB of memory is available; make the model or the batch smaller",
+            f.total() as f64 / GIB,
+            f.parameters,
+            f.state_bytes as f64 / GIB,
+            f.activation_bytes as f64 / GIB,
+            available as f64 / GIB
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MNIST: ImageShape = ImageShape {
+        channels: 1,
+        rows: 28,
+        cols: 28,
+        classes: 10,
+    };
+    const GIB: u64 = 1 << 30;
+
+    fn config(model: &str) -> RunConfig {
+        RunConfig::parse(
+            &format!("name = \"m\"\n[model]\n{model}\n[train]\nepochs = 1\nbatch_size = 128\n"),
+            "test",
+            &[],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_article_mlp_counts_its_parameters_exactly() {
+        // 784 * 32 + 32 + 32 * 10 + 10 = 25,450 (the article's Keras summary).
+        let f = config("kind = \"mlp\"\nhidden = [32]").footprint(MNIST);
+        assert_eq!(f.parameters, 25_450);
+    }
+
+    #[test]
+    fn every_family_fits_as_configured_and_is_refused_when_huge() {
+        for (normal, huge, key) in [
+            (
+                "kind = \"mlp\"",
+                "kind = \"mlp\"\nhidden = [20000000]",
+                "model.hidden",
+            ),
+            (
+                "kind = \"cnn\"",
+                "kind = \"cnn\"\nchannels = [6, 200000]",
+                "model.channels",
+            ),
+            (
+                "kind = \"cnn\"",
+                "kind = \"cnn\"\ndense = [100000000]",
+                "model.dense",
+            ),
+            (
+                "kind = \"autoencoder\"",
+                "kind = \"autoencoder\"\nencoder = [50000000]",
+                "model.encoder",
+            ),
+            (
+                "kind = \"pca\"",
+                "kind = \"pca\"\ncomponents = 20000000000",
+                "model.components",
+            ),
+            (
+                "kind = \"vae\"",
+                "kind = \"vae\"\nhidden = [50000000]",
+                "model.hidden",
+            ),
+            (
+                "kind = \"gan\"",
+                "kind = \"gan\"\ngenerator = [50000000]",
+                "model.generator",
+            ),
+            (
+                "kind = \"gan\"",
+                "kind = \"gan\"\ndiscriminator = [50000000]",
+                "model.discriminator",
+            ),
+            (
+                "kind = \"dcgan\"",
+                "kind = \"dcgan\"\ng_features = 100000",
+                "model.g_features",
+            ),
+            (
+                "kind = \"dcgan\"",
+                "kind = \"dcgan\"\nd_features = 100000",
+                "model.d_features",
+            ),
+        ] {
+            config(normal).check_memory(MNIST, GIB).unwrap();
+            let e = config(huge).check_memory(MNIST, 8 * GIB).unwrap_err().0;
+            assert!(e.contains(&format!("key `{key}`")), "{huge}: {e}");
+            assert!(e.contains("8.0 GiB of memory is available"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_huge_batch_names_the_batch_size() {
+        let mut c = config("kind = \"cnn\"\nchannels = [512, 512]\npadding = [2, 0]");
+        c.train.batch_size = 1_000_000;
+        let e = c.check_memory(MNIST, 8 * GIB).unwrap_err().0;
+        assert!(e.contains("key `train.batch_size`"), "{e}");
+    }
+}
