@@ -39,7 +39,7 @@ fn study(tmp: &Path) -> PathBuf {
         dir.join("aesthetics.toml"),
         r#"title = "tiny aesthetics"
 eye = "../runs/eye"
-images = 12
+images = 60
 rated_per_set = 3
 [[set]]
 name = "real"
@@ -109,6 +109,9 @@ fn report_without_and_with_human_choices() {
             "{measure} missing:\n{md}"
         );
     }
+    assert!(md.contains("refused (n = 10 < 50)"), "{md}");
+    assert!(md.contains("(n = 60)"), "{md}");
+    assert!(md.contains("unitless, x 1000"), "KID's unit: {md}");
     let page = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
     for set in SETS {
         assert!(page.contains(&format!("src=\"sets/{set}.png\"")), "{set}");
@@ -126,8 +129,8 @@ fn report_without_and_with_human_choices() {
     }
     assert_eq!(
         csv.lines().count(),
-        1 + 12 * 4 + 10,
-        "12 per set, 10 prototypes"
+        1 + 60 * 4 + 10,
+        "60 per set, 10 prototypes"
     );
     // The record: every set's figures, with the build that made them.
     let summary: serde_json::Value =
@@ -135,10 +138,26 @@ fn report_without_and_with_human_choices() {
     assert!(summary["git_rev"].is_string());
     for set in SETS {
         let figures = &summary["sets"][set];
-        assert!(
-            figures["set_measures"]["fid"].is_number(),
-            "{set}: {figures}"
+        let measures = &figures["set_measures"];
+        // Every set measure says its n; a set too small for a measure is refused, saying so:
+        // 60 images are too few for the Inception Score (100), 10 prototypes for all but the
+        // distance to the training images.
+        let n = if set == "prototypes" { 10 } else { 60 };
+        assert_eq!(measures["kid"]["n"], n, "{set}: {measures}");
+        assert_eq!(
+            measures["inception_score"]["refused"],
+            format!("n = {n} < 100"),
+            "{set}: {measures}"
         );
+        if set == "prototypes" {
+            assert!(measures["kid"]["value"].is_null(), "{measures}");
+            assert_eq!(measures["kid"]["refused"], "n = 10 < 50");
+        } else {
+            for m in ["kid", "precision", "recall"] {
+                assert!(measures[m]["value"].is_number(), "{set} {m}: {measures}");
+                assert!(measures[m]["sd"].is_number(), "{set} {m}: {measures}");
+            }
+        }
         assert!(
             figures["image_measures_mean_std"]["complexity"][0].is_number(),
             "{set}: {figures}"

@@ -469,20 +469,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             stop_after,
             synthetic,
         } => {
-            let opts = nnlab_runner::aesthetics::rate::Options {
+            let opts = nnlab_rate::Options {
                 port,
                 stop_after,
                 synthetic,
             };
-            let n = nnlab_runner::aesthetics::rate::serve(&dir, &opts, |url| {
-                say!(
-                    "rating page (this machine only; the token in the URL keeps others out): {url}"
-                );
-                say!(
-                    "choices go to {}; stop with Ctrl-C",
-                    dir.join("ratings.csv").display()
-                );
-            })?;
+            nnlab_runner::engine::interrupt::arm();
+            let ctrl_c = nnlab_runner::engine::interrupt::requested;
+            let n = nnlab_rate::serve(
+                &dir,
+                &opts,
+                |url| {
+                    say!(
+                        "rating page (this machine only; the token in the URL keeps others out): {url}"
+                    );
+                    say!(
+                        "choices go to {}; stop with Ctrl-C",
+                        dir.join("ratings.csv").display()
+                    );
+                },
+                ctrl_c,
+            )?;
             say!("{n} choices recorded");
         }
         Command::Data { name, data } => {

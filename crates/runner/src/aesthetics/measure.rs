@@ -50,35 +50,87 @@ pub const IMAGE_MEASURES: [(&str, &str); 13] = [
 pub const SET_MEASURES: [(&str, &str); 7] = [
     (
         "inception_score",
-        "Inception Score with the eye, 10 splits (Salimans et al. 2016); at most 10",
+        "Inception Score with the eye, 10 splits (Salimans et al. 2016); from 1 to 10 (the classes); +- over the splits",
     ),
     (
         "fid",
-        "Frechet distance to real test images in the eye's features (Heusel et al. 2017)",
+        "Frechet distance to real test images in the eye's features, in squared feature units (Heusel et al. 2017)",
     ),
     (
         "kid",
-        "kernel distance to real test images, x 1000 (Binkowski et al. 2018)",
+        "kernel inception distance to real test images: the squared MMD of a cubic polynomial kernel, unitless, x 1000 (Binkowski et al. 2018)",
     ),
     (
         "precision",
-        "share inside the real images' manifold, k = 3 (Kynkaanniemi et al. 2019)",
+        "share of the set inside the real images' manifold, k = 3 (Kynkaanniemi et al. 2019)",
     ),
-    ("recall", "share of real images inside the set's manifold"),
+    (
+        "recall",
+        "share of real images inside the set's manifold, k = 3",
+    ),
     (
         "nearest_train",
-        "mean pixel distance to the nearest training image (memorisation)",
+        "mean pixel distance to the nearest training image, pixels in [0, 1] (memorisation)",
     ),
     ("images", "images in the set"),
 ];
+
+/// The fewest images a set needs before each set measure is reported: the Inception Score needs
+/// 10 splits of at least 10 images (with one image per split it is exactly 1 whatever the images
+/// are); FID a covariance of full rank in the eye's features (`2 d`, given separately); KID and
+/// precision/recall enough images that one image does not move the figure by more than 2 %.
+pub const MIN_IMAGES: [usize; 7] = [100, 0, 50, 50, 50, 1, 0];
+
+/// How many random samples of the real images, each of the set's own size, a set is compared
+/// with; the figure is their mean and the +- their standard deviation.
+pub const REAL_DRAWS: usize = 5;
+
+/// One set measure: the figure, its spread, the images it compared, or why it was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetFigure {
+    /// The figure (`NaN` when refused).
+    pub value: f64,
+    /// The standard deviation over the real samples (or the Inception Score's splits); `NaN`
+    /// where there is none.
+    pub sd: f64,
+    /// Images of the set compared (and of each real sample).
+    pub n: usize,
+    /// Why the figure is not given.
+    pub refused: Option<String>,
+}
+
+impl SetFigure {
+    fn of(value: f64, sd: f64, n: usize) -> Self {
+        Self {
+            value,
+            sd,
+            n,
+            refused: None,
+        }
+    }
+
+    fn refuse(n: usize, need: usize) -> Self {
+        Self {
+            value: f64::NAN,
+            sd: f64::NAN,
+            n,
+            refused: Some(format!("n = {n} < {need}")),
+        }
+    }
+}
+
+/// Mean and standard deviation of a measure taken once per real sample.
+fn over_draws(values: &[f64]) -> (f64, f64) {
+    crate::study::report::mean_std(values)
+}
 
 /// What was measured of one set.
 #[derive(Debug, Clone)]
 pub struct Measured {
     /// Per image, one value per [`IMAGE_MEASURES`] entry (`NaN` where it does not apply).
     pub per_image: Vec<[f64; IMAGE_MEASURES.len()]>,
-    /// One value per [`SET_MEASURES`] entry.
-    pub per_set: [f64; SET_MEASURES.len()],
+    /// One figure per [`SET_MEASURES`] entry.
+    pub per_set: [SetFigure; SET_MEASURES.len()],
     /// The eye's predicted class per image.
     pub predicted: Vec<usize>,
 }
@@ -193,34 +245,83 @@ pub fn measure_all(study: &AestheticsFile, sets: &[ImageSet], eye: &Eye) -> Resu
             } else {
                 &real_a
             };
-            let is_ = inception_score::inception_score(&probs, k, 10.min(imgs.n.max(1))).0;
-            let fid_ = if feats.n > 1 {
-                fid::fid(&feats, reference)
+            let n = feats.n;
+            let (is_, is_sd) = inception_score::inception_score(&probs, k, 10);
+            let is_ = if n < MIN_IMAGES[0] {
+                SetFigure::refuse(n, MIN_IMAGES[0])
             } else {
-                f64::NAN
+                SetFigure::of(is_, is_sd, n)
             };
-            let kid_ = if feats.n > 1 {
-                1000.0 * kid::kid(&feats, reference, 20, 200.min(feats.n), study.seed).0
+            // Each reference measure against REAL_DRAWS samples of the real images of this set's
+            // size, so that every set is compared at its own n and the spread is known.
+            let m = n.min(reference.n);
+            let draws: Vec<Features> = (0..REAL_DRAWS as u64)
+                .map(|draw| sample(reference, m, study.seed.wrapping_add(draw)))
+                .collect();
+            let compared = subset(&feats, m);
+            let each = |need: usize, f: &dyn Fn(&Features) -> f64| {
+                if m < need.max(1) {
+                    return SetFigure::refuse(n, need);
+                }
+                let values: Vec<f64> = draws.iter().map(f).collect();
+                let (mean, sd) = over_draws(&values);
+                SetFigure::of(mean, sd, m)
+            };
+            let fid_ = each(2 * d, &|r| fid::fid(&compared, r));
+            let kid_ = each(MIN_IMAGES[2], &|r| {
+                1000.0 * kid::kid(&compared, r, 20, 200.min(m), study.seed).0
+            });
+            let pr: Vec<(f64, f64)> = if m >= MIN_IMAGES[3] {
+                draws
+                    .iter()
+                    .map(|r| precision_recall::precision_recall(r, &compared, 3))
+                    .collect()
             } else {
-                f64::NAN
+                Vec::new()
             };
-            let (precision, recall) = if feats.n > 3 {
-                let r = subset(reference, 1000);
-                precision_recall::precision_recall(&r, &subset(&feats, 1000), 3)
-            } else {
-                (f64::NAN, f64::NAN)
+            let pr_figure = |pick: fn(&(f64, f64)) -> f64| {
+                if pr.is_empty() {
+                    SetFigure::refuse(n, MIN_IMAGES[3])
+                } else {
+                    let values: Vec<f64> = pr.iter().map(pick).collect();
+                    let (mean, sd) = over_draws(&values);
+                    SetFigure::of(mean, sd, m)
+                }
             };
-            let near = nearest_train(
-                eye,
-                &set.eye_pixels[..set.eye_pixels.len().min(500 * eye.data.features())],
+            let shown = set.eye_pixels.len().min(500 * eye.data.features());
+            let near = SetFigure::of(
+                nearest_train(eye, &set.eye_pixels[..shown]),
+                f64::NAN,
+                shown / eye.data.features(),
             );
             Ok(Measured {
                 per_image,
-                per_set: [is_, fid_, kid_, precision, recall, near, imgs.n as f64],
+                per_set: [
+                    is_,
+                    fid_,
+                    kid_,
+                    pr_figure(|p| p.0),
+                    pr_figure(|p| p.1),
+                    near,
+                    SetFigure::of(imgs.n as f64, f64::NAN, imgs.n),
+                ],
                 predicted,
             })
         })
         .collect()
+}
+
+/// `n` rows of `f` drawn without replacement, seeded.
+fn sample(f: &Features, n: usize, seed: u64) -> Features {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut rows: Vec<usize> = (0..f.n).collect();
+    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    let values = rows[..n.min(f.n)]
+        .iter()
+        .flat_map(|&r| f.row(r).iter().copied())
+        .collect();
+    Features::new(n.min(f.n), f.d, values)
 }
 
 fn subset(f: &Features, n: usize) -> Features {

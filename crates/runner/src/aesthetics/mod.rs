@@ -25,14 +25,13 @@
 //!
 //! Layout: [`study`] (the file), [`sets`] (making the images), [`measure`] (every measure of an
 //! image and of a set), [`eye`] (the classifier as perceiver), [`maximize`] (what the network
-//! likes), [`people`] (ratings, Bradley-Terry, Spearman), [`report`] (HTML, markdown, plots),
-//! [`rate`] (the rating server).
+//! likes), [`people`] (ratings, Bradley-Terry, Spearman), [`report`] (HTML, markdown, plots).
+//! The rating server is the `nnlab-rate` crate.
 
 pub mod eye;
 pub mod maximize;
 pub mod measure;
 pub mod people;
-pub mod rate;
 pub mod report;
 pub mod sets;
 pub mod study;

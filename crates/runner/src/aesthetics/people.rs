@@ -10,42 +10,7 @@ use super::measure::{IMAGE_MEASURES, Measured};
 use super::sets::ImageSet;
 use super::study::{AestheticsFile, Direction};
 use crate::error::{Error, Result};
-
-/// The ratings file in the study folder.
-pub const RATINGS: &str = "ratings.csv";
-/// Its header: who chose, when (the server's clock), the pair shown, the image chosen, the
-/// response time the page measured and the one the server measured (from serving the pair to
-/// receiving the choice), the pair's one-time id, and whether the choice was made by the page's
-/// test hook rather than a person.
-pub const HEADER: &str = "rater,unix_ms,left,right,chosen,response_ms,server_ms,pair,synthetic";
-/// The header of files written before the server issued pairs (every row a person's choice).
-pub const HEADER_V1: &str = "rater,unix_ms,left,right,chosen,response_ms";
-
-/// One row of the ratings file.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Row {
-    /// The rater's name (any text of 1 to 40 characters; CSV-escaped in the file).
-    pub rater: String,
-    /// When the choice was recorded, in milliseconds since 1970.
-    pub unix_ms: u128,
-    /// Pool id of the left image.
-    pub left: String,
-    /// Pool id of the right image.
-    pub right: String,
-    /// Pool id of the chosen image (`left` or `right`).
-    pub chosen: String,
-    /// Milliseconds from showing the pair to the click, measured by the page.
-    pub response_ms: u64,
-    /// Milliseconds from serving the pair to receiving the choice, measured by the server.
-    #[serde(default)]
-    pub server_ms: Option<u64>,
-    /// The pair's one-time id.
-    #[serde(default)]
-    pub pair: Option<String>,
-    /// Made by the page's test hook (`nnlab rate --synthetic`), not by a person.
-    #[serde(default)]
-    pub synthetic: Option<bool>,
-}
+pub use nnlab_rate::ratings::{HEADER, HEADER_V1, RATINGS, ReadNotes, Row, read_rows};
 
 /// One image of the rating pool: `set:index`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,69 +51,6 @@ pub struct Ratings {
     pub synthetic_left_out: usize,
 }
 
-/// What reading a ratings file found besides its rows.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReadNotes {
-    /// The last line had no line end (a write cut short): it was skipped.
-    pub torn_last_line: bool,
-}
-
-/// Reads the rows of a ratings file's text. The header must be [`HEADER`] or [`HEADER_V1`]; a
-/// last line without its line end is reported and skipped, every earlier row kept; any other
-/// unreadable row is an error naming its line.
-pub fn read_rows(path: &Path, text: &str) -> Result<(Vec<Row>, ReadNotes)> {
-    let bad =
-        |line: usize, why: String| Error::Study(format!("{}: line {line}: {why}", path.display()));
-    let header = text.lines().next().unwrap_or_default();
-    if header != HEADER && header != HEADER_V1 {
-        return Err(bad(
-            1,
-            format!("the header is {header:?}, expected {HEADER:?}"),
-        ));
-    }
-    let mut notes = ReadNotes::default();
-    let mut body = &text[text.find('\n').map_or(text.len(), |i| i + 1)..];
-    if !body.is_empty() && !body.ends_with('\n') {
-        notes.torn_last_line = true;
-        body = &body[..body.rfind('\n').map_or(0, |i| i + 1)];
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(false)
-        .from_reader(body.as_bytes());
-    let columns = header.split(',').count();
-    let mut rows = Vec::new();
-    for (k, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(k + 2, format!("not a CSV row: {e}")))?;
-        if record.len() != columns {
-            return Err(bad(
-                k + 2,
-                format!("{} fields, the header has {columns}", record.len()),
-            ));
-        }
-        let row: Row = if columns == HEADER.split(',').count() {
-            record.deserialize(None)
-        } else {
-            record
-                .deserialize::<(String, u128, String, String, String, u64)>(None)
-                .map(|(rater, unix_ms, left, right, chosen, response_ms)| Row {
-                    rater,
-                    unix_ms,
-                    left,
-                    right,
-                    chosen,
-                    response_ms,
-                    server_ms: None,
-                    pair: None,
-                    synthetic: None,
-                })
-        }
-        .map_err(|e| bad(k + 2, format!("not a rating: {e}")))?;
-        rows.push(row);
-    }
-    Ok((rows, notes))
-}
-
 /// The study's ratings, if anyone has rated. Rows made by the page's test hook are left out
 /// unless `with_synthetic`.
 pub fn load(
@@ -163,7 +65,7 @@ pub fn load(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(&path, e)),
     };
-    let (rows, notes) = read_rows(&path, &text)?;
+    let (rows, notes) = read_rows(&path, &text).map_err(|e| Error::Study(e.to_string()))?;
     if notes.torn_last_line {
         crate::complain!(
             "{}: the last line has no line end (a write cut short); skipped, every earlier row kept",

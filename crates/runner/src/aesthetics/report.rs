@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::maximize::Preferred;
-use super::measure::{IMAGE_MEASURES, Measured, SET_MEASURES};
+use super::measure::{IMAGE_MEASURES, MIN_IMAGES, Measured, REAL_DRAWS, SET_MEASURES, SetFigure};
 use super::people::{self, Ratings};
-use super::rate::{POOL, POOL_LIST};
 use super::sets::ImageSet;
 use super::study::AestheticsFile;
 use crate::error::{Error, Result};
@@ -17,6 +16,7 @@ use crate::pictures;
 use crate::plot;
 use crate::run_dir::write_atomic;
 use crate::study::report::mean_std;
+use nnlab_rate::{POOL, POOL_LIST};
 
 /// Mean and std of a per-image measure over a set, ignoring values that do not apply.
 fn stat(m: &Measured, k: usize) -> Option<(f64, f64)> {
@@ -27,6 +27,21 @@ fn stat(m: &Measured, k: usize) -> Option<(f64, f64)> {
         .filter(|v| v.is_finite())
         .collect();
     (!xs.is_empty()).then(|| mean_std(&xs))
+}
+
+/// How the sets are compared with real images, under the table.
+const SET_NOTE: &str = "Every set is compared with random samples of real test images of its own size n (the figures depend on n, so sets are compared only at equal n), drawn REAL_DRAWS times; the figure is the mean over the draws and +- their standard deviation (for the Inception Score, over its 10 splits). A measure is refused where the set is too small for it. Real test images are compared with samples of the other half of the test set, so their column is the baseline of every other. What each measures:";
+
+/// A set measure as a table shows it: the figure with its spread and n, or why it is refused.
+fn figure(name: &str, f: &SetFigure) -> String {
+    if let Some(why) = &f.refused {
+        return format!("refused ({why})");
+    }
+    match name {
+        "images" => format!("{}", f.n),
+        _ if f.sd.is_finite() => format!("{} ± {} (n = {})", fmt(f.value), fmt(f.sd), f.n),
+        _ => format!("{} (n = {})", fmt(f.value), f.n),
+    }
 }
 
 fn fmt(v: f64) -> String {
@@ -253,8 +268,16 @@ fn summary(study: &AestheticsFile, sets: &[ImageSet], measured: &[Measured]) -> 
                 .collect();
             let set: serde_json::Map<String, serde_json::Value> = SET_MEASURES
                 .iter()
-                .zip(m.per_set)
-                .map(|((name, _), v)| (name.to_string(), serde_json::json!(finite(v))))
+                .zip(&m.per_set)
+                .map(|((name, _), f)| {
+                    let figure = serde_json::json!({
+                        "value": finite(f.value),
+                        "sd": finite(f.sd),
+                        "n": f.n,
+                        "refused": f.refused,
+                    });
+                    (name.to_string(), figure)
+                })
                 .collect();
             let figures = serde_json::json!({
                 "origin": s.origin,
@@ -340,15 +363,23 @@ fn markdown(
     );
     let _ = writeln!(s, "|---|{}", "---|".repeat(sets.len()));
     for (k, (name, _)) in SET_MEASURES.iter().enumerate() {
-        let cells: Vec<String> = measured.iter().map(|m| fmt(m.per_set[k])).collect();
+        let cells: Vec<String> = measured
+            .iter()
+            .map(|m| figure(name, &m.per_set[k]))
+            .collect();
         let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
     }
-    let _ = writeln!(
-        s,
-        "\nReal test images are compared with the other half of the test set, so their column is the baseline of every other. What each measures:\n"
-    );
-    for (name, what) in SET_MEASURES {
-        let _ = writeln!(s, "- `{name}`: {what}");
+    let note = SET_NOTE.replace("REAL_DRAWS", &REAL_DRAWS.to_string());
+    let _ = writeln!(s, "\n{note}\n");
+    for (k, (name, what)) in SET_MEASURES.iter().enumerate() {
+        let need = match (*name, MIN_IMAGES[k]) {
+            ("fid", _) => {
+                " (needs at least twice as many images as the eye has features)".to_string()
+            }
+            (_, n) if n > 1 => format!(" (needs at least {n} images)"),
+            _ => String::new(),
+        };
+        let _ = writeln!(s, "- `{name}`: {what}{need}");
     }
     let _ = writeln!(s, "\n## What the network likes\n");
     let _ = writeln!(
@@ -458,7 +489,10 @@ fn page(
             .map(|(k, (name, _))| {
                 (
                     name.to_string(),
-                    measured.iter().map(|m| fmt(m.per_set[k])).collect(),
+                    measured
+                        .iter()
+                        .map(|m| figure(name, &m.per_set[k]))
+                        .collect(),
                 )
             })
             .collect(),

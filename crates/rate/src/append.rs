@@ -7,8 +7,8 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::aesthetics::people::{HEADER, RATINGS, Row};
-use crate::error::{Error, Result};
+use crate::error::{RateError, Result};
+use crate::ratings::{HEADER, RATINGS, Row};
 
 /// The lock file beside `ratings.csv`, held while a server runs.
 pub const LOCK: &str = ".rate.lock";
@@ -32,25 +32,25 @@ impl RatingsFile {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
+            .map_err(|e| RateError::io(&lock_path, e))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(Error::Study(format!(
+                return Err(RateError::Refused(format!(
                     "{}: another `nnlab rate` is serving this study (it holds {}); \
                      stop it first",
                     dir.display(),
                     lock_path.display()
                 )));
             }
-            Err(TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+            Err(TryLockError::Error(e)) => return Err(RateError::io(&lock_path, e)),
         }
         let path = dir.join(RATINGS);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+            .map_err(|e| RateError::io(&path, e))?;
         let mut this = Self {
             path,
             file,
@@ -59,14 +59,14 @@ impl RatingsFile {
         let len = this
             .file
             .metadata()
-            .map_err(|e| Error::io(&this.path, e))?
+            .map_err(|e| RateError::io(&this.path, e))?
             .len();
         if len == 0 {
             this.append_bytes(format!("{HEADER}\n").as_bytes())?;
             // The new file's name is durable only once its folder is.
             File::open(dir)
                 .and_then(|d| d.sync_all())
-                .map_err(|e| Error::io(dir, e))?;
+                .map_err(|e| RateError::io(dir, e))?;
         }
         Ok(this)
     }
@@ -81,7 +81,7 @@ impl RatingsFile {
                 .from_writer(&mut line);
             w.serialize(row)
                 .and_then(|()| w.flush().map_err(csv::Error::from))
-                .map_err(|e| Error::Study(format!("cannot write a ratings row: {e}")))?;
+                .map_err(|e| RateError::Refused(format!("cannot write a ratings row: {e}")))?;
         }
         self.append_bytes(&line)
     }
@@ -91,15 +91,17 @@ impl RatingsFile {
         let n = self
             .file
             .write(bytes)
-            .map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| RateError::io(&self.path, e))?;
         if n != bytes.len() {
-            return Err(Error::Study(format!(
+            return Err(RateError::Refused(format!(
                 "{}: a short write ({n} of {} bytes; the disk may be full)",
                 self.path.display(),
                 bytes.len()
             )));
         }
-        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+        self.file
+            .sync_data()
+            .map_err(|e| RateError::io(&self.path, e))
     }
 }
 

@@ -10,17 +10,13 @@
 //! 500, so no single request can stop or stall the server.
 //!
 //! Who may rate: the server listens on 127.0.0.1 only; every request must carry the study's token
-//! (see [`token`]), at first in the URL `nnlab rate` prints and then in a cookie (HttpOnly,
+//! (see [`crate::token`]), at first in the URL `nnlab rate` prints and then in a cookie (HttpOnly,
 //! SameSite=Strict) set while the browser is redirected to a URL without it; the `Host` header
 //! must name this server, and a POST's `Origin` this page, so that another web page in the
 //! rater's browser cannot post choices (cross-site forms, DNS rebinding).
 //!
 //! What is recorded: every pair the server shows has a one-time id; a choice names that id and
-//! one of its two images, and is recorded once (see [`append`] for how rows reach the disk).
-
-mod append;
-mod page;
-pub mod token;
+//! one of its two images, and is recorded once (see [`crate::append`] for how rows reach the disk).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -42,11 +38,10 @@ use tokio::sync::{Semaphore, watch};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-pub use append::{LOCK, RatingsFile};
-pub use token::TOKEN;
-
-use super::people::Row;
-use crate::error::{Error, Result};
+use crate::append::RatingsFile;
+use crate::error::{RateError, Result};
+use crate::ratings::Row;
+use crate::{page, token};
 
 /// The folder of the pool's images inside the report folder.
 pub const POOL: &str = "report/pool";
@@ -409,7 +404,7 @@ fn pool_ids(dir: &Path) -> Result<Vec<String>> {
     let list = dir.join(POOL_LIST);
     let ids: Vec<String> = std::fs::read_to_string(&list)
         .map_err(|_| {
-            Error::Study(format!(
+            RateError::Refused(format!(
                 "{} is missing: make the pool first with `nnlab aesthetics {}`",
                 list.display(),
                 dir.display()
@@ -420,7 +415,7 @@ fn pool_ids(dir: &Path) -> Result<Vec<String>> {
         .filter(|l| !l.is_empty())
         .collect();
     if ids.len() < 2 {
-        return Err(Error::Study(format!(
+        return Err(RateError::Refused(format!(
             "{}: the pool needs two images",
             list.display()
         )));
@@ -430,22 +425,31 @@ fn pool_ids(dir: &Path) -> Result<Vec<String>> {
 
 /// Serves the rating page of the study in `dir` on 127.0.0.1 until Ctrl-C, or until
 /// `stop_after` choices were recorded; returns how many were. `on_ready` gets the page's URL.
-pub fn serve(dir: &Path, opts: &Options, on_ready: impl FnOnce(&str)) -> Result<usize> {
+///
+/// `interrupted` is asked every 100 ms whether to stop (the caller's Ctrl-C flag).
+pub fn serve(
+    dir: &Path,
+    opts: &Options,
+    on_ready: impl FnOnce(&str),
+    interrupted: impl Fn() -> bool + Send + 'static,
+) -> Result<usize> {
     let ids = pool_ids(dir)?;
     let token = token::load_or_make(dir)?;
     let file = RatingsFile::open(dir)?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", opts.port))
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| Error::Study(format!("cannot listen on 127.0.0.1:{}: {e}", opts.port)))?;
+        .map_err(|e| {
+            RateError::Refused(format!("cannot listen on 127.0.0.1:{}: {e}", opts.port))
+        })?;
     let port = listener
         .local_addr()
-        .map_err(|e| Error::Study(format!("the server has no address: {e}")))?
+        .map_err(|e| RateError::Refused(format!("the server has no address: {e}")))?
         .port();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::Study(format!("cannot start the server's threads: {e}")))?;
+        .map_err(|e| RateError::Refused(format!("cannot start the server's threads: {e}")))?;
     let hosts = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
     let shared = Arc::new(Shared {
         origins: hosts.clone().map(|h| format!("http://{h}")),
@@ -467,17 +471,20 @@ pub fn serve(dir: &Path, opts: &Options, on_ready: impl FnOnce(&str)) -> Result<
         token,
     });
     on_ready(&format!("http://127.0.0.1:{port}/?token={}", shared.token));
-    crate::engine::interrupt::arm();
-    runtime.block_on(accept(listener, shared.clone()))?;
+    runtime.block_on(accept(listener, shared.clone(), interrupted))?;
     let recorded = shared.ledger().recorded;
     Ok(recorded)
 }
 
 /// Accepts connections until asked to stop, each served as a task of its own, then lets the
 /// open ones finish their request (for at most a second).
-async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>) -> Result<()> {
+async fn accept(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    interrupted: impl Fn() -> bool + Send + 'static,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)
-        .map_err(|e| Error::Study(format!("cannot listen: {e}")))?;
+        .map_err(|e| RateError::Refused(format!("cannot listen: {e}")))?;
     let app = router(shared.clone());
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
@@ -490,7 +497,7 @@ async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>) -> Result<
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            if crate::engine::interrupt::requested() {
+            if interrupted() {
                 ctrl_c.stop.send_replace(true);
                 break;
             }
@@ -506,7 +513,7 @@ async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>) -> Result<
                 Ok((tcp, _)) => tcp,
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before it was accepted.
-                    crate::complain!("a connection was not accepted: {e}");
+                    eprintln!("a connection was not accepted: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -598,9 +605,31 @@ mod tests {
             "a replayed pair"
         );
         assert_eq!(s.ledger().recorded, 1);
-        let text = std::fs::read_to_string(dir.path().join(super::super::people::RATINGS)).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(crate::ratings::RATINGS)).unwrap();
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(text.contains("Ann Lee,") && text.contains(id));
+    }
+
+    #[test]
+    fn the_harness_answers_raw_requests_like_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = dir.path().join(POOL);
+        std::fs::create_dir_all(&pool).unwrap();
+        std::fs::write(dir.path().join(POOL_LIST), "a-0\nb-1\n").unwrap();
+        let h = Harness::new(dir.path()).unwrap();
+        let token = token::load_or_make(dir.path()).unwrap();
+        let get = |head: &str| String::from_utf8(h.handle(head.as_bytes())).unwrap();
+        let host = "Host: 127.0.0.1:8765\r\n";
+        let no = get(&format!("GET /pair HTTP/1.1\r\n{host}\r\n"));
+        assert!(no.starts_with("HTTP/1.1 403"), "{no:?}");
+        let ok = get(&format!(
+            "GET /pair HTTP/1.1\r\n{host}Cookie: {COOKIE}={token}\r\n\r\n"
+        ));
+        assert!(
+            ok.starts_with("HTTP/1.1 200") && ok.contains("\"left\""),
+            "{ok}"
+        );
+        assert!(get("\0\0garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
     }
 
     #[test]
@@ -614,5 +643,84 @@ mod tests {
         let l = s.ledger();
         assert_eq!(l.open.len(), OPEN_PAIRS);
         assert!(!l.open.contains_key(&first), "the oldest is forgotten");
+    }
+}
+
+/// The server's request handling without a socket (the fuzz target's way in): raw bytes go in
+/// over an in-memory connection to the same hyper settings and routes `serve` uses; the raw
+/// response comes out.
+#[derive(Debug)]
+pub struct Harness {
+    runtime: tokio::runtime::Runtime,
+    app: Router,
+    http: hyper::server::conn::http1::Builder,
+}
+
+impl Harness {
+    /// The port the harness pretends to listen on (its `Host` and `Origin` must name it).
+    pub const PORT: u16 = 8765;
+
+    /// Serves the study in `dir` (its pool made, its `.rate-token` written 0600).
+    pub fn new(dir: &Path) -> Result<Self> {
+        let hosts = [
+            format!("127.0.0.1:{}", Self::PORT),
+            format!("localhost:{}", Self::PORT),
+        ];
+        let shared = Arc::new(Shared {
+            origins: hosts.clone().map(|h| format!("http://{h}")),
+            hosts,
+            ids: pool_ids(dir)?,
+            dir: dir.to_path_buf(),
+            token: token::load_or_make(dir)?,
+            page: page::Page::new(false),
+            synthetic: false,
+            stop_after: None,
+            ledger: Mutex::new(Ledger {
+                rng: ChaCha20Rng::seed_from_u64(1),
+                open: HashMap::new(),
+                order: VecDeque::new(),
+                chosen: HashSet::new(),
+                file: RatingsFile::open(dir)?,
+                recorded: 0,
+            }),
+            stop: watch::channel(false).0,
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RateError::Refused(format!("no runtime: {e}")))?;
+        let mut http = hyper::server::conn::http1::Builder::new();
+        // As `serve`'s, except that the harness closes its sending side first and waits for
+        // the answers (a half-closed connection).
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .half_close(true);
+        Ok(Self {
+            app: router(shared),
+            runtime,
+            http,
+        })
+    }
+
+    /// Sends `raw` as one connection's bytes, then closes the sending side; returns what the
+    /// server wrote back.
+    pub fn handle(&self, raw: &[u8]) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.runtime.block_on(async {
+            let (mut client, server) = tokio::io::duplex(1 << 16);
+            let conn = self.http.serve_connection(
+                TokioIo::new(server),
+                TowerToHyperService::new(self.app.clone()),
+            );
+            let served = tokio::spawn(conn);
+            let _ = client.write_all(raw).await;
+            let _ = client.shutdown().await;
+            let mut out = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), client.read_to_end(&mut out)).await;
+            served.abort();
+            out
+        })
     }
 }

@@ -27,8 +27,11 @@ rater.value = params.get("rater") || "";
 let pair = null, shown = 0, count = 0;
 function refuse(text) { error.textContent = text; }
 async function next() {
-  const r = await fetch("/pair");
-  if (!r.ok) { refuse(`The server refused a new pair: ${await r.text()}`); return; }
+  let r;
+  try { r = await fetch("/pair"); } catch (e) {
+    pair = null; refuse("The rating server is not answering (it may have been stopped)."); return;
+  }
+  if (!r.ok) { pair = null; refuse(`The server refused a new pair: ${await r.text()}`); return; }
   pair = await r.json();
   document.getElementById("left").src = `/pool/${pair.left}.png`;
   document.getElementById("right").src = `/pool/${pair.right}.png`;
@@ -43,7 +46,10 @@ async function choose(side) {
   const chosen = side === "left" ? pair.left : pair.right;
   const body = new URLSearchParams({ pair: pair.id, rater: name, chosen,
                                      ms: String(Math.round(performance.now() - shown)) });
-  const r = await fetch("/choice", { method: "POST", body });
+  let r;
+  try { r = await fetch("/choice", { method: "POST", body }); } catch (e) {
+    refuse("Not recorded: the rating server is not answering."); return;
+  }
   if (r.ok) {
     count += 1;
     error.textContent = "";

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, Result};
+use crate::error::{RateError, Result};
 
 /// The file holding the study's token, in the study folder.
 pub const TOKEN: &str = ".rate-token";
@@ -28,16 +28,16 @@ pub fn load_or_make(dir: &Path) -> Result<String> {
         Ok(meta) => {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(Error::Study(format!(
+                return Err(RateError::Refused(format!(
                     "{}: mode {mode:03o} lets other users read the rating token; \
                      `chmod 600` it (or delete it for a new token)",
                     path.display()
                 )));
             }
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| RateError::io(&path, e))?;
             let t = text.trim();
             if t.len() != DIGITS || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(Error::Study(format!(
+                return Err(RateError::Refused(format!(
                     "{}: not a rating token ({DIGITS} hex digits); delete it for a new one",
                     path.display()
                 )));
@@ -52,7 +52,7 @@ pub fn load_or_make(dir: &Path) -> Result<String> {
             write_private(&path, t.as_bytes())?;
             Ok(t)
         }
-        Err(e) => Err(Error::io(&path, e)),
+        Err(e) => Err(RateError::io(&path, e)),
     }
 }
 
@@ -66,11 +66,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .map_err(|e| Error::io(&tmp, e))?;
+        .map_err(|e| RateError::io(&tmp, e))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        .map_err(|e| RateError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| RateError::io(path, e))
 }
 
 /// Whether `given` is the token, compared in constant time (for tokens of the right length).
