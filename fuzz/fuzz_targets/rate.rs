@@ -1,0 +1,39 @@
+//! The rating server's request handling (nnlab-rate): any bytes as one HTTP/1.1 connection, over
+//! the same hyper limits and routes as `nnlab rate`. It must never panic, and whatever it answers
+//! must be an HTTP response. The harness's study (a pool of two images, the token
+//! `0123456789abcdef0123456789abcdef`) lives in a temporary folder; seeds in `seeds/rate/` carry
+//! that token, so the fuzzer starts past the checks and into the handlers.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use nnlab_rate::server::Harness;
+
+static HARNESS: OnceLock<Harness> = OnceLock::new();
+
+fn harness() -> &'static Harness {
+    HARNESS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("nnlab-fuzz-rate-{}", std::process::id()));
+        let pool = dir.join("report/pool");
+        std::fs::create_dir_all(&pool).unwrap();
+        std::fs::write(pool.join("ids.txt"), "a-0\nb-1\n").unwrap();
+        for id in ["a-0", "b-1"] {
+            std::fs::write(pool.join(format!("{id}.png")), id).unwrap();
+        }
+        let token = dir.join(".rate-token");
+        std::fs::write(&token, "0123456789abcdef0123456789abcdef").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+        Harness::new(&dir).unwrap()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let out = harness().handle(data);
+    assert!(
+        out.is_empty() || out.starts_with(b"HTTP/1.1 "),
+        "not an HTTP response: {:?}",
+        String::from_utf8_lossy(&out[..out.len().min(200)])
+    );
+});
