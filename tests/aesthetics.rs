@@ -112,7 +112,20 @@ fn report_without_and_with_human_choices() {
     assert!(md.contains("refused (n = 10 < 50)"), "{md}");
     assert!(md.contains("(n = 60)"), "{md}");
     assert!(md.contains("unitless, x 1000"), "KID's unit: {md}");
+    assert!(
+        md.contains("## Hypotheses")
+            && md.contains("- Symmetry raises preference: `symmetry_lr` correlates positively"),
+        "{md}"
+    );
     let page = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    // The page renders the Markdown it shares with results.md, and says n beside every set.
+    assert!(page.contains("<strong>No human data.</strong>"), "{page}");
+    assert!(!page.contains("**"), "no raw Markdown on the page");
+    assert!(page.contains("<b>real</b> (n = 60)") && page.contains("<h2>Hypotheses</h2>"));
+    assert!(
+        page.contains("<code>fid</code>: Frechet distance"),
+        "definitions on the page"
+    );
     for set in SETS {
         assert!(page.contains(&format!("src=\"sets/{set}.png\"")), "{set}");
         assert!(dir.join(format!("report/sets/{set}.png")).is_file());

@@ -54,6 +54,42 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// Markdown (tables included) as HTML; raw HTML in the text is escaped, not passed through.
+fn markdown_html(text: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser};
+    let events = Parser::new_ext(text, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+        other => other,
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+/// The hypotheses the study tests, as Markdown: each with its measure, the direction it
+/// expects, and the sets it is tested on.
+fn hypotheses(study: &AestheticsFile) -> String {
+    let mut s = String::new();
+    for h in &study.hypothesis {
+        let sets = if h.sets.is_empty() {
+            "every rated image".to_string()
+        } else {
+            format!("the images of {}", h.sets.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "- {}: `{}` correlates {} with people's scores, over {sets}",
+            h.text,
+            h.measure,
+            match h.expect {
+                super::study::Direction::Positive => "positively",
+                super::study::Direction::Negative => "negatively",
+            }
+        );
+    }
+    s
+}
+
 /// Escapes text for HTML.
 fn html(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -406,6 +442,13 @@ fn markdown(
         "- unregularised, classes 0-9: {}",
         conf(&preferred.fooling_confidence)
     );
+    if !study.hypothesis.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Hypotheses\n\nWritten in `aesthetics.toml` before anyone rated; people's choices test them below.\n\n{}",
+            hypotheses(study).trim_end()
+        );
+    }
     let _ = writeln!(s, "\n## People\n");
     for l in &people.lines {
         let _ = writeln!(s, "{l}");
@@ -440,12 +483,20 @@ fn page(
     for set in sets {
         let _ = writeln!(
             s,
-            "<figure><img src=\"sets/{0}.png\" alt=\"{0}\"><figcaption><b>{0}</b>: {1}</figcaption></figure>",
+            "<figure><img src=\"sets/{0}.png\" alt=\"{0}\"><figcaption><b>{0}</b> (n = {2}): {1}</figcaption></figure>",
             html(&set.name),
-            html(&set.origin)
+            html(&set.origin),
+            set.images.n
         );
     }
     let _ = writeln!(s, "</div>");
+    let definitions = |list: &[(&str, &str)]| {
+        let items: String = list
+            .iter()
+            .map(|(name, what)| format!("- `{name}`: {what}\n"))
+            .collect();
+        markdown_html(&items)
+    };
     let table = |title: &str, rows: Vec<(String, Vec<String>)>| {
         let mut t = format!("<h2>{}</h2><table><tr><th>measure</th>", html(title));
         for set in sets {
@@ -481,6 +532,7 @@ fn page(
             })
             .collect(),
     ));
+    s.push_str(&definitions(&IMAGE_MEASURES));
     s.push_str(&table(
         "Sets compared with real test images",
         SET_MEASURES
@@ -497,17 +549,22 @@ fn page(
             })
             .collect(),
     ));
+    let note = SET_NOTE.replace("REAL_DRAWS", &REAL_DRAWS.to_string());
+    let _ = writeln!(s, "{}{}", markdown_html(&note), definitions(&SET_MEASURES));
     let _ = writeln!(
         s,
         "<h2>What the network likes</h2><p>Per class, regularised (top) and unregularised, fooling (bottom):</p>\
          <img src=\"preferred.png\" alt=\"preferred images\"><br><img src=\"fooling.png\" alt=\"fooling images\">"
     );
-    let _ = writeln!(s, "<h2>People</h2>");
-    for l in &people.lines {
-        if !l.is_empty() {
-            let _ = writeln!(s, "<p>{}</p>", html(l));
-        }
+    if !study.hypothesis.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h2>Hypotheses</h2><p>Written in <code>aesthetics.toml</code> before anyone rated:</p>{}",
+            markdown_html(&hypotheses(study))
+        );
     }
+    let _ = writeln!(s, "<h2>People</h2>");
+    s.push_str(&markdown_html(&people.lines.join("\n")));
     let _ = writeln!(s, "<h2>Plots</h2><div class=\"plots\">");
     for p in plots {
         let _ = writeln!(s, "<img src=\"{0}\" alt=\"{0}\">", html(p));
