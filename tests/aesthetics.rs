@@ -340,6 +340,7 @@ fn the_rating_page_works_in_a_headless_browser() {
     // The analysis leaves synthetic rows out unless asked.
     let md = aesthetics(tmp.path(), &dir);
     assert!(md.contains("**No human data.**"), "{md}");
+    assert!(md.contains(&format!("{choices} synthetic choices")), "{md}");
     let (ok, stdout, stderr) = run(nnlab(tmp.path())
         .arg("aesthetics")
         .arg(&dir)

@@ -1,8 +1,10 @@
 //! The rating server's request handling (nnlab-rate): any bytes as one HTTP/1.1 connection, over
 //! the same hyper limits and routes as `nnlab rate`. It must never panic, and whatever it answers
 //! must be an HTTP response. The harness's study (a pool of two images, the token
-//! `0123456789abcdef0123456789abcdef`) lives in a temporary folder; seeds in `seeds/rate/` carry
-//! that token, so the fuzzer starts past the checks and into the handlers.
+//! `0123456789abcdef0123456789abcdef`, cookie `nnlab_rate_8765`) lives in a temporary folder;
+//! before each input the pair `0123456789abcdef` is opened, and the seeds in `seeds/rate/` carry
+//! the token and that pair, so the fuzzer starts past the checks and reaches the ledger and the
+//! ratings file.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -30,9 +32,11 @@ fn harness() -> &'static Harness {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let out = harness().handle(data);
+    let h = harness();
+    h.open_pair("0123456789abcdef");
+    let out = h.handle(data);
     assert!(
-        out.is_empty() || out.starts_with(b"HTTP/1.1 "),
+        out.is_empty() || out.starts_with(b"HTTP/1.1 ") || out.starts_with(b"HTTP/1.0 "),
         "not an HTTP response: {:?}",
         String::from_utf8_lossy(&out[..out.len().min(200)])
     );

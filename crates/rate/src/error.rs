@@ -13,7 +13,33 @@ pub enum RateError {
         /// What the system said.
         source: std::io::Error,
     },
-    /// Anything else, in words: a refused token file, a locked study, a bad ratings line.
+    /// Another server holds the study's lock.
+    #[error("{dir}: another `nnlab rate` is serving this study (it holds {lock}); stop it first")]
+    Locked {
+        /// The study folder.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The token file cannot be used.
+    #[error("{path}: {why}")]
+    TokenFile {
+        /// The token file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A line of the ratings file is not a rating (line 0: the file as a whole).
+    #[error("{path}: line {line}: {why}")]
+    BadRow {
+        /// The ratings file.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Anything else, in words: the pool is missing, the port is taken.
     #[error("{0}")]
     Refused(String),
 }

@@ -3,12 +3,14 @@
 //! file it appends to. People's choices are the only human data nnlab has, so this crate's job is
 //! that every recorded choice was a real one and that none is lost.
 //!
-//! Layout: [`server`] (routes, limits, who may post), [`token`] (the study's secret),
+//! Layout: [`server`] (routes, limits, who may post), [`ledger`] (the pairs shown, each chosen
+//! at most once), [`token`] (the study's secret),
 //! [`page`] (the HTML and its Content-Security-Policy), [`append`] (rows to disk), [`ratings`]
 //! (the file's format, read back).
 
 pub mod append;
 pub mod error;
+pub mod ledger;
 pub mod page;
 pub mod ratings;
 pub mod server;

@@ -37,7 +37,13 @@ async function next() {
   document.getElementById("right").src = `/pool/${pair.right}.png`;
   shown = performance.now();
 }
+let posting = false;
 async function choose(side) {
+  if (posting) return;  // a double click posts one choice
+  posting = true;
+  try { await post(side); } finally { posting = false; }
+}
+async function post(side) {
   const name = rater.value.trim();
   if (!pair) { refuse("No pair to choose from yet."); return; }
   if (name.length < 1 || [...name].length > 40) {
@@ -100,7 +106,7 @@ impl Page {
 <body>
 <h1>Which image is more beautiful?</h1>
 <p>Click the one you prefer. There is no right answer; go with your first impression.</p>
-<p><label>Your name: <input id="rater" maxlength="40"></label></p>
+<p><label>Your name: <input id="rater"></label></p>
 <div><img id="left" alt="left image"><img id="right" alt="right image"></div>
 <p id="count">0 choices</p><p id="error" role="alert"></p><p id="done"></p>
 <script>{script}</script></body></html>

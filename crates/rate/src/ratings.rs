@@ -13,7 +13,8 @@ pub const RATINGS: &str = "ratings.csv";
 /// receiving the choice), the pair's one-time id, and whether the choice was made by the page's
 /// test hook rather than a person.
 pub const HEADER: &str = "rater,unix_ms,left,right,chosen,response_ms,server_ms,pair,synthetic";
-/// The header of files written before the server issued pairs (every row a person's choice).
+/// The header of files written before the server issued pairs; whether their rows were made by
+/// people or by the page's test hook is not known (the report counts them as people's).
 pub const HEADER_V1: &str = "rater,unix_ms,left,right,chosen,response_ms";
 
 /// One row of the ratings file.
@@ -53,8 +54,10 @@ pub struct ReadNotes {
 /// last line without its line end is reported and skipped, every earlier row kept; any other
 /// unreadable row is an error naming its line.
 pub fn read_rows(path: &Path, text: &str) -> Result<(Vec<Row>, ReadNotes)> {
-    let bad = |line: usize, why: String| {
-        RateError::Refused(format!("{}: line {line}: {why}", path.display()))
+    let bad = |line: usize, why: String| RateError::BadRow {
+        path: path.to_path_buf(),
+        line,
+        why,
     };
     let header = text.lines().next().unwrap_or_default();
     if header != HEADER && header != HEADER_V1 {

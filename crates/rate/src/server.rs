@@ -4,10 +4,11 @@
 //! sessions.
 //!
 //! The server is axum's routing on hyper and tokio, with its limits set here: request headers
-//! must arrive within [`HEADER_TIMEOUT`] and fit in [`MAX_HEADER_BYTES`], a whole request within
-//! [`REQUEST_TIMEOUT`], a body in [`MAX_BODY`] bytes, and at most [`MAX_CONNECTIONS`] connections
-//! are served at once; each connection is a task of its own and a panic in a handler is answered
-//! 500, so no single request can stop or stall the server.
+//! must arrive within [`HEADER_TIMEOUT`] and fit in [`MAX_HEADER_BYTES`], a body within
+//! [`REQUEST_TIMEOUT`] and in [`MAX_BODY`] bytes; a connection lives at most
+//! [`CONNECTION_LIFETIME`], a refused request closes its connection, and at most
+//! [`MAX_CONNECTIONS`] are served at once; each connection is a task of its own and a panic in a
+//! handler is answered 500, so no single client can stop or stall the server.
 //!
 //! Who may rate: the server listens on 127.0.0.1 only; every request must carry the study's token
 //! (see [`crate::token`]), at first in the URL `nnlab rate` prints and then in a cookie (HttpOnly,
@@ -16,15 +17,15 @@
 //! rater's browser cannot post choices (cross-site forms, DNS rebinding).
 //!
 //! What is recorded: every pair the server shows has a one-time id; a choice names that id and
-//! one of its two images, and is recorded once (see [`crate::append`] for how rows reach the disk).
+//! one of its two images, and is recorded once ([`crate::ledger`]; [`crate::append`] for how
+//! rows reach the disk).
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Form, Path as UrlPath, Query, Request, State};
+use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +33,7 @@ use axum::routing::{get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::{Semaphore, watch};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -40,6 +41,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::append::RatingsFile;
 use crate::error::{RateError, Result};
+use crate::ledger::{Issued, Ledger, Taken};
 use crate::ratings::Row;
 use crate::{page, token};
 
@@ -47,21 +49,21 @@ use crate::{page, token};
 pub const POOL: &str = "report/pool";
 /// The list of pool ids written by `nnlab aesthetics`.
 pub const POOL_LIST: &str = "report/pool/ids.txt";
-/// The cookie that carries the token after the first visit.
+/// The cookie that carries the token after the first visit is this, then `_` and the port.
 pub const COOKIE: &str = "nnlab_rate";
 
 /// Time allowed for a request's headers to arrive.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed for a whole request, body included, to be read and answered.
+/// Time allowed for a request's body to arrive, and for a page, pair or image to be answered.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection is kept, however busy (a browser opens a new one).
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// The largest request body accepted (a choice takes about 100 bytes).
 pub const MAX_BODY: usize = 4096;
 /// The largest request head (request line and headers) accepted.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Connections served at once; more wait in the listen queue.
-pub const MAX_CONNECTIONS: usize = 64;
-/// Pairs shown and not yet chosen that the server remembers; the oldest is forgotten first.
-const OPEN_PAIRS: usize = 10_000;
+pub const MAX_CONNECTIONS: usize = 256;
 /// The longest response time accepted (an hour).
 const MAX_RESPONSE_MS: u64 = 3_600_000;
 
@@ -77,38 +79,22 @@ pub struct Options {
     pub synthetic: bool,
 }
 
-/// A pair the server showed.
-#[derive(Debug)]
-struct Issued {
-    left: usize,
-    right: usize,
-    at: Instant,
-}
-
-/// What changes while the server runs.
-#[derive(Debug)]
-struct Ledger {
-    rng: ChaCha20Rng,
-    open: HashMap<String, Issued>,
-    /// Open pair ids, oldest first (ids already chosen are skipped when met).
-    order: VecDeque<String>,
-    chosen: HashSet<String>,
-    file: RatingsFile,
-    recorded: usize,
-}
-
 /// What every request sees.
 #[derive(Debug)]
 struct Shared {
     ids: Vec<String>,
     dir: PathBuf,
     token: String,
+    /// The cookie's name: one per port, since browsers share a host's cookies across ports.
+    cookie: String,
     hosts: [String; 2],
     origins: [String; 2],
     page: page::Page,
     synthetic: bool,
     stop_after: Option<usize>,
     ledger: Mutex<Ledger>,
+    /// Held only while a row is written, never with the ledger.
+    file: Mutex<RatingsFile>,
     stop: watch::Sender<bool>,
 }
 
@@ -120,6 +106,31 @@ fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 }
 
 impl Shared {
+    /// The state of a server for the study in `dir` on `port`.
+    fn new(
+        dir: &Path,
+        port: u16,
+        opts: &Options,
+        file: RatingsFile,
+        rng: ChaCha20Rng,
+    ) -> Result<Self> {
+        let hosts = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+        Ok(Self {
+            origins: hosts.clone().map(|h| format!("http://{h}")),
+            hosts,
+            ids: pool_ids(dir)?,
+            dir: dir.to_path_buf(),
+            token: token::load_or_make(dir)?,
+            cookie: format!("{COOKIE}_{port}"),
+            page: page::Page::new(opts.synthetic),
+            synthetic: opts.synthetic,
+            stop_after: opts.stop_after,
+            ledger: Mutex::new(Ledger::new(rng)),
+            file: Mutex::new(file),
+            stop: watch::channel(false).0,
+        })
+    }
+
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -142,25 +153,22 @@ impl Shared {
                 "forbidden: a choice must come from the rating page itself (its Origin)",
             ));
         }
-        let from_query = req.uri().query().and_then(|q| {
-            form_pairs(q)
-                .into_iter()
-                .find(|(k, _)| k == "token")
-                .map(|(_, v)| v)
-        });
-        let from_cookie = cookie(headers, COOKIE);
-        let ok = [from_query, from_cookie]
+        let from_query = req
+            .uri()
+            .query()
+            .map(form_pairs)
+            .unwrap_or_default()
             .into_iter()
-            .flatten()
-            .any(|t| token::matches(&self.token, &t));
-        if !ok {
+            .filter(|(k, _)| k == "token")
+            .map(|(_, v)| v);
+        let mut given = from_query.chain(cookies(headers, &self.cookie));
+        if !given.any(|t| token::matches(&self.token, &t)) {
             return Err(refuse(
                 StatusCode::FORBIDDEN,
                 "forbidden: open the URL that `nnlab rate` printed (it carries the study's token)",
             ));
         }
-        let declared = text(header::CONTENT_LENGTH).map(str::parse::<u64>);
-        match declared {
+        match text(header::CONTENT_LENGTH).map(str::parse::<u64>) {
             Some(Ok(n)) if n > MAX_BODY as u64 => Err(refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request too large: {n} bytes declared, at most {MAX_BODY}"),
@@ -172,96 +180,96 @@ impl Shared {
 
     /// Shows a new pair: two different images of the pool, with a one-time id.
     fn issue(&self) -> serde_json::Value {
-        let mut l = self.ledger();
-        let n = self.ids.len();
-        let left = l.rng.random_range(0..n);
-        let right = (left + l.rng.random_range(1..n)) % n;
-        let id = format!("{:016x}", l.rng.random::<u64>());
-        while l.open.len() >= OPEN_PAIRS {
-            let Some(old) = l.order.pop_front() else {
-                break;
-            };
-            l.open.remove(&old);
-        }
-        l.open.insert(
-            id.clone(),
-            Issued {
-                left,
-                right,
-                at: Instant::now(),
-            },
-        );
-        l.order.push_back(id.clone());
-        while l.order.front().is_some_and(|f| !l.open.contains_key(f)) {
-            l.order.pop_front();
-        }
-        serde_json::json!({ "id": id, "left": self.ids[left], "right": self.ids[right] })
+        let (id, p) = self.ledger().issue(self.ids.len());
+        serde_json::json!({ "id": id, "left": self.ids[p.left], "right": self.ids[p.right] })
     }
 
-    /// Checks a choice against the pair it names and appends it; runs off the async workers
-    /// since it waits for the disk.
+    /// Checks a choice against the pair it names and appends it. The ledger is held only to take
+    /// the pair and to settle it, never while the row goes to the disk; runs off the async
+    /// workers, since it waits for the disk.
     fn record(&self, c: &ChoiceForm) -> std::result::Result<(), Refusal> {
-        let rater = c.rater.trim();
-        let chars = rater.chars().count();
-        if !(1..=40).contains(&chars) || rater.chars().any(char::is_control) {
-            return Err(refuse(
-                StatusCode::BAD_REQUEST,
-                "`rater`: a name of 1 to 40 characters, without control characters",
-            ));
-        }
+        let rater = checked_rater(&c.rater)?;
         if c.ms > MAX_RESPONSE_MS {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 "`ms`: a response time in milliseconds, at most an hour",
             ));
         }
-        let mut l = self.ledger();
-        let Some(issued) = l.open.get(&c.pair) else {
-            return Err(if l.chosen.contains(&c.pair) {
-                refuse(
-                    StatusCode::CONFLICT,
-                    "this pair's choice is already recorded; take the next pair",
-                )
-            } else {
-                refuse(
-                    StatusCode::BAD_REQUEST,
-                    "`pair`: not a pair this server showed (or one shown too long ago)",
-                )
-            });
-        };
+        let issued = self.take(&c.pair)?;
         let (left, right) = (&self.ids[issued.left], &self.ids[issued.right]);
         if c.chosen != *left && c.chosen != *right {
+            self.ledger().restore(&c.pair, issued);
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 format!("`chosen`: must be one of the pair's images, {left} or {right}"),
             ));
         }
-        let row = Row {
+        let row = self.row(rater, c, issued);
+        let written = self
+            .file
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .append(&row);
+        let mut l = self.ledger();
+        match written {
+            Ok(()) => {
+                l.done(&c.pair);
+                if self.stop_after.is_some_and(|n| l.recorded >= n) {
+                    self.stop.send_replace(true);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                l.restore(&c.pair, issued);
+                Err(refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("not recorded: {e}"),
+                ))
+            }
+        }
+    }
+
+    /// Takes the pair a choice names, or says why it cannot.
+    fn take(&self, pair: &str) -> std::result::Result<Issued, Refusal> {
+        self.ledger().take(pair).map_err(|why| match why {
+            Taken::Chosen | Taken::Pending => refuse(
+                StatusCode::CONFLICT,
+                "this pair's choice is already recorded; take the next pair",
+            ),
+            Taken::Unknown => refuse(
+                StatusCode::BAD_REQUEST,
+                "`pair`: not a pair this server showed (or one shown too long ago)",
+            ),
+        })
+    }
+
+    fn row(&self, rater: &str, c: &ChoiceForm, issued: Issued) -> Row {
+        Row {
             rater: rater.to_string(),
             unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis()),
-            left: left.clone(),
-            right: right.clone(),
+            left: self.ids[issued.left].clone(),
+            right: self.ids[issued.right].clone(),
             chosen: c.chosen.clone(),
             response_ms: c.ms,
             server_ms: Some(u64::try_from(issued.at.elapsed().as_millis()).unwrap_or(u64::MAX)),
             pair: Some(c.pair.clone()),
             synthetic: Some(self.synthetic),
-        };
-        l.file.append(&row).map_err(|e| {
-            refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("not recorded: {e}"),
-            )
-        })?;
-        l.open.remove(&c.pair);
-        l.chosen.insert(c.pair.clone());
-        l.recorded += 1;
-        if self.stop_after.is_some_and(|n| l.recorded >= n) {
-            self.stop.send_replace(true);
         }
-        Ok(())
+    }
+}
+
+/// A rater's name: any text of 1 to 40 characters (after trimming), without control characters.
+fn checked_rater(name: &str) -> std::result::Result<&str, Refusal> {
+    let rater = name.trim();
+    if (1..=40).contains(&rater.chars().count()) && !rater.chars().any(char::is_control) {
+        Ok(rater)
+    } else {
+        Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "`rater`: a name of 1 to 40 characters, without control characters",
+        ))
     }
 }
 
@@ -270,15 +278,15 @@ fn form_pairs(text: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(text).unwrap_or_default()
 }
 
-/// The value of cookie `name`, if the request carries it.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The values of every cookie `name` the request carries.
+fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = String> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(move |(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
 
@@ -291,11 +299,17 @@ struct ChoiceForm {
     ms: u64,
 }
 
-/// Runs the checks of [`Shared::admit`] before every handler.
+/// Runs the checks of [`Shared::admit`] before every handler; a refused request's connection is
+/// closed, so a client without the token cannot keep one open or pipeline requests on it.
 async fn admit(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     match s.admit(&req) {
         Ok(()) => next.run(req).await,
-        Err(refusal) => refusal.into_response(),
+        Err(refusal) => {
+            let mut resp = refusal.into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
     }
 }
 
@@ -328,7 +342,10 @@ async fn index(
             to.push('?');
             to.push_str(&serde_urlencoded::to_string(rest).unwrap_or_default());
         }
-        let set = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", s.token);
+        let set = format!(
+            "{}={}; HttpOnly; SameSite=Strict; Path=/",
+            s.cookie, s.token
+        );
         return (
             StatusCode::SEE_OTHER,
             [(header::LOCATION, to), (header::SET_COOKIE, set)],
@@ -362,10 +379,39 @@ async fn pool_image(State(s): State<Arc<Shared>>, UrlPath(file): UrlPath<String>
     }
 }
 
-/// `POST /choice`: `pair`, `rater`, `chosen`, `ms`, form-encoded.
-async fn choice(State(s): State<Arc<Shared>>, Form(c): Form<ChoiceForm>) -> Response {
-    let done = tokio::task::spawn_blocking(move || s.record(&c)).await;
-    match done {
+/// `POST /choice`: `pair`, `rater`, `chosen`, `ms`, form-encoded. The body must arrive within
+/// [`REQUEST_TIMEOUT`]; once it has, the choice is recorded however long the disk takes, so the
+/// answer always says what happened to it.
+async fn choice(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    let body = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        axum::body::to_bytes(req.into_body(), MAX_BODY),
+    )
+    .await;
+    let bytes = match body {
+        Err(_) => {
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "the choice arrived too slowly; it was not recorded",
+            )
+            .into_response();
+        }
+        Ok(Err(_)) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a choice is at most {MAX_BODY} bytes"),
+            )
+            .into_response();
+        }
+        Ok(Ok(b)) => b,
+    };
+    let c: ChoiceForm = match serde_urlencoded::from_bytes(&bytes) {
+        Ok(c) => c,
+        Err(e) => {
+            return refuse(StatusCode::BAD_REQUEST, format!("not a choice: {e}")).into_response();
+        }
+    };
+    match tokio::task::spawn_blocking(move || s.record(&c)).await {
         Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
         Ok(Err(refusal)) => refusal.into_response(),
         Err(_) => refuse(
@@ -380,20 +426,20 @@ async fn not_found() -> Refusal {
     refuse(StatusCode::NOT_FOUND, "not found")
 }
 
-/// The routes with their limits; the last layer added is the outermost.
+/// The routes with their limits; the last layer added is the outermost. `/choice` is added after
+/// the time-out layer: it bounds only its body's arrival itself.
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/pair", get(pair))
         .route("/pool/{file}", get(pool_image))
-        .route("/choice", post(choice))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(shared.clone(), admit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .route("/choice", post(choice))
+        .layer(middleware::from_fn_with_state(shared.clone(), admit))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn_with_state(shared.clone(), protect))
         .with_state(shared)
@@ -423,18 +469,25 @@ fn pool_ids(dir: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// Serves the rating page of the study in `dir` on 127.0.0.1 until Ctrl-C, or until
-/// `stop_after` choices were recorded; returns how many were. `on_ready` gets the page's URL.
-///
-/// `interrupted` is asked every 100 ms whether to stop (the caller's Ctrl-C flag).
+/// The HTTP/1.1 settings of every connection.
+fn http() -> hyper::server::conn::http1::Builder {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES);
+    http
+}
+
+/// Serves the rating page of the study in `dir` on 127.0.0.1 until `interrupted` says so (it is
+/// asked every 100 ms: the caller's Ctrl-C flag), or until `stop_after` choices were recorded;
+/// returns how many were. `on_ready` gets the page's URL.
 pub fn serve(
     dir: &Path,
     opts: &Options,
     on_ready: impl FnOnce(&str),
     interrupted: impl Fn() -> bool + Send + 'static,
 ) -> Result<usize> {
-    let ids = pool_ids(dir)?;
-    let token = token::load_or_make(dir)?;
+    // The study's lock first: a second server stops here, before it touches anything.
     let file = RatingsFile::open(dir)?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", opts.port))
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -445,39 +498,26 @@ pub fn serve(
         .local_addr()
         .map_err(|e| RateError::Refused(format!("the server has no address: {e}")))?
         .port();
+    let shared = Arc::new(Shared::new(
+        dir,
+        port,
+        opts,
+        file,
+        ChaCha20Rng::from_os_rng(),
+    )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| RateError::Refused(format!("cannot start the server's threads: {e}")))?;
-    let hosts = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
-    let shared = Arc::new(Shared {
-        origins: hosts.clone().map(|h| format!("http://{h}")),
-        hosts,
-        ids,
-        dir: dir.to_path_buf(),
-        page: page::Page::new(opts.synthetic),
-        synthetic: opts.synthetic,
-        stop_after: opts.stop_after,
-        ledger: Mutex::new(Ledger {
-            rng: ChaCha20Rng::from_os_rng(),
-            open: HashMap::new(),
-            order: VecDeque::new(),
-            chosen: HashSet::new(),
-            file,
-            recorded: 0,
-        }),
-        stop: watch::channel(false).0,
-        token,
-    });
     on_ready(&format!("http://127.0.0.1:{port}/?token={}", shared.token));
     runtime.block_on(accept(listener, shared.clone(), interrupted))?;
     let recorded = shared.ledger().recorded;
     Ok(recorded)
 }
 
-/// Accepts connections until asked to stop, each served as a task of its own, then lets the
-/// open ones finish their request (for at most a second).
+/// Accepts connections until asked to stop, each served as a task of its own for at most
+/// [`CONNECTION_LIFETIME`], then lets the open ones finish their request (for at most a second).
 async fn accept(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
@@ -488,10 +528,7 @@ async fn accept(
     let app = router(shared.clone());
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES);
+    let http = http();
     let mut stop = shared.stop.subscribe();
     let ctrl_c = shared.clone();
     tokio::spawn(async move {
@@ -523,7 +560,7 @@ async fn accept(
         let conn = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let _ = conn.await;
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
             drop(permit);
         });
     }
@@ -531,31 +568,101 @@ async fn accept(
     Ok(())
 }
 
+/// The server's request handling without a socket (the fuzz target's way in): raw bytes go in
+/// over an in-memory connection to the same hyper settings and routes `serve` uses; the raw
+/// response comes out.
+#[derive(Debug)]
+pub struct Harness {
+    runtime: tokio::runtime::Runtime,
+    shared: Arc<Shared>,
+    app: Router,
+    http: hyper::server::conn::http1::Builder,
+}
+
+impl Harness {
+    /// The port the harness pretends to listen on (its `Host` and `Origin` must name it; its
+    /// cookie is `nnlab_rate_8765`).
+    pub const PORT: u16 = 8765;
+
+    /// Serves the study in `dir` (its pool made; its `.rate-token` made if missing).
+    pub fn new(dir: &Path) -> Result<Self> {
+        let file = RatingsFile::open(dir)?;
+        let opts = Options::default();
+        let shared = Arc::new(Shared::new(
+            dir,
+            Self::PORT,
+            &opts,
+            file,
+            ChaCha20Rng::seed_from_u64(1),
+        )?);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RateError::Refused(format!("no runtime: {e}")))?;
+        // As `serve`'s, except that the harness closes its sending side first and waits for
+        // the answers (a half-closed connection).
+        let mut http = http();
+        http.half_close(true);
+        Ok(Self {
+            app: router(shared.clone()),
+            shared,
+            runtime,
+            http,
+        })
+    }
+
+    /// Opens pair `id` of the pool's first two images, as if the page had been shown it.
+    pub fn open_pair(&self, id: &str) {
+        let issued = Issued {
+            left: 0,
+            right: 1,
+            at: std::time::Instant::now(),
+        };
+        self.shared.ledger().open_with(id.to_string(), issued);
+    }
+
+    /// Sends `raw` as one connection's bytes, then closes the sending side; returns what the
+    /// server wrote back.
+    pub fn handle(&self, raw: &[u8]) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.runtime.block_on(async {
+            let (mut client, server) = tokio::io::duplex(1 << 16);
+            let conn = self.http.serve_connection(
+                TokioIo::new(server),
+                TowerToHyperService::new(self.app.clone()),
+            );
+            let served = tokio::spawn(conn);
+            let _ = client.write_all(raw).await;
+            let _ = client.shutdown().await;
+            let mut out = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), client.read_to_end(&mut out)).await;
+            served.abort();
+            out
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pool(dir: &Path) {
+        std::fs::create_dir_all(dir.join(POOL)).unwrap();
+        std::fs::write(dir.join(POOL_LIST), "a-0\nb-1\nc-2\n").unwrap();
+    }
+
     fn shared(dir: &Path) -> Shared {
-        let hosts = ["127.0.0.1:1".to_string(), "localhost:1".to_string()];
-        Shared {
-            origins: hosts.clone().map(|h| format!("http://{h}")),
-            hosts,
-            ids: vec!["a-0".into(), "b-1".into(), "c-2".into()],
-            dir: dir.to_path_buf(),
-            token: "0".repeat(32),
-            page: page::Page::new(false),
-            synthetic: false,
-            stop_after: None,
-            ledger: Mutex::new(Ledger {
-                rng: ChaCha20Rng::seed_from_u64(1),
-                open: HashMap::new(),
-                order: VecDeque::new(),
-                chosen: HashSet::new(),
-                file: RatingsFile::open(dir).unwrap(),
-                recorded: 0,
-            }),
-            stop: watch::channel(false).0,
-        }
+        pool(dir);
+        let file = RatingsFile::open(dir).unwrap();
+        Shared::new(
+            dir,
+            1,
+            &Options::default(),
+            file,
+            ChaCha20Rng::seed_from_u64(1),
+        )
+        .unwrap()
     }
 
     fn form(pair: &str, rater: &str, chosen: &str) -> ChoiceForm {
@@ -613,114 +720,30 @@ mod tests {
     #[test]
     fn the_harness_answers_raw_requests_like_the_server() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = dir.path().join(POOL);
-        std::fs::create_dir_all(&pool).unwrap();
-        std::fs::write(dir.path().join(POOL_LIST), "a-0\nb-1\n").unwrap();
+        pool(dir.path());
         let h = Harness::new(dir.path()).unwrap();
         let token = token::load_or_make(dir.path()).unwrap();
         let get = |head: &str| String::from_utf8(h.handle(head.as_bytes())).unwrap();
         let host = "Host: 127.0.0.1:8765\r\n";
         let no = get(&format!("GET /pair HTTP/1.1\r\n{host}\r\n"));
         assert!(no.starts_with("HTTP/1.1 403"), "{no:?}");
-        let ok = get(&format!(
-            "GET /pair HTTP/1.1\r\n{host}Cookie: {COOKIE}={token}\r\n\r\n"
-        ));
+        assert!(no.contains("connection: close"), "{no:?}");
+        let cookie = format!("Cookie: other=1; {COOKIE}_8765=x; {COOKIE}_8765={token}\r\n");
+        let ok = get(&format!("GET /pair HTTP/1.1\r\n{host}{cookie}\r\n"));
         assert!(
             ok.starts_with("HTTP/1.1 200") && ok.contains("\"left\""),
             "{ok}"
         );
         assert!(get("\0\0garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
-    }
-
-    #[test]
-    fn open_pairs_are_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = shared(dir.path());
-        let first = s.issue()["id"].as_str().unwrap().to_string();
-        for _ in 0..OPEN_PAIRS {
-            s.issue();
-        }
-        let l = s.ledger();
-        assert_eq!(l.open.len(), OPEN_PAIRS);
-        assert!(!l.open.contains_key(&first), "the oldest is forgotten");
-    }
-}
-
-/// The server's request handling without a socket (the fuzz target's way in): raw bytes go in
-/// over an in-memory connection to the same hyper settings and routes `serve` uses; the raw
-/// response comes out.
-#[derive(Debug)]
-pub struct Harness {
-    runtime: tokio::runtime::Runtime,
-    app: Router,
-    http: hyper::server::conn::http1::Builder,
-}
-
-impl Harness {
-    /// The port the harness pretends to listen on (its `Host` and `Origin` must name it).
-    pub const PORT: u16 = 8765;
-
-    /// Serves the study in `dir` (its pool made, its `.rate-token` written 0600).
-    pub fn new(dir: &Path) -> Result<Self> {
-        let hosts = [
-            format!("127.0.0.1:{}", Self::PORT),
-            format!("localhost:{}", Self::PORT),
-        ];
-        let shared = Arc::new(Shared {
-            origins: hosts.clone().map(|h| format!("http://{h}")),
-            hosts,
-            ids: pool_ids(dir)?,
-            dir: dir.to_path_buf(),
-            token: token::load_or_make(dir)?,
-            page: page::Page::new(false),
-            synthetic: false,
-            stop_after: None,
-            ledger: Mutex::new(Ledger {
-                rng: ChaCha20Rng::seed_from_u64(1),
-                open: HashMap::new(),
-                order: VecDeque::new(),
-                chosen: HashSet::new(),
-                file: RatingsFile::open(dir)?,
-                recorded: 0,
-            }),
-            stop: watch::channel(false).0,
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| RateError::Refused(format!("no runtime: {e}")))?;
-        let mut http = hyper::server::conn::http1::Builder::new();
-        // As `serve`'s, except that the harness closes its sending side first and waits for
-        // the answers (a half-closed connection).
-        http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .max_buf_size(MAX_HEADER_BYTES)
-            .half_close(true);
-        Ok(Self {
-            app: router(shared),
-            runtime,
-            http,
-        })
-    }
-
-    /// Sends `raw` as one connection's bytes, then closes the sending side; returns what the
-    /// server wrote back.
-    pub fn handle(&self, raw: &[u8]) -> Vec<u8> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        self.runtime.block_on(async {
-            let (mut client, server) = tokio::io::duplex(1 << 16);
-            let conn = self.http.serve_connection(
-                TokioIo::new(server),
-                TowerToHyperService::new(self.app.clone()),
-            );
-            let served = tokio::spawn(conn);
-            let _ = client.write_all(raw).await;
-            let _ = client.shutdown().await;
-            let mut out = Vec::new();
-            let _ =
-                tokio::time::timeout(Duration::from_secs(2), client.read_to_end(&mut out)).await;
-            served.abort();
-            out
-        })
+        h.open_pair("0123456789abcdef");
+        let body = "pair=0123456789abcdef&rater=Ann&chosen=a-0&ms=5";
+        let post = format!(
+            "POST /choice HTTP/1.1\r\n{host}{cookie}Origin: http://127.0.0.1:8765\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let recorded = get(&post);
+        assert!(recorded.starts_with("HTTP/1.1 200"), "{recorded}");
+        assert!(get(&post).starts_with("HTTP/1.1 409"), "replayed");
     }
 }

@@ -28,19 +28,23 @@ pub fn load_or_make(dir: &Path) -> Result<String> {
         Ok(meta) => {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
-                return Err(RateError::Refused(format!(
-                    "{}: mode {mode:03o} lets other users read the rating token; \
-                     `chmod 600` it (or delete it for a new token)",
-                    path.display()
-                )));
+                return Err(RateError::TokenFile {
+                    path,
+                    why: format!(
+                        "mode {mode:03o} lets other users read the rating token; \
+                         `chmod 600` it (or delete it for a new token)"
+                    ),
+                });
             }
             let text = std::fs::read_to_string(&path).map_err(|e| RateError::io(&path, e))?;
             let t = text.trim();
             if t.len() != DIGITS || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(RateError::Refused(format!(
-                    "{}: not a rating token ({DIGITS} hex digits); delete it for a new one",
-                    path.display()
-                )));
+                return Err(RateError::TokenFile {
+                    path,
+                    why: format!(
+                        "not a rating token ({DIGITS} hex digits); delete it for a new one"
+                    ),
+                });
             }
             Ok(t.to_ascii_lowercase())
         }

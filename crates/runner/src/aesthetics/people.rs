@@ -51,8 +51,8 @@ pub struct Ratings {
     pub synthetic_left_out: usize,
 }
 
-/// The study's ratings, if anyone has rated. Rows made by the page's test hook are left out
-/// unless `with_synthetic`.
+/// The study's ratings, if anyone has rated (or only the page's test hook did: then with no
+/// choices). Rows made by the test hook are left out unless `with_synthetic`.
 pub fn load(
     dir: &Path,
     study: &AestheticsFile,
@@ -78,7 +78,17 @@ pub fn load(
     let mut raters = std::collections::BTreeSet::new();
     let mut choices = Vec::new();
     let mut synthetic_left_out = 0;
+    let mut pairs = std::collections::HashSet::new();
     for (k, row) in rows.iter().enumerate() {
+        if let Some(pair) = row.pair.as_ref().filter(|p| !p.is_empty())
+            && !pairs.insert(pair.clone())
+        {
+            return Err(Error::Study(format!(
+                "{}: line {}: pair {pair} is recorded twice",
+                path.display(),
+                k + 2
+            )));
+        }
         let (Some(l), Some(r), Some(c)) = (at(&row.left), at(&row.right), at(&row.chosen)) else {
             return Err(Error::Study(format!(
                 "{}: line {} is not a rating of this study's pool: {row:?}",
@@ -103,12 +113,14 @@ pub fn load(
             loser: if c == l { r } else { l },
         });
     }
-    Ok((!choices.is_empty()).then_some(Ratings {
-        raters: raters.len(),
-        choices,
-        pool,
-        synthetic_left_out,
-    }))
+    Ok(
+        (!choices.is_empty() || synthetic_left_out > 0).then_some(Ratings {
+            raters: raters.len(),
+            choices,
+            pool,
+            synthetic_left_out,
+        }),
+    )
 }
 
 /// A measure's Spearman correlation with people's scores.

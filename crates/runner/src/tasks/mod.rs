@@ -136,7 +136,7 @@ pub fn build(
     backend: &str,
     workers: &[Device],
 ) -> Result<Box<dyn Task>> {
-    check_memory(config, data)?;
+    check_memory(config, data, backend)?;
     let host = is_cpu(backend);
     if backend == "flex" {
         return build_on(config, data, device, host, workers);
@@ -149,14 +149,21 @@ pub fn build(
     Ok(task)
 }
 
-/// Refuses a config whose run cannot fit in the memory available now (Linux's `MemAvailable`,
-/// or `NNLAB_MEMORY_LIMIT` bytes when set), before any of its model is allocated.
-fn check_memory(config: &RunConfig, data: &ImageDataset) -> Result<()> {
-    let limit = std::env::var("NNLAB_MEMORY_LIMIT")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .or_else(memory_available);
-    let Some(available) = limit else {
+/// Refuses a config whose run cannot fit in the memory available now, before any of its model
+/// is allocated: on CPU backends, Linux's `MemAvailable` (or the cgroup's limit less its usage,
+/// when lower), or `NNLAB_MEMORY_LIMIT` bytes when set. GPU backends hold the model in the
+/// device's memory, which this does not know.
+fn check_memory(config: &RunConfig, data: &ImageDataset, backend: &str) -> Result<()> {
+    let available = match std::env::var("NNLAB_MEMORY_LIMIT") {
+        Ok(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            Error::Config(format!(
+                "NNLAB_MEMORY_LIMIT = {v:?}: must be a number of bytes"
+            ))
+        })?),
+        Err(_) if is_cpu(backend) => memory_available(),
+        Err(_) => None,
+    };
+    let Some(available) = available else {
         return Ok(());
     };
     let shape = nnlab_config::memory::ImageShape {
@@ -170,12 +177,18 @@ fn check_memory(config: &RunConfig, data: &ImageDataset) -> Result<()> {
         .map_err(|e| Error::Config(e.0))
 }
 
-/// `MemAvailable` of `/proc/meminfo`, in bytes.
+/// The bytes this process may still allocate: `MemAvailable` of `/proc/meminfo`, or the cgroup
+/// (v2) limit less its current usage when that is lower.
 fn memory_available() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let meminfo = read("/proc/meminfo")?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let system = line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024;
+    let number = |path: &str| read(path).and_then(|t| t.trim().parse::<u64>().ok());
+    let cgroup = number("/sys/fs/cgroup/memory.max")
+        .zip(number("/sys/fs/cgroup/memory.current"))
+        .map(|(max, used)| max.saturating_sub(used));
+    Some(cgroup.map_or(system, |c| c.min(system)))
 }
 
 /// The task `config` describes with its parameters drawn on `device` itself; `host` fuses
