@@ -70,12 +70,14 @@ impl Series {
     }
 }
 
-/// A horizontal line marking a number to compare with.
+/// A horizontal line marking a number to compare with, with the band of its uncertainty.
 #[derive(Debug, Clone)]
 pub struct Reference {
     /// Its height.
     pub value: f64,
-    /// What it is, for the legend.
+    /// Half the band's height (the anchor's standard deviation), when known.
+    pub band: Option<f64>,
+    /// What it is, for the legend: "paper: ..." or "peer run: ...".
     pub label: String,
 }
 
@@ -345,6 +347,14 @@ where
         }
     }
     if let Some(r) = reference {
+        if let Some(b) = r.band {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0, r.value - b), (epochs + 1, r.value + b)],
+                    BLACK.mix(0.08).filled(),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(0, r.value), (epochs + 1, r.value)],
@@ -399,7 +409,12 @@ pub fn line_chart(
                         .flat_map(|b| b.iter().flat_map(|&(lo, hi)| [lo, hi])),
                 )
             })
-            .chain(reference.map(|r| r.value))
+            .chain(reference.into_iter().flat_map(|r| {
+                [
+                    r.value - r.band.unwrap_or(0.0),
+                    r.value + r.band.unwrap_or(0.0),
+                ]
+            }))
     };
     let log = y_label.contains("loss") && spans_decades(values());
     if log {
@@ -431,41 +446,94 @@ pub fn line_chart(
     root.present().map_err(|e| plot_err(path, e))
 }
 
-/// A horizontal bar chart of `(label, mean, std)` into `path` (PNG), bars from zero with error
-/// bars of one std; long cell labels read best on the vertical axis.
-pub fn bar_chart(
+/// One row of a dot plot: a cell, every seed's value, and the anchor it is compared with.
+#[derive(Debug, Clone)]
+pub struct DotRow {
+    /// The cell.
+    pub label: String,
+    /// One value per seed.
+    pub values: Vec<f64>,
+    /// The published number, its band (one standard deviation) and whether it is a paper's or
+    /// a peer run's.
+    pub anchor: Option<(f64, Option<f64>, &'static str)>,
+}
+
+/// How a dot plot summarises a row's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Summary {
+    /// Every value as a dot (seeds), the mean as a big dot, +- one standard deviation as a bar.
+    MeanSd,
+    /// Many values, or values bounded in [0, 1]: the median as a big dot, the quartiles as a
+    /// thick bar, the 5th to 95th percentiles as a thin one; no bar passes the data's range.
+    Quartiles,
+}
+
+/// The `q` quantile (0 to 1) of sorted values, by linear interpolation.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let at = q * (sorted.len() - 1) as f64;
+    let (i, f) = (at.floor() as usize, at.fract());
+    let next = sorted[(i + 1).min(sorted.len() - 1)];
+    sorted[i] + f * (next - sorted[i])
+}
+
+/// The dot of a row and its bars: `(centre, [(low, high, width)])`.
+fn summarise(values: &[f64], summary: Summary) -> (f64, Vec<(f64, f64, u32)>) {
+    match summary {
+        Summary::MeanSd => {
+            let m = values.iter().sum::<f64>() / values.len() as f64;
+            let sd = if values.len() > 1 {
+                (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() - 1) as f64)
+                    .sqrt()
+            } else {
+                0.0
+            };
+            (m, vec![(m - sd, m + sd, 3)])
+        }
+        Summary::Quartiles => {
+            let mut sorted = values.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let q = |p| quantile(&sorted, p);
+            (q(0.5), vec![(q(0.05), q(0.95), 1), (q(0.25), q(0.75), 5)])
+        }
+    }
+}
+
+/// A dot plot into `path` (PNG): a row per cell with its values summarised (see [`Summary`]),
+/// the anchor as a dashed tick with its band, and the gap to it written at the right (in
+/// `gap_unit`). The axis is zoomed to the data and the anchors, so differences of tenths of a
+/// point are visible.
+pub fn dot_chart(
     path: &Path,
     title: &str,
     x_label: &str,
-    bar_label: &str,
-    bars: &[(String, f64, f64)],
+    row_label: &str,
+    rows: &[DotRow],
+    summary: Summary,
+    gap_unit: &str,
 ) -> Result<()> {
-    let n = bars.len().max(1);
-    let height = (120 + 40 * n).max(300) as u32;
-    let root = BitMapBackend::new(path, (960, height)).into_drawing_area();
+    let n = rows.len().max(1);
+    let height = (140 + 48 * n).max(300) as u32;
+    let root = BitMapBackend::new(path, (1040, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    // Bars start at zero, so their lengths compare (a cut axis would exaggerate differences);
-    // negative values (an ELBO) grow leftwards from it.
-    let (lo, hi) = range(bars.iter().flat_map(|b| [b.1 - b.2, b.1 + b.2, 0.0]));
-    let lo = if bars.iter().all(|b| b.1 >= 0.0) {
-        0.0
-    } else {
-        lo
-    };
-    let hi = if bars.iter().all(|b| b.1 <= 0.0) {
-        0.0
-    } else {
-        hi
-    };
-    let longest = bars.iter().map(|b| b.0.len()).max().unwrap_or(4) as u32;
-    let mut chart = ChartBuilder::on(&root)
+    // The gaps are written in a column of their own at the right.
+    let (plot_area, gap_area) = root.split_horizontally(940);
+    let (lo, hi) = range(rows.iter().flat_map(|r| {
+        let band = r.anchor.map_or(0.0, |a| a.1.unwrap_or(0.0));
+        r.values.iter().copied().chain(
+            r.anchor
+                .into_iter()
+                .flat_map(move |a| [a.0 - band, a.0 + band]),
+        )
+    }));
+    let longest = rows.iter().map(|r| r.label.len()).max().unwrap_or(4) as u32;
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(46)
         .y_label_area_size(44 + 8 * longest)
         .build_cartesian_2d(lo..hi, 0.0..n as f64)
         .map_err(|e| plot_err(path, e))?;
-    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -482,35 +550,83 @@ pub fn bar_chart(
             }
         })
         .x_desc(x_label)
-        .y_desc(bar_label)
+        .y_desc(row_label)
         .x_label_formatter(&|v| significant(*v))
-        .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|e| plot_err(path, e))?;
-    let series: Vec<Series> = bars
+    let series: Vec<Series> = rows
         .iter()
-        .map(|b| Series {
-            family: family(&b.0),
-            ..Series::plain(b.0.clone(), Vec::new())
+        .map(|r| Series {
+            family: family(&r.label),
+            ..Series::plain(r.label.clone(), Vec::new())
         })
         .collect();
     let colours = colours(&series);
-    // The first bar at the top.
     let row = |i: usize| (n - 1 - i) as f64;
-    chart
-        .draw_series(bars.iter().enumerate().map(|(i, b)| {
-            Rectangle::new(
-                [(0.0, row(i) + 0.15), (b.1, row(i) + 0.85)],
-                colours[i].filled(),
-            )
-        }))
-        .map_err(|e| plot_err(path, e))?;
-    chart
-        .draw_series(bars.iter().enumerate().map(|(i, b)| {
-            let y = row(i) + 0.5;
-            PathElement::new(vec![(b.1 - b.2, y), (b.1 + b.2, y)], BLACK.stroke_width(2))
-        }))
-        .map_err(|e| plot_err(path, e))?;
+    for (i, r) in rows.iter().enumerate() {
+        let y = row(i) + 0.5;
+        let c = colours[i];
+        if r.values.is_empty() {
+            continue;
+        }
+        if summary == Summary::MeanSd {
+            // Every seed, a little above the line.
+            chart
+                .draw_series(
+                    r.values
+                        .iter()
+                        .map(|&v| Circle::new((v, y + 0.18), 4, c.mix(0.6).filled())),
+                )
+                .map_err(|e| plot_err(path, e))?;
+        }
+        let (m, bars) = summarise(&r.values, summary);
+        for (low, high, width) in bars {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(low, y), (high, y)],
+                    c.stroke_width(width),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        chart
+            .draw_series(std::iter::once(Circle::new((m, y), 7, c.filled())))
+            .map_err(|e| plot_err(path, e))?;
+        if let Some((value, band, kind)) = r.anchor {
+            if let Some(b) = band {
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(value - b, row(i) + 0.12), (value + b, row(i) + 0.88)],
+                        BLACK.mix(0.1).filled(),
+                    )))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(value, row(i) + 0.1), (value, row(i) + 0.9)],
+                    5,
+                    4,
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(|e| plot_err(path, e))?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    kind,
+                    (value, row(i) + 0.98),
+                    ("sans-serif", 13),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        if let Some((value, _, _)) = r.anchor {
+            let (_, py) = chart.backend_coord(&(hi, y));
+            gap_area
+                .draw(&Text::new(
+                    format!("{:+.2}{gap_unit}", m - value),
+                    (6, py - 8),
+                    ("sans-serif", 15),
+                ))
+                .map_err(|e| plot_err(path, e))?;
+        }
+    }
     root.present().map_err(|e| plot_err(path, e))
 }
 
@@ -545,6 +661,23 @@ mod tests {
         assert_eq!(significant(1234.0), "1234");
         assert!(spans_decades([0.01, 0.5].into_iter()));
         assert!(!spans_decades([0.2, 0.5].into_iter()));
+    }
+
+    #[test]
+    fn quartile_summaries_stay_inside_the_data() {
+        let values: Vec<f64> = (0..=100).map(|i| f64::from(i) / 100.0).collect();
+        let (median, bars) = summarise(&values, Summary::Quartiles);
+        assert!((median - 0.5).abs() < 1e-12);
+        assert_eq!(bars.len(), 2);
+        for (lo, hi, _) in bars {
+            assert!(
+                (0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi),
+                "{lo} {hi}"
+            );
+        }
+        let (mean, bars) = summarise(&[1.0, 3.0], Summary::MeanSd);
+        assert_eq!(mean, 2.0);
+        assert!((bars[0].1 - bars[0].0 - 2.0 * 2f64.sqrt()).abs() < 1e-12);
     }
 
     #[test]

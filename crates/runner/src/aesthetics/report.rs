@@ -30,7 +30,7 @@ fn stat(m: &Measured, k: usize) -> Option<(f64, f64)> {
 }
 
 /// How the sets are compared with real images, under the table.
-const SET_NOTE: &str = "Every set is compared with random samples of real test images of its own size n (the figures depend on n, so sets are compared only at equal n), drawn REAL_DRAWS times; the figure is the mean over the draws and +- their standard deviation (for the Inception Score, over its 10 splits). A measure is refused where the set is too small for it. Real test images are compared with samples of the other half of the test set, so their column is the baseline of every other. What each measures:";
+const SET_NOTE: &str = "Every set is compared with random samples of real test images of its own size n, drawn REAL_DRAWS times (the figures depend on n: compare two sets' figures only where their n is equal); the figure is the mean over the draws and +- their standard deviation (for the Inception Score, over its 10 splits). A measure is refused where the set is too small for it. Real test images are compared with samples of the other half of the test set, so their column is the baseline of every other. What each measures:";
 
 /// A set measure as a table shows it: the figure with its spread and n, or why it is refused.
 fn figure(name: &str, f: &SetFigure) -> String {
@@ -161,25 +161,38 @@ pub fn write(
         &dir.join("summary.json"),
         summary(study, sets, measured).as_bytes(),
     )?;
-    // Plots: one bar chart per measure, every set a bar.
+    // Plots: one per measure, every set a row: the median with its quartiles (the measures are
+    // skewed, and some bounded in [0, 1], where mean +- std would pass the bound).
     let mut plots = Vec::new();
     if plot::font_available() {
         for (k, (name, what)) in IMAGE_MEASURES.iter().enumerate() {
-            let bars: Vec<(String, f64, f64)> = sets
+            let rows: Vec<plot::DotRow> = sets
                 .iter()
                 .zip(measured)
-                .filter_map(|(s, m)| stat(m, k).map(|(a, b)| (s.name.clone(), a, b)))
+                .map(|(s, m)| plot::DotRow {
+                    label: format!("{} (n = {})", s.name, m.per_image.len()),
+                    values: m
+                        .per_image
+                        .iter()
+                        .map(|r| r[k])
+                        .filter(|v| v.is_finite())
+                        .collect(),
+                    anchor: None,
+                })
+                .filter(|r| !r.values.is_empty())
                 .collect();
-            if bars.is_empty() {
+            if rows.is_empty() {
                 continue;
             }
             let file = format!("{name}.png");
-            plot::bar_chart(
+            plot::dot_chart(
                 &report.join(&file),
-                &format!("{name} (mean +- std)"),
+                &format!("{name}: median, quartiles, 5th to 95th percentile"),
                 what,
                 "image set",
-                &bars,
+                &rows,
+                plot::Summary::Quartiles,
+                "",
             )?;
             plots.push(file);
         }
@@ -227,7 +240,14 @@ fn people_section(
     ratings: Option<&Ratings>,
 ) -> PeoplePart {
     let mut lines = Vec::new();
-    let Some(r) = ratings else {
+    let Some(r) = ratings.filter(|r| !r.choices.is_empty()) else {
+        if let Some(r) = ratings {
+            lines.push(format!(
+                "{} synthetic choices (made by the rating page's test hook, `nnlab rate --synthetic`) are left out; `nnlab aesthetics --with-synthetic` counts them.",
+                r.synthetic_left_out
+            ));
+            lines.push(String::new());
+        }
         lines.push(format!(
             "**No human data.** Nobody has rated this study's images yet, so there are no correlations with people's choices. Rate with `nnlab rate` (the pool: the first {} images of each set).",
             study.rated_per_set

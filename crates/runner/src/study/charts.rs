@@ -1,14 +1,15 @@
 //! The study's PNG charts: learning curves per group of cells — the mean over seeds with a band
 //! of one standard deviation, the published number as a dashed line where the study has one,
-//! losses of different kinds on charts of their own — and, for grids, a bar chart of the first
-//! tabulated figure per cell.
+//! losses of different kinds on charts of their own — and, for grids, a dot plot of the first
+//! tabulated figure per cell: every seed a dot, mean +- std, each cell's anchor with its band
+//! and the gap to it, on an axis zoomed to the data.
 
 use std::path::Path;
 
 use super::file::{StudyFile, in_percent};
 use super::grid::{Cell, first_axis_groups};
 use super::jobs::Finished;
-use super::report::{cell_stat, mean_std, runs_of, shown};
+use super::report::{mean_std, runs_of, shown};
 use crate::error::Result;
 use crate::plot::{self, Reference, Series};
 
@@ -181,7 +182,8 @@ pub fn write(
                     .filter(|r| r.metric == *name && cells.len() == 1)
                     .map(|r| Reference {
                         value: shown(name, r.value),
-                        label: format!("published: {}", shorten(&r.source, 160)),
+                        band: r.std.map(|sd| shown(name, sd)),
+                        label: format!("{}: {}", anchor_kind(&r.source), shorten(&r.source, 160)),
                     });
                 plot::line_chart(
                     &folder.join(&file),
@@ -205,28 +207,80 @@ pub fn write(
             .first()
             .cloned()
             .unwrap_or_else(|| "test_accuracy".into());
-        let bars: Vec<(String, f64, f64)> = cells
+        let rows: Vec<plot::DotRow> = cells
             .iter()
             .enumerate()
-            .filter_map(|(c, cell)| {
-                cell_stat(done, c, &metric)
-                    .map(|(m, s)| (label(cell), shown(&metric, m), shown(&metric, s)))
+            .filter(|(c, _)| !runs_of(done, *c).is_empty())
+            .map(|(c, cell)| plot::DotRow {
+                label: label(cell),
+                values: runs_of(done, c)
+                    .iter()
+                    .filter_map(|f| f.summary.metric(&metric))
+                    .map(|v| shown(&metric, v))
+                    .collect(),
+                anchor: study
+                    .expect
+                    .iter()
+                    .find(|e| e.cell == cell.label && e.metric == metric)
+                    .map(|e| {
+                        (
+                            shown(&metric, e.value),
+                            e.std.map(|sd| shown(&metric, sd)),
+                            anchor_kind(&e.source),
+                        )
+                    }),
             })
             .collect();
-        let file = format!("{}.png", metric.trim_start_matches("test_"));
-        plot::bar_chart(
-            &folder.join(&file),
-            &title(
-                format!("final {}", metric.replace('_', " ")),
-                format!("mean +- std over {seeds}"),
-            ),
-            &axis_label(&metric, &kind),
-            &axis_names(0).unwrap_or_default(),
-            &bars,
-        )?;
-        files.push(file);
+        let unit = if in_percent(&metric) { " pp" } else { "" };
+        let name = metric.trim_start_matches("test_");
+        let anchored: Vec<plot::DotRow> = rows
+            .iter()
+            .filter(|r| r.anchor.is_some())
+            .cloned()
+            .collect();
+        // The cells with an anchor on an axis of their own, zoomed to them: the study's question
+        // is their gap, which the other cells' range would squash.
+        let charts = if anchored.is_empty() || anchored.len() == rows.len() {
+            vec![(format!("{name}.png"), rows, "")]
+        } else {
+            vec![
+                (
+                    format!("{name}.png"),
+                    anchored,
+                    "the cells with an anchor: ",
+                ),
+                (format!("{name}-all-cells.png"), rows, "every cell: "),
+            ]
+        };
+        for (file, rows, which) in charts {
+            plot::dot_chart(
+                &folder.join(&file),
+                &title(
+                    format!("{which}final {}", metric.replace('_', " ")),
+                    format!("every seed a dot, mean +- std over {seeds}"),
+                ),
+                &axis_label(&metric, &kind),
+                &axis_names(0).unwrap_or_default(),
+                &rows,
+                plot::Summary::MeanSd,
+                unit,
+            )?;
+            files.push(file);
+        }
     }
     Ok(Ok(files))
+}
+
+/// Whether an anchor is a paper's number or one of the peer scripts' runs, from its source.
+pub fn anchor_kind(source: &str) -> &'static str {
+    if ["Keras", "PyTorch", "peers", "JAX"]
+        .iter()
+        .any(|w| source.contains(w))
+    {
+        "peer run"
+    } else {
+        "paper"
+    }
 }
 
 /// `text` cut to `n` characters with an ellipsis.

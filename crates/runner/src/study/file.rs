@@ -134,6 +134,9 @@ pub struct Expect {
     pub metric: String,
     /// Its value.
     pub value: f64,
+    /// Its standard deviation, if the source gives one.
+    #[serde(default)]
+    pub std: Option<f64>,
     /// Where it comes from.
     pub source: String,
 }

@@ -28,6 +28,7 @@
 //! Layout: [`file`] (the study file), [`grid`] (cells and runs), [`jobs`] (running them),
 //! [`slurm`] (submitting them), [`report`] (`results.md`), [`charts`] (the PNGs).
 
+pub mod anchors;
 pub mod charts;
 pub mod file;
 pub mod grid;

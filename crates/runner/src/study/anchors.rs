@@ -1,0 +1,127 @@
+//! The lines a study's `results.md` opens with: for every published number the study reproduces
+//! (its `[reference]` or each `[[expect]]`), ours, the anchor, the gap with its unit, the seeds
+//! and the revisions that made ours, in one table shape for every study. Figures are rounded to
+//! their uncertainty: one significant digit of the standard deviation over seeds.
+
+use std::collections::BTreeSet;
+
+use super::file::{StudyFile, higher_is_better, in_percent};
+use super::grid::Cell;
+use super::jobs::Finished;
+use super::report::{cell_stat, runs_of, shown};
+
+/// One anchor: a published number and the cell that reproduces it.
+struct Anchor<'a> {
+    cell: usize,
+    metric: &'a str,
+    value: f64,
+    std: Option<f64>,
+    source: &'a str,
+}
+
+/// `value +- sd` rounded to the sd's first significant digit (a Parzen estimate of 241.19 +- 2 is
+/// "241 +- 2"); without an sd, `fallback` decimals.
+pub fn rounded(value: f64, sd: Option<f64>, fallback: usize) -> String {
+    match sd.filter(|s| s.is_finite() && *s > 0.0) {
+        Some(s) => {
+            let decimals = (-s.log10().floor()).max(0.0) as usize;
+            format!("{value:.decimals$} +- {s:.decimals$}")
+        }
+        None => format!("{value:.fallback$}"),
+    }
+}
+
+fn anchors<'a>(study: &'a StudyFile, cells: &[Cell]) -> Vec<Anchor<'a>> {
+    let mut out = Vec::new();
+    if let Some(r) = &study.reference {
+        out.push(Anchor {
+            cell: 0,
+            metric: &r.metric,
+            value: r.value,
+            std: r.std,
+            source: &r.source,
+        });
+    }
+    for e in &study.expect {
+        if let Some(cell) = cells.iter().position(|c| c.label == e.cell) {
+            out.push(Anchor {
+                cell,
+                metric: &e.metric,
+                value: e.value,
+                std: e.std,
+                source: &e.source,
+            });
+        }
+    }
+    out
+}
+
+/// The anchor table, as Markdown lines (a sentence when the study has no published number).
+pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String> {
+    let list = anchors(study, cells);
+    if list.is_empty() {
+        return vec![
+            "No published number to reproduce: the study answers its question in the table and charts below."
+                .into(),
+        ];
+    }
+    let mut lines = vec![
+        "| anchor | ours | gap | seeds | revision |".to_string(),
+        "|---|---|---|---|---|".to_string(),
+    ];
+    for a in list {
+        let percent = in_percent(a.metric);
+        let (unit, gap_unit) = if percent { (" %", " pp") } else { ("", "") };
+        let scale = |v: f64| shown(a.metric, v);
+        let runs = runs_of(done, a.cell);
+        let what = if cells.len() > 1 {
+            format!(
+                "{} of `{}`",
+                a.metric.replace('_', " "),
+                cells[a.cell].label
+            )
+        } else {
+            a.metric.replace('_', " ")
+        };
+        let anchor = format!(
+            "{what}: {}{unit} ({})",
+            rounded(scale(a.value), a.std.map(scale), 2),
+            a.source
+        );
+        let Some((mean, sd)) = cell_stat(done, a.cell, a.metric) else {
+            lines.push(format!("| {anchor} | not run | - | 0 | - |"));
+            continue;
+        };
+        let sd = (runs.len() > 1).then_some(scale(sd));
+        let gap = scale(mean) - scale(a.value);
+        let better = if format!("{gap:.2}").trim_start_matches('-') == "0.00" {
+            "level"
+        } else if (gap > 0.0) == higher_is_better(a.metric) {
+            "better"
+        } else {
+            "worse"
+        };
+        let revisions: BTreeSet<String> = runs.iter().map(|f| f.summary.revision()).collect();
+        lines.push(format!(
+            "| {anchor} | {}{unit} | {gap:+.2}{gap_unit} ({better}) | {} | {} |",
+            rounded(scale(mean), sd, 2),
+            runs.len(),
+            revisions.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounded;
+
+    #[test]
+    fn figures_are_rounded_to_their_uncertainty() {
+        assert_eq!(rounded(241.19, Some(2.0), 2), "241 +- 2");
+        assert_eq!(rounded(96.7433, Some(0.13), 2), "96.7 +- 0.1");
+        assert_eq!(rounded(96.7433, Some(0.013), 2), "96.74 +- 0.01");
+        assert_eq!(rounded(3.4123, None, 2), "3.41");
+        assert_eq!(rounded(3.4123, Some(0.0), 2), "3.41");
+    }
+}
