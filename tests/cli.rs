@@ -734,6 +734,56 @@ fn a_committed_study_run_retrains_to_its_record() {
     }
 }
 
+/// `nnlab principles`: the activations and their derivatives drawn, and the vanishing gradient
+/// measured on tiny data: through sigmoid layers the first layer's gradient is orders of
+/// magnitude below the output layer's (each layer multiplies by f' <= 1/4), through ReLU not.
+#[test]
+fn principles_draws_activations_and_measures_vanishing_gradients() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 200, 50);
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .args(["principles", "activations", "--out"])
+        .arg(tmp.path().join("act.png")));
+    assert!(ok, "{stderr}");
+    assert!(
+        tmp.path().join("act.png").is_file() && tmp.path().join("act-derivative.png").is_file()
+    );
+    let (ok, stdout, stderr) = run(nnlab(tmp.path())
+        .args([
+            "principles",
+            "gradients",
+            "--dataset",
+            "tiny",
+            "--depth",
+            "8",
+            "--width",
+            "32",
+        ])
+        .args(["--batch", "64", "--out"])
+        .arg(tmp.path().join("grad.png")));
+    assert!(ok, "{stderr}");
+    assert!(tmp.path().join("grad.png").is_file());
+    let ratios = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("first layer / output layer: "))
+        .expect("the ratios line");
+    let ratio = |name: &str| -> f64 {
+        ratios
+            .split(", ")
+            .find_map(|p| p.strip_prefix(&format!("{name} ")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(ratio("sigmoid") < 1e-3, "{ratios}");
+    assert!(ratio("relu") > 1e-2, "{ratios}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("| ")).count(),
+        1 + 9,
+        "{stdout}"
+    );
+}
+
 /// `nnlab data` says "checksums verified" only when it checked some; a dataset of our own has
 /// no published checksums.
 #[test]

@@ -18,6 +18,7 @@ pub mod error;
 pub mod optim;
 pub mod pictures;
 pub mod plot;
+pub mod principles;
 pub mod run_dir;
 pub mod study;
 pub mod tasks;

@@ -119,6 +119,11 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Draw and measure the article's mechanics from the hand-written principles crate.
+    Principles {
+        #[command(subcommand)]
+        what: PrinciplesKind,
+    },
     /// Make neural-network art without training data.
     Art {
         #[command(subcommand)]
@@ -155,6 +160,40 @@ enum Command {
     Data {
         /// Dataset name: mnist or fashion-mnist.
         name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PrinciplesKind {
+    /// Every activation f(z) and its derivative f'(z) on [-4, 4], as two charts.
+    Activations {
+        /// The chart of f; the derivatives go beside it as <name>-derivative.png.
+        #[arg(long, value_name = "FILE", default_value = "activations.png")]
+        out: PathBuf,
+    },
+    /// The vanishing gradient, measured: ||dL/dW|| per layer of deep MLPs of each activation
+    /// at their initial weights, on one batch of training images; a table and a chart.
+    Gradients {
+        /// Hidden layers.
+        #[arg(long, default_value_t = 10, value_parser = at_least_one)]
+        depth: usize,
+        /// Units per hidden layer.
+        #[arg(long, default_value_t = 64, value_parser = at_least_one)]
+        width: usize,
+        /// Training images in the batch.
+        #[arg(long, default_value_t = 256, value_parser = at_least_one)]
+        batch: usize,
+        /// Seed of the weights and the batch.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The dataset.
+        #[arg(long, default_value = "mnist")]
+        dataset: String,
+        /// The chart to write.
+        #[arg(long, value_name = "FILE", default_value = "gradients.png")]
+        out: PathBuf,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -260,6 +299,55 @@ fn final_line(figures: &[(String, f64)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("  ")
+}
+
+/// `nnlab principles ...`.
+fn principles(what: PrinciplesKind) -> anyhow::Result<()> {
+    use nnlab_runner::principles::{self as p, GradientOptions};
+    match what {
+        PrinciplesKind::Activations { out } => {
+            let [f, df] = p::activations(&out)?;
+            say!("written to {} and {}", f.display(), df.display());
+        }
+        PrinciplesKind::Gradients {
+            depth,
+            width,
+            batch,
+            seed,
+            dataset,
+            out,
+            data,
+        } => {
+            let load = data.options().load_options();
+            let d = nnlab_data::ImageDataset::load(&dataset, &load)?;
+            let opts = GradientOptions {
+                depth,
+                width,
+                batch,
+                seed,
+            };
+            let norms = p::gradient_norms(&d, &opts);
+            let header: Vec<&str> = norms.iter().map(|(a, _)| a.name()).collect();
+            say!(
+                "||dL/dW|| per layer ({depth} hidden layers of {width}, {batch} images of {dataset}, seed {seed}):"
+            );
+            say!("| layer | {} |", header.join(" | "));
+            say!("|---|{}", "---|".repeat(header.len()));
+            for l in 0..=depth {
+                let cells: Vec<String> =
+                    norms.iter().map(|(_, v)| format!("{:.3e}", v[l])).collect();
+                say!("| {} | {} |", l + 1, cells.join(" | "));
+            }
+            let ratio: Vec<String> = norms
+                .iter()
+                .map(|(a, v)| format!("{} {:.1e}", a.name(), v[0] / v[depth]))
+                .collect();
+            say!("first layer / output layer: {}", ratio.join(", "));
+            p::draw_gradients(&norms, &opts, &out)?;
+            say!("written to {}", out.display());
+        }
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -492,6 +580,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             say!("{n} choices recorded");
         }
+        Command::Principles { what } => principles(what)?,
         Command::Data { name, data } => {
             let load = data.options().load_options();
             let started = std::time::Instant::now();

@@ -446,6 +446,102 @@ pub fn line_chart(
     root.present().map_err(|e| plot_err(path, e))
 }
 
+/// The curves of an x-y chart, on either kind of y axis.
+fn draw_xy<CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<BitMapBackend, CT>,
+    series: &[Series],
+    colours: &[RGBColor],
+    path: &Path,
+) -> Result<()> {
+    for (s, c) in series.iter().zip(colours) {
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+            .map_err(|e| plot_err(path, e))?;
+        if s.points.len() <= 30 {
+            chart
+                .draw_series(s.points.iter().map(|p| Circle::new(*p, 4, c.filled())))
+                .map_err(|e| plot_err(path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A chart of curves `y(x)` into `path` (PNG) on axes fitted to the data (x may be negative),
+/// the legend to the right; a log y axis when `log_y`.
+pub fn xy_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    legend_title: Option<&str>,
+    series: &[Series],
+    log_y: bool,
+) -> Result<()> {
+    if !font_available() {
+        return Err(plot_err(
+            path,
+            "no TrueType font found (install DejaVu Sans, or set NNLAB_FONT to a .ttf file)",
+        ));
+    }
+    let colours = colours(series);
+    let entries: Vec<(String, RGBColor, bool)> = series
+        .iter()
+        .zip(&colours)
+        .map(|(s, c)| (s.label.clone(), *c, false))
+        .collect();
+    let width = legend_width(legend_title, &entries);
+    let root = BitMapBackend::new(path, (960 + width, 540)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let (plot_area, legend_area) = root.split_horizontally(960);
+    let (x_lo, x_hi) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
+    let ys = || series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    if log_y {
+        let (lo, hi) = ys()
+            .filter(|v| *v > 0.0)
+            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = (lo * 0.5, hi * 2.0);
+        let mut chart = ChartBuilder::on(&plot_area)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(46)
+            .y_label_area_size(72)
+            .build_cartesian_2d(
+                x_lo..x_hi,
+                (lo..hi).log_scale().with_key_points(log_ticks(lo, hi)),
+            )
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(format!("{y_label} (log scale)"))
+            .y_label_formatter(&|v| significant(*v))
+            .x_label_formatter(&|v| significant(*v))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        draw_xy(&mut chart, series, &colours, path)?;
+    } else {
+        let (lo, hi) = range(ys());
+        let mut chart = ChartBuilder::on(&plot_area)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(46)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x_lo..x_hi, lo..hi)
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .y_label_formatter(&|v| significant(*v))
+            .x_label_formatter(&|v| significant(*v))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        draw_xy(&mut chart, series, &colours, path)?;
+    }
+    legend(&legend_area, legend_title, &entries, path)?;
+    root.present().map_err(|e| plot_err(path, e))
+}
+
 /// One row of a dot plot: a cell, every seed's value, and the anchor it is compared with.
 #[derive(Debug, Clone)]
 pub struct DotRow {
