@@ -62,6 +62,9 @@ enum Command {
         /// Continue the run in this folder from its newest checkpoint.
         #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "set", "seed", "out"])]
         resume: Option<PathBuf>,
+        /// Print the resolved config (every default and override written out) and stop.
+        #[arg(long, conflicts_with = "resume")]
+        print_config: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -359,8 +362,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             out,
             resume,
+            print_config,
             data,
         } => {
+            if print_config {
+                let path = config.context("a config file is required")?;
+                if let Some(s) = seed {
+                    set.push(format!("seed={s}"));
+                }
+                print!("{}", RunConfig::load(&path, &set)?.to_toml());
+                return Ok(());
+            }
             let opts = TrainOptions {
                 out,
                 ..data.options()
