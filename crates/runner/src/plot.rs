@@ -102,7 +102,36 @@ pub fn family(label: &str) -> String {
     last.split('@').next().unwrap_or(last).to_string()
 }
 
-/// One colour per series: families get hues in order of first appearance; within a family the
+/// The hue an entity keeps on every chart of the workspace: each optimizer, activation, loss and
+/// image set, by name (an index into [`HUES`]).
+fn fixed_hue(family: &str) -> Option<usize> {
+    let hue = match family {
+        "adam" | "sigmoid" | "mnist" | "real" | "train" => 0,
+        "sgd" | "tanh" | "vae" | "valid" => 1,
+        "rmsprop" | "relu" | "gan" | "test" => 2,
+        "adagrad" | "leaky_relu" | "dcgan" => 3,
+        "adamw" | "gelu" | "cppn-tanh" => 4,
+        "sin" | "cppn-sin" | "cross_entropy" => 5,
+        "gaussian" | "prototypes" | "mse" => 6,
+        "noise" | "identity" => 7,
+        _ => return None,
+    };
+    Some(hue)
+}
+
+/// A colour of a sequential palette (light blue to dark blue) at `t` in [0, 1].
+fn sequential(t: f64) -> RGBColor {
+    let (light, dark) = ((158.0, 202.0, 225.0), (8.0, 48.0, 107.0));
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(
+        mix(light.0, dark.0),
+        mix(light.1, dark.1),
+        mix(light.2, dark.2),
+    )
+}
+
+/// One colour per series: families get hues (fixed ones for known entities, see [`fixed_hue`],
+/// the rest in order of first appearance; numbers a sequential palette); within a family the
 /// series get shades from dark to light. No two series of a chart share a colour.
 pub fn colours(series: &[Series]) -> Vec<RGBColor> {
     let mut families: Vec<&str> = Vec::new();
@@ -111,11 +140,38 @@ pub fn colours(series: &[Series]) -> Vec<RGBColor> {
             families.push(&s.family);
         }
     }
+    // Families that are all numbers (a latent size, a width) are ordered: a sequential palette,
+    // light to dark in increasing order, instead of unrelated hues.
+    let numbers: Option<Vec<f64>> = families.iter().map(|f| f.parse::<f64>().ok()).collect();
+    if let Some(values) = numbers.filter(|v| v.len() > 1) {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        return series
+            .iter()
+            .map(|s| {
+                let f = families.iter().position(|f| *f == s.family).unwrap_or(0);
+                let rank = order.iter().position(|&o| o == f).unwrap_or(0);
+                sequential(rank as f64 / (values.len() - 1) as f64)
+            })
+            .collect();
+    }
+    // Every family with a fixed hue keeps it on every chart; the others take the free hues in
+    // order of appearance.
+    let mut free = (0..HUES.len()).filter(|h| !families.iter().any(|f| fixed_hue(f) == Some(*h)));
+    let hue_of: Vec<usize> = families
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            fixed_hue(f)
+                .or_else(|| free.next())
+                .unwrap_or(HUES.len() + i)
+        })
+        .collect();
     series
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let f = families.iter().position(|f| *f == s.family).unwrap_or(0);
+            let f = hue_of[families.iter().position(|f| *f == s.family).unwrap_or(0)];
             let members: Vec<usize> = (0..series.len())
                 .filter(|&j| series[j].family == s.family)
                 .collect();
@@ -757,6 +813,22 @@ mod tests {
         assert_eq!(significant(1234.0), "1234");
         assert!(spans_decades([0.01, 0.5].into_iter()));
         assert!(!spans_decades([0.2, 0.5].into_iter()));
+    }
+
+    #[test]
+    fn an_entity_keeps_its_colour_and_ordered_values_get_a_sequence() {
+        let chart = |labels: &[&str]| {
+            let series: Vec<Series> = labels.iter().map(|l| Series::plain(*l, vec![])).collect();
+            colours(&series)
+        };
+        let a = chart(&["sgd", "adam"]);
+        let b = chart(&["adam", "rmsprop", "sgd"]);
+        assert_eq!(a[1], b[0], "adam");
+        assert_eq!(a[0], b[2], "sgd");
+        let latent = chart(&["20", "2", "200"]);
+        let lightness = |c: &RGBColor| u32::from(c.0) + u32::from(c.1) + u32::from(c.2);
+        assert!(lightness(&latent[1]) > lightness(&latent[0]));
+        assert!(lightness(&latent[0]) > lightness(&latent[2]));
     }
 
     #[test]
