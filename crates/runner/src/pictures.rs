@@ -119,6 +119,97 @@ pub fn diverging(weights: &[Vec<f32>], side: usize) -> Images {
     }
 }
 
+/// `img` placed at (`left`, `top`) on a white canvas of `width` x `height`, with `texts` drawn in
+/// black (`(text, x, y, size)`, in pixels) in the chart font. Without a font (see
+/// [`crate::plot::font_available`]) the texts are left out.
+fn on_canvas(
+    img: &RgbImage,
+    width: u32,
+    height: u32,
+    (left, top): (u32, u32),
+    texts: &[(String, i32, i32, u32)],
+) -> RgbImage {
+    let mut canvas = RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
+    image::imageops::replace(&mut canvas, img, i64::from(left), i64::from(top));
+    if !crate::plot::font_available() {
+        return canvas;
+    }
+    let (w, h) = canvas.dimensions();
+    let mut raw = canvas.into_raw();
+    {
+        use plotters::prelude::*;
+        let area = BitMapBackend::with_buffer(&mut raw, (w, h)).into_drawing_area();
+        for (text, x, y, size) in texts {
+            // A text that does not fit is cut by the backend; nothing else can fail here.
+            let _ = area.draw(&Text::new(text.clone(), (*x, *y), ("sans-serif", *size)));
+        }
+        let _ = area.present();
+    }
+    RgbImage::from_raw(w, h, raw).expect("the buffer keeps its size")
+}
+
+/// `img` with a line of text above it (an animation frame's epoch, a picture's title).
+pub fn captioned(img: &RgbImage, text: &str) -> RgbImage {
+    let (w, h) = img.dimensions();
+    on_canvas(
+        img,
+        w.max(120),
+        h + 22,
+        (0, 22),
+        &[(text.to_string(), 4, 3, 16)],
+    )
+}
+
+/// `img` with a label to the left of each of its `labels.len()` equal bands of rows (e.g. "test
+/// images" above "reconstructions").
+pub fn row_labelled(img: &RgbImage, labels: &[&str]) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let margin = 8 * labels.iter().map(|l| l.len()).max().unwrap_or(0) as u32 + 8;
+    let band = h / labels.len().max(1) as u32;
+    let texts: Vec<(String, i32, i32, u32)> = labels
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            (
+                l.to_string(),
+                4,
+                (k as u32 * band + band / 2) as i32 - 7,
+                14,
+            )
+        })
+        .collect();
+    on_canvas(img, w + margin, h, (margin, 0), &texts)
+}
+
+/// `img` (weights drawn by [`diverging`]) with its colour scale below: a bar from blue
+/// (`-max |w|`) through white (0) to red (`+max |w|`), each unit scaled by its own largest
+/// magnitude.
+pub fn with_diverging_scale(img: &RgbImage) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let width = w.max(260);
+    let mut out = on_canvas(
+        img,
+        width,
+        h + 46,
+        (0, 0),
+        &[
+            ("-max|w|".into(), 2, h as i32 + 24, 13),
+            ("0".into(), 126, h as i32 + 24, 13),
+            ("+max|w| of each unit".into(), 170, h as i32 + 24, 13),
+        ],
+    );
+    let bar = 250u32;
+    for x in 0..bar {
+        let t = 2.0 * x as f32 / (bar - 1) as f32 - 1.0;
+        let rgb = [1.0 - (-t).max(0.0), 1.0 - t.abs(), 1.0 - t.max(0.0)]
+            .map(|c| (c * 255.0).round() as u8);
+        for y in h + 6..h + 20 {
+            out.put_pixel(x + 4, y, image::Rgb(rgb));
+        }
+    }
+    out
+}
+
 fn encode_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io {
         path: path.to_path_buf(),
@@ -202,6 +293,28 @@ mod tests {
         assert_eq!(g.get_pixel(0, 0).0, [255, 0, 0], "largest positive: red");
         assert_eq!(g.get_pixel(1, 1).0, [0, 0, 255], "largest negative: blue");
         assert_eq!(g.get_pixel(0, 1).0, [255, 255, 255], "zero: white");
+    }
+
+    #[test]
+    fn labels_and_scales_add_their_margins_and_keep_the_picture() {
+        let img = Images::grey(vec![1.0; 16], 4).grid(1, 0, 10);
+        let c = captioned(&img, "epoch 3");
+        assert_eq!(c.dimensions(), (120, 40 + 22));
+        assert_eq!(
+            c.get_pixel(5, 30).0,
+            [255, 255, 255],
+            "the picture, moved down"
+        );
+        let r = row_labelled(&img, &["a", "b"]);
+        assert_eq!(r.dimensions(), (40 + 16, 40));
+        let d = with_diverging_scale(&img);
+        assert_eq!(d.dimensions(), (260, 40 + 46));
+        assert_eq!(
+            d.get_pixel(4, 40 + 10).0,
+            [0, 0, 255],
+            "the scale starts blue"
+        );
+        assert_eq!(d.get_pixel(4 + 249, 40 + 10).0, [255, 0, 0], "and ends red");
     }
 
     #[test]

@@ -157,7 +157,9 @@ impl Task for AutoencoderTask {
         let rows =
             batch::images(x.clone(), self.side).concat(&batch::images(model.forward(x), self.side));
         let path = batch::epoch_picture(run, "reconstructions", epoch);
-        pictures::save_png(&rows.grid(shown.len(), 2, 2), &path)?;
+        let grid = rows.grid(shown.len(), 2, 2);
+        let labelled = pictures::row_labelled(&grid, &["test images", "reconstructions"]);
+        pictures::save_png(&labelled, &path)?;
         Ok(vec![path])
     }
 

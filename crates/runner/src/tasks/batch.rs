@@ -84,9 +84,12 @@ pub fn animate(run: &Path, name: &str) -> Result<Option<PathBuf>> {
         return Ok(None);
     }
     frames.sort();
+    // Each frame says its epoch.
     let images = frames
         .iter()
-        .map(|(_, p)| pictures::load_png(p))
+        .map(|(k, p)| {
+            pictures::load_png(p).map(|img| pictures::captioned(&img, &format!("epoch {k}")))
+        })
         .collect::<Result<Vec<_>>>()?;
     let out = dir.join(format!("{name}.gif"));
     pictures::save_gif(&images, 400, &out)?;

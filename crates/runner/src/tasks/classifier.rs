@@ -635,10 +635,8 @@ impl Task for Classifier {
         let path = run.join("pictures/weights.png");
         let cols = (first.len() as f64).sqrt().ceil() as usize;
         let scale = if side < 10 { 8 } else { 2 };
-        pictures::save_png(
-            &pictures::diverging(&first, side).grid(cols, 2, scale),
-            &path,
-        )?;
+        let grid = pictures::diverging(&first, side).grid(cols, 2, scale);
+        pictures::save_png(&pictures::with_diverging_scale(&grid), &path)?;
         Ok(Finish {
             files: vec![path],
             metrics: Vec::new(),

@@ -219,7 +219,9 @@ impl Task for VaeTask {
         let (mu, _) = model.encode(x.clone());
         let rows = batch::images(x, self.side).concat(&self.decode(mu));
         let recon = batch::epoch_picture(run, "reconstructions", epoch);
-        pictures::save_png(&rows.grid(SHOWN, 2, 2), &recon)?;
+        let grid = rows.grid(SHOWN, 2, 2);
+        let labelled = pictures::row_labelled(&grid, &["test images", "reconstructions"]);
+        pictures::save_png(&labelled, &recon)?;
         Ok(vec![samples, recon])
     }
 
