@@ -16,25 +16,13 @@
 //! set) compound rounding over 60 steps: their test accuracies must agree within 2 points and their
 //! test losses within 5 %.
 //!
-//! The DCGAN once was an exception, and the layer probe below found why: its convolutions that
-//! feed batch norm had biases, whose gradient is zero up to rounding (batch norm subtracts the
-//! batch mean), and Adam, which divides by the gradient's magnitude, turned that rounding noise
-//! into full-size steps that differed per backend and leaked into batch norm's running means
-//! (flex against ndarray: 2.4e-3 in the evaluation). The biases are gone (as in the paper's own
-//! code), and on the CPU backends the DCGAN now agrees like every other family.
-//!
-//! On wgpu the DCGAN was the exception a second time: its first forward pass agreed with flex,
-//! its updates did not, although every layer on its own agreed. The cause is in burn 0.22.1's
-//! operation fusion (`burn-fusion` / `burn-cubecl-fusion`, which serve wgpu and cuda): a
-//! convolution or transposed convolution with one output channel followed by an element-wise op
-//! — the generator's last layer, one channel then tanh — comes out wrong, its weight, bias and
-//! input gradients and its output when read after the backward pass off by about 100 % of their
-//! scale (lavapipe; on an NVIDIA H200 the DCGAN's updates departed the same way). Whether it
-//! strikes depends on what fusion groups: reading the layer's output before the backward pass
-//! hides it. Built without fusion, every family, the DCGAN included, agrees on wgpu (lavapipe) as
-//! on the CPU backends, so nnlab's `wgpu` and `cuda` (same fusion crates; not built here)
-//! features leave burn's fusion out; the `fusion` feature puts it back (faster on GPUs), and
-//! with it the two one-channel cases of the layer probe below fail.
+//! Two rules keep the DCGAN inside these tolerances (the book's Backends chapter tells how they
+//! were found): its convolutions that feed batch norm have no bias (batch norm subtracts the
+//! batch mean, so that gradient is rounding noise, which Adam would turn into full-size steps
+//! that differ per backend); and wgpu and cuda are built without burn 0.22.1's operation fusion,
+//! which miscomputes a convolution or transposed convolution with one output channel followed by
+//! an element-wise op (the generator's last layer). With the `fusion` feature the layer probe's
+//! two one-channel cases below fail.
 
 mod common;
 

@@ -107,11 +107,9 @@ impl ImageDataset {
     /// Asks the CPU to start loading every cache line of the examples `indices` (the next batch)
     /// and returns at once: called before a training step, the rows arrive while the step
     /// computes, and [`batch`](Self::batch) then finds them in cache. A shuffled batch's rows
-    /// lie scattered over the whole set, farther apart than the hardware prefetcher looks. On
-    /// the 2-core development machine the article job's batch (32 rows) then took 8 us instead
-    /// of 16, but the hints themselves wait about 6.5 us (for the page walks of 32 rows on
-    /// 4 KiB pages), so a step gains about 2 us. A hint only: nothing is read, and other CPUs
-    /// than x86-64 skip it.
+    /// lie scattered over the whole set, farther apart than the hardware prefetcher looks. A
+    /// hint only: nothing is read, and other CPUs than x86-64 skip it. (What it saves is
+    /// measured in the book's speed chapter.)
     pub fn prefetch(&self, indices: &[u32]) {
         #[cfg(target_arch = "x86_64")]
         for &i in indices {

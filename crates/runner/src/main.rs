@@ -263,9 +263,8 @@ fn main() -> ExitCode {
 /// Tells glibc's malloc to keep freed blocks in the process instead of handing every large one
 /// (a convolution's im2col columns, a batch of feature maps: anything above 128 KiB to 32 MiB)
 /// back to the kernel as it is freed: with glibc's defaults each tensor operation of a
-/// convolutional network paid for fresh pages (page faults, zeroing, TLB shootdowns; 20 % of the
-/// DCGAN's profile). Measured by `bench/allocator.sh`: the DCGAN's step 16 % and 31 % faster in
-/// two runs; peak RSS from 8 MB less (DCGAN) to 14 MB more (the article job).
+/// convolutional network pays for fresh pages (page faults, zeroing, TLB shootdowns).
+/// `bench/allocator.sh` measures what this changes (its outputs are in `bench/results/`).
 /// `NNLAB_MALLOC=system` keeps glibc's defaults, and a `GLIBC_TUNABLES` that sets malloc
 /// parameters is left to win.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -215,8 +215,8 @@ struct Update<'a> {
 ///
 /// A weight whose gradient stops (an MNIST pixel that is rarely lit) sees its moments decay by
 /// `beta1` and `beta2` each step, into the subnormal range after about 800 steps for `m`.
-/// Arithmetic on subnormal numbers is slow on x86 CPUs: on the 2-core development machine it
-/// took the article job's update from 10.5 to 19.9 us per step. XLA (JAX) and TensorFlow run
+/// Arithmetic on subnormal numbers is slow on x86 CPUs (the book's speed chapter has what it
+/// cost the article job's update). XLA (JAX) and TensorFlow run
 /// their CPU kernels with subnormals flushed to zero for the same reason; here only the moments
 /// are flushed, and `v` only where that cannot change a weight: when `eps_t` swallows any
 /// subnormal's square root (`eps_t + sqrt(f32::MIN_POSITIVE) == eps_t`, true from
