@@ -121,7 +121,7 @@ impl Sources<'_> {
 }
 
 /// The field names of `T`, read from the error serde gives for an unknown one.
-fn fields_of<T: DeserializeOwned>() -> Vec<String> {
+pub(crate) fn fields_of<T: DeserializeOwned>() -> Vec<String> {
     let mut probe = toml::Table::new();
     probe.insert("\u{1}".into(), toml::Value::Integer(0));
     match toml::Value::Table(probe).try_into::<T>() {
@@ -184,7 +184,7 @@ impl RunConfig {
                     }
                 };
                 if !ModelConfig::KINDS.contains(&kind.as_str()) {
-                    let hint = hint::closest(&kind, ModelConfig::KINDS)
+                    let hint = hint::closest(&kind, ModelConfig::KINDS.iter().copied())
                         .map_or(String::new(), |k| format!("; did you mean `{k}`?"));
                     return Err(sources.fail(
                         "model.kind",
@@ -270,16 +270,7 @@ impl RunConfig {
             .and_then(|m| m.get("kind"))
             .and_then(|k| k.as_str())
             .unwrap_or("mlp");
-        let model_fields = match kind {
-            "mlp" => fields_of::<MlpSpec>(),
-            "cnn" => fields_of::<CnnSpec>(),
-            "autoencoder" => fields_of::<AutoencoderSpec>(),
-            "pca" => fields_of::<PcaSpec>(),
-            "vae" => fields_of::<VaeSpec>(),
-            "gan" => fields_of::<GanSpec>(),
-            "dcgan" => fields_of::<DcganSpec>(),
-            _ => Vec::new(),
-        };
+        let model_fields = ModelConfig::fields_of_kind(kind);
         [
             ("data", fields_of::<DataConfig>()),
             ("model", model_fields),

@@ -12,77 +12,97 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::init::WeightInit;
 
-/// The model of a run, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ModelConfig {
+/// Declares every model kind once: its variant, its spec, its name in `model.kind`, whether it
+/// classifies and whether it generates images. The enum, the list of names, the parser of each
+/// kind's table, its field names (for the unknown-key hints) and the kinds `nnlab generate` draws
+/// from are all made from this one list.
+macro_rules! model_kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident($spec:ty) = $name:literal, classifies: $classifies:literal, generates: $generates:literal;)*) => {
+        /// The model of a run, tagged by `kind`.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum ModelConfig {
+            $($(#[doc = $doc])* $variant($spec),)*
+        }
+
+        impl ModelConfig {
+            /// The kinds accepted in `model.kind`.
+            pub const KINDS: &'static [&'static str] = &[$($name),*];
+
+            /// Every kind with whether it classifies and whether it generates images.
+            const TABLE: &'static [(&'static str, bool, bool)] =
+                &[$(($name, $classifies, $generates)),*];
+
+            /// The kinds `nnlab generate` draws images from.
+            pub fn generating_kinds() -> Vec<&'static str> {
+                Self::TABLE.iter().filter(|k| k.2).map(|k| k.0).collect()
+            }
+
+            /// The value of `model.kind`.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $name,)*
+                }
+            }
+
+            /// Whether the model classifies (and so takes `train.loss` and reports accuracy).
+            pub fn is_classifier(&self) -> bool {
+                match self {
+                    $(Self::$variant(_) => $classifies,)*
+                }
+            }
+
+            /// Whether the model generates images from noise or a latent code.
+            pub fn generates(&self) -> bool {
+                match self {
+                    $(Self::$variant(_) => $generates,)*
+                }
+            }
+
+            /// Deserializes the `[model]` table of `kind` (the `kind` key already taken out);
+            /// errors carry the path inside the table.
+            pub(crate) fn from_table(
+                kind: &str,
+                table: toml::Table,
+            ) -> Result<Self, serde_path_to_error::Error<toml::de::Error>> {
+                let value = toml::Value::Table(table);
+                match kind {
+                    $($name => serde_path_to_error::deserialize(value).map(Self::$variant),)*
+                    _ => unreachable!("kinds are checked before"),
+                }
+            }
+
+            /// The keys of `kind`'s `[model]` table (none for an unknown kind).
+            pub(crate) fn fields_of_kind(kind: &str) -> Vec<String> {
+                match kind {
+                    $($name => crate::fields_of::<$spec>(),)*
+                    _ => Vec::new(),
+                }
+            }
+        }
+    };
+}
+
+model_kinds! {
     /// A multilayer perceptron classifier (the article's model).
-    Mlp(MlpSpec),
+    Mlp(MlpSpec) = "mlp", classifies: true, generates: false;
     /// A convolutional classifier in the style of LeNet-5 (LeCun et al. 1998).
-    Cnn(CnnSpec),
+    Cnn(CnnSpec) = "cnn", classifies: true, generates: false;
     /// A deep autoencoder (Hinton & Salakhutdinov 2006).
-    Autoencoder(AutoencoderSpec),
+    Autoencoder(AutoencoderSpec) = "autoencoder", classifies: false, generates: false;
     /// Principal component analysis, the linear baseline of an autoencoder.
-    Pca(PcaSpec),
+    Pca(PcaSpec) = "pca", classifies: false, generates: false;
     /// A variational autoencoder (Kingma & Welling 2014).
-    Vae(VaeSpec),
+    Vae(VaeSpec) = "vae", classifies: false, generates: true;
     /// A generative adversarial network of two MLPs (Goodfellow et al. 2014).
-    Gan(GanSpec),
+    Gan(GanSpec) = "gan", classifies: false, generates: true;
     /// A deep convolutional GAN (Radford, Metz & Chintala 2016) for 28x28 images.
-    Dcgan(DcganSpec),
+    Dcgan(DcganSpec) = "dcgan", classifies: false, generates: true;
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         Self::Mlp(MlpSpec::default())
-    }
-}
-
-impl ModelConfig {
-    /// The kinds accepted in `model.kind`.
-    pub const KINDS: [&'static str; 7] =
-        ["mlp", "cnn", "autoencoder", "pca", "vae", "gan", "dcgan"];
-
-    /// The value of `model.kind`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Mlp(_) => "mlp",
-            Self::Cnn(_) => "cnn",
-            Self::Autoencoder(_) => "autoencoder",
-            Self::Pca(_) => "pca",
-            Self::Vae(_) => "vae",
-            Self::Gan(_) => "gan",
-            Self::Dcgan(_) => "dcgan",
-        }
-    }
-
-    /// Whether the model classifies (and so takes `train.loss` and reports accuracy).
-    pub fn is_classifier(&self) -> bool {
-        matches!(self, Self::Mlp(_) | Self::Cnn(_))
-    }
-
-    /// Whether the model generates images from noise or a latent code.
-    pub fn generates(&self) -> bool {
-        matches!(self, Self::Vae(_) | Self::Gan(_) | Self::Dcgan(_))
-    }
-
-    /// Deserializes the `[model]` table of `kind` (the `kind` key already taken out); errors
-    /// carry the path inside the table.
-    pub(crate) fn from_table(
-        kind: &str,
-        table: toml::Table,
-    ) -> Result<Self, serde_path_to_error::Error<toml::de::Error>> {
-        let value = toml::Value::Table(table);
-        match kind {
-            "mlp" => serde_path_to_error::deserialize(value).map(Self::Mlp),
-            "cnn" => serde_path_to_error::deserialize(value).map(Self::Cnn),
-            "autoencoder" => serde_path_to_error::deserialize(value).map(Self::Autoencoder),
-            "pca" => serde_path_to_error::deserialize(value).map(Self::Pca),
-            "vae" => serde_path_to_error::deserialize(value).map(Self::Vae),
-            "gan" => serde_path_to_error::deserialize(value).map(Self::Gan),
-            "dcgan" => serde_path_to_error::deserialize(value).map(Self::Dcgan),
-            _ => unreachable!("kinds are checked before"),
-        }
     }
 }
 

@@ -462,9 +462,10 @@ pub fn generate(
     let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
     if !config.model.generates() {
         return Err(Error::Config(format!(
-            "{}: model.kind = \"{}\" does not generate images; `nnlab generate` takes runs of vae, gan or dcgan",
+            "{}: model.kind = \"{}\" does not generate images; `nnlab generate` takes runs of {}",
             path.display(),
-            config.model.kind()
+            config.model.kind(),
+            nnlab_config::ModelConfig::generating_kinds().join(", ")
         )));
     }
     let reader = checkpoint_to_load(path, &config)?;
