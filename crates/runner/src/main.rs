@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use nnlab_runner::study::{self, StudyOptions};
 use nnlab_runner::{RunConfig, TrainOptions, art, complain, pictures, say, tasks};
 
@@ -19,7 +19,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Args)]
 struct DataArgs {
     /// Data root holding `mnist/`, `fashion-mnist/`, ... [default: $NNLAB_DATA, else data/]
     #[arg(long, value_name = "DIR")]
@@ -46,82 +46,13 @@ enum Command {
     #[command(
         override_usage = "nnlab train <CONFIG> [OPTIONS]\n       nnlab train --resume <RUN_DIR>"
     )]
-    Train {
-        /// The config (TOML), e.g. configs/article_mlp.toml.
-        #[arg(required_unless_present = "resume")]
-        config: Option<PathBuf>,
-        /// Override a config value, e.g. --set train.lr=0.01 (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Seed (same as --set seed=N).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Run folder [default: runs/<name>/<timestamp>]; must not exist or be empty.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Continue the run in this folder from its newest checkpoint.
-        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "set", "seed", "out"])]
-        resume: Option<PathBuf>,
-        /// Print the resolved config (every default and override written out) and stop.
-        #[arg(long, conflicts_with = "resume")]
-        print_config: bool,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Train(TrainArgs),
     /// Reload a run's checkpoint and evaluate it on the test set.
-    Eval {
-        /// The run folder.
-        run: PathBuf,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Eval(EvalArgs),
     /// Run every cell and seed of a study or sweep and regenerate its results.md and charts.
-    Study {
-        /// The study folder, e.g. experiments/article-mlp.
-        dir: PathBuf,
-        /// Extra override for every run (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Where the runs go [default: <dir>/runs].
-        #[arg(long, value_name = "DIR")]
-        runs: Option<PathBuf>,
-        /// Where the table goes [default: <dir>/results.md]; charts go beside it.
-        #[arg(long, value_name = "FILE")]
-        results: Option<PathBuf>,
-        /// Runs at once, as separate processes (at least 1).
-        #[arg(long, default_value_t = 1, value_parser = at_least_one)]
-        jobs: usize,
-        /// Train only the study's run with this index (cells, then seeds), without the table:
-        /// what each task of a Slurm job array runs.
-        #[arg(long, value_name = "INDEX", conflicts_with_all = ["report_only", "slurm"])]
-        task: Option<usize>,
-        /// Write the table from finished runs only; fail naming any unfinished run.
-        #[arg(long, conflicts_with = "slurm")]
-        report_only: bool,
-        /// Submit the unfinished runs to Slurm as one job array, and the table as a job after
-        /// it; what follows goes to sbatch (e.g. --slurm --partition=cpu --time=2:00:00 --wait).
-        /// Must come last.
-        #[arg(long, num_args = 0.., allow_hyphen_values = true, value_name = "SBATCH OPTIONS")]
-        slurm: Option<Vec<String>>,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Study(StudyArgs),
     /// Draw images from a trained generative run (vae, gan, dcgan) into a PNG grid.
-    Generate {
-        /// The run folder.
-        run: PathBuf,
-        /// How many images.
-        #[arg(long, default_value_t = 64)]
-        n: usize,
-        /// Seed of the noise.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// The PNG to write.
-        #[arg(long, value_name = "FILE", default_value = "grid.png")]
-        out: PathBuf,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Generate(GenerateArgs),
     /// Draw and measure the article's mechanics from the hand-written principles crate.
     Principles {
         #[command(subcommand)]
@@ -133,39 +64,136 @@ enum Command {
         kind: ArtKind,
     },
     /// Measure image sets as perception research does and write the study's report.
-    Aesthetics {
-        /// The study folder (holding aesthetics.toml), e.g. experiments/art-vs-aesthetics.
-        dir: PathBuf,
-        /// Count the ratings made by the rating page's test hook (`nnlab rate --synthetic`),
-        /// which are left out by default.
-        #[arg(long)]
-        with_synthetic: bool,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Aesthetics(AestheticsArgs),
     /// Serve the local page where people choose the more beautiful of two images.
-    Rate {
-        /// The study folder (holding aesthetics.toml); run `nnlab aesthetics` on it first.
-        dir: PathBuf,
-        /// The port on 127.0.0.1 (0: any free one).
-        #[arg(long, default_value_t = 8765)]
-        port: u16,
-        /// Stop after this many recorded choices (default: run until Ctrl-C).
-        #[arg(long)]
-        stop_after: Option<usize>,
-        /// Serve the page with its test hook: `auto=N` in its URL makes N random choices by
-        /// itself. Every row this server records is marked synthetic, and the analysis leaves
-        /// such rows out unless asked (`nnlab aesthetics --with-synthetic`).
-        #[arg(long)]
-        synthetic: bool,
-    },
+    Rate(RateArgs),
     /// Download (if missing) and verify a known dataset.
-    Data {
-        /// Dataset name: mnist or fashion-mnist.
-        name: String,
-        #[command(flatten)]
-        data: DataArgs,
-    },
+    Data(DatasetArgs),
+}
+
+/// The arguments of `nnlab train`.
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// The config (TOML), e.g. configs/article_mlp.toml.
+    #[arg(required_unless_present = "resume")]
+    config: Option<PathBuf>,
+    /// Override a config value, e.g. --set train.lr=0.01 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Seed (same as --set seed=N).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run folder [default: runs/<name>/<timestamp>]; must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its newest checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "set", "seed", "out"])]
+    resume: Option<PathBuf>,
+    /// Print the resolved config (every default and override written out) and stop.
+    #[arg(long, conflicts_with = "resume")]
+    print_config: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The arguments of `nnlab eval`.
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// The run folder.
+    run: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The arguments of `nnlab study`.
+#[derive(Debug, Args)]
+struct StudyArgs {
+    /// The study folder, e.g. experiments/article-mlp.
+    dir: PathBuf,
+    /// Extra override for every run (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Where the runs go [default: <dir>/runs].
+    #[arg(long, value_name = "DIR")]
+    runs: Option<PathBuf>,
+    /// Where the table goes [default: <dir>/results.md]; charts go beside it.
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    /// Runs at once, as separate processes (at least 1).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    jobs: usize,
+    /// Train only the study's run with this index (cells, then seeds), without the table:
+    /// what each task of a Slurm job array runs.
+    #[arg(long, value_name = "INDEX", conflicts_with_all = ["report_only", "slurm"])]
+    task: Option<usize>,
+    /// Write the table from finished runs only; fail naming any unfinished run.
+    #[arg(long, conflicts_with = "slurm")]
+    report_only: bool,
+    /// Submit the unfinished runs to Slurm as one job array, and the table as a job after
+    /// it; what follows goes to sbatch (e.g. --slurm --partition=cpu --time=2:00:00 --wait).
+    /// Must come last.
+    #[arg(long, num_args = 0.., allow_hyphen_values = true, value_name = "SBATCH OPTIONS")]
+    slurm: Option<Vec<String>>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The arguments of `nnlab generate`.
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// The run folder.
+    run: PathBuf,
+    /// How many images.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The PNG to write.
+    #[arg(long, value_name = "FILE", default_value = "grid.png")]
+    out: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The arguments of `nnlab aesthetics`.
+#[derive(Debug, Args)]
+struct AestheticsArgs {
+    /// The study folder (holding aesthetics.toml), e.g. experiments/art-vs-aesthetics.
+    dir: PathBuf,
+    /// Count the ratings made by the rating page's test hook (`nnlab rate --synthetic`),
+    /// which are left out by default.
+    #[arg(long)]
+    with_synthetic: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The arguments of `nnlab rate`.
+#[derive(Debug, Args)]
+struct RateArgs {
+    /// The study folder (holding aesthetics.toml); run `nnlab aesthetics` on it first.
+    dir: PathBuf,
+    /// The port on 127.0.0.1 (0: any free one).
+    #[arg(long, default_value_t = 8765)]
+    port: u16,
+    /// Stop after this many recorded choices (default: run until Ctrl-C).
+    #[arg(long)]
+    stop_after: Option<usize>,
+    /// Serve the page with its test hook: `auto=N` in its URL makes N random choices by
+    /// itself. Every row this server records is marked synthetic, and the analysis leaves
+    /// such rows out unless asked (`nnlab aesthetics --with-synthetic`).
+    #[arg(long)]
+    synthetic: bool,
+}
+
+/// The arguments of `nnlab data`.
+#[derive(Debug, Args)]
+struct DatasetArgs {
+    /// Dataset name: mnist or fashion-mnist.
+    name: String,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,264 +383,298 @@ fn principles(what: PrinciplesKind) -> anyhow::Result<()> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     nnlab_runner::backend::chosen().map_err(anyhow::Error::msg)?;
     match cli.command {
-        Command::Train {
-            config,
-            mut set,
-            seed,
-            out,
-            resume,
-            print_config,
-            data,
-        } => {
-            if print_config {
-                let path = config.context("a config file is required")?;
-                if let Some(s) = seed {
-                    set.push(format!("seed={s}"));
-                }
-                print!("{}", RunConfig::load(&path, &set)?.to_toml());
-                return Ok(());
-            }
-            let opts = TrainOptions {
-                out,
-                ..data.options()
-            };
-            let outcome = match resume {
-                Some(run) => tasks::resume(&run, &opts)?,
-                None => {
-                    let path = config.context("a config file is required")?;
-                    if let Some(s) = seed {
-                        set.push(format!("seed={s}"));
-                    }
-                    let config = RunConfig::load(&path, &set)?;
-                    tasks::train(&config, &opts)?
-                }
-            };
-            let figures: Vec<(String, f64)> = outcome
-                .eval_metrics
-                .iter()
-                .filter_map(|m| {
-                    let v = outcome.summary.metric(&format!("test_{m}"))?;
-                    Some((m.clone(), v))
-                })
-                .collect();
-            say!("{}", final_line(&figures));
-            say!("saved in {}", outcome.run_dir.display());
-        }
-        Command::Eval { run, data } => {
-            if !run.join("config.toml").is_file() && run.is_dir() {
-                let runs = nnlab_runner::run_dir::runs_under(&run);
-                if !runs.is_empty() {
-                    let list: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
-                    anyhow::bail!(
-                        "{} is not a run folder but holds {} run(s); evaluate one of them: {}",
-                        run.display(),
-                        runs.len(),
-                        list.join(", ")
-                    );
-                }
-            }
-            let e = tasks::eval_run(&run, &data.options())?;
-            if let Some(w) = &e.warning {
-                complain!("warning: {w}");
-            }
-            say!("checkpoint: {}", e.checkpoint);
-            say!("{}", final_line(&e.metrics));
-        }
-        Command::Study {
-            dir,
-            set,
-            runs,
-            results,
-            jobs,
-            task,
-            report_only,
-            slurm,
-            data,
-        } => {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            if jobs > cores {
-                complain!(
-                    "note: --jobs {jobs} on {cores} cores: runs share the cores, so their seconds per epoch grow"
-                );
-            }
-            // The folder, or its study.toml.
-            let dir = if dir.file_name().is_some_and(|f| f == "study.toml") && dir.is_file() {
-                dir.parent().map(PathBuf::from).unwrap_or_default()
-            } else {
-                dir
-            };
-            let opts = StudyOptions {
-                set,
-                runs,
-                results,
-                jobs,
-                train: TrainOptions {
-                    quiet: jobs > 1,
-                    ..data.options()
-                },
-                mode: match (task, report_only, slurm) {
-                    (Some(i), _, _) => study::Mode::Task(i),
-                    (_, true, _) => study::Mode::ReportOnly,
-                    (_, _, Some(extra)) => study::Mode::Slurm(extra),
-                    _ => study::Mode::Local,
-                },
-            };
-            match study::run(&dir, &opts)? {
-                study::Outcome::Table(path) => {
-                    say!("{}", std::fs::read_to_string(&path).unwrap_or_default());
-                    say!("written to {}", path.display());
-                }
-                study::Outcome::Run(out) => say!("run done: {}", out.display()),
-                study::Outcome::Submitted {
-                    array,
-                    report,
-                    results,
-                } => {
-                    if let Some(a) = array {
-                        say!("runs: Slurm job array {a} (squeue -j {a})");
-                    }
-                    say!("table: Slurm job {report}, writes {}", results.display());
-                }
-            }
-        }
-        Command::Generate {
-            run,
-            n,
-            seed,
-            out,
-            data,
-        } => {
-            if n == 0 {
-                anyhow::bail!("--n 0: draw at least one image");
-            }
-            let images = tasks::generate(&run, n, seed, &data.options())?;
-            let cols = (n as f64).sqrt().ceil() as usize;
-            pictures::save_png(&images.grid(cols, 2, 2), &out)?;
-            say!(
-                "{n} images from {} (seed {seed}) written to {}",
-                run.display(),
-                out.display()
-            );
-        }
-        Command::Art {
-            kind:
-                ArtKind::Cppn {
-                    seed,
-                    size,
-                    activation,
-                    channels,
-                    layers,
-                    width,
-                    scale,
-                    zoom,
-                    out,
-                },
-        } => {
-            let activation: nnlab_runner::config::Activation =
-                toml::Value::String(activation.clone())
-                    .try_into()
-                    .map_err(|_| {
-                        let names: Vec<&str> = nnlab_runner::config::Activation::ALL
-                            .iter()
-                            .map(|a| a.name())
-                            .collect();
-                        anyhow::anyhow!(
-                            "--activation {activation}: not an activation; one of {}",
-                            names.join(", ")
-                        )
-                    })?;
-            if !(channels == 1 || channels == 3) {
-                anyhow::bail!("--channels {channels}: 1 (grey) or 3 (colour)");
-            }
-            if size == 0 || size > 8192 {
-                anyhow::bail!("--size {size}: between 1 and 8192 pixels");
-            }
-            let scale = scale.unwrap_or(art::default_scale(activation));
-            if !(scale.is_finite() && scale > 0.0 && zoom.is_finite() && zoom > 0.0) {
-                anyhow::bail!("--scale and --zoom must be finite numbers > 0");
-            }
-            let o = art::CppnOptions {
-                seed,
-                size,
-                activation,
-                channels,
-                hidden: vec![width.max(1); layers],
-                weight_scale: scale,
-                zoom,
-                ..art::CppnOptions::default()
-            };
-            let (device, backend) = nnlab_runner::backend::select_device();
-            let (img, secs) = art::cppn(&o, &device, nnlab_runner::backend::is_cpu(backend));
-            pictures::save_png(&img, &out)?;
-            say!(
-                "CPPN seed {seed}, {size}x{size}, {} ({backend}): {secs:.3} s, written to {}",
-                activation.name(),
-                out.display()
-            );
-        }
-        Command::Aesthetics {
-            dir,
-            with_synthetic,
-            data,
-        } => {
-            let path = nnlab_runner::aesthetics::run(&dir, &data.options(), with_synthetic)?;
-            say!(
-                "written to {} and {}",
-                path.display(),
-                dir.join("report/index.html").display()
-            );
-        }
-        Command::Rate {
-            dir,
-            port,
-            stop_after,
-            synthetic,
-        } => {
-            let opts = nnlab_rate::Options {
-                port,
-                stop_after,
-                synthetic,
-            };
-            nnlab_runner::engine::interrupt::arm();
-            let ctrl_c = nnlab_runner::engine::interrupt::requested;
-            let n = nnlab_rate::serve(
-                &dir,
-                &opts,
-                |url| {
-                    say!(
-                        "rating page (this machine only; the token in the URL keeps others out): {url}"
-                    );
-                    say!(
-                        "choices go to {}; stop with Ctrl-C",
-                        dir.join("ratings.csv").display()
-                    );
-                },
-                ctrl_c,
-            )?;
-            say!("{n} choices recorded");
-        }
+        Command::Train(args) => train(args)?,
+        Command::Eval(args) => eval(args)?,
+        Command::Study(args) => study(args)?,
+        Command::Generate(args) => generate(args)?,
+        Command::Art { kind } => art(kind)?,
+        Command::Aesthetics(args) => aesthetics(args)?,
+        Command::Rate(args) => rate(args)?,
         Command::Principles { what } => principles(what)?,
-        Command::Data { name, data } => {
-            let load = data.options().load_options();
-            let started = std::time::Instant::now();
-            let d = nnlab_data::ImageDataset::load(&name, &load)?;
-            let checked = if d.checksums_verified {
-                "checksums verified"
-            } else {
-                "no published checksums to verify"
-            };
-            say!(
-                "{}: {} train + {} test images of {}x{}, {} classes, {checked}, loaded in {:.3} s from {}",
-                d.name,
-                d.n_train,
-                d.n_test,
-                d.rows,
-                d.cols,
-                d.classes,
-                started.elapsed().as_secs_f64(),
-                load.root.join(&name).display()
+        Command::Data(args) => data(args)?,
+    }
+    Ok(())
+}
+
+/// `nnlab train`.
+fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let TrainArgs {
+        config,
+        mut set,
+        seed,
+        out,
+        resume,
+        print_config,
+        data,
+    } = args;
+    if print_config {
+        let path = config.context("a config file is required")?;
+        if let Some(s) = seed {
+            set.push(format!("seed={s}"));
+        }
+        print!("{}", RunConfig::load(&path, &set)?.to_toml());
+        return Ok(());
+    }
+    let opts = TrainOptions {
+        out,
+        ..data.options()
+    };
+    let outcome = match resume {
+        Some(run) => tasks::resume(&run, &opts)?,
+        None => {
+            let path = config.context("a config file is required")?;
+            if let Some(s) = seed {
+                set.push(format!("seed={s}"));
+            }
+            let config = RunConfig::load(&path, &set)?;
+            tasks::train(&config, &opts)?
+        }
+    };
+    let figures: Vec<(String, f64)> = outcome
+        .eval_metrics
+        .iter()
+        .filter_map(|m| {
+            let v = outcome.summary.metric(&format!("test_{m}"))?;
+            Some((m.clone(), v))
+        })
+        .collect();
+    say!("{}", final_line(&figures));
+    say!("saved in {}", outcome.run_dir.display());
+    Ok(())
+}
+
+/// `nnlab eval`.
+fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let EvalArgs { run, data } = args;
+    if !run.join("config.toml").is_file() && run.is_dir() {
+        let runs = nnlab_runner::run_dir::runs_under(&run);
+        if !runs.is_empty() {
+            let list: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
+            anyhow::bail!(
+                "{} is not a run folder but holds {} run(s); evaluate one of them: {}",
+                run.display(),
+                runs.len(),
+                list.join(", ")
             );
         }
     }
+    let e = tasks::eval_run(&run, &data.options())?;
+    if let Some(w) = &e.warning {
+        complain!("warning: {w}");
+    }
+    say!("checkpoint: {}", e.checkpoint);
+    say!("{}", final_line(&e.metrics));
+    Ok(())
+}
+
+/// `nnlab study`.
+fn study(args: StudyArgs) -> anyhow::Result<()> {
+    let StudyArgs {
+        dir,
+        set,
+        runs,
+        results,
+        jobs,
+        task,
+        report_only,
+        slurm,
+        data,
+    } = args;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if jobs > cores {
+        complain!(
+            "note: --jobs {jobs} on {cores} cores: runs share the cores, so their seconds per epoch grow"
+        );
+    }
+    // The folder, or its study.toml.
+    let dir = if dir.file_name().is_some_and(|f| f == "study.toml") && dir.is_file() {
+        dir.parent().map(PathBuf::from).unwrap_or_default()
+    } else {
+        dir
+    };
+    let opts = StudyOptions {
+        set,
+        runs,
+        results,
+        jobs,
+        train: TrainOptions {
+            quiet: jobs > 1,
+            ..data.options()
+        },
+        mode: match (task, report_only, slurm) {
+            (Some(i), _, _) => study::Mode::Task(i),
+            (_, true, _) => study::Mode::ReportOnly,
+            (_, _, Some(extra)) => study::Mode::Slurm(extra),
+            _ => study::Mode::Local,
+        },
+    };
+    match study::run(&dir, &opts)? {
+        study::Outcome::Table(path) => {
+            say!("{}", std::fs::read_to_string(&path).unwrap_or_default());
+            say!("written to {}", path.display());
+        }
+        study::Outcome::Run(out) => say!("run done: {}", out.display()),
+        study::Outcome::Submitted {
+            array,
+            report,
+            results,
+        } => {
+            if let Some(a) = array {
+                say!("runs: Slurm job array {a} (squeue -j {a})");
+            }
+            say!("table: Slurm job {report}, writes {}", results.display());
+        }
+    }
+    Ok(())
+}
+
+/// `nnlab generate`.
+fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let GenerateArgs {
+        run,
+        n,
+        seed,
+        out,
+        data,
+    } = args;
+    if n == 0 {
+        anyhow::bail!("--n 0: draw at least one image");
+    }
+    let images = tasks::generate(&run, n, seed, &data.options())?;
+    let cols = (n as f64).sqrt().ceil() as usize;
+    pictures::save_png(&images.grid(cols, 2, 2), &out)?;
+    say!(
+        "{n} images from {} (seed {seed}) written to {}",
+        run.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `nnlab aesthetics`.
+fn aesthetics(args: AestheticsArgs) -> anyhow::Result<()> {
+    let AestheticsArgs {
+        dir,
+        with_synthetic,
+        data,
+    } = args;
+    let path = nnlab_runner::aesthetics::run(&dir, &data.options(), with_synthetic)?;
+    say!(
+        "written to {} and {}",
+        path.display(),
+        dir.join("report/index.html").display()
+    );
+    Ok(())
+}
+
+/// `nnlab rate`.
+fn rate(args: RateArgs) -> anyhow::Result<()> {
+    let RateArgs {
+        dir,
+        port,
+        stop_after,
+        synthetic,
+    } = args;
+    let opts = nnlab_rate::Options {
+        port,
+        stop_after,
+        synthetic,
+    };
+    nnlab_runner::engine::interrupt::arm();
+    let ctrl_c = nnlab_runner::engine::interrupt::requested;
+    let n = nnlab_rate::serve(
+        &dir,
+        &opts,
+        |url| {
+            say!("rating page (this machine only; the token in the URL keeps others out): {url}");
+            say!(
+                "choices go to {}; stop with Ctrl-C",
+                dir.join("ratings.csv").display()
+            );
+        },
+        ctrl_c,
+    )?;
+    say!("{n} choices recorded");
+    Ok(())
+}
+
+/// `nnlab data`.
+fn data(args: DatasetArgs) -> anyhow::Result<()> {
+    let DatasetArgs { name, data } = args;
+    let load = data.options().load_options();
+    let started = std::time::Instant::now();
+    let d = nnlab_data::ImageDataset::load(&name, &load)?;
+    let checked = if d.checksums_verified {
+        "checksums verified"
+    } else {
+        "no published checksums to verify"
+    };
+    say!(
+        "{}: {} train + {} test images of {}x{}, {} classes, {checked}, loaded in {:.3} s from {}",
+        d.name,
+        d.n_train,
+        d.n_test,
+        d.rows,
+        d.cols,
+        d.classes,
+        started.elapsed().as_secs_f64(),
+        load.root.join(&name).display()
+    );
+    Ok(())
+}
+
+/// `nnlab art ...`.
+fn art(kind: ArtKind) -> anyhow::Result<()> {
+    let ArtKind::Cppn {
+        seed,
+        size,
+        activation,
+        channels,
+        layers,
+        width,
+        scale,
+        zoom,
+        out,
+    } = kind;
+    let activation: nnlab_runner::config::Activation = toml::Value::String(activation.clone())
+        .try_into()
+        .map_err(|_| {
+            let names: Vec<&str> = nnlab_runner::config::Activation::ALL
+                .iter()
+                .map(|a| a.name())
+                .collect();
+            anyhow::anyhow!(
+                "--activation {activation}: not an activation; one of {}",
+                names.join(", ")
+            )
+        })?;
+    if !(channels == 1 || channels == 3) {
+        anyhow::bail!("--channels {channels}: 1 (grey) or 3 (colour)");
+    }
+    if size == 0 || size > 8192 {
+        anyhow::bail!("--size {size}: between 1 and 8192 pixels");
+    }
+    let scale = scale.unwrap_or(art::default_scale(activation));
+    if !(scale.is_finite() && scale > 0.0 && zoom.is_finite() && zoom > 0.0) {
+        anyhow::bail!("--scale and --zoom must be finite numbers > 0");
+    }
+    let o = art::CppnOptions {
+        seed,
+        size,
+        activation,
+        channels,
+        hidden: vec![width.max(1); layers],
+        weight_scale: scale,
+        zoom,
+        ..art::CppnOptions::default()
+    };
+    let (device, backend) = nnlab_runner::backend::select_device();
+    let (img, secs) = art::cppn(&o, &device, nnlab_runner::backend::is_cpu(backend));
+    pictures::save_png(&img, &out)?;
+    say!(
+        "CPPN seed {seed}, {size}x{size}, {} ({backend}): {secs:.3} s, written to {}",
+        activation.name(),
+        out.display()
+    );
     Ok(())
 }
