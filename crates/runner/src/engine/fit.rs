@@ -95,19 +95,68 @@ impl Patience {
 /// of the config's epochs, or until early stopping ends it.
 pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) -> Result<Outcome> {
     interrupt::arm();
-    let config = o.config;
-    let t = &config.train;
+    let t = &o.config.train;
     let run = o.run.path();
-    let train_names = task.train_metrics();
     let eval_names = task.eval_metrics();
-    let mut table = MetricsTable::new(&train_names, &eval_names);
-    let metrics_path = run.join("metrics.csv");
-
-    let (done, mut partial) = match &start {
-        Some(r) => (r.state().epochs_done, r.state().partial.clone()),
-        None => (0, None),
+    let (mut table, done, mut partial) = restore(task, &o, start.as_ref())?;
+    check_monitor(t.early_stopping.as_ref(), &table)?;
+    let mut patience = t
+        .early_stopping
+        .as_ref()
+        .map(|es| Patience::over(es, &table, &table.rows));
+    let stopped = |p: &Option<Patience>| match (&t.early_stopping, p) {
+        (Some(es), Some(p)) => p.exhausted(es),
+        _ => false,
     };
-    if metrics_path.exists() && start.is_some() {
+    let mut stopped_early = stopped(&patience);
+    // A run that finished before has nothing to do; its summary stands.
+    let summary_path = run.join("summary.json");
+    if (done >= t.epochs || stopped_early) && summary_path.is_file() {
+        return Ok(Outcome {
+            run_dir: run.to_path_buf(),
+            summary: Summary::read(&summary_path)?,
+            eval_metrics: eval_names,
+        });
+    }
+    let last = if stopped_early { done } else { t.epochs };
+    // Seconds from the process start to here: the first training step follows at once.
+    let startup = provenance::since_process_start();
+    for epoch in done + 1..=last {
+        // A resumed epoch starts where it stopped, with the sums it had.
+        let resumed = partial.take().filter(|p| p.epoch == epoch);
+        let (trained, progress) = run_epoch(task, &o, epoch, resumed)?;
+        end_epoch(task, &o, &mut table, trained, progress, patience.as_mut())?;
+        if stopped(&patience) {
+            stopped_early = true;
+            say_stopped(&o, patience.as_ref());
+            break;
+        }
+    }
+    let summary = summarise(task, &o, &table, patience.as_ref(), stopped_early, startup)?;
+    let json = serde_json::to_string_pretty(&summary).expect("a summary serialises to JSON");
+    o.run.write("summary.json", json.as_bytes())?;
+    Ok(Outcome {
+        run_dir: run.to_path_buf(),
+        summary,
+        eval_metrics: eval_names,
+    })
+}
+
+/// The metrics table and the point to continue from: the rows of the epochs the checkpoint
+/// `start` holds (checked against `metrics.csv`), its epochs done, its interrupted epoch's
+/// state; the task's modules and optimizers loaded from it.
+fn restore(
+    task: &mut dyn Task,
+    o: &FitOptions,
+    start: Option<&CheckpointReader>,
+) -> Result<(MetricsTable, usize, Option<PartialEpoch>)> {
+    let mut table = MetricsTable::new(&task.train_metrics(), &task.eval_metrics());
+    let Some(r) = start else {
+        return Ok((table, 0, None));
+    };
+    let (done, partial) = (r.state().epochs_done, r.state().partial.clone());
+    let metrics_path = o.run.path().join("metrics.csv");
+    if metrics_path.exists() {
         let saved = MetricsTable::read(&metrics_path)?;
         if saved.columns != table.columns {
             return Err(Error::RunDir(format!(
@@ -127,213 +176,289 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
         table.rows = saved.rows;
         table.rows.truncate(done);
     }
-    if let Some(r) = &start {
-        task.load(r)?;
+    task.load(r)?;
+    Ok((table, done, partial))
+}
+
+/// Refuses an early-stopping monitor that is not a validation column of this run.
+fn check_monitor(es: Option<&EarlyStopping>, table: &MetricsTable) -> Result<()> {
+    let Some(es) = es else { return Ok(()) };
+    if table.column(&es.monitor).is_some() {
+        return Ok(());
     }
-    if let Some(es) = &t.early_stopping
-        && table.column(&es.monitor).is_none()
-    {
-        return Err(Error::Config(format!(
-            "config: key `train.early_stopping.monitor` = {:?}: not a column of this run's metrics.csv (validation columns: {})",
-            es.monitor,
-            table
-                .columns
-                .iter()
-                .filter(|c| c.starts_with("valid_"))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+    Err(Error::Config(format!(
+        "config: key `train.early_stopping.monitor` = {:?}: not a column of this run's metrics.csv (validation columns: {})",
+        es.monitor,
+        table
+            .columns
+            .iter()
+            .filter(|c| c.starts_with("valid_"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// The training sums of an epoch in progress: the totals read back so far and the window of
+/// steps not yet read (left on the device until `train.log_every` steps have passed).
+struct EpochSums {
+    totals: Vec<f64>,
+    seen: usize,
+    window: Option<Vec<Sum>>,
+    window_start: usize,
+}
+
+impl EpochSums {
+    /// Fresh sums for `n` metrics, or those of an interrupted epoch.
+    fn start(n: usize, resumed: Option<&PartialEpoch>, device: &Device) -> Self {
+        let Some(p) = resumed else {
+            return Self {
+                totals: vec![0.0; n],
+                seen: 0,
+                window: None,
+                window_start: 1,
+            };
+        };
+        let window = p.window.as_ref().map(|w| {
+            w.iter()
+                .map(|&v| Sum::Device(Tensor::from_data(TensorData::new(vec![v], [1]), device)))
+                .collect()
+        });
+        Self {
+            totals: p.totals.clone(),
+            seen: p.seen,
+            window,
+            window_start: p.window_start,
+        }
+    }
+
+    /// The per-example means of the sums read back so far.
+    fn means(&self) -> Vec<f64> {
+        self.totals.iter().map(|v| v / self.seen as f64).collect()
+    }
+}
+
+/// An epoch's training done: its per-example means and its seconds.
+struct Trained {
+    epoch: usize,
+    means: Vec<f64>,
+    seconds: f64,
+}
+
+/// Trains one epoch, `resumed` where an interrupted one stopped; on Ctrl-C saves the epoch's
+/// state and returns [`Error::Interrupted`], on a non-finite figure [`Error::Diverged`].
+fn run_epoch(
+    task: &mut dyn Task,
+    o: &FitOptions,
+    epoch: usize,
+    resumed: Option<PartialEpoch>,
+) -> Result<(Trained, EpochProgress)> {
+    let t = &o.config.train;
+    let train_names = task.train_metrics();
+    let steps = o.split.train.len().div_ceil(t.batch_size);
+    let order = shuffled(&o.split.train, o.config.seed, epoch - 1);
+    let progress = EpochProgress::start(epoch, t.epochs, steps, o.quiet);
+    let started = Instant::now();
+    let skip = resumed.as_ref().map_or(0, |p| p.step);
+    let prior_seconds = resumed.as_ref().map_or(0.0, |p| p.seconds);
+    let mut sums = EpochSums::start(train_names.len(), resumed.as_ref(), o.device);
+    if sums.totals.len() != train_names.len() {
+        return Err(Error::RunDir(format!(
+            "{}: the interrupted epoch's state has {} sums, the task {}",
+            o.run.path().display(),
+            sums.totals.len(),
+            train_names.len()
         )));
     }
-    let mut patience = t
-        .early_stopping
-        .as_ref()
-        .map(|es| Patience::over(es, &table, &table.rows));
-    let stopped = |p: &Option<Patience>| match (&t.early_stopping, p) {
-        (Some(es), Some(p)) => p.exhausted(es),
-        _ => false,
-    };
-
-    let steps = o.split.train.len().div_ceil(t.batch_size);
-    let n_metrics = train_names.len();
-    let mut stopped_early = stopped(&patience);
-    // A run that finished before has nothing to do; its summary stands.
-    let summary_path = run.join("summary.json");
-    if (done >= t.epochs || stopped_early) && summary_path.is_file() {
-        return Ok(Outcome {
-            run_dir: run.to_path_buf(),
-            summary: Summary::read(&summary_path)?,
-            eval_metrics: eval_names,
-        });
-    }
-    let first = done + 1;
-    let last = if stopped_early { done } else { t.epochs };
-    // Seconds from the process start to here: the first training step follows at once.
-    let startup = provenance::since_process_start();
-    for epoch in first..=last {
-        let order = shuffled(&o.split.train, config.seed, epoch - 1);
-        let progress = EpochProgress::start(epoch, t.epochs, steps, o.quiet);
-        let started = Instant::now();
-        // A resumed epoch starts where it stopped, with the sums it had.
-        let resumed = partial.take().filter(|p| p.epoch == epoch);
-        let skip = resumed.as_ref().map_or(0, |p| p.step);
-        let prior_seconds = resumed.as_ref().map_or(0.0, |p| p.seconds);
-        let mut totals = resumed
-            .as_ref()
-            .map_or_else(|| vec![0.0f64; n_metrics], |p| p.totals.clone());
-        let mut seen = resumed.as_ref().map_or(0, |p| p.seen);
-        let mut window: Option<Vec<Sum>> =
-            resumed.as_ref().and_then(|p| p.window.as_ref()).map(|w| {
-                w.iter()
-                    .map(|&v| {
-                        Sum::Device(Tensor::from_data(TensorData::new(vec![v], [1]), o.device))
-                    })
-                    .collect()
-            });
-        let mut window_start = resumed.as_ref().map_or(1, |p| p.window_start);
-        if totals.len() != n_metrics {
-            return Err(Error::RunDir(format!(
-                "{}: the interrupted epoch's state has {} sums, the task {}",
-                run.display(),
-                totals.len(),
-                n_metrics
-            )));
+    for (i, chunk) in order.chunks(t.batch_size).enumerate().skip(skip) {
+        let step = i + 1;
+        if interrupt::requested() {
+            progress.abandon();
+            let seconds = prior_seconds + started.elapsed().as_secs_f64();
+            return Err(save_interrupted(task, o, epoch, i, sums, seconds));
         }
-
-        for (i, chunk) in order.chunks(t.batch_size).enumerate().skip(skip) {
-            let step = i + 1;
-            if interrupt::requested() {
-                progress.abandon();
-                let window = window
-                    .take()
-                    .map(|w| w.into_iter().map(Sum::read).collect());
-                let state = PartialEpoch {
-                    epoch,
-                    step: i,
-                    totals,
-                    seen,
-                    window,
-                    window_start,
-                    seconds: prior_seconds + started.elapsed().as_secs_f64(),
-                };
-                let name = checkpoint::save_partial(run, &state, |w| task.save(w))?;
-                let hint = match std::env::var(crate::study::jobs::STUDY_ENV) {
-                    Ok(study) => format!("Continue the study with: nnlab study {study}"),
-                    Err(_) => format!("Resume with: nnlab train --resume {}", run.display()),
-                };
-                return Err(Error::Interrupted {
-                    epoch,
-                    step: i,
-                    checkpoint: name,
-                    hint,
-                });
-            }
-            let ctx = StepContext {
-                seed: config.seed,
-                epoch,
-                step,
-                steps,
-                lr: t.lr_at(epoch - 1, i, steps),
-            };
-            o.device.seed(ctx.step_seed());
-            // The next batch's rows load while this step computes.
-            if let Some(next) = order.chunks(t.batch_size).nth(step) {
-                o.data.prefetch(next);
-            }
-            let out = task.step(o.data, chunk, &ctx);
-            window = Some(match window.take() {
-                Some(w) => w.into_iter().zip(out.sums).map(|(a, b)| a + b).collect(),
-                None => out.sums,
-            });
-            seen += out.examples;
-
-            if step % t.log_every == 0 || step == steps {
-                let sums = window.take().expect("the window holds this step");
-                for (k, s) in sums.into_iter().enumerate() {
-                    let v = s.read() as f64;
-                    if !v.is_finite() {
-                        progress.abandon();
-                        let which = if window_start == step {
-                            format!("step {step}")
-                        } else {
-                            format!("between steps {window_start} and {step}")
-                        };
-                        return Err(Error::Diverged {
-                            metric: train_names[k].clone(),
-                            value: format!("{v}"),
-                            epoch,
-                            steps: which,
-                            lr: ctx.lr,
-                            kept: if epoch > 1 {
-                                format!(
-                                    "The last good checkpoint (epoch {}) is kept in {}",
-                                    epoch - 1,
-                                    run.display()
-                                )
-                            } else {
-                                format!(
-                                    "No epoch finished, so there is no checkpoint; the config is in {}",
-                                    run.display()
-                                )
-                            },
-                        });
-                    }
-                    totals[k] += v;
-                }
-                window_start = step + 1;
-                let means: Vec<f64> = totals.iter().map(|v| v / seen as f64).collect();
-                progress.update(step, &train_names, &means);
-            }
-        }
-        o.device.sync().ok();
-        let seconds = prior_seconds + started.elapsed().as_secs_f64();
-        let mut values: Vec<Option<f64>> = totals.iter().map(|v| Some(v / seen as f64)).collect();
-        if o.split.valid.is_empty() {
-            values.extend(eval_names.iter().map(|_| None));
-        } else {
-            values.extend(task.evaluate(o.data, &o.split.valid).into_iter().map(Some));
-        }
-        values.extend(task.evaluate(o.data, &o.split.test).into_iter().map(Some));
-        let row = Row {
+        let ctx = StepContext {
+            seed: o.config.seed,
             epoch,
-            values,
-            seconds,
+            step,
+            steps,
+            lr: t.lr_at(epoch - 1, i, steps),
         };
-        let line = progress.finish(&table, &row);
-        table.rows.push(row);
-        o.run.write("metrics.csv", table.to_csv().as_bytes())?;
-        checkpoint::save_epoch(run, epoch, |w| task.save(w))?;
-        if let (Some(es), Some(p)) = (&t.early_stopping, patience.as_mut()) {
-            let row = table.rows.last().expect("just pushed");
-            if p.observe(es, epoch, table.get(row, &es.monitor)) {
-                checkpoint::save_best(run, epoch, |w| task.save(w))?;
-            }
+        o.device.seed(ctx.step_seed());
+        // The next batch's rows load while this step computes.
+        if let Some(next) = order.chunks(t.batch_size).nth(step) {
+            o.data.prefetch(next);
         }
-        if !o.quiet {
-            say!("{line}");
-        }
-        task.epoch_end(o.data, epoch, run)?;
-        if stopped(&patience) {
-            stopped_early = true;
-            if !o.quiet {
-                let es = t
-                    .early_stopping
-                    .as_ref()
-                    .expect("patience implies early stopping");
-                let best = patience.and_then(|p| p.best).map_or(0, |b| b.0);
-                say!(
-                    "Early stopping: {} has not improved for {} epochs (best: epoch {best})",
-                    es.monitor,
-                    es.patience.max(1)
-                );
+        let out = task.step(o.data, chunk, &ctx);
+        sums.window = Some(match sums.window.take() {
+            Some(w) => w.into_iter().zip(out.sums).map(|(a, b)| a + b).collect(),
+            None => out.sums,
+        });
+        sums.seen += out.examples;
+        if step % t.log_every == 0 || step == steps {
+            if let Err(e) = read_window(&mut sums, &train_names, epoch, step, &ctx, o) {
+                progress.abandon();
+                return Err(e);
             }
-            break;
+            progress.update(step, &train_names, &sums.means());
         }
     }
-    // The figures the run ends with: the last epoch's, or the best one's with restore_best.
+    o.device.sync().ok();
+    let trained = Trained {
+        epoch,
+        means: sums.means(),
+        seconds: prior_seconds + started.elapsed().as_secs_f64(),
+    };
+    Ok((trained, progress))
+}
+
+/// Reads the window's sums back into the totals; a figure that is not finite stops the run.
+fn read_window(
+    sums: &mut EpochSums,
+    train_names: &[String],
+    epoch: usize,
+    step: usize,
+    ctx: &StepContext,
+    o: &FitOptions,
+) -> Result<()> {
+    let window = sums.window.take().expect("the window holds this step");
+    for (k, s) in window.into_iter().enumerate() {
+        let v = s.read() as f64;
+        if !v.is_finite() {
+            let which = if sums.window_start == step {
+                format!("step {step}")
+            } else {
+                format!("between steps {} and {step}", sums.window_start)
+            };
+            let run = o.run.path().display();
+            return Err(Error::Diverged {
+                metric: train_names[k].clone(),
+                value: format!("{v}"),
+                epoch,
+                steps: which,
+                lr: ctx.lr,
+                kept: if epoch > 1 {
+                    format!(
+                        "The last good checkpoint (epoch {}) is kept in {run}",
+                        epoch - 1
+                    )
+                } else {
+                    format!("No epoch finished, so there is no checkpoint; the config is in {run}")
+                },
+            });
+        }
+        sums.totals[k] += v;
+    }
+    sums.window_start = step + 1;
+    Ok(())
+}
+
+/// Saves the interrupted epoch (after `step` steps) as a checkpoint and says how to go on.
+fn save_interrupted(
+    task: &mut dyn Task,
+    o: &FitOptions,
+    epoch: usize,
+    step: usize,
+    sums: EpochSums,
+    seconds: f64,
+) -> Error {
+    let run = o.run.path();
+    let state = PartialEpoch {
+        epoch,
+        step,
+        totals: sums.totals,
+        seen: sums.seen,
+        window: sums.window.map(|w| w.into_iter().map(Sum::read).collect()),
+        window_start: sums.window_start,
+        seconds,
+    };
+    let name = match checkpoint::save_partial(run, &state, |w| task.save(w)) {
+        Ok(name) => name,
+        Err(e) => return e,
+    };
+    let hint = match std::env::var(crate::study::jobs::STUDY_ENV) {
+        Ok(study) => format!("Continue the study with: nnlab study {study}"),
+        Err(_) => format!("Resume with: nnlab train --resume {}", run.display()),
+    };
+    Error::Interrupted {
+        epoch,
+        step,
+        checkpoint: name,
+        hint,
+    }
+}
+
+/// Ends an epoch: evaluates, writes `metrics.csv` and the checkpoint, updates early stopping
+/// (saving the best epoch), prints the epoch's line and lets the task draw.
+fn end_epoch(
+    task: &mut dyn Task,
+    o: &FitOptions,
+    table: &mut MetricsTable,
+    trained: Trained,
+    progress: EpochProgress,
+    patience: Option<&mut Patience>,
+) -> Result<()> {
+    let run = o.run.path();
+    let epoch = trained.epoch;
+    let mut values: Vec<Option<f64>> = trained.means.into_iter().map(Some).collect();
+    if o.split.valid.is_empty() {
+        values.extend(task.eval_metrics().iter().map(|_| None));
+    } else {
+        values.extend(task.evaluate(o.data, &o.split.valid).into_iter().map(Some));
+    }
+    values.extend(task.evaluate(o.data, &o.split.test).into_iter().map(Some));
+    let row = Row {
+        epoch,
+        values,
+        seconds: trained.seconds,
+    };
+    let line = progress.finish(table, &row);
+    table.rows.push(row);
+    o.run.write("metrics.csv", table.to_csv().as_bytes())?;
+    checkpoint::save_epoch(run, epoch, |w| task.save(w))?;
+    if let (Some(es), Some(p)) = (&o.config.train.early_stopping, patience) {
+        let row = table.rows.last().expect("just pushed");
+        if p.observe(es, epoch, table.get(row, &es.monitor)) {
+            checkpoint::save_best(run, epoch, |w| task.save(w))?;
+        }
+    }
+    if !o.quiet {
+        say!("{line}");
+    }
+    task.epoch_end(o.data, epoch, run)?;
+    Ok(())
+}
+
+/// Says why early stopping ended the run.
+fn say_stopped(o: &FitOptions, patience: Option<&Patience>) {
+    let Some(es) = o.config.train.early_stopping.as_ref() else {
+        return;
+    };
+    if !o.quiet {
+        let best = patience.and_then(|p| p.best).map_or(0, |b| b.0);
+        say!(
+            "Early stopping: {} has not improved for {} epochs (best: epoch {best})",
+            es.monitor,
+            es.patience.max(1)
+        );
+    }
+}
+
+/// The run's summary: the last epoch's figures, or the best one's (its weights restored) with
+/// `restore_best`; the task's final figures and pictures; the curves; provenance.
+fn summarise(
+    task: &mut dyn Task,
+    o: &FitOptions,
+    table: &MetricsTable,
+    patience: Option<&Patience>,
+    stopped_early: bool,
+    startup: Option<f64>,
+) -> Result<Summary> {
+    let run = o.run.path();
+    let config = o.config;
     let mut final_row = table.rows.last();
     let mut best_epoch = None;
-    if let (Some(es), Some(p)) = (&t.early_stopping, &patience)
+    if let (Some(es), Some(p)) = (&config.train.early_stopping, patience)
         && let Some((epoch, _)) = p.best
     {
         best_epoch = Some(epoch);
@@ -347,10 +472,10 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let final_row = final_row
         .ok_or_else(|| Error::RunDir(format!("{} has no finished epoch", run.display())))?;
     let finish = task.finish(o.data, o.split, run)?;
-    draw_curves(run, &table, o.config.model.kind())?;
+    draw_curves(run, table, config.model.kind())?;
     let mut figures = table.named(final_row);
     figures.extend(finish.metrics);
-    let summary = Summary {
+    Ok(Summary {
         name: config.name.clone(),
         dataset: o.data.name.clone(),
         model: config.model.kind().to_string(),
@@ -374,13 +499,6 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
             .ok()
             .and_then(|j| j.parse().ok()),
         metrics: figures,
-    };
-    let json = serde_json::to_string_pretty(&summary).expect("a summary serialises to JSON");
-    o.run.write("summary.json", json.as_bytes())?;
-    Ok(Outcome {
-        run_dir: run.to_path_buf(),
-        summary,
-        eval_metrics: eval_names,
     })
 }
 
