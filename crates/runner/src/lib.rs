@@ -15,6 +15,7 @@ pub mod backend;
 pub mod console;
 pub mod engine;
 pub mod error;
+pub mod markdown;
 pub mod optim;
 pub mod pictures;
 pub mod plot;

@@ -12,6 +12,7 @@ use super::people::{self, Ratings};
 use super::sets::ImageSet;
 use super::study::AestheticsFile;
 use crate::error::{Error, Result};
+use crate::markdown::Table;
 use crate::pictures;
 use crate::plot;
 use crate::run_dir::write_atomic;
@@ -276,14 +277,16 @@ fn people_section(
         .collect();
     lines.push(format!("Most preferred: {}.", top.join(", ")));
     lines.push(String::new());
-    lines.push("| measure | Spearman rho | 95 % interval | images |".into());
-    lines.push("|---|---|---|---|".into());
+    let mut table = Table::new(["measure", "Spearman rho", "95 % interval", "images"]);
     for c in &correlations {
-        lines.push(format!(
-            "| {} | {:+.2} | [{:+.2}, {:+.2}] | {} |",
-            c.measure, c.rho, c.low, c.high, c.n
-        ));
+        table.row([
+            c.measure.clone(),
+            format!("{:+.2}", c.rho),
+            format!("[{:+.2}, {:+.2}]", c.low, c.high),
+            c.n.to_string(),
+        ]);
     }
+    lines.extend(table.render().lines().map(str::to_string));
     if !study.hypothesis.is_empty() {
         lines.push(String::new());
         lines.push("Hypotheses, written in `aesthetics.toml` before rating:".into());
@@ -383,48 +386,43 @@ fn markdown(
     if let Some(n) = &study.notes {
         let _ = writeln!(s, "\n{}", n.trim());
     }
-    let _ = writeln!(s, "\n## Sets\n\n| set | images | source |\n|---|---|---|");
+    let mut table = Table::new(["set", "images", "source"]);
     for set in sets {
-        let _ = writeln!(s, "| {} | {} | {} |", set.name, set.images.n, set.origin);
+        table.row([
+            set.name.clone(),
+            set.images.n.to_string(),
+            set.origin.clone(),
+        ]);
     }
-    let _ = writeln!(s, "\n## Image measures (mean +- std per set)\n");
+    let _ = writeln!(s, "\n## Sets\n\n{}", table.render().trim_end());
+    let by_set =
+        || std::iter::once("measure".to_string()).chain(sets.iter().map(|x| x.name.clone()));
+    let mut table = Table::new(by_set());
+    for (k, (name, _)) in IMAGE_MEASURES.iter().enumerate() {
+        let cells = measured
+            .iter()
+            .map(|m| stat(m, k).map_or("-".into(), |(a, b)| format!("{} +- {}", fmt(a), fmt(b))));
+        table.row(std::iter::once(name.to_string()).chain(cells));
+    }
     let _ = writeln!(
         s,
-        "| measure | {} |",
-        sets.iter()
-            .map(|x| x.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" | ")
+        "\n## Image measures (mean +- std per set)\n\n{}",
+        table.render().trim_end()
     );
-    let _ = writeln!(s, "|---|{}", "---|".repeat(sets.len()));
-    for (k, (name, _)) in IMAGE_MEASURES.iter().enumerate() {
-        let cells: Vec<String> = measured
-            .iter()
-            .map(|m| stat(m, k).map_or("-".into(), |(a, b)| format!("{} +- {}", fmt(a), fmt(b))))
-            .collect();
-        let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
-    }
     let _ = writeln!(s, "\nWhat each measures:\n");
     for (name, what) in IMAGE_MEASURES {
         let _ = writeln!(s, "- `{name}`: {what}");
     }
-    let _ = writeln!(s, "\n## Sets compared with real test images\n");
+    let mut table = Table::new(by_set());
+    for (k, (name, _)) in SET_MEASURES.iter().enumerate() {
+        let cells = measured.iter().map(|m| figure(name, &m.per_set[k]));
+        table.row(std::iter::once(name.to_string()).chain(cells));
+    }
     let _ = writeln!(
         s,
-        "| measure | {} |",
-        sets.iter()
-            .map(|x| x.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" | ")
+        "\n## Sets compared with real test images\n\n{}",
+        table.render().trim_end()
     );
-    let _ = writeln!(s, "|---|{}", "---|".repeat(sets.len()));
-    for (k, (name, _)) in SET_MEASURES.iter().enumerate() {
-        let cells: Vec<String> = measured
-            .iter()
-            .map(|m| figure(name, &m.per_set[k]))
-            .collect();
-        let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
-    }
     let note = SET_NOTE.replace("REAL_DRAWS", &REAL_DRAWS.to_string());
     let _ = writeln!(s, "\n{note}\n");
     for (k, (name, what)) in SET_MEASURES.iter().enumerate() {

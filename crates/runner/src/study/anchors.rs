@@ -65,10 +65,7 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
                 .into(),
         ];
     }
-    let mut lines = vec![
-        "| anchor | ours | gap | seeds | revision |".to_string(),
-        "|---|---|---|---|---|".to_string(),
-    ];
+    let mut table = crate::markdown::Table::new(["anchor", "ours", "gap", "seeds", "revision"]);
     for a in list {
         let percent = in_percent(a.metric);
         let (unit, gap_unit) = if percent { (" %", " pp") } else { ("", "") };
@@ -89,7 +86,7 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
             a.source
         );
         let Some((mean, sd)) = cell_stat(done, a.cell, a.metric) else {
-            lines.push(format!("| {anchor} | not run | - | 0 | - |"));
+            table.row([anchor, "not run".into(), "-".into(), "0".into(), "-".into()]);
             continue;
         };
         let sd = (runs.len() > 1).then_some(scale(sd));
@@ -102,14 +99,15 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
             "worse"
         };
         let revisions: BTreeSet<String> = runs.iter().map(|f| f.summary.revision()).collect();
-        lines.push(format!(
-            "| {anchor} | {}{unit} | {gap:+.2}{gap_unit} ({better}) | {} | {} |",
-            rounded(scale(mean), sd, 2),
-            runs.len(),
-            revisions.into_iter().collect::<Vec<_>>().join(", ")
-        ));
+        table.row([
+            anchor,
+            format!("{}{unit}", rounded(scale(mean), sd, 2)),
+            format!("{gap:+.2}{gap_unit} ({better})"),
+            runs.len().to_string(),
+            revisions.into_iter().collect::<Vec<_>>().join(", "),
+        ]);
     }
-    lines
+    table.render().lines().map(str::to_string).collect()
 }
 
 #[cfg(test)]

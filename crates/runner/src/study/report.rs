@@ -10,16 +10,6 @@ use super::grid::{Cell, first_axis_groups};
 use super::jobs::Finished;
 use crate::engine::metrics;
 
-/// Column names in words for table headers: `test_accuracy | test_loss` -> `test accuracy |
-/// test loss`.
-fn words(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| n.replace('_', " "))
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
 /// Mean and sample standard deviation (n - 1); std is 0 for fewer than two values.
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -253,41 +243,40 @@ fn single_cell(s: &mut String, study: &StudyFile, done: &[Finished]) {
         return;
     }
     let names = &study.metrics;
-    let _ = writeln!(s, "| | {} | s/epoch (median) |", words(names));
-    let _ = writeln!(s, "|---|{}---|", "---|".repeat(names.len()));
-    let cells: Vec<String> = names.iter().map(|m| fmt_cell(done, 0, m)).collect();
-    let _ = writeln!(
-        s,
-        "| nnlab, {n} {} | {} | {:.2} |",
-        if n == 1 { "seed" } else { "seeds" },
-        cells.join(" | "),
-        cell_secs(done, 0)
-    );
-    let Some(r) = &study.reference else { return };
-    let reference: Vec<String> = names
-        .iter()
-        .map(|m| {
-            if *m != r.metric {
-                return "-".into();
+    let mut header = vec![String::new()];
+    header.extend(names.iter().map(|n| n.replace('_', " ")));
+    header.push("s/epoch (median)".into());
+    let mut table = crate::markdown::Table::new(header);
+    let mut row = vec![format!(
+        "nnlab, {n} {}",
+        if n == 1 { "seed" } else { "seeds" }
+    )];
+    row.extend(names.iter().map(|m| fmt_cell(done, 0, m)));
+    row.push(format!("{:.2}", cell_secs(done, 0)));
+    table.row(row);
+    let Some(r) = &study.reference else {
+        s.push_str(&table.render());
+        return;
+    };
+    let mut row = vec![format!("reference: {}", r.source)];
+    row.extend(names.iter().map(|m| {
+        if *m != r.metric {
+            return "-".into();
+        }
+        match r.std {
+            Some(sd) if in_percent(m) => {
+                format!("{:.2} +- {:.2} %", 100.0 * r.value, 100.0 * sd)
             }
-            match r.std {
-                Some(sd) if in_percent(m) => {
-                    format!("{:.2} +- {:.2} %", 100.0 * r.value, 100.0 * sd)
-                }
-                Some(sd) => format!("{:.4} +- {sd:.4}", r.value),
-                None => fmt_value(m, r.value),
-            }
-        })
-        .collect();
-    let secs = r
-        .seconds_per_epoch
-        .map_or("-".to_string(), |v| format!("{v:.2}"));
-    let _ = writeln!(
-        s,
-        "| reference: {} | {} | {secs} |",
-        r.source,
-        reference.join(" | ")
+            Some(sd) => format!("{:.4} +- {sd:.4}", r.value),
+            None => fmt_value(m, r.value),
+        }
+    }));
+    row.push(
+        r.seconds_per_epoch
+            .map_or("-".to_string(), |v| format!("{v:.2}")),
     );
+    table.row(row);
+    s.push_str(&table.render());
     if let Some((mean, _)) = cell_stat(done, 0, &r.metric) {
         let higher = higher_is_better(&r.metric);
         let meets = if higher {
@@ -321,74 +310,57 @@ fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
     } else {
         ""
     };
-    let _ = writeln!(
-        s,
-        "| {} | {}{} | s/epoch |{}",
-        axes.join(" | "),
-        words(metrics_cols),
-        if has_train_loss {
-            " | train loss (last epoch)"
-        } else {
-            ""
-        },
-        if references {
-            format!(
-                " reference | difference | within {}{unit} |",
-                study.tolerance
-            )
-        } else {
-            String::new()
-        }
-    );
-    let cols = axes.len()
-        + metrics_cols.len()
-        + usize::from(has_train_loss)
-        + 1
-        + 3 * usize::from(references);
-    let _ = writeln!(s, "|{}", "---|".repeat(cols));
+    let mut header: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+    header.extend(metrics_cols.iter().map(|m| m.replace('_', " ")));
+    if has_train_loss {
+        header.push("train loss (last epoch)".into());
+    }
+    header.push("s/epoch".into());
+    if references {
+        header.extend([
+            "reference".to_string(),
+            "difference".to_string(),
+            format!("within {}{unit}", study.tolerance),
+        ]);
+    }
+    let mut table = crate::markdown::Table::new(header);
     let mut misses = Vec::new();
     for (c, cell) in cells.iter().enumerate() {
         if runs_of(done, c).is_empty() {
             continue;
         }
-        let parts = cell.label.replace('/', " | ");
-        let figures: Vec<String> = metrics_cols.iter().map(|m| fmt_cell(done, c, m)).collect();
-        let train = if has_train_loss {
-            cell_stat(done, c, "train_loss").map_or(" | -".into(), |st| format!(" | {:.4}", st.0))
-        } else {
-            String::new()
-        };
-        let reference = if !references {
-            String::new()
-        } else {
-            let (r, d, ok) = match study.expect.iter().find(|e| e.cell == cell.label) {
-                Some(e) => match cell_stat(done, c, &e.metric) {
-                    Some((mean, _)) => {
-                        let d = shown(&e.metric, mean) - shown(&e.metric, e.value);
-                        let within = d.abs() <= study.tolerance;
-                        if !within {
-                            let side = if d > 0.0 { "above" } else { "below" };
-                            misses.push(format!("{} ({d:+.2}{unit}, {side})", cell.label));
-                        }
-                        (
-                            format!("{} ({})", fmt_value(&e.metric, e.value), e.source),
-                            format!("{d:+.2}{unit}"),
-                            if within { "yes" } else { "**no**" }.to_string(),
-                        )
+        let mut row: Vec<String> = cell.label.split('/').map(str::to_string).collect();
+        row.extend(metrics_cols.iter().map(|m| fmt_cell(done, c, m)));
+        if has_train_loss {
+            row.push(
+                cell_stat(done, c, "train_loss").map_or("-".into(), |st| format!("{:.4}", st.0)),
+            );
+        }
+        row.push(format!("{:.2}", cell_secs(done, c)));
+        if references {
+            let found = study
+                .expect
+                .iter()
+                .find(|e| e.cell == cell.label)
+                .and_then(|e| cell_stat(done, c, &e.metric).map(|(mean, _)| (e, mean)));
+            match found {
+                Some((e, mean)) => {
+                    let d = shown(&e.metric, mean) - shown(&e.metric, e.value);
+                    let within = d.abs() <= study.tolerance;
+                    if !within {
+                        let side = if d > 0.0 { "above" } else { "below" };
+                        misses.push(format!("{} ({d:+.2}{unit}, {side})", cell.label));
                     }
-                    None => ("-".into(), "-".into(), "-".into()),
-                },
-                None => ("-".into(), "-".into(), "-".into()),
-            };
-            format!(" {r} | {d} | {ok} |")
-        };
-        let _ = writeln!(
-            s,
-            "| {parts} | {}{train} | {:.2} |{reference}",
-            figures.join(" | "),
-            cell_secs(done, c)
-        );
+                    row.push(format!("{} ({})", fmt_value(&e.metric, e.value), e.source));
+                    row.push(format!("{d:+.2}{unit}"));
+                    row.push(if within { "yes" } else { "**no**" }.to_string());
+                }
+                None => row.extend(["-", "-", "-"].map(String::from)),
+            }
+        }
+        table.row(row);
     }
+    s.push_str(&table.render());
     ranking(s, study, cells, done);
     if references {
         if misses.is_empty() {
@@ -516,36 +488,32 @@ fn runs(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
         "Each row is backed by `runs/<cell>/seed-<n>/` (`config.toml`, `metrics.csv`, `summary.json`).\n"
     );
     let names = &study.metrics;
-    let _ = writeln!(
-        s,
-        "| cell | seed | {} | s/epoch | peak RSS (MB) | revision | backend |",
-        words(names)
-    );
-    let _ = writeln!(s, "|---|---|{}---|---|---|---|", "---|".repeat(names.len()));
+    let mut header = vec!["cell".to_string(), "seed".to_string()];
+    header.extend(names.iter().map(|n| n.replace('_', " ")));
+    header.extend(["s/epoch", "peak RSS (MB)", "revision", "backend"].map(String::from));
+    let mut table = crate::markdown::Table::new(header);
     let mut sorted: Vec<&Finished> = done.iter().collect();
     sorted.sort_by_key(|f| (f.cell, f.summary.seed));
     for f in sorted {
         let r = &f.summary;
-        let rss = r.peak_rss_mb.map_or("-".to_string(), |v| format!("{v:.0}"));
         let label = if cells[f.cell].label.is_empty() {
-            "-"
+            "-".to_string()
         } else {
-            &cells[f.cell].label
+            cells[f.cell].label.clone()
         };
-        let figures: Vec<String> = names
-            .iter()
-            .map(|m| r.metric(m).map_or("-".into(), |v| format!("{v:.4}")))
-            .collect();
-        let _ = writeln!(
-            s,
-            "| {label} | {} | {} | {:.2} | {rss} | {} | {} |",
-            r.seed,
-            figures.join(" | "),
-            r.seconds_per_epoch,
-            r.revision(),
-            r.backend
+        let mut row = vec![label, r.seed.to_string()];
+        row.extend(
+            names
+                .iter()
+                .map(|m| r.metric(m).map_or("-".into(), |v| format!("{v:.4}"))),
         );
+        row.push(format!("{:.2}", r.seconds_per_epoch));
+        row.push(r.peak_rss_mb.map_or("-".to_string(), |v| format!("{v:.0}")));
+        row.push(r.revision());
+        row.push(r.backend.clone());
+        table.row(row);
     }
+    s.push_str(&table.render());
 }
 
 #[cfg(test)]
