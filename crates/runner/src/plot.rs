@@ -502,6 +502,22 @@ pub fn line_chart(
     root.present().map_err(|e| plot_err(path, e))
 }
 
+/// Whether two curves sampled at the same x agree (to 1e-6 of the y range) on a fifth or more
+/// of their points.
+fn overlaps(a: &[(f64, f64)], b: &[(f64, f64)]) -> bool {
+    if a.len() != b.len() || a.is_empty() {
+        return false;
+    }
+    let (lo, hi) = range(a.iter().chain(b).map(|p| p.1));
+    let tol = 1e-6 * (hi - lo).max(1e-12);
+    let same = a
+        .iter()
+        .zip(b)
+        .filter(|(p, q)| p.0 == q.0 && (p.1 - q.1).abs() <= tol)
+        .count();
+    same * 5 >= a.len()
+}
+
 /// The curves of an x-y chart, on either kind of y axis.
 fn draw_xy<CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<BitMapBackend, CT>,
@@ -509,7 +525,23 @@ fn draw_xy<CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
     colours: &[RGBColor],
     path: &Path,
 ) -> Result<()> {
-    for (s, c) in series.iter().zip(colours) {
+    for (j, (s, c)) in series.iter().zip(colours).enumerate() {
+        // A curve lying on an earlier one over much of its length is drawn dashed on top, so
+        // neither hides the other (ReLU and leaky ReLU for z > 0).
+        let covers = series[..j]
+            .iter()
+            .any(|earlier| overlaps(&earlier.points, &s.points));
+        if covers {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    s.points.iter().copied(),
+                    8,
+                    6,
+                    c.stroke_width(3),
+                ))
+                .map_err(|e| plot_err(path, e))?;
+            continue;
+        }
         chart
             .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
             .map_err(|e| plot_err(path, e))?;
