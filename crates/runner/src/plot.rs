@@ -338,7 +338,7 @@ fn draw_lines<Y>(
     epochs: u32,
     series: &[Series],
     colours: &[RGBColor],
-    reference: Option<&Reference>,
+    references: &[Reference],
 ) -> Result<()>
 where
     Y: AsRangedCoord<Value = f64>,
@@ -367,6 +367,25 @@ where
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|e| plot_err(path, e))?;
+    // The anchors first, so that a curve on an anchor stays visible.
+    for r in references {
+        if let Some(b) = r.band {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0, r.value - b), (epochs + 1, r.value + b)],
+                    BLACK.mix(0.08).filled(),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0, r.value), (epochs + 1, r.value)],
+                10,
+                6,
+                BLACK.stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+    }
     let at = |e: f64| e.round().max(0.0) as u32;
     for (s, &c) in series.iter().zip(colours) {
         if let Some(band) = &s.band {
@@ -386,6 +405,18 @@ where
                     .map_err(|e| plot_err(path, e))?;
             }
         }
+        if s.points.len() == 1 && epochs > 1 {
+            // A one-pass fit (PCA) among trained curves: its figure as a line across the epochs.
+            let y = s.points[0].1;
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(1, y), (epochs, y)],
+                    4,
+                    4,
+                    c.stroke_width(2),
+                ))
+                .map_err(|e| plot_err(path, e))?;
+        }
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().map(|p| (at(p.0), p.1)),
@@ -402,30 +433,13 @@ where
                 .map_err(|e| plot_err(path, e))?;
         }
     }
-    if let Some(r) = reference {
-        if let Some(b) = r.band {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0, r.value - b), (epochs + 1, r.value + b)],
-                    BLACK.mix(0.08).filled(),
-                )))
-                .map_err(|e| plot_err(path, e))?;
-        }
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(0, r.value), (epochs + 1, r.value)],
-                10,
-                6,
-                BLACK.stroke_width(2),
-            ))
-            .map_err(|e| plot_err(path, e))?;
-    }
     Ok(())
 }
 
 /// A chart of learning curves into `path` (PNG): one line (and band) per series, the legend
-/// to the right (headed by `legend_title`, what its labels are values of), an optional reference
-/// line, a log y axis when the values span decades.
+/// to the right (headed by `legend_title`, what its labels are values of), the anchors as
+/// dashed lines with their bands, a log y axis when the values span decades; a series of one
+/// point among longer ones (a one-pass fit) is drawn as a line across the epochs.
 pub fn line_chart(
     path: &Path,
     title: &str,
@@ -433,7 +447,7 @@ pub fn line_chart(
     y_label: &str,
     legend_title: Option<&str>,
     series: &[Series],
-    reference: Option<&Reference>,
+    references: &[Reference],
 ) -> Result<()> {
     let colours = colours(series);
     let mut entries: Vec<(String, RGBColor, bool)> = series
@@ -441,7 +455,7 @@ pub fn line_chart(
         .zip(&colours)
         .map(|(s, &c)| (s.label.clone(), c, false))
         .collect();
-    if let Some(r) = reference {
+    for r in references {
         entries.push((r.label.clone(), BLACK, true));
     }
     let plot_width = 800;
@@ -465,7 +479,7 @@ pub fn line_chart(
                         .flat_map(|b| b.iter().flat_map(|&(lo, hi)| [lo, hi])),
                 )
             })
-            .chain(reference.into_iter().flat_map(|r| {
+            .chain(references.iter().flat_map(|r| {
                 [
                     r.value - r.band.unwrap_or(0.0),
                     r.value + r.band.unwrap_or(0.0),
@@ -481,7 +495,7 @@ pub fn line_chart(
         let y = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
         let label = format!("{y_label} (log scale)");
         draw_lines(
-            &plot_area, path, title, x_label, &label, y, epochs, series, &colours, reference,
+            &plot_area, path, title, x_label, &label, y, epochs, series, &colours, references,
         )?;
     } else {
         let (lo, hi) = range(values());
@@ -495,7 +509,7 @@ pub fn line_chart(
             epochs,
             series,
             &colours,
-            reference,
+            references,
         )?;
     }
     legend(&legend_area, legend_title, &entries, path)?;

@@ -545,7 +545,7 @@ pub fn draw_curves(run: &std::path::Path, table: &MetricsTable, kind: &str) -> R
             &label,
             None,
             &series,
-            None,
+            &[],
         )?;
     }
     Ok(())

@@ -116,7 +116,23 @@ pub fn write(
     let mut files = Vec::new();
     // With two or more axes, one chart per value of the first axis keeps the lines readable;
     // a loss is charted per loss function, as losses of different kinds do not share an axis.
-    let groups = first_axis_groups(study, cells);
+    let groups: Vec<(String, Vec<usize>)> = if study.curve_group.is_empty() {
+        first_axis_groups(study, cells)
+    } else {
+        study
+            .curve_group
+            .iter()
+            .map(|g| {
+                let members = cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| g.cells.contains(&c.label))
+                    .map(|(i, _)| i)
+                    .collect();
+                (g.name.clone(), members)
+            })
+            .collect()
+    };
     // The model kind, for units (a study's cells may mix kinds; the first run's names the loss).
     let kind = done
         .first()
@@ -176,15 +192,7 @@ pub fn write(
                 } else {
                     format!("{}: ", what.join(", "))
                 };
-                let reference = study
-                    .reference
-                    .as_ref()
-                    .filter(|r| r.metric == *name && cells.len() == 1)
-                    .map(|r| Reference {
-                        value: shown(name, r.value),
-                        band: r.std.map(|sd| shown(name, sd)),
-                        label: format!("{}: {}", anchor_kind(&r.source), shorten(&r.source, 160)),
-                    });
+                let references = anchors_of(study, cells, &members, name);
                 plot::line_chart(
                     &folder.join(&file),
                     &title(
@@ -195,7 +203,7 @@ pub fn write(
                     &axis_label(name, &kind),
                     axis_names(usize::from(!group.is_empty())).as_deref(),
                     &series,
-                    reference.as_ref(),
+                    &references,
                 )?;
                 files.push(file);
             }
@@ -269,6 +277,46 @@ pub fn write(
         }
     }
     Ok(Ok(files))
+}
+
+/// The anchors of a curves chart of `metric` over the cells `members`: the study's reference
+/// (a single-cell study) and each member's expected figure, one line per distinct value.
+fn anchors_of(
+    study: &StudyFile,
+    cells: &[Cell],
+    members: &[usize],
+    metric: &str,
+) -> Vec<Reference> {
+    let mut out: Vec<Reference> = Vec::new();
+    if let Some(r) = study
+        .reference
+        .as_ref()
+        .filter(|r| r.metric == metric && cells.len() == 1)
+    {
+        out.push(Reference {
+            value: shown(metric, r.value),
+            band: r.std.map(|sd| shown(metric, sd)),
+            label: format!("{}: {}", anchor_kind(&r.source), shorten(&r.source, 160)),
+        });
+    }
+    for e in &study.expect {
+        let member = members.iter().any(|&c| cells[c].label == e.cell);
+        let value = shown(metric, e.value);
+        if e.metric != metric || !member || out.iter().any(|r| r.value == value) {
+            continue;
+        }
+        out.push(Reference {
+            value,
+            band: e.std.map(|sd| shown(metric, sd)),
+            label: format!(
+                "{} {}: {}",
+                anchor_kind(&e.source),
+                crate::plot::significant(value),
+                shorten(&e.source, 160)
+            ),
+        });
+    }
+    out
 }
 
 /// Whether an anchor is a paper's number or one of the peer scripts' runs, from its source.

@@ -42,6 +42,10 @@ pub struct StudyFile {
     /// Which per-epoch metrics get a learning-curve chart.
     #[serde(default = "default_curves")]
     pub curves: Vec<String>,
+    /// Cells whose curves share a chart (each group a chart of its own), where the first axis'
+    /// values do not say it: e.g. the 30-dimensional codes apart from the 2-dimensional ones.
+    #[serde(default)]
+    pub curve_group: Vec<CurveGroup>,
     /// Free text for results.md: how the study was set up, what it found.
     #[serde(default)]
     pub notes: Option<String>,
@@ -61,6 +65,16 @@ fn default_rank_by() -> String {
 
 fn default_curves() -> Vec<String> {
     vec!["test_accuracy".into(), "train_loss".into()]
+}
+
+/// Cells charted together (see [`StudyFile::curve_group`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurveGroup {
+    /// Its name, in the chart's file name and title.
+    pub name: String,
+    /// The cells' labels.
+    pub cells: Vec<String>,
 }
 
 /// One axis of a grid.
