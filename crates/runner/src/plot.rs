@@ -644,6 +644,99 @@ pub fn xy_chart(
     root.present().map_err(|e| plot_err(path, e))
 }
 
+/// A figure measured at several stops of training: `(epochs, value, standard error)`.
+pub type Stop = (f64, f64, Option<f64>);
+
+/// A chart of one figure against the epochs it was measured after (`stops`, a dot each with
+/// its standard error as a bar), with anchors as dashed lines and their bands, into `path`.
+pub fn stops_chart(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    stops: &[Stop],
+    references: &[Reference],
+) -> Result<()> {
+    if !font_available() {
+        return Err(plot_err(
+            path,
+            "no TrueType font found (set NNLAB_FONT to a .ttf file)",
+        ));
+    }
+    let entries: Vec<(String, RGBColor, bool)> =
+        std::iter::once(("ours".to_string(), RGBColor(31, 119, 180), false))
+            .chain(references.iter().map(|r| (r.label.clone(), BLACK, true)))
+            .collect();
+    let width = legend_width(None, &entries);
+    let root = BitMapBackend::new(path, (820 + width, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let (plot_area, legend_area) = root.split_horizontally(820);
+    let last = stops.iter().map(|s| s.0).fold(1.0f64, f64::max);
+    let (lo, hi) = range(
+        stops
+            .iter()
+            .flat_map(|s| [s.1 - s.2.unwrap_or(0.0), s.1 + s.2.unwrap_or(0.0)])
+            .chain(references.iter().flat_map(|r| {
+                let b = r.band.unwrap_or(0.0);
+                [r.value - b, r.value + b]
+            })),
+    );
+    let mut chart = ChartBuilder::on(&plot_area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(46)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..last * 1.05, lo..hi)
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epochs trained")
+        .y_desc(y_label)
+        .y_label_formatter(&|v| significant(*v))
+        .x_label_formatter(&|v| significant(*v))
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    for r in references {
+        if let Some(b) = r.band {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, r.value - b), (last * 1.05, r.value + b)],
+                    BLACK.mix(0.08).filled(),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, r.value), (last * 1.05, r.value)],
+                10,
+                6,
+                BLACK.stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    let blue = RGBColor(31, 119, 180);
+    chart
+        .draw_series(LineSeries::new(
+            stops.iter().map(|s| (s.0, s.1)),
+            blue.stroke_width(2),
+        ))
+        .map_err(|e| plot_err(path, e))?;
+    for &(x, y, se) in stops {
+        if let Some(se) = se {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, y - se), (x, y + se)],
+                    blue.stroke_width(2),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        chart
+            .draw_series(std::iter::once(Circle::new((x, y), 5, blue.filled())))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    legend(&legend_area, None, &entries, path)?;
+    root.present().map_err(|e| plot_err(path, e))
+}
+
 /// One row of a dot plot: a cell, every seed's value, and the anchor it is compared with.
 #[derive(Debug, Clone)]
 pub struct DotRow {

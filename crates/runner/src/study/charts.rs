@@ -82,6 +82,7 @@ fn curve(done: &[Finished], c: usize, metric: &str, label: String) -> Option<Ser
 /// Draws the charts next to `results`; returns their file names, or why there are none.
 pub fn write(
     study: &StudyFile,
+    study_dir: &Path,
     cells: &[Cell],
     done: &[Finished],
     results: &Path,
@@ -209,6 +210,11 @@ pub fn write(
             }
         }
     }
+    if let Some(stops) = &study.stops {
+        files.push(stops_chart(
+            study, study_dir, cells, done, folder, stops, &kind,
+        )?);
+    }
     if cells.len() > 1 {
         let metric = study
             .metrics
@@ -277,6 +283,65 @@ pub fn write(
         }
     }
     Ok(Ok(files))
+}
+
+/// `stops-<metric>.png`: the figure after each stop of training (the finished runs' summaries and
+/// the earlier stops'), the study's anchors for it, and real data's figure as a line.
+fn stops_chart(
+    study: &StudyFile,
+    study_dir: &Path,
+    cells: &[Cell],
+    done: &[Finished],
+    folder: &Path,
+    stops: &super::file::Stops,
+    kind: &str,
+) -> Result<String> {
+    let m = &stops.metric;
+    let point = |s: &crate::engine::metrics::Summary| {
+        s.metric(m)
+            .map(|v| (s.epochs as f64, v, s.metric(&format!("{m}_se"))))
+    };
+    let mut summaries: Vec<crate::engine::metrics::Summary> =
+        done.iter().map(|f| f.summary.clone()).collect();
+    let dir = study_dir.join(&stops.summaries);
+    let entries = std::fs::read_dir(&dir).map_err(|e| crate::error::Error::io(&dir, e))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("summary-epoch-") && name.ends_with(".json") {
+            summaries.push(crate::engine::metrics::Summary::read(&e.path())?);
+        }
+    }
+    let mut points: Vec<plot::Stop> = summaries.iter().filter_map(point).collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points.dedup_by(|a, b| a.0 == b.0);
+    let all: Vec<usize> = (0..cells.len()).collect();
+    let mut references = anchors_of(study, cells, &all, m);
+    if let Some(real) = &stops.real {
+        let values: Vec<f64> = summaries.iter().filter_map(|s| s.metric(real)).collect();
+        if !values.is_empty() {
+            let (mean, _) = mean_std(&values);
+            references.push(Reference {
+                value: mean,
+                band: None,
+                label: format!(
+                    "real data {}: the same estimate of test images",
+                    plot::significant(mean)
+                ),
+            });
+        }
+    }
+    let file = format!("stops-{m}.png");
+    plot::stops_chart(
+        &folder.join(&file),
+        &format!(
+            "{} after each stop of training (+-1 standard error)",
+            m.replace('_', " ")
+        ),
+        &axis_label(m, kind),
+        &points,
+        &references,
+    )?;
+    Ok(file)
 }
 
 /// The anchors of a curves chart of `metric` over the cells `members`: the study's reference

@@ -46,6 +46,9 @@ pub struct StudyFile {
     /// values do not say it: e.g. the 30-dimensional codes apart from the 2-dimensional ones.
     #[serde(default)]
     pub curve_group: Vec<CurveGroup>,
+    /// A figure measured at earlier stops of the study's longest run, charted against epochs.
+    #[serde(default)]
+    pub stops: Option<Stops>,
     /// Free text for results.md: how the study was set up, what it found.
     #[serde(default)]
     pub notes: Option<String>,
@@ -65,6 +68,19 @@ fn default_rank_by() -> String {
 
 fn default_curves() -> Vec<String> {
     vec!["test_accuracy".into(), "train_loss".into()]
+}
+
+/// The summaries of a run stopped at several epochs (see [`StudyFile::stops`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stops {
+    /// The figure charted (a summary key); `<metric>_se`, when present, is its standard error.
+    pub metric: String,
+    /// The folder, relative to the study, of the earlier stops' `summary-epoch-<N>.json`.
+    pub summaries: PathBuf,
+    /// The same figure of real data (a summary key), drawn as a line, if there is one.
+    #[serde(default)]
+    pub real: Option<String>,
 }
 
 /// Cells charted together (see [`StudyFile::curve_group`]).

@@ -208,7 +208,7 @@ pub fn run(dir: &Path, opts: &StudyOptions) -> Result<Outcome> {
     if let Some(folder) = r.results.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(|e| crate::error::Error::io(folder, e))?;
     }
-    let charts = charts::write(&r.study, &r.cells, &done, &r.results)?;
+    let charts = charts::write(&r.study, dir, &r.cells, &done, &r.results)?;
     // The runs' own learning curves, redrawn from their records where a run keeps them (a study's
     // record holds some runs' pictures, not all), so they follow today's chart style.
     for f in done.iter().filter(|f| keeps_curves(&f.dir)) {
