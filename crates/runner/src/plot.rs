@@ -55,6 +55,9 @@ pub struct Series {
     pub band: Option<Vec<(f64, f64)>>,
     /// Colour family (e.g. the optimizer); series of a family share a hue.
     pub family: String,
+    /// Drawn pale and thin: a member of its family that is not the one the chart is about (an
+    /// optimizer's other learning rates).
+    pub faded: bool,
 }
 
 impl Series {
@@ -66,6 +69,7 @@ impl Series {
             label,
             points,
             band: None,
+            faded: false,
         }
     }
 }
@@ -417,10 +421,15 @@ where
                 ))
                 .map_err(|e| plot_err(path, e))?;
         }
+        let (colour, width) = if s.faded {
+            (c.mix(0.3), 1)
+        } else {
+            (c.to_rgba(), 2)
+        };
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().map(|p| (at(p.0), p.1)),
-                c.stroke_width(2),
+                colour.stroke_width(width),
             ))
             .map_err(|e| plot_err(path, e))?;
         if s.points.len() <= 3 {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::file::{StudyFile, in_percent};
+use super::file::{StudyFile, higher_is_better, in_percent};
 use super::grid::{Cell, first_axis_groups};
 use super::jobs::Finished;
 use super::report::{mean_std, runs_of, shown};
@@ -76,6 +76,7 @@ fn curve(done: &[Finished], c: usize, metric: &str, label: String) -> Option<Ser
         label,
         points,
         band: (runs.len() > 1).then_some(band),
+        faded: false,
     })
 }
 
@@ -181,6 +182,7 @@ pub fn write(
                 if series.is_empty() {
                     continue;
                 }
+                let series = best_of_each_family(series, name);
                 let mut parts = vec![format!("curves-{name}")];
                 parts.extend((!group.is_empty()).then(|| group.clone()));
                 parts.extend(split.then(|| loss.clone()));
@@ -283,6 +285,36 @@ pub fn write(
         }
     }
     Ok(Ok(files))
+}
+
+/// Where a family (an optimizer) has several curves (its learning rates), all but the one that
+/// ends best on `metric` are faded, so the chart reads as each family at its best setting.
+fn best_of_each_family(mut series: Vec<Series>, metric: &str) -> Vec<Series> {
+    let higher = higher_is_better(metric);
+    let end = |s: &Series| s.points.last().map_or(f64::NAN, |p| p.1);
+    for i in 0..series.len() {
+        let family = &series[i].family;
+        let members: Vec<usize> = (0..series.len())
+            .filter(|&j| series[j].family == *family)
+            .collect();
+        if members.len() < 2 {
+            continue;
+        }
+        let best = members
+            .iter()
+            .copied()
+            .filter(|&j| end(&series[j]).is_finite())
+            .max_by(|&a, &b| {
+                let (x, y) = (end(&series[a]), end(&series[b]));
+                if higher {
+                    x.total_cmp(&y)
+                } else {
+                    y.total_cmp(&x)
+                }
+            });
+        series[i].faded = best.is_some_and(|b| b != i);
+    }
+    series
 }
 
 /// `stops-<metric>.png`: the figure after each stop of training (the finished runs' summaries and
