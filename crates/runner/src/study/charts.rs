@@ -93,39 +93,92 @@ pub fn write(
             "charts skipped: no TrueType font found (set NNLAB_FONT to a .ttf file)".into(),
         ));
     }
-    let folder = results.parent().unwrap_or(Path::new("."));
-    let label = |c: &Cell| {
+    let c = Charts {
+        study,
+        cells,
+        done,
+        folder: results.parent().unwrap_or(Path::new(".")),
+        // The model kind, for units (a study's cells may mix kinds; the first run's names them).
+        kind: done
+            .first()
+            .map(|f| f.config.model.kind().to_string())
+            .unwrap_or_default(),
+    };
+    let mut files = Vec::new();
+    for name in &study.curves {
+        files.extend(c.curves(name)?);
+    }
+    if let Some(stops) = &study.stops {
+        files.push(stops_chart(
+            study, study_dir, cells, done, c.folder, stops, &c.kind,
+        )?);
+    }
+    if cells.len() > 1 {
+        files.extend(c.cells_figure()?);
+    }
+    Ok(Ok(files))
+}
+
+/// What every chart of a study needs.
+struct Charts<'a> {
+    study: &'a StudyFile,
+    cells: &'a [Cell],
+    done: &'a [Finished],
+    folder: &'a Path,
+    kind: String,
+}
+
+impl Charts<'_> {
+    /// A cell's name in a legend or on an axis.
+    fn label(&self, c: &Cell) -> String {
         if c.label.is_empty() {
             "nnlab".to_string()
         } else {
             c.label.clone()
         }
-    };
-    let seeds = format!(
-        "{} seed{}",
-        study.seeds.len(),
-        if study.seeds.len() == 1 { "" } else { "s" }
-    );
-    // A chart's title: what it shows, then how it summarises the seeds (nothing to average over
-    // one seed).
-    let title = |what: String, over_seeds: String| {
-        if study.seeds.len() > 1 {
+    }
+
+    /// A chart's title: what it shows, then how it summarises the seeds (nothing to average
+    /// over one seed).
+    fn title(&self, what: String, over_seeds: String) -> String {
+        let n = self.study.seeds.len();
+        if n > 1 {
             format!("{what} ({over_seeds})")
         } else {
-            format!("{what} ({seeds})")
+            format!("{what} ({n} seed)")
         }
-    };
-    let mut files = Vec::new();
-    // With two or more axes, one chart per value of the first axis keeps the lines readable;
-    // a loss is charted per loss function, as losses of different kinds do not share an axis.
-    let groups: Vec<(String, Vec<usize>)> = if study.curve_group.is_empty() {
-        first_axis_groups(study, cells)
-    } else {
-        study
+    }
+
+    fn seeds(&self) -> String {
+        let n = self.study.seeds.len();
+        format!("{n} seed{}", if n == 1 { "" } else { "s" })
+    }
+
+    /// What the legend's labels are values of: the axes' names, less the first `skip` (the
+    /// first axis when each of its values has a chart of its own).
+    fn axis_names(&self, skip: usize) -> Option<String> {
+        let names: Vec<&str> = self
+            .study
+            .axis
+            .iter()
+            .skip(skip)
+            .map(|a| a.name.as_str())
+            .collect();
+        (!names.is_empty()).then(|| names.join("/"))
+    }
+
+    /// The groups of cells that share a curves chart: the study's `[[curve_group]]`s, else one
+    /// per value of the first axis (with two or more axes, so the lines stay readable).
+    fn groups(&self) -> Vec<(String, Vec<usize>)> {
+        if self.study.curve_group.is_empty() {
+            return first_axis_groups(self.study, self.cells);
+        }
+        self.study
             .curve_group
             .iter()
             .map(|g| {
-                let members = cells
+                let members = self
+                    .cells
                     .iter()
                     .enumerate()
                     .filter(|(_, c)| g.cells.contains(&c.label))
@@ -134,28 +187,16 @@ pub fn write(
                 (g.name.clone(), members)
             })
             .collect()
-    };
-    // The model kind, for units (a study's cells may mix kinds; the first run's names the loss).
-    let kind = done
-        .first()
-        .map(|f| f.config.model.kind().to_string())
-        .unwrap_or_default();
-    // What the legend's labels are values of: the axes' names (less the first one when each of
-    // its values has a chart of its own).
-    let axis_names = |skip: usize| {
-        let names: Vec<&str> = study
-            .axis
-            .iter()
-            .skip(skip)
-            .map(|a| a.name.as_str())
-            .collect();
-        (!names.is_empty()).then(|| names.join("/"))
-    };
-    for name in &study.curves {
-        for (group, members) in &groups {
+    }
+
+    /// The curves charts of figure `name`: one per group, and within it one per loss function
+    /// (losses of different kinds do not share an axis).
+    fn curves(&self, name: &str) -> Result<Vec<String>> {
+        let mut files = Vec::new();
+        for (group, members) in self.groups() {
             let mut by_loss: Vec<(String, Vec<usize>)> = Vec::new();
-            for &c in members {
-                let loss = match runs_of(done, c).first() {
+            for &c in &members {
+                let loss = match runs_of(self.done, c).first() {
                     Some(f) if name.ends_with("_loss") && f.config.model.is_classifier() => {
                         f.config.train.loss.name().to_string()
                     }
@@ -168,84 +209,81 @@ pub fn write(
             }
             let split = by_loss.len() > 1;
             for (loss, members) in by_loss {
-                let series: Vec<Series> = members
-                    .iter()
-                    .filter_map(|&c| {
-                        let cell = label(&cells[c]);
-                        let short = match cell.split_once('/') {
-                            Some((_, rest)) if !group.is_empty() => rest.to_string(),
-                            _ => cell,
-                        };
-                        curve(done, c, name, short)
-                    })
-                    .collect();
-                if series.is_empty() {
-                    continue;
+                let loss = split.then_some(loss.as_str());
+                if let Some(file) = self.curves_chart(name, &group, loss, &members)? {
+                    files.push(file);
                 }
-                let series = best_of_each_family(series, name);
-                let mut parts = vec![format!("curves-{name}")];
-                parts.extend((!group.is_empty()).then(|| group.clone()));
-                parts.extend(split.then(|| loss.clone()));
-                let file = format!("{}.png", parts.join("-"));
-                let mut what: Vec<String> = Vec::new();
-                what.extend((!group.is_empty()).then(|| group.clone()));
-                what.extend(split.then(|| format!("{loss} loss")));
-                let prefix = if what.is_empty() {
-                    String::new()
-                } else {
-                    format!("{}: ", what.join(", "))
-                };
-                let references = anchors_of(study, cells, &members, name);
-                plot::line_chart(
-                    &folder.join(&file),
-                    &title(
-                        format!("{prefix}{}", name.replace('_', " ")),
-                        format!("mean over {seeds}, band: +-1 std"),
-                    ),
-                    "epoch",
-                    &axis_label(name, &kind),
-                    axis_names(usize::from(!group.is_empty())).as_deref(),
-                    &series,
-                    &references,
-                )?;
-                files.push(file);
             }
         }
+        Ok(files)
     }
-    if let Some(stops) = &study.stops {
-        files.push(stops_chart(
-            study, study_dir, cells, done, folder, stops, &kind,
-        )?);
+
+    /// One curves chart: `members`' curves of `name`, with their anchors.
+    fn curves_chart(
+        &self,
+        name: &str,
+        group: &str,
+        loss: Option<&str>,
+        members: &[usize],
+    ) -> Result<Option<String>> {
+        let series: Vec<Series> = members
+            .iter()
+            .filter_map(|&c| {
+                let cell = self.label(&self.cells[c]);
+                let short = match cell.split_once('/') {
+                    Some((_, rest)) if !group.is_empty() => rest.to_string(),
+                    _ => cell,
+                };
+                curve(self.done, c, name, short)
+            })
+            .collect();
+        if series.is_empty() {
+            return Ok(None);
+        }
+        let series = best_of_each_family(series, name);
+        let mut parts = vec![format!("curves-{name}")];
+        parts.extend((!group.is_empty()).then(|| group.to_string()));
+        parts.extend(loss.map(str::to_string));
+        let file = format!("{}.png", parts.join("-"));
+        let mut what: Vec<String> = Vec::new();
+        what.extend((!group.is_empty()).then(|| group.to_string()));
+        what.extend(loss.map(|l| format!("{l} loss")));
+        let prefix = if what.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", what.join(", "))
+        };
+        plot::line_chart(
+            &self.folder.join(&file),
+            &self.title(
+                format!("{prefix}{}", name.replace('_', " ")),
+                format!("mean over {}, band: +-1 std", self.seeds()),
+            ),
+            "epoch",
+            &axis_label(name, &self.kind),
+            self.axis_names(usize::from(!group.is_empty())).as_deref(),
+            &series,
+            &anchors_of(self.study, self.cells, members, name),
+        )?;
+        Ok(Some(file))
     }
-    if cells.len() > 1 {
-        let metric = study
+
+    /// The dot plots of the study's first figure per cell: the anchored cells on an axis of
+    /// their own, zoomed to them (the study's question is their gap, which the other cells'
+    /// range would squash), and every cell.
+    fn cells_figure(&self) -> Result<Vec<String>> {
+        let metric = self
+            .study
             .metrics
             .first()
             .cloned()
             .unwrap_or_else(|| "test_accuracy".into());
-        let rows: Vec<plot::DotRow> = cells
+        let rows: Vec<plot::DotRow> = self
+            .cells
             .iter()
             .enumerate()
-            .filter(|(c, _)| !runs_of(done, *c).is_empty())
-            .map(|(c, cell)| plot::DotRow {
-                label: label(cell),
-                values: runs_of(done, c)
-                    .iter()
-                    .filter_map(|f| f.summary.metric(&metric))
-                    .map(|v| shown(&metric, v))
-                    .collect(),
-                anchor: study
-                    .expect
-                    .iter()
-                    .find(|e| e.cell == cell.label && e.metric == metric)
-                    .map(|e| {
-                        (
-                            shown(&metric, e.value),
-                            e.std.map(|sd| shown(&metric, sd)),
-                            anchor_kind(&e.source),
-                        )
-                    }),
-            })
+            .filter(|(c, _)| !runs_of(self.done, *c).is_empty())
+            .map(|(c, cell)| self.dot_row(c, cell, &metric))
             .collect();
         let unit = if in_percent(&metric) { " pp" } else { "" };
         let name = metric.trim_start_matches("test_");
@@ -254,8 +292,6 @@ pub fn write(
             .filter(|r| r.anchor.is_some())
             .cloned()
             .collect();
-        // The cells with an anchor on an axis of their own, zoomed to them: the study's question
-        // is their gap, which the other cells' range would squash.
         let charts = if anchored.is_empty() || anchored.len() == rows.len() {
             vec![(format!("{name}.png"), rows, "")]
         } else {
@@ -268,23 +304,48 @@ pub fn write(
                 (format!("{name}-all-cells.png"), rows, "every cell: "),
             ]
         };
+        let mut files = Vec::new();
         for (file, rows, which) in charts {
             plot::dot_chart(
-                &folder.join(&file),
-                &title(
+                &self.folder.join(&file),
+                &self.title(
                     format!("{which}final {}", metric.replace('_', " ")),
-                    format!("every seed a dot, mean +- std over {seeds}"),
+                    format!("every seed a dot, mean +- std over {}", self.seeds()),
                 ),
-                &axis_label(&metric, &kind),
-                &axis_names(0).unwrap_or_default(),
+                &axis_label(&metric, &self.kind),
+                &self.axis_names(0).unwrap_or_default(),
                 &rows,
                 plot::Summary::MeanSd,
                 unit,
             )?;
             files.push(file);
         }
+        Ok(files)
     }
-    Ok(Ok(files))
+
+    /// Cell `c`'s row: every seed's figure, and its anchor.
+    fn dot_row(&self, c: usize, cell: &Cell, metric: &str) -> plot::DotRow {
+        plot::DotRow {
+            label: self.label(cell),
+            values: runs_of(self.done, c)
+                .iter()
+                .filter_map(|f| f.summary.metric(metric))
+                .map(|v| shown(metric, v))
+                .collect(),
+            anchor: self
+                .study
+                .expect
+                .iter()
+                .find(|e| e.cell == cell.label && e.metric == metric)
+                .map(|e| {
+                    (
+                        shown(metric, e.value),
+                        e.std.map(|sd| shown(metric, sd)),
+                        anchor_kind(&e.source),
+                    )
+                }),
+        }
+    }
 }
 
 /// Where a family (an optimizer) has several curves (its learning rates), all but the one that
