@@ -185,21 +185,44 @@ fn nearest_train(eye: &Eye, rows: &[f32]) -> f64 {
 
 /// Measures every set.
 pub fn measure_all(study: &AestheticsFile, sets: &[ImageSet], eye: &Eye) -> Result<Vec<Measured>> {
-    let k = eye.data.classes;
     // The real reference: the first half of the test set, the second half as a second sample.
     let test: Vec<u32> = eye.data.test_indices();
     let half = test.len() / 2;
     let real_a = eye.features(&eye.data.batch(&test[..half]).images);
     let real_b = eye.features(&eye.data.batch(&test[half..]).images);
     let real_probs = eye.probabilities(&eye.data.batch(&test[..half]).images);
-    // Class means of the real features, by the eye's own prediction.
-    let d = real_a.d;
+    let means = class_means(&real_a, &real_probs, eye.data.classes);
+    sets.iter()
+        .map(|set| {
+            let probs = eye.probabilities(&set.eye_pixels);
+            let feats = eye.features(&set.eye_pixels);
+            let (per_image, predicted) = image_rows(set, eye.data.classes, &probs, &feats, &means);
+            // Test images are compared with the other half of the test set.
+            let reference = if set.source == super::study::Source::Test {
+                &real_b
+            } else {
+                &real_a
+            };
+            let per_set = set_figures(study, set, eye, &probs, &feats, reference);
+            Ok(Measured {
+                per_image,
+                per_set,
+                predicted,
+            })
+        })
+        .collect()
+}
+
+/// The mean features of each class among real images `real` (`[classes * d]`), by the eye's own
+/// prediction `probs`.
+fn class_means(real: &Features, probs: &[f64], k: usize) -> Vec<f64> {
+    let d = real.d;
     let mut means = vec![0.0f64; k * d];
     let mut counts = vec![0usize; k];
-    for i in 0..real_a.n {
-        let c = argmax(&real_probs[i * k..(i + 1) * k]);
+    for i in 0..real.n {
+        let c = argmax(&probs[i * k..(i + 1) * k]);
         counts[c] += 1;
-        for (m, v) in means[c * d..(c + 1) * d].iter_mut().zip(real_a.row(i)) {
+        for (m, v) in means[c * d..(c + 1) * d].iter_mut().zip(real.row(i)) {
             *m += v;
         }
     }
@@ -208,107 +231,114 @@ pub fn measure_all(study: &AestheticsFile, sets: &[ImageSet], eye: &Eye) -> Resu
             .iter_mut()
             .for_each(|m| *m /= counts[c].max(1) as f64);
     }
-    sets.iter()
-        .map(|set| {
-            let imgs = &set.images;
-            let each = imgs.height * imgs.width;
-            let probs = eye.probabilities(&set.eye_pixels);
-            let feats = eye.features(&set.eye_pixels);
-            let mut per_image = Vec::with_capacity(imgs.n);
-            let mut predicted = Vec::with_capacity(imgs.n);
-            for i in 0..imgs.n {
-                let grey = Grey::new(
-                    imgs.width,
-                    imgs.height,
-                    imgs.pixels[i * each..(i + 1) * each].to_vec(),
-                );
-                let m = image_measures(&grey);
-                let p = &probs[i * k..(i + 1) * k];
-                let c = argmax(p);
-                predicted.push(c);
-                let h: f64 = p.iter().filter(|&&q| q > 0.0).map(|q| -q * q.ln()).sum();
-                let dist = nnlab_aesthetics::features::squared_distance(
-                    feats.row(i),
-                    &means[c * d..(c + 1) * d],
-                )
+    means
+}
+
+/// Every image measure of each image of `set`, and the eye's predicted class of each.
+#[allow(clippy::type_complexity)]
+fn image_rows(
+    set: &ImageSet,
+    k: usize,
+    probs: &[f64],
+    feats: &Features,
+    means: &[f64],
+) -> (Vec<[f64; IMAGE_MEASURES.len()]>, Vec<usize>) {
+    let imgs = &set.images;
+    let each = imgs.height * imgs.width;
+    let d = feats.d;
+    let mut per_image = Vec::with_capacity(imgs.n);
+    let mut predicted = Vec::with_capacity(imgs.n);
+    for i in 0..imgs.n {
+        let grey = Grey::new(
+            imgs.width,
+            imgs.height,
+            imgs.pixels[i * each..(i + 1) * each].to_vec(),
+        );
+        let m = image_measures(&grey);
+        let p = &probs[i * k..(i + 1) * k];
+        let c = argmax(p);
+        predicted.push(c);
+        let h: f64 = p.iter().filter(|&&q| q > 0.0).map(|q| -q * q.ln()).sum();
+        let dist =
+            nnlab_aesthetics::features::squared_distance(feats.row(i), &means[c * d..(c + 1) * d])
                 .sqrt();
-                let mut row = [f64::NAN; IMAGE_MEASURES.len()];
-                row[..10].copy_from_slice(&m);
-                row[10] = p[c];
-                row[11] = h;
-                row[12] = dist;
-                per_image.push(row);
-            }
-            // Test images are compared with the other half of the test set.
-            let reference = if set.source == super::study::Source::Test {
-                &real_b
-            } else {
-                &real_a
-            };
-            let n = feats.n;
-            let (is_, is_sd) = inception_score::inception_score(&probs, k, 10);
-            let is_ = if n < MIN_IMAGES[0] {
-                SetFigure::refuse(n, MIN_IMAGES[0])
-            } else {
-                SetFigure::of(is_, is_sd, n)
-            };
-            // Each reference measure against REAL_DRAWS samples of the real images of this set's
-            // size, so that every set is compared at its own n and the spread is known.
-            let m = n.min(reference.n);
-            let draws: Vec<Features> = (0..REAL_DRAWS as u64)
-                .map(|draw| sample(reference, m, study.seed.wrapping_add(draw)))
-                .collect();
-            let compared = subset(&feats, m);
-            let each = |need: usize, f: &dyn Fn(&Features) -> f64| {
-                if m < need.max(1) {
-                    return SetFigure::refuse(n, need);
-                }
-                let values: Vec<f64> = draws.iter().map(f).collect();
-                let (mean, sd) = over_draws(&values);
-                SetFigure::of(mean, sd, m)
-            };
-            let fid_ = each(2 * d, &|r| fid::fid(&compared, r));
-            let kid_ = each(MIN_IMAGES[2], &|r| {
-                1000.0 * kid::kid(&compared, r, 20, 200.min(m), study.seed).0
-            });
-            let pr: Vec<(f64, f64)> = if m >= MIN_IMAGES[3] {
-                draws
-                    .iter()
-                    .map(|r| precision_recall::precision_recall(r, &compared, 3))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let pr_figure = |pick: fn(&(f64, f64)) -> f64| {
-                if pr.is_empty() {
-                    SetFigure::refuse(n, MIN_IMAGES[3])
-                } else {
-                    let values: Vec<f64> = pr.iter().map(pick).collect();
-                    let (mean, sd) = over_draws(&values);
-                    SetFigure::of(mean, sd, m)
-                }
-            };
-            let shown = set.eye_pixels.len().min(500 * eye.data.features());
-            let near = SetFigure::of(
-                nearest_train(eye, &set.eye_pixels[..shown]),
-                f64::NAN,
-                shown / eye.data.features(),
-            );
-            Ok(Measured {
-                per_image,
-                per_set: [
-                    is_,
-                    fid_,
-                    kid_,
-                    pr_figure(|p| p.0),
-                    pr_figure(|p| p.1),
-                    near,
-                    SetFigure::of(imgs.n as f64, f64::NAN, imgs.n),
-                ],
-                predicted,
-            })
-        })
-        .collect()
+        let mut row = [f64::NAN; IMAGE_MEASURES.len()];
+        row[..10].copy_from_slice(&m);
+        row[10] = p[c];
+        row[11] = h;
+        row[12] = dist;
+        per_image.push(row);
+    }
+    (per_image, predicted)
+}
+
+/// The set measures of `set` (features `feats`, class probabilities `probs`) against the real
+/// images `reference`: each reference measure against [`REAL_DRAWS`] samples of the real
+/// images of this set's size, so that every set is compared at its own n with its spread.
+fn set_figures(
+    study: &AestheticsFile,
+    set: &ImageSet,
+    eye: &Eye,
+    probs: &[f64],
+    feats: &Features,
+    reference: &Features,
+) -> [SetFigure; SET_MEASURES.len()] {
+    let n = feats.n;
+    let (is_, is_sd) = inception_score::inception_score(probs, eye.data.classes, 10);
+    let is_ = if n < MIN_IMAGES[0] {
+        SetFigure::refuse(n, MIN_IMAGES[0])
+    } else {
+        SetFigure::of(is_, is_sd, n)
+    };
+    let m = n.min(reference.n);
+    let draws: Vec<Features> = (0..REAL_DRAWS as u64)
+        .map(|draw| sample(reference, m, study.seed.wrapping_add(draw)))
+        .collect();
+    let compared = subset(feats, m);
+    let each = |need: usize, f: &dyn Fn(&Features) -> f64| {
+        if m < need.max(1) {
+            return SetFigure::refuse(n, need);
+        }
+        let values: Vec<f64> = draws.iter().map(f).collect();
+        let (mean, sd) = over_draws(&values);
+        SetFigure::of(mean, sd, m)
+    };
+    let fid_ = each(2 * feats.d, &|r| fid::fid(&compared, r));
+    let kid_ = each(MIN_IMAGES[2], &|r| {
+        1000.0 * kid::kid(&compared, r, 20, 200.min(m), study.seed).0
+    });
+    let pr: Vec<(f64, f64)> = if m >= MIN_IMAGES[3] {
+        draws
+            .iter()
+            .map(|r| precision_recall::precision_recall(r, &compared, 3))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pr_figure = |pick: fn(&(f64, f64)) -> f64| {
+        if pr.is_empty() {
+            SetFigure::refuse(n, MIN_IMAGES[3])
+        } else {
+            let values: Vec<f64> = pr.iter().map(pick).collect();
+            let (mean, sd) = over_draws(&values);
+            SetFigure::of(mean, sd, m)
+        }
+    };
+    let shown = set.eye_pixels.len().min(500 * eye.data.features());
+    let near = SetFigure::of(
+        nearest_train(eye, &set.eye_pixels[..shown]),
+        f64::NAN,
+        shown / eye.data.features(),
+    );
+    [
+        is_,
+        fid_,
+        kid_,
+        pr_figure(|p| p.0),
+        pr_figure(|p| p.1),
+        near,
+        SetFigure::of(set.images.n as f64, f64::NAN, set.images.n),
+    ]
 }
 
 /// `n` rows of `f` drawn without replacement, seeded.
