@@ -109,7 +109,33 @@ pub fn write(
 ) -> Result<PathBuf> {
     let report = dir.join("report");
     std::fs::create_dir_all(report.join("sets")).map_err(|e| Error::io(&report, e))?;
-    // The images of each set, and the rating pool.
+    write_pictures(dir, study, sets, preferred)?;
+    write_atomic(
+        &report.join("measures.csv"),
+        measures_csv(sets, measured).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("summary.json"),
+        summary(study, sets, measured).as_bytes(),
+    )?;
+    let plots = measure_plots(&report, sets, measured)?;
+    let people_part = people_section(study, sets, measured, ratings);
+    let md = markdown(study, sets, measured, preferred, &people_part);
+    write_atomic(&dir.join("results.md"), md.as_bytes())?;
+    let page = page(study, sets, measured, preferred, &people_part, &plots);
+    write_atomic(&report.join("index.html"), page.as_bytes())?;
+    Ok(dir.join("results.md"))
+}
+
+/// The images of each set, the rating pool (one PNG per image and its list of ids), and what
+/// the network likes.
+fn write_pictures(
+    dir: &Path,
+    study: &AestheticsFile,
+    sets: &[ImageSet],
+    preferred: &Preferred,
+) -> Result<()> {
+    let report = dir.join("report");
     for s in sets {
         let shown = s.images.take(if s.images.width > 64 { 12 } else { 64 });
         let (cols, scale) = if s.images.width > 64 { (6, 1) } else { (16, 2) };
@@ -133,7 +159,18 @@ pub fn write(
         ids.push('\n');
     }
     write_atomic(&dir.join(POOL_LIST), ids.as_bytes())?;
-    // Every image's measures.
+    pictures::save_png(
+        &preferred.regularised.grid(10, 2, 3),
+        &report.join("preferred.png"),
+    )?;
+    pictures::save_png(
+        &preferred.fooling.grid(10, 2, 3),
+        &report.join("fooling.png"),
+    )
+}
+
+/// `measures.csv`: every image's measures, one row per image.
+fn measures_csv(sets: &[ImageSet], measured: &[Measured]) -> String {
     let mut csv = String::from("set,index,predicted");
     for (m, _) in IMAGE_MEASURES {
         csv.push(',');
@@ -157,62 +194,49 @@ pub fn write(
             csv.push('\n');
         }
     }
-    write_atomic(&report.join("measures.csv"), csv.as_bytes())?;
-    write_atomic(
-        &dir.join("summary.json"),
-        summary(study, sets, measured).as_bytes(),
-    )?;
-    // Plots: one per measure, every set a row: the median with its quartiles (the measures are
-    // skewed, and some bounded in [0, 1], where mean +- std would pass the bound).
-    let mut plots = Vec::new();
-    if plot::font_available() {
-        for (k, (name, what)) in IMAGE_MEASURES.iter().enumerate() {
-            let rows: Vec<plot::DotRow> = sets
-                .iter()
-                .zip(measured)
-                .map(|(s, m)| plot::DotRow {
-                    label: format!("{} (n = {})", s.name, m.per_image.len()),
-                    values: m
-                        .per_image
-                        .iter()
-                        .map(|r| r[k])
-                        .filter(|v| v.is_finite())
-                        .collect(),
-                    anchor: None,
-                })
-                .filter(|r| !r.values.is_empty())
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let file = format!("{name}.png");
-            plot::dot_chart(
-                &report.join(&file),
-                &format!("{name}: median, quartiles, 5th to 95th percentile"),
-                what,
-                "image set",
-                &rows,
-                plot::Summary::Quartiles,
-                "",
-            )?;
-            plots.push(file);
-        }
-    }
-    pictures::save_png(
-        &preferred.regularised.grid(10, 2, 3),
-        &report.join("preferred.png"),
-    )?;
-    pictures::save_png(
-        &preferred.fooling.grid(10, 2, 3),
-        &report.join("fooling.png"),
-    )?;
+    csv
+}
 
-    let people_part = people_section(study, sets, measured, ratings);
-    let md = markdown(study, sets, measured, preferred, &people_part);
-    write_atomic(&dir.join("results.md"), md.as_bytes())?;
-    let page = page(study, sets, measured, preferred, &people_part, &plots);
-    write_atomic(&report.join("index.html"), page.as_bytes())?;
-    Ok(dir.join("results.md"))
+/// One plot per image measure, every set a row: the median with its quartiles (the measures are
+/// skewed, and some bounded in [0, 1], where mean +- std would pass the bound). None without a
+/// font.
+fn measure_plots(report: &Path, sets: &[ImageSet], measured: &[Measured]) -> Result<Vec<String>> {
+    let mut plots = Vec::new();
+    if !plot::font_available() {
+        return Ok(plots);
+    }
+    for (k, (name, what)) in IMAGE_MEASURES.iter().enumerate() {
+        let rows: Vec<plot::DotRow> = sets
+            .iter()
+            .zip(measured)
+            .map(|(s, m)| plot::DotRow {
+                label: format!("{} (n = {})", s.name, m.per_image.len()),
+                values: m
+                    .per_image
+                    .iter()
+                    .map(|r| r[k])
+                    .filter(|v| v.is_finite())
+                    .collect(),
+                anchor: None,
+            })
+            .filter(|r| !r.values.is_empty())
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let file = format!("{name}.png");
+        plot::dot_chart(
+            &report.join(&file),
+            &format!("{name}: median, quartiles, 5th to 95th percentile"),
+            what,
+            "image set",
+            &rows,
+            plot::Summary::Quartiles,
+            "",
+        )?;
+        plots.push(file);
+    }
+    Ok(plots)
 }
 
 /// One image of a set as a batch of one.
@@ -358,34 +382,9 @@ fn summary(study: &AestheticsFile, sets: &[ImageSet], measured: &[Measured]) -> 
     serde_json::to_string_pretty(&record).expect("JSON of plain values") + "\n"
 }
 
-fn markdown(
-    study: &AestheticsFile,
-    sets: &[ImageSet],
-    measured: &[Measured],
-    preferred: &Preferred,
-    people: &PeoplePart,
-) -> String {
+/// The results' tables: the sets, every image measure, every set measure, with what each is.
+fn markdown_measures(sets: &[ImageSet], measured: &[Measured]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# {}\n", study.title);
-    let _ = writeln!(
-        s,
-        "Generated by `nnlab aesthetics` from `aesthetics.toml`; the page with the images is [report/index.html](report/index.html), every image's measures are in `report/measures.csv`, every figure of the tables below with the revision that made it in `summary.json`. Do not edit by hand.\n"
-    );
-    let _ = writeln!(
-        s,
-        "- the eye: `{}`; measured by nnlab {} at git revision {}",
-        study.eye.display(),
-        env!("CARGO_PKG_VERSION"),
-        crate::engine::provenance::revision()
-    );
-    let _ = writeln!(
-        s,
-        "- seed {}, up to {} images per set",
-        study.seed, study.images
-    );
-    if let Some(n) = &study.notes {
-        let _ = writeln!(s, "\n{}", n.trim());
-    }
     let mut table = Table::new(["set", "images", "source"]);
     for set in sets {
         table.row([
@@ -435,6 +434,38 @@ fn markdown(
         };
         let _ = writeln!(s, "- `{name}`: {what}{need}");
     }
+    s
+}
+
+fn markdown(
+    study: &AestheticsFile,
+    sets: &[ImageSet],
+    measured: &[Measured],
+    preferred: &Preferred,
+    people: &PeoplePart,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", study.title);
+    let _ = writeln!(
+        s,
+        "Generated by `nnlab aesthetics` from `aesthetics.toml`; the page with the images is [report/index.html](report/index.html), every image's measures are in `report/measures.csv`, every figure of the tables below with the revision that made it in `summary.json`. Do not edit by hand.\n"
+    );
+    let _ = writeln!(
+        s,
+        "- the eye: `{}`; measured by nnlab {} at git revision {}",
+        study.eye.display(),
+        env!("CARGO_PKG_VERSION"),
+        crate::engine::provenance::revision()
+    );
+    let _ = writeln!(
+        s,
+        "- seed {}, up to {} images per set",
+        study.seed, study.images
+    );
+    if let Some(n) = &study.notes {
+        let _ = writeln!(s, "\n{}", n.trim());
+    }
+    s.push_str(&markdown_measures(sets, measured));
     let _ = writeln!(s, "\n## What the network likes\n");
     let _ = writeln!(
         s,
@@ -508,67 +539,8 @@ fn page(
         );
     }
     let _ = writeln!(s, "</div>");
-    let definitions = |list: &[(&str, &str)]| {
-        let items: String = list
-            .iter()
-            .map(|(name, what)| format!("- `{name}`: {what}\n"))
-            .collect();
-        markdown_html(&items)
-    };
-    let table = |title: &str, rows: Vec<(String, Vec<String>)>| {
-        let mut t = format!("<h2>{}</h2><table><tr><th>measure</th>", html(title));
-        for set in sets {
-            let _ = write!(t, "<th>{}</th>", html(&set.name));
-        }
-        t.push_str("</tr>\n");
-        for (name, cells) in rows {
-            let _ = write!(t, "<tr><td>{}</td>", html(&name));
-            for c in cells {
-                let _ = write!(t, "<td>{}</td>", html(&c));
-            }
-            t.push_str("</tr>\n");
-        }
-        t.push_str("</table>\n");
-        t
-    };
-    s.push_str(&table(
-        "Image measures (mean ± std)",
-        IMAGE_MEASURES
-            .iter()
-            .enumerate()
-            .map(|(k, (name, _))| {
-                (
-                    name.to_string(),
-                    measured
-                        .iter()
-                        .map(|m| {
-                            stat(m, k)
-                                .map_or("-".into(), |(a, b)| format!("{} ± {}", fmt(a), fmt(b)))
-                        })
-                        .collect(),
-                )
-            })
-            .collect(),
-    ));
-    s.push_str(&definitions(&IMAGE_MEASURES));
-    s.push_str(&table(
-        "Sets compared with real test images",
-        SET_MEASURES
-            .iter()
-            .enumerate()
-            .map(|(k, (name, _))| {
-                (
-                    name.to_string(),
-                    measured
-                        .iter()
-                        .map(|m| figure(name, &m.per_set[k]))
-                        .collect(),
-                )
-            })
-            .collect(),
-    ));
-    let note = SET_NOTE.replace("REAL_DRAWS", &REAL_DRAWS.to_string());
-    let _ = writeln!(s, "{}{}", markdown_html(&note), definitions(&SET_MEASURES));
+    // The same tables and definitions as results.md.
+    s.push_str(&markdown_html(&markdown_measures(sets, measured)));
     let _ = writeln!(
         s,
         "<h2>What the network likes</h2><p>Per class, regularised (top) and unregularised, fooling (bottom):</p>\
