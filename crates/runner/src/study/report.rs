@@ -418,49 +418,8 @@ fn ranking(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished])
         let several = subgroups.len() > 1;
         split_by_loss |= several;
         for (loss, members) in subgroups {
-            let mut ranked: Vec<(f64, &str)> = members
-                .iter()
-                .filter_map(|&c| cell_stat(done, c, key).map(|st| (st.0, cells[c].label.as_str())))
-                .collect();
-            ranked.sort_by(|a, b| {
-                if higher {
-                    b.0.total_cmp(&a.0)
-                } else {
-                    a.0.total_cmp(&b.0)
-                }
-            });
-            if ranked.is_empty() {
-                continue;
-            }
-            let prefix = if group.is_empty() { "" } else { "/" };
-            let order: Vec<String> = ranked
-                .iter()
-                .map(|(v, label)| {
-                    let short = if group.is_empty() {
-                        *label
-                    } else {
-                        label
-                            .strip_prefix(&format!("{group}{prefix}"))
-                            .unwrap_or(label)
-                    };
-                    format!("{short} ({})", fmt_value(key, *v))
-                })
-                .collect();
-            let mut name = group.clone();
-            if several {
-                name = if name.is_empty() {
-                    format!("{loss} loss")
-                } else {
-                    format!("{name}, {loss} loss")
-                };
-            }
-            let sep = if higher { " > " } else { " < " };
-            let line = if name.is_empty() {
-                format!("- {}", order.join(sep))
-            } else {
-                format!("- {name}: {}", order.join(sep))
-            };
-            lines.push(line);
+            let loss = several.then_some(loss.as_str());
+            lines.extend(rank_line(study, cells, done, &group, loss, &members));
         }
     }
     if lines.is_empty() {
@@ -485,6 +444,62 @@ fn ranking(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished])
     for l in lines {
         let _ = writeln!(s, "{l}");
     }
+}
+
+/// One line of the ranking: the cells `members` of `group` (and `loss`, when the group's cells
+/// have several) in order of the study's `rank_by` figure; none when no cell has the figure.
+fn rank_line(
+    study: &StudyFile,
+    cells: &[Cell],
+    done: &[Finished],
+    group: &str,
+    loss: Option<&str>,
+    members: &[usize],
+) -> Option<String> {
+    let key = study.rank_by.as_str();
+    let higher = higher_is_better(key);
+    let mut ranked: Vec<(f64, &str)> = members
+        .iter()
+        .filter_map(|&c| cell_stat(done, c, key).map(|st| (st.0, cells[c].label.as_str())))
+        .collect();
+    ranked.sort_by(|a, b| {
+        if higher {
+            b.0.total_cmp(&a.0)
+        } else {
+            a.0.total_cmp(&b.0)
+        }
+    });
+    if ranked.is_empty() {
+        return None;
+    }
+    let prefix = if group.is_empty() { "" } else { "/" };
+    let order: Vec<String> = ranked
+        .iter()
+        .map(|(v, label)| {
+            let short = if group.is_empty() {
+                *label
+            } else {
+                label
+                    .strip_prefix(&format!("{group}{prefix}"))
+                    .unwrap_or(label)
+            };
+            format!("{short} ({})", fmt_value(key, *v))
+        })
+        .collect();
+    let mut name = group.to_string();
+    if let Some(loss) = loss {
+        name = if name.is_empty() {
+            format!("{loss} loss")
+        } else {
+            format!("{name}, {loss} loss")
+        };
+    }
+    let sep = if higher { " > " } else { " < " };
+    Some(if name.is_empty() {
+        format!("- {}", order.join(sep))
+    } else {
+        format!("- {name}: {}", order.join(sep))
+    })
 }
 
 fn runs(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
