@@ -105,6 +105,70 @@ fn command(exe: &Path, spec: &RunSpec, study: &Path, opts: &StudyOptions) -> Com
     cmd
 }
 
+/// Starts the `nnlab` process of one run (its output to a log of its own when several run at
+/// once); says what it trains.
+fn start(
+    exe: &Path,
+    study: &Path,
+    cells: &[Cell],
+    spec: &RunSpec,
+    opts: &StudyOptions,
+) -> Result<(Child, Option<PathBuf>)> {
+    let parent = spec.out.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let mut cmd = command(exe, spec, study, opts);
+    let what = describe(cells, spec);
+    let verb = if spec.out.join("config.toml").exists() {
+        "resuming"
+    } else {
+        "training into"
+    };
+    let log = if opts.jobs > 1 {
+        let log = spec.out.with_extension("log");
+        let file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;
+        let err_file = file.try_clone().map_err(|e| Error::io(&log, e))?;
+        cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
+        say!(
+            "{what}: {verb} {} (log {})",
+            spec.out.display(),
+            log.display()
+        );
+        Some(log)
+    } else {
+        say!("{what}: {verb} {}", spec.out.display());
+        None
+    };
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::Study(format!("cannot start {}: {e}", exe.display())))?;
+    Ok((child, log))
+}
+
+/// A run that ended well: its records, and a line saying its figures.
+fn finished(cells: &[Cell], spec: &RunSpec) -> Result<Finished> {
+    let f = read_finished(spec)?;
+    let figures: Vec<String> = ["test_accuracy", "test_loss"]
+        .iter()
+        .filter_map(|m| f.summary.metric(m).map(|v| format!("{m} {v:.4}")))
+        .collect();
+    say!(
+        "{}: {}, {:.2} s/epoch",
+        describe(cells, spec),
+        figures.join(", "),
+        f.summary.seconds_per_epoch
+    );
+    Ok(f)
+}
+
+/// A run that failed, in words: the last line of its log when it has one.
+fn failure(cells: &[Cell], spec: &RunSpec, log: Option<&Path>) -> String {
+    let last = log
+        .and_then(|l| std::fs::read_to_string(l).ok())
+        .and_then(|t| t.lines().last().map(str::to_string))
+        .unwrap_or_else(|| "see its output above".into());
+    format!("{}: {last}", describe(cells, spec))
+}
+
 /// Runs `pending` as child processes, `opts.jobs` at once. With one job the child writes to
 /// this terminal; with more, each child's output goes to `<run>.log` beside its folder.
 pub fn run(
@@ -128,61 +192,15 @@ pub fn run(
             let Some(spec) = pending.pop_front() else {
                 break;
             };
-            let parent = spec.out.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            let mut cmd = command(&exe, &spec, study, opts);
-            let what = describe(cells, &spec);
-            let verb = if spec.out.join("config.toml").exists() {
-                "resuming"
-            } else {
-                "training into"
-            };
-            let log = if opts.jobs > 1 {
-                let log = spec.out.with_extension("log");
-                let file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;
-                let err_file = file.try_clone().map_err(|e| Error::io(&log, e))?;
-                cmd.stdout(Stdio::from(file)).stderr(Stdio::from(err_file));
-                say!(
-                    "{what}: {verb} {} (log {})",
-                    spec.out.display(),
-                    log.display()
-                );
-                Some(log)
-            } else {
-                say!("{what}: {verb} {}", spec.out.display());
-                None
-            };
-            let child = cmd
-                .spawn()
-                .map_err(|e| Error::Study(format!("cannot start {}: {e}", exe.display())))?;
+            let (child, log) = start(&exe, study, cells, &spec, opts)?;
             running.push((spec, child, log));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
         let mut still = Vec::new();
         for (spec, mut child, log) in running {
             match child.try_wait() {
-                Ok(Some(status)) if status.success() => {
-                    let f = read_finished(&spec)?;
-                    let figures: Vec<String> = ["test_accuracy", "test_loss"]
-                        .iter()
-                        .filter_map(|m| f.summary.metric(m).map(|v| format!("{m} {v:.4}")))
-                        .collect();
-                    say!(
-                        "{}: {}, {:.2} s/epoch",
-                        describe(cells, &spec),
-                        figures.join(", "),
-                        f.summary.seconds_per_epoch
-                    );
-                    done.push(f);
-                }
-                Ok(Some(_)) => {
-                    let last = log
-                        .as_ref()
-                        .and_then(|l| std::fs::read_to_string(l).ok())
-                        .and_then(|t| t.lines().last().map(str::to_string))
-                        .unwrap_or_else(|| "see its output above".into());
-                    failed.push(format!("{}: {last}", describe(cells, &spec)));
-                }
+                Ok(Some(status)) if status.success() => done.push(finished(cells, &spec)?),
+                Ok(Some(_)) => failed.push(failure(cells, &spec, log.as_deref())),
                 Ok(None) => still.push((spec, child, log)),
                 Err(e) => return Err(Error::Study(format!("waiting for a run: {e}"))),
             }
