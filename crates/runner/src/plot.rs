@@ -798,6 +798,74 @@ fn summarise(values: &[f64], summary: Summary) -> (f64, Vec<(f64, f64, u32)>) {
     }
 }
 
+/// The coordinates of a dot plot: values across, rows down.
+type DotChart<'a> = ChartContext<
+    'a,
+    BitMapBackend<'a>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Draws row `r` of a dot plot in the band from `base` to `base + 1` (its values summarised,
+/// its anchor with its band and kind); returns the summary's centre.
+fn draw_dot_row(
+    chart: &mut DotChart,
+    r: &DotRow,
+    base: f64,
+    c: RGBColor,
+    summary: Summary,
+    path: &Path,
+) -> Result<f64> {
+    let y = base + 0.5;
+    if summary == Summary::MeanSd {
+        // Every seed, a little above the line.
+        chart
+            .draw_series(
+                r.values
+                    .iter()
+                    .map(|&v| Circle::new((v, y + 0.18), 4, c.mix(0.6).filled())),
+            )
+            .map_err(|e| plot_err(path, e))?;
+    }
+    let (m, bars) = summarise(&r.values, summary);
+    for (low, high, width) in bars {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(low, y), (high, y)],
+                c.stroke_width(width),
+            )))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    chart
+        .draw_series(std::iter::once(Circle::new((m, y), 7, c.filled())))
+        .map_err(|e| plot_err(path, e))?;
+    if let Some((value, band, kind)) = r.anchor {
+        if let Some(b) = band {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(value - b, base + 0.12), (value + b, base + 0.88)],
+                    BLACK.mix(0.1).filled(),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(value, base + 0.1), (value, base + 0.9)],
+                5,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                kind,
+                (value, base + 0.98),
+                ("sans-serif", 13),
+            )))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    Ok(m)
+}
+
 /// A dot plot into `path` (PNG): a row per cell with its values summarised (see [`Summary`]),
 /// the anchor as a dashed tick with its band, and the gap to it written at the right (in
 /// `gap_unit`). The axis is zoomed to the data and the anchors, so differences of tenths of a
@@ -869,53 +937,7 @@ pub fn dot_chart(
         if r.values.is_empty() {
             continue;
         }
-        if summary == Summary::MeanSd {
-            // Every seed, a little above the line.
-            chart
-                .draw_series(
-                    r.values
-                        .iter()
-                        .map(|&v| Circle::new((v, y + 0.18), 4, c.mix(0.6).filled())),
-                )
-                .map_err(|e| plot_err(path, e))?;
-        }
-        let (m, bars) = summarise(&r.values, summary);
-        for (low, high, width) in bars {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(low, y), (high, y)],
-                    c.stroke_width(width),
-                )))
-                .map_err(|e| plot_err(path, e))?;
-        }
-        chart
-            .draw_series(std::iter::once(Circle::new((m, y), 7, c.filled())))
-            .map_err(|e| plot_err(path, e))?;
-        if let Some((value, band, kind)) = r.anchor {
-            if let Some(b) = band {
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(value - b, row(i) + 0.12), (value + b, row(i) + 0.88)],
-                        BLACK.mix(0.1).filled(),
-                    )))
-                    .map_err(|e| plot_err(path, e))?;
-            }
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(value, row(i) + 0.1), (value, row(i) + 0.9)],
-                    5,
-                    4,
-                    BLACK.stroke_width(1),
-                ))
-                .map_err(|e| plot_err(path, e))?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    kind,
-                    (value, row(i) + 0.98),
-                    ("sans-serif", 13),
-                )))
-                .map_err(|e| plot_err(path, e))?;
-        }
+        let m = draw_dot_row(&mut chart, r, row(i), c, summary, path)?;
         if let Some((value, _, _)) = r.anchor {
             let (_, py) = chart.backend_coord(&(hi, y));
             gap_area
