@@ -302,6 +302,37 @@ fn single_cell(s: &mut String, study: &StudyFile, done: &[Finished]) {
     }
 }
 
+/// A grid row's last three cells: the cell's expected figure with its source, our difference
+/// to it and whether that is within the study's tolerance; and the cell's name when it is not.
+fn reference_cells(
+    study: &StudyFile,
+    cell: &Cell,
+    c: usize,
+    done: &[Finished],
+    unit: &str,
+) -> ([String; 3], Option<String>) {
+    let found = study
+        .expect
+        .iter()
+        .find(|e| e.cell == cell.label)
+        .and_then(|e| cell_stat(done, c, &e.metric).map(|(mean, _)| (e, mean)));
+    let Some((e, mean)) = found else {
+        return (["-", "-", "-"].map(String::from), None);
+    };
+    let d = shown(&e.metric, mean) - shown(&e.metric, e.value);
+    let within = d.abs() <= study.tolerance;
+    let miss = (!within).then(|| {
+        let side = if d > 0.0 { "above" } else { "below" };
+        format!("{} ({d:+.2}{unit}, {side})", cell.label)
+    });
+    let cells = [
+        format!("{} ({})", fmt_value(&e.metric, e.value), e.source),
+        format!("{d:+.2}{unit}"),
+        if within { "yes" } else { "**no**" }.to_string(),
+    ];
+    (cells, miss)
+}
+
 fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
     let axes: Vec<&str> = study.axis.iter().map(|a| a.name.as_str()).collect();
     let metrics_cols = &study.metrics;
@@ -344,25 +375,9 @@ fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
         }
         row.push(format!("{:.2}", cell_secs(done, c)));
         if references {
-            let found = study
-                .expect
-                .iter()
-                .find(|e| e.cell == cell.label)
-                .and_then(|e| cell_stat(done, c, &e.metric).map(|(mean, _)| (e, mean)));
-            match found {
-                Some((e, mean)) => {
-                    let d = shown(&e.metric, mean) - shown(&e.metric, e.value);
-                    let within = d.abs() <= study.tolerance;
-                    if !within {
-                        let side = if d > 0.0 { "above" } else { "below" };
-                        misses.push(format!("{} ({d:+.2}{unit}, {side})", cell.label));
-                    }
-                    row.push(format!("{} ({})", fmt_value(&e.metric, e.value), e.source));
-                    row.push(format!("{d:+.2}{unit}"));
-                    row.push(if within { "yes" } else { "**no**" }.to_string());
-                }
-                None => row.extend(["-", "-", "-"].map(String::from)),
-            }
+            let (cells3, miss) = reference_cells(study, cell, c, done, unit);
+            row.extend(cells3);
+            misses.extend(miss);
         }
         table.row(row);
     }
