@@ -66,34 +66,20 @@ impl ImageDataset {
             .copied()
             .unwrap_or_else(DatasetSpec::custom);
         let paths = locate(&spec, name, &dir, opts.download)?;
-        // Decompress and verify the four files on two threads.
-        let read = |role: Role| -> Result<(PathBuf, Vec<u8>, bool)> {
-            let at = spec.files.iter().position(|f| f.role == role);
-            let path = paths[at.expect("every spec lists all four roles")].clone();
-            let raw = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
-            let (bytes, checked) = if opts.verify {
-                verified_content(spec.file(role), &path, raw)?
-            } else {
-                (decompress(&path, raw)?, false)
-            };
-            Ok((path, bytes, checked))
-        };
-        let (train, test) = std::thread::scope(|s| {
-            let t = s.spawn(|| (read(Role::TrainImages), read(Role::TrainLabels)));
-            let test = (read(Role::TestImages), read(Role::TestLabels));
-            (t.join().expect("the reader thread does not panic"), test)
-        });
-        let ((train_images_path, train_images, c1), (train_labels_path, train_labels, c2)) =
-            (train.0?, train.1?);
-        let ((test_images_path, test_images, c3), (test_labels_path, test_labels, c4)) =
-            (test.0?, test.1?);
+        let [
+            (train_images_path, train_images, c1),
+            (train_labels_path, train_labels, c2),
+            (test_images_path, test_images, c3),
+            (test_labels_path, test_labels, c4),
+        ] = read_four(&spec, &paths, opts)?;
         let checksums_verified = c1 && c2 && c3 && c4;
 
         let train_images = IdxImages::parse(&train_images_path, train_images)?;
         let test_images = IdxImages::parse(&test_images_path, test_images)?;
         let train_labels = parse_labels(&train_labels_path, train_labels)?;
         let test_labels = parse_labels(&test_labels_path, test_labels)?;
-        for (images, ip, labels, lp) in [
+        let classes = check(
+            &spec,
             (
                 &train_images,
                 &train_images_path,
@@ -106,49 +92,7 @@ impl ImageDataset {
                 &test_labels,
                 &test_labels_path,
             ),
-        ] {
-            if images.n != labels.len() {
-                return Err(DataError::CountMismatch {
-                    images: ip.clone(),
-                    n_images: images.n,
-                    labels: lp.clone(),
-                    n_labels: labels.len(),
-                });
-            }
-        }
-        if (train_images.rows, train_images.cols) != (test_images.rows, test_images.cols) {
-            return Err(DataError::ShapeMismatch {
-                train: train_images_path,
-                train_rows: train_images.rows,
-                train_cols: train_images.cols,
-                test: test_images_path,
-                test_rows: test_images.rows,
-                test_cols: test_images.cols,
-            });
-        }
-        let classes = if spec.classes > 0 {
-            spec.classes
-        } else {
-            let max = train_labels.iter().chain(&test_labels).max().copied();
-            max.map_or(1, |m| m as usize + 1)
-        };
-        for (labels, path) in [
-            (&train_labels, &train_labels_path),
-            (&test_labels, &test_labels_path),
-        ] {
-            if let Some((index, &label)) = labels
-                .iter()
-                .enumerate()
-                .find(|(_, l)| **l as usize >= classes)
-            {
-                return Err(DataError::LabelOutOfRange {
-                    path: path.clone(),
-                    index,
-                    label,
-                    classes,
-                });
-            }
-        }
+        )?;
         let mut pixels = train_images.pixels;
         pixels.extend_from_slice(&test_images.pixels);
         let mut labels = train_labels;
@@ -240,6 +184,84 @@ fn locate(spec: &DatasetSpec, name: &str, dir: &Path, download: bool) -> Result<
     Ok(spec
         .files
         .map(|f| find(f.name).expect("located or downloaded above")))
+}
+
+/// The four files of a dataset (train images and labels, test images and labels), each read,
+/// decompressed and, with `opts.verify`, checked against its published checksum; two at a time
+/// on two threads. Each with its path and whether a checksum was checked.
+fn read_four(
+    spec: &DatasetSpec,
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+) -> Result<[(PathBuf, Vec<u8>, bool); 4]> {
+    let read = |role: Role| -> Result<(PathBuf, Vec<u8>, bool)> {
+        let at = spec.files.iter().position(|f| f.role == role);
+        let path = paths[at.expect("every spec lists all four roles")].clone();
+        let raw = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+        let (bytes, checked) = if opts.verify {
+            verified_content(spec.file(role), &path, raw)?
+        } else {
+            (decompress(&path, raw)?, false)
+        };
+        Ok((path, bytes, checked))
+    };
+    let (train, test) = std::thread::scope(|s| {
+        let t = s.spawn(|| (read(Role::TrainImages), read(Role::TrainLabels)));
+        let test = (read(Role::TestImages), read(Role::TestLabels));
+        (t.join().expect("the reader thread does not panic"), test)
+    });
+    Ok([train.0?, train.1?, test.0?, test.1?])
+}
+
+/// One split's parsed images and labels with their files.
+type Part<'a> = (&'a IdxImages, &'a PathBuf, &'a Vec<u8>, &'a PathBuf);
+
+/// Checks that each split has a label per image, that both splits' images have one shape and
+/// that every label is a class; returns the number of classes (the catalogue's, or one more
+/// than the largest label of a custom dataset).
+fn check(spec: &DatasetSpec, train: Part, test: Part) -> Result<usize> {
+    for (images, ip, labels, lp) in [train, test] {
+        if images.n != labels.len() {
+            return Err(DataError::CountMismatch {
+                images: ip.clone(),
+                n_images: images.n,
+                labels: lp.clone(),
+                n_labels: labels.len(),
+            });
+        }
+    }
+    let (train_images, test_images) = (train.0, test.0);
+    if (train_images.rows, train_images.cols) != (test_images.rows, test_images.cols) {
+        return Err(DataError::ShapeMismatch {
+            train: train.1.clone(),
+            train_rows: train_images.rows,
+            train_cols: train_images.cols,
+            test: test.1.clone(),
+            test_rows: test_images.rows,
+            test_cols: test_images.cols,
+        });
+    }
+    let classes = if spec.classes > 0 {
+        spec.classes
+    } else {
+        let max = train.2.iter().chain(test.2).max().copied();
+        max.map_or(1, |m| m as usize + 1)
+    };
+    for (labels, path) in [(train.2, train.3), (test.2, test.3)] {
+        if let Some((index, &label)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| **l as usize >= classes)
+        {
+            return Err(DataError::LabelOutOfRange {
+                path: path.clone(),
+                index,
+                label,
+                classes,
+            });
+        }
+    }
+    Ok(classes)
 }
 
 #[cfg(test)]
