@@ -15,18 +15,28 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- studies:begin -->", "<!-- studies:end -->"
 
 
+def cells_of(row):
+    """The cells of a Markdown table row; an escaped pipe (\\|) stays inside its cell."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip()[1:-1])]
+
+
 def study_rows(path):
     name = os.path.basename(os.path.dirname(path))
     lines = open(path).read().splitlines()
     title = lines[0].lstrip("# ").strip()
     link = f"[{name}](experiments/{name}/results.md)"
-    rows = [l for l in lines[1:12] if l.startswith("| ") and not l.startswith("| anchor |")]
+    # The anchor table: the rows right after its header and separator.
+    rows = []
+    if "| anchor | ours | gap | seeds | revision |" in lines:
+        at = lines.index("| anchor | ours | gap | seeds | revision |") + 2
+        while at < len(lines) and lines[at].startswith("|"):
+            rows.append(lines[at])
+            at += 1
     if not rows:
         return [f"| {link} | {title}: no published number; the answer is in its table | - | - | - |"]
     out = []
     for k, row in enumerate(rows):
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        anchor, ours, gap, seeds = cells[0], cells[1], cells[2], cells[3]
+        anchor, ours, gap, seeds = cells_of(row)[:4]
         out.append(f"| {link if k == 0 else ''} | {anchor} | {ours} | {gap} | {seeds} |")
     return out
 

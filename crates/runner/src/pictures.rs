@@ -186,7 +186,7 @@ pub fn row_labelled(img: &RgbImage, labels: &[&str]) -> RgbImage {
 /// magnitude.
 pub fn with_diverging_scale(img: &RgbImage) -> RgbImage {
     let (w, h) = img.dimensions();
-    let width = w.max(260);
+    let width = w.max(340);
     let mut out = on_canvas(
         img,
         width,
@@ -308,7 +308,7 @@ mod tests {
         let r = row_labelled(&img, &["a", "b"]);
         assert_eq!(r.dimensions(), (40 + 16, 40));
         let d = with_diverging_scale(&img);
-        assert_eq!(d.dimensions(), (260, 40 + 46));
+        assert_eq!(d.dimensions(), (340, 40 + 46));
         assert_eq!(
             d.get_pixel(4, 40 + 10).0,
             [0, 0, 255],

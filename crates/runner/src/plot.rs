@@ -102,6 +102,8 @@ const HUES: [(f64, f64, f64); 10] = [
 /// The colour family of a label: the optimizer-like part of its last value
 /// (`relu/mse/adam@0.001` -> `adam`), so a study's bars and curves share their hues.
 pub fn family(label: &str) -> String {
+    // A row's note in brackets ("mnist (n = 400)") is not part of its name.
+    let label = label.split(" (").next().unwrap_or(label);
     let last = label.rsplit('/').next().unwrap_or(label);
     last.split('@').next().unwrap_or(last).to_string()
 }

@@ -382,18 +382,21 @@ fn summary(study: &AestheticsFile, sets: &[ImageSet], measured: &[Measured]) -> 
     serde_json::to_string_pretty(&record).expect("JSON of plain values") + "\n"
 }
 
-/// The results' tables: the sets, every image measure, every set measure, with what each is.
-fn markdown_measures(sets: &[ImageSet], measured: &[Measured]) -> String {
+/// The results' tables: the sets (`with_sets`; the page shows them as pictures), every image
+/// measure, every set measure, with what each is.
+fn markdown_measures(sets: &[ImageSet], measured: &[Measured], with_sets: bool) -> String {
     let mut s = String::new();
-    let mut table = Table::new(["set", "images", "source"]);
-    for set in sets {
-        table.row([
-            set.name.clone(),
-            set.images.n.to_string(),
-            set.origin.clone(),
-        ]);
+    if with_sets {
+        let mut table = Table::new(["set", "images", "source"]);
+        for set in sets {
+            table.row([
+                set.name.clone(),
+                set.images.n.to_string(),
+                set.origin.clone(),
+            ]);
+        }
+        let _ = writeln!(s, "\n## Sets\n\n{}", table.render().trim_end());
     }
-    let _ = writeln!(s, "\n## Sets\n\n{}", table.render().trim_end());
     let by_set =
         || std::iter::once("measure".to_string()).chain(sets.iter().map(|x| x.name.clone()));
     let mut table = Table::new(by_set());
@@ -465,7 +468,7 @@ fn markdown(
     if let Some(n) = &study.notes {
         let _ = writeln!(s, "\n{}", n.trim());
     }
-    s.push_str(&markdown_measures(sets, measured));
+    s.push_str(&markdown_measures(sets, measured, true));
     let _ = writeln!(s, "\n## What the network likes\n");
     let _ = writeln!(
         s,
@@ -540,7 +543,7 @@ fn page(
     }
     let _ = writeln!(s, "</div>");
     // The same tables and definitions as results.md.
-    s.push_str(&markdown_html(&markdown_measures(sets, measured)));
+    s.push_str(&markdown_html(&markdown_measures(sets, measured, false)));
     let _ = writeln!(
         s,
         "<h2>What the network likes</h2><p>Per class, regularised (top) and unregularised, fooling (bottom):</p>\

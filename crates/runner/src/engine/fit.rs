@@ -274,8 +274,8 @@ fn run_epoch(
         let step = i + 1;
         if interrupt::requested() {
             progress.abandon();
-            let seconds = prior_seconds + started.elapsed().as_secs_f64();
-            return Err(save_interrupted(task, o, epoch, i, sums, seconds));
+            let clock = (started, prior_seconds);
+            return Err(save_interrupted(task, o, epoch, i, sums, clock));
         }
         let ctx = StepContext {
             seed: o.config.seed,
@@ -353,24 +353,27 @@ fn read_window(
     Ok(())
 }
 
-/// Saves the interrupted epoch (after `step` steps) as a checkpoint and says how to go on.
+/// Saves the interrupted epoch (after `step` steps; the epoch's clock: its start and the
+/// seconds before a resume) as a checkpoint and says how to go on.
 fn save_interrupted(
     task: &mut dyn Task,
     o: &FitOptions,
     epoch: usize,
     step: usize,
     sums: EpochSums,
-    seconds: f64,
+    (started, prior_seconds): (Instant, f64),
 ) -> Error {
     let run = o.run.path();
+    // The window is read back first: its wait for the device counts in the epoch's time.
+    let window = sums.window.map(|w| w.into_iter().map(Sum::read).collect());
     let state = PartialEpoch {
         epoch,
         step,
         totals: sums.totals,
         seen: sums.seen,
-        window: sums.window.map(|w| w.into_iter().map(Sum::read).collect()),
+        window,
         window_start: sums.window_start,
-        seconds,
+        seconds: prior_seconds + started.elapsed().as_secs_f64(),
     };
     let name = match checkpoint::save_partial(run, &state, |w| task.save(w)) {
         Ok(name) => name,

@@ -109,7 +109,7 @@ pub fn write(
         files.extend(c.curves(name)?);
     }
     if let Some(stops) = &study.stops {
-        files.push(stops_chart(
+        files.extend(stops_chart(
             study, study_dir, cells, done, c.folder, stops, &c.kind,
         )?);
     }
@@ -169,11 +169,14 @@ impl Charts<'_> {
 
     /// The groups of cells that share a curves chart: the study's `[[curve_group]]`s, else one
     /// per value of the first axis (with two or more axes, so the lines stay readable).
-    fn groups(&self) -> Vec<(String, Vec<usize>)> {
+    /// The flag says whether the groups are the first axis' values (whose labels then drop
+    /// that value).
+    fn groups(&self) -> (Vec<(String, Vec<usize>)>, bool) {
         if self.study.curve_group.is_empty() {
-            return first_axis_groups(self.study, self.cells);
+            return (first_axis_groups(self.study, self.cells), true);
         }
-        self.study
+        let groups = self
+            .study
             .curve_group
             .iter()
             .map(|g| {
@@ -186,14 +189,16 @@ impl Charts<'_> {
                     .collect();
                 (g.name.clone(), members)
             })
-            .collect()
+            .collect();
+        (groups, false)
     }
 
     /// The curves charts of figure `name`: one per group, and within it one per loss function
     /// (losses of different kinds do not share an axis).
     fn curves(&self, name: &str) -> Result<Vec<String>> {
         let mut files = Vec::new();
-        for (group, members) in self.groups() {
+        let (groups, by_axis) = self.groups();
+        for (group, members) in groups {
             let mut by_loss: Vec<(String, Vec<usize>)> = Vec::new();
             for &c in &members {
                 let loss = match runs_of(self.done, c).first() {
@@ -210,7 +215,7 @@ impl Charts<'_> {
             let split = by_loss.len() > 1;
             for (loss, members) in by_loss {
                 let loss = split.then_some(loss.as_str());
-                if let Some(file) = self.curves_chart(name, &group, loss, &members)? {
+                if let Some(file) = self.curves_chart(name, &group, by_axis, loss, &members)? {
                     files.push(file);
                 }
             }
@@ -223,6 +228,7 @@ impl Charts<'_> {
         &self,
         name: &str,
         group: &str,
+        by_axis: bool,
         loss: Option<&str>,
         members: &[usize],
     ) -> Result<Option<String>> {
@@ -231,7 +237,7 @@ impl Charts<'_> {
             .filter_map(|&c| {
                 let cell = self.label(&self.cells[c]);
                 let short = match cell.split_once('/') {
-                    Some((_, rest)) if !group.is_empty() => rest.to_string(),
+                    Some((_, rest)) if by_axis && !group.is_empty() => rest.to_string(),
                     _ => cell,
                 };
                 curve(self.done, c, name, short)
@@ -261,7 +267,8 @@ impl Charts<'_> {
             ),
             "epoch",
             &axis_label(name, &self.kind),
-            self.axis_names(usize::from(!group.is_empty())).as_deref(),
+            self.axis_names(usize::from(by_axis && !group.is_empty()))
+                .as_deref(),
             &series,
             &anchors_of(self.study, self.cells, members, name),
         )?;
@@ -348,15 +355,20 @@ impl Charts<'_> {
     }
 }
 
-/// Where a family (an optimizer) has several curves (its learning rates), all but the one that
-/// ends best on `metric` are faded, so the chart reads as each family at its best setting.
+/// Where a setting (an optimizer) has several curves that differ only in their learning rate
+/// (`adam@0.001`, `adam@0.003`), all but the one that ends best on `metric` are faded, so the
+/// chart reads as each setting at its best learning rate.
 fn best_of_each_family(mut series: Vec<Series>, metric: &str) -> Vec<Series> {
     let higher = higher_is_better(metric);
     let end = |s: &Series| s.points.last().map_or(f64::NAN, |p| p.1);
+    // The same setting at another learning rate: the label up to its `@`.
+    let setting = |s: &Series| s.label.rsplit_once('@').map(|(head, _)| head.to_string());
     for i in 0..series.len() {
-        let family = &series[i].family;
+        let Some(own) = setting(&series[i]) else {
+            continue;
+        };
         let members: Vec<usize> = (0..series.len())
-            .filter(|&j| series[j].family == *family)
+            .filter(|&j| setting(&series[j]).as_deref() == Some(own.as_str()))
             .collect();
         if members.len() < 2 {
             continue;
@@ -388,7 +400,7 @@ fn stops_chart(
     folder: &Path,
     stops: &super::file::Stops,
     kind: &str,
-) -> Result<String> {
+) -> Result<Option<String>> {
     let m = &stops.metric;
     let point = |s: &crate::engine::metrics::Summary| {
         s.metric(m)
@@ -397,8 +409,8 @@ fn stops_chart(
     let mut summaries: Vec<crate::engine::metrics::Summary> =
         done.iter().map(|f| f.summary.clone()).collect();
     let dir = study_dir.join(&stops.summaries);
-    let entries = std::fs::read_dir(&dir).map_err(|e| crate::error::Error::io(&dir, e))?;
-    for e in entries.flatten() {
+    // No folder: no earlier stops, only the finished runs.
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with("summary-epoch-") && name.ends_with(".json") {
             summaries.push(crate::engine::metrics::Summary::read(&e.path())?);
@@ -407,6 +419,9 @@ fn stops_chart(
     let mut points: Vec<plot::Stop> = summaries.iter().filter_map(point).collect();
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     points.dedup_by(|a, b| a.0 == b.0);
+    if points.is_empty() {
+        return Ok(None);
+    }
     let all: Vec<usize> = (0..cells.len()).collect();
     let mut references = anchors_of(study, cells, &all, m);
     if let Some(real) = &stops.real {
@@ -434,7 +449,7 @@ fn stops_chart(
         &points,
         &references,
     )?;
-    Ok(file)
+    Ok(Some(file))
 }
 
 /// The anchors of a curves chart of `metric` over the cells `members`: the study's reference
@@ -469,12 +484,18 @@ fn anchors_of(
             label: format!(
                 "{} {}: {}",
                 anchor_kind(&e.source),
-                crate::plot::significant(value),
+                published(value),
                 shorten(&e.source, 160)
             ),
         });
     }
     out
+}
+
+/// A published figure as published: up to four decimals, no trailing zeros (13.87, 225, 96.6).
+fn published(v: f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Whether an anchor is a paper's number or one of the peer scripts' runs, from its source.
