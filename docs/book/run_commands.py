@@ -59,7 +59,9 @@ nnlab = os.path.abspath(a.nnlab)
 data = os.path.abspath(a.data_dir)
 scratch = tempfile.mkdtemp(prefix="nnlab-book-")
 for folder in ("configs", "experiments"):
-    shutil.copytree(os.path.join(root, folder), os.path.join(scratch, folder))
+    # The records only: checkpoints (not committed, but a machine that trained has them) stay.
+    shutil.copytree(os.path.join(root, folder), os.path.join(scratch, folder),
+                    ignore=shutil.ignore_patterns("checkpoint", "*.log", ".lock"))
 bindir = os.path.join(scratch, ".bin")
 os.makedirs(bindir)
 os.symlink(nnlab, os.path.join(bindir, "nnlab"))
