@@ -24,7 +24,13 @@ struct Anchor<'a> {
 pub fn rounded(value: f64, sd: Option<f64>, fallback: usize) -> String {
     match sd.filter(|s| s.is_finite() && *s > 0.0) {
         Some(s) => {
-            let decimals = (-s.log10().floor()).max(0.0) as usize;
+            // One significant digit of the sd, after rounding it (0.097 is 0.1, not 0.10).
+            let mut decimals = (-s.log10().floor()).max(0.0) as i32;
+            let scale = 10f64.powi(decimals);
+            if (s * scale).round() >= 10.0 {
+                decimals = (decimals - 1).max(0);
+            }
+            let decimals = decimals as usize;
             format!("{value:.decimals$} +- {s:.decimals$}")
         }
         None => format!("{value:.fallback$}"),
@@ -121,5 +127,7 @@ mod tests {
         assert_eq!(rounded(96.7433, Some(0.013), 2), "96.74 +- 0.01");
         assert_eq!(rounded(3.4123, None, 2), "3.41");
         assert_eq!(rounded(3.4123, Some(0.0), 2), "3.41");
+        assert_eq!(rounded(96.7433, Some(0.097), 2), "96.7 +- 0.1");
+        assert_eq!(rounded(105.5, Some(0.97), 2), "106 +- 1");
     }
 }

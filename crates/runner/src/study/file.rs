@@ -227,12 +227,55 @@ impl StudyFile {
                 ));
             }
         }
+        for g in &study.curve_group {
+            let folder_safe = !g.name.is_empty()
+                && g.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !folder_safe {
+                return bad(format!(
+                    "`curve_group` name {:?}: letters, digits, '-', '_', '.' (it names a file)",
+                    g.name
+                ));
+            }
+            if let Some(missing) = g
+                .cells
+                .iter()
+                .find(|l| !cells.iter().any(|c| c.label == **l))
+            {
+                return bad(format!(
+                    "`curve_group` {} names cell `{missing}`, which is not in the grid",
+                    g.name
+                ));
+            }
+        }
         Ok(study)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn curve_groups_name_cells_of_the_grid_and_safe_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let study = |group: &str| {
+            std::fs::write(
+                dir.path().join("study.toml"),
+                format!(
+                    "title = \"t\"\nconfig = \"c.toml\"\nseeds = [1]\n\
+                     [[axis]]\nname = \"lr\"\nkey = \"train.lr\"\nvalues = [0.1, 0.01]\n{group}"
+                ),
+            )
+            .unwrap();
+            super::StudyFile::load(dir.path()).map(|_| ())
+        };
+        study("[[curve_group]]\nname = \"fast\"\ncells = [\"0.1\"]\n").unwrap();
+        let e = study("[[curve_group]]\nname = \"fast\"\ncells = [\"0.5\"]\n").unwrap_err();
+        assert!(e.to_string().contains("names cell `0.5`"), "{e}");
+        let e = study("[[curve_group]]\nname = \"a/b\"\ncells = [\"0.1\"]\n").unwrap_err();
+        assert!(e.to_string().contains("it names a file"), "{e}");
+    }
+
     #[test]
     fn the_direction_of_every_figure_studies_tabulate() {
         for m in [
