@@ -400,7 +400,10 @@ where
             let outline: Vec<(u32, f64)> = upper.chain(lower).collect();
             if s.points.len() > 1 {
                 chart
-                    .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.18).filled())))
+                    .draw_series(std::iter::once(Polygon::new(
+                        outline,
+                        c.mix(if s.faded { 0.06 } else { 0.18 }).filled(),
+                    )))
                     .map_err(|e| plot_err(path, e))?;
             } else {
                 // A one-epoch band: a vertical bar.

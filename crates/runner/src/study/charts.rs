@@ -416,9 +416,20 @@ fn stops_chart(
             summaries.push(crate::engine::metrics::Summary::read(&e.path())?);
         }
     }
-    let mut points: Vec<plot::Stop> = summaries.iter().filter_map(point).collect();
-    points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    points.dedup_by(|a, b| a.0 == b.0);
+    let mut all: Vec<plot::Stop> = summaries.iter().filter_map(point).collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Several runs (seeds) at one stop: their mean, with the standard error of that mean.
+    let mut points: Vec<plot::Stop> = Vec::new();
+    for chunk in all.chunk_by(|a, b| a.0 == b.0) {
+        let values: Vec<f64> = chunk.iter().map(|p| p.1).collect();
+        let (mean, sd) = mean_std(&values);
+        let se = if chunk.len() > 1 {
+            Some(sd / (chunk.len() as f64).sqrt())
+        } else {
+            chunk[0].2
+        };
+        points.push((chunk[0].0, mean, se));
+    }
     if points.is_empty() {
         return Ok(None);
     }
