@@ -52,7 +52,7 @@ fn lock(dir: &Path) -> Result<File> {
 }
 
 /// Makes the ratings file ready for appending: a header of this version, a whole last line.
-fn prepare(dir: &Path, path: &Path) -> Result<()> {
+fn prepare(path: &Path) -> Result<()> {
     let text = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -93,15 +93,10 @@ fn prepare(dir: &Path, path: &Path) -> Result<()> {
             why: format!("the header is {header:?}, not a ratings file's ({HEADER:?})"),
         });
     };
-    if let Some(new) = rewritten {
-        let tmp = path.with_extension("csv.tmp");
-        std::fs::write(&tmp, new.as_bytes())
-            .and_then(|()| File::open(&tmp)?.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .and_then(|()| File::open(dir)?.sync_all())
-            .map_err(|e| RateError::io(path, e))?;
+    match rewritten {
+        Some(new) => crate::replace::replace(path, new.as_bytes(), 0o666),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl RatingsFile {
@@ -110,7 +105,7 @@ impl RatingsFile {
     pub fn open(dir: &Path) -> Result<Self> {
         let lock = lock(dir)?;
         let path = dir.join(RATINGS);
-        prepare(dir, &path)?;
+        prepare(&path)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ledger;
 pub mod page;
 pub mod ratings;
+mod replace;
 pub mod server;
 pub mod token;
 

@@ -2,8 +2,7 @@
 //! owner only. Whoever holds it can record choices, so the server refuses to start when the file
 //! is readable by other users, and accepts only the token it read from the file.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
@@ -53,28 +52,11 @@ pub fn load_or_make(dir: &Path) -> Result<String> {
             let t: String = (0..DIGITS)
                 .map(|_| char::from_digit(rng.random_range(0..16), 16).expect("a hex digit"))
                 .collect();
-            write_private(&path, t.as_bytes())?;
+            crate::replace::replace(&path, t.as_bytes(), 0o600)?;
             Ok(t)
         }
         Err(e) => Err(RateError::io(&path, e)),
     }
-}
-
-/// Writes `bytes` to `path` atomically (a temporary file in the same folder, then a rename) with
-/// mode 0600 from the moment the file exists.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| RateError::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| RateError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| RateError::io(path, e))
 }
 
 /// Whether `given` is the token, compared in constant time (for tokens of the right length).
