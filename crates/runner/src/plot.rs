@@ -332,6 +332,34 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     ticks
 }
 
+/// Each anchor as a dashed line across `from..to` with its band (one standard deviation) under it.
+fn draw_references<X: Copy + 'static, CT: plotters::coord::CoordTranslate<From = (X, f64)>>(
+    chart: &mut ChartContext<BitMapBackend, CT>,
+    references: &[Reference],
+    (from, to): (X, X),
+    path: &Path,
+) -> Result<()> {
+    for r in references {
+        if let Some(b) = r.band {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(from, r.value - b), (to, r.value + b)],
+                    BLACK.mix(0.08).filled(),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(from, r.value), (to, r.value)],
+                10,
+                6,
+                BLACK.stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    Ok(())
+}
+
 /// The chart body on any y axis (linear or log).
 #[allow(clippy::too_many_arguments)]
 fn draw_lines<Y>(
@@ -374,24 +402,7 @@ where
         .draw()
         .map_err(|e| plot_err(path, e))?;
     // The anchors first, so that a curve on an anchor stays visible.
-    for r in references {
-        if let Some(b) = r.band {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0, r.value - b), (epochs + 1, r.value + b)],
-                    BLACK.mix(0.08).filled(),
-                )))
-                .map_err(|e| plot_err(path, e))?;
-        }
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(0, r.value), (epochs + 1, r.value)],
-                10,
-                6,
-                BLACK.stroke_width(2),
-            ))
-            .map_err(|e| plot_err(path, e))?;
-    }
+    draw_references(&mut chart, references, (0, epochs + 1), path)?;
     let at = |e: f64| e.round().max(0.0) as u32;
     for (s, &c) in series.iter().zip(colours) {
         if let Some(band) = &s.band {
@@ -709,24 +720,7 @@ pub fn stops_chart(
         .x_label_formatter(&|v| significant(*v))
         .draw()
         .map_err(|e| plot_err(path, e))?;
-    for r in references {
-        if let Some(b) = r.band {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, r.value - b), (last * 1.05, r.value + b)],
-                    BLACK.mix(0.08).filled(),
-                )))
-                .map_err(|e| plot_err(path, e))?;
-        }
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(0.0, r.value), (last * 1.05, r.value)],
-                10,
-                6,
-                BLACK.stroke_width(2),
-            ))
-            .map_err(|e| plot_err(path, e))?;
-    }
+    draw_references(&mut chart, references, (0.0, last * 1.05), path)?;
     let blue = RGBColor(31, 119, 180);
     chart
         .draw_series(LineSeries::new(
