@@ -7,9 +7,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -253,28 +252,11 @@ fn a_bad_study_file_says_which_key() {
 /// Starts `nnlab rate --synthetic` (the page's test hook on) on a free port; returns the process
 /// and the page's URL.
 fn serve(tmp: &Path, dir: &Path, stop_after: usize) -> (Child, String) {
-    let mut child = nnlab(tmp)
-        .arg("rate")
-        .arg(dir)
-        .args([
-            "--port",
-            "0",
-            "--synthetic",
-            "--stop-after",
-            &stop_after.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("nnlab rate prints its URL").unwrap();
-        if let Some(at) = line.find("http://127.0.0.1:") {
-            break line[at..].trim().to_string();
-        }
-    };
-    (child, url)
+    start_rate(
+        tmp,
+        dir,
+        &["--synthetic", "--stop-after", &stop_after.to_string()],
+    )
 }
 
 fn ratings_lines(dir: &Path) -> Vec<String> {

@@ -10,11 +10,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,24 +50,7 @@ impl Drop for Server {
 }
 
 fn serve(tmp: &Path, dir: &Path, args: &[&str]) -> Server {
-    let mut child = nnlab(tmp)
-        .arg("rate")
-        .arg(dir)
-        .args(["--port", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("nnlab rate prints its URL").unwrap();
-        if let Some(at) = line.find("http://127.0.0.1:") {
-            break line[at..].trim().to_string();
-        }
-    };
-    // Keep reading its output so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let (child, url) = start_rate(tmp, dir, args);
     let addr = url
         .trim_start_matches("http://")
         .split('/')

@@ -3,8 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use nnlab_data::idx::{IdxImages, labels_to_bytes, write_file};
 
@@ -126,4 +127,28 @@ pub fn mnist_root() -> Option<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let root = workspace.join(std::env::var_os("NNLAB_DATA")?);
     root.join("mnist").is_dir().then_some(root)
+}
+
+/// Starts `nnlab rate` on the study `dir` on a free port with `args`, waits for the page's URL it
+/// prints, and keeps reading its output so that it never blocks on a full pipe; returns the
+/// process and the URL.
+pub fn start_rate(data_root: &Path, dir: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = nnlab(data_root)
+        .arg("rate")
+        .arg(dir)
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("nnlab rate prints its URL").unwrap();
+        if let Some(at) = line.find("http://127.0.0.1:") {
+            break line[at..].trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
 }
