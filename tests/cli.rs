@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -1045,14 +1045,10 @@ fn the_cli_says_what_it_means() {
     );
 }
 
-/// A study run with `--set` overrides is another study: by default it goes to
-/// `runs/studies/<study>/<overrides>/` and leaves the study's own record untouched. The study
-/// file itself may be named instead of its folder.
-#[test]
-fn a_study_with_overrides_leaves_its_record_alone() {
-    let tmp = tempfile::tempdir().unwrap();
-    write_tiny(tmp.path(), "tiny", 200, 50);
-    let study = tmp.path().join("grid");
+/// Tiny data and a study `grid/` of one config and one seed under `root`; returns its folder.
+fn one_seed_study(root: &Path) -> PathBuf {
+    write_tiny(root, "tiny", 200, 50);
+    let study = root.join("grid");
     std::fs::create_dir_all(&study).unwrap();
     tiny_config(&study, 2);
     std::fs::write(
@@ -1060,6 +1056,16 @@ fn a_study_with_overrides_leaves_its_record_alone() {
         "title = \"t\"\nconfig = \"tiny.toml\"\nseeds = [1]\n",
     )
     .unwrap();
+    study
+}
+
+/// A study run with `--set` overrides is another study: by default it goes to
+/// `runs/studies/<study>/<overrides>/` and leaves the study's own record untouched. The study
+/// file itself may be named instead of its folder.
+#[test]
+fn a_study_with_overrides_leaves_its_record_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = one_seed_study(tmp.path());
     let (ok, stdout, stderr) = run(nnlab(tmp.path())
         .current_dir(tmp.path())
         .arg("study")
@@ -1082,15 +1088,7 @@ fn a_study_with_overrides_leaves_its_record_alone() {
 #[test]
 fn a_study_with_overrides_writes_where_it_is_told() {
     let tmp = tempfile::tempdir().unwrap();
-    write_tiny(tmp.path(), "tiny", 200, 50);
-    let study = tmp.path().join("grid");
-    std::fs::create_dir_all(&study).unwrap();
-    tiny_config(&study, 2);
-    std::fs::write(
-        study.join("study.toml"),
-        "title = \"t\"\nconfig = \"tiny.toml\"\nseeds = [1]\n",
-    )
-    .unwrap();
+    let study = one_seed_study(tmp.path());
     let runs = tmp.path().join("elsewhere/runs");
     let (ok, _, stderr) = run(nnlab(tmp.path())
         .current_dir(tmp.path())
