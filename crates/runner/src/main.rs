@@ -407,12 +407,14 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         print_config,
         data,
     } = args;
-    if print_config {
+    // The config with its overrides (`--seed` is one more); `--resume` takes the run's own.
+    let resolved = || -> anyhow::Result<RunConfig> {
         let path = config.context("a config file is required")?;
-        if let Some(s) = seed {
-            set.push(format!("seed={s}"));
-        }
-        print!("{}", RunConfig::load(&path, &set)?.to_toml());
+        set.extend(seed.map(|s| format!("seed={s}")));
+        Ok(RunConfig::load(&path, &set)?)
+    };
+    if print_config {
+        print!("{}", resolved()?.to_toml());
         return Ok(());
     }
     let opts = TrainOptions {
@@ -421,14 +423,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     let outcome = match resume {
         Some(run) => tasks::resume(&run, &opts)?,
-        None => {
-            let path = config.context("a config file is required")?;
-            if let Some(s) = seed {
-                set.push(format!("seed={s}"));
-            }
-            let config = RunConfig::load(&path, &set)?;
-            tasks::train(&config, &opts)?
-        }
+        None => tasks::train(&resolved()?, &opts)?,
     };
     let figures: Vec<(String, f64)> = outcome
         .eval_metrics
