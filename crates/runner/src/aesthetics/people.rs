@@ -10,7 +10,7 @@ use super::measure::{IMAGE_MEASURES, Measured};
 use super::sets::ImageSet;
 use super::study::{AestheticsFile, Direction};
 use crate::error::{Error, Result};
-pub use nnlab_rate::ratings::{HEADER, HEADER_V1, RATINGS, ReadNotes, Row, read_rows};
+use nnlab_rate::ratings::{RATINGS, read_rows};
 
 /// One image of the rating pool: `set:index`.
 #[derive(Debug, Clone, PartialEq, Eq)]
