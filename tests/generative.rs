@@ -124,6 +124,51 @@ fn each_family_trains_lowers_its_loss_and_draws() {
     }
 }
 
+/// A GAN records its samples' diversity beside the real test images' (the same every epoch:
+/// the data do not train), and a study's `[[real_data]]` makes that its anchor: the first line of
+/// results.md and a dot chart of its own.
+#[test]
+fn a_gan_study_sets_its_samples_beside_real_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let study = tmp.path().join("study");
+    std::fs::create_dir_all(&study).unwrap();
+    config(&study, "gan", 2);
+    std::fs::write(
+        study.join("study.toml"),
+        "title = \"t\"\nconfig = \"gan.toml\"\nseeds = [1]\n\
+         metrics = [\"test_diversity\", \"test_diversity_real\"]\ncurves = []\n\
+         [[real_data]]\nmetric = \"test_diversity\"\nreal = \"test_diversity_real\"\n\
+         source = \"the tiny test images\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("study").arg(&study));
+    assert!(ok, "{stderr}");
+    let run_dir = study.join("runs/seed-1");
+    let real = column(&run_dir, "valid_diversity_real");
+    assert!(
+        real.iter().all(|&r| r == real[0] && r > 0.01 && r < 0.5),
+        "{real:?}"
+    );
+    let ours = column(&run_dir, "test_diversity")[0];
+    let results = std::fs::read_to_string(study.join("results.md")).unwrap();
+    let line = results
+        .lines()
+        .find(|l| l.starts_with("| test diversity: "))
+        .unwrap_or_else(|| panic!("no anchor line: {results}"));
+    assert!(line.contains("(real data: the tiny test images)"), "{line}");
+    assert!(line.contains(&format!("| {ours:.2}")), "{ours}: {line}");
+    let better = if ours > column(&run_dir, "test_diversity_real")[0] {
+        "(better)"
+    } else {
+        "(worse)"
+    };
+    assert!(line.contains(better), "{line}");
+    if results.contains("## Charts") {
+        assert!(study.join("real-data-diversity.png").is_file());
+    }
+}
+
 /// PCA fits in one pass; `eval` reloads the fitted components and gets the same error; four
 /// components of 64 pixels explain part of the variance, all 64 explain all of it.
 #[test]

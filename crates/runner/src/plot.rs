@@ -865,6 +865,13 @@ fn draw_dot_row(
     Ok(m)
 }
 
+/// A signed gap to `anchor`: two decimals, or four beside an anchor below 1 (a diversity of
+/// 0.19), so that a gap of a few thousandths is not written as level.
+pub fn gap(gap: f64, anchor: f64) -> String {
+    let decimals = if anchor.abs() < 1.0 { 4 } else { 2 };
+    format!("{gap:+.decimals$}")
+}
+
 /// A dot plot into `path` (PNG): a row per cell with its values summarised (see [`Summary`]),
 /// the anchor as a dashed tick with its band, and the gap to it written at the right (in
 /// `gap_unit`). The axis is zoomed to the data and the anchors, so differences of tenths of a
@@ -941,7 +948,7 @@ pub fn dot_chart(
             let (_, py) = chart.backend_coord(&(hi, y));
             gap_area
                 .draw(&Text::new(
-                    format!("{:+.2}{gap_unit}", m - value),
+                    format!("{}{gap_unit}", gap(m - value, value)),
                     (6, py - 8),
                     ("sans-serif", 15),
                 ))

@@ -10,13 +10,14 @@ use super::grid::Cell;
 use super::jobs::Finished;
 use super::report::{cell_stat, runs_of, shown};
 
-/// One anchor: a published number and the cell that reproduces it.
+/// One anchor: a published number, or real data's figure from the run records, and the cell
+/// that is compared with it.
 struct Anchor<'a> {
     cell: usize,
     metric: &'a str,
     value: f64,
     std: Option<f64>,
-    source: &'a str,
+    source: String,
 }
 
 /// `value +- sd` rounded to the sd's first significant digit (a Parzen estimate of 241.19 +- 2 is
@@ -24,20 +25,27 @@ struct Anchor<'a> {
 pub fn rounded(value: f64, sd: Option<f64>, fallback: usize) -> String {
     match sd.filter(|s| s.is_finite() && *s > 0.0) {
         Some(s) => {
-            // One significant digit of the sd, after rounding it (0.097 is 0.1, not 0.10).
-            let mut decimals = (-s.log10().floor()).max(0.0) as i32;
-            let scale = 10f64.powi(decimals);
-            if (s * scale).round() >= 10.0 {
-                decimals = (decimals - 1).max(0);
-            }
-            let decimals = decimals as usize;
+            let decimals = decimals_of(s);
             format!("{value:.decimals$} +- {s:.decimals$}")
         }
         None => format!("{value:.fallback$}"),
     }
 }
 
-fn anchors<'a>(study: &'a StudyFile, cells: &[Cell]) -> Vec<Anchor<'a>> {
+/// The decimals that show one significant digit of `s`, after rounding it (0.097 is 0.1, not
+/// 0.10).
+fn decimals_of(s: f64) -> usize {
+    let mut decimals = (-s.log10().floor()).max(0.0) as i32;
+    if (s * 10f64.powi(decimals)).round() >= 10.0 {
+        decimals = (decimals - 1).max(0);
+    }
+    decimals as usize
+}
+
+/// The study's anchors: its `[reference]`, each `[[expect]]`, and for every cell with runs each
+/// `[[real_data]]` figure (its mean over the cell's runs, with their sd, or the standard error a
+/// single run records as `<real>_se`).
+fn anchors<'a>(study: &'a StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<Anchor<'a>> {
     let mut out = Vec::new();
     if let Some(r) = &study.reference {
         out.push(Anchor {
@@ -45,7 +53,7 @@ fn anchors<'a>(study: &'a StudyFile, cells: &[Cell]) -> Vec<Anchor<'a>> {
             metric: &r.metric,
             value: r.value,
             std: r.std,
-            source: &r.source,
+            source: r.source.clone(),
         });
     }
     for e in &study.expect {
@@ -55,16 +63,41 @@ fn anchors<'a>(study: &'a StudyFile, cells: &[Cell]) -> Vec<Anchor<'a>> {
                 metric: &e.metric,
                 value: e.value,
                 std: e.std,
-                source: &e.source,
+                source: e.source.clone(),
             });
+        }
+    }
+    for r in &study.real_data {
+        for cell in 0..cells.len() {
+            if let Some((value, std)) = uncertain(done, cell, &r.real) {
+                out.push(Anchor {
+                    cell,
+                    metric: &r.metric,
+                    value,
+                    std,
+                    source: format!("real data: {}", r.source),
+                });
+            }
         }
     }
     out
 }
 
+/// Cell `cell`'s mean of `metric` and its uncertainty: the sd over its runs, or for one run the
+/// standard error it records as `<metric>_se` (a Parzen estimate's, over test images).
+pub fn uncertain(done: &[Finished], cell: usize, metric: &str) -> Option<(f64, Option<f64>)> {
+    let runs = runs_of(done, cell);
+    let (mean, sd) = cell_stat(done, cell, metric)?;
+    let uncertainty = match runs.as_slice() {
+        [one] => one.summary.metric(&format!("{metric}_se")),
+        _ => Some(sd),
+    };
+    Some((mean, uncertainty))
+}
+
 /// The anchor table, as Markdown lines (a sentence when the study has no published number).
 pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String> {
-    let list = anchors(study, cells);
+    let list = anchors(study, cells, done);
     if list.is_empty() {
         return vec![
             "No published number to reproduce: the study answers its question in the table and charts below."
@@ -91,13 +124,28 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
             rounded(scale(a.value), a.std.map(scale), 2),
             a.source
         );
-        let Some((mean, sd)) = cell_stat(done, a.cell, a.metric) else {
+        let Some((mean, sd)) = uncertain(done, a.cell, a.metric) else {
             table.row([anchor, "not run".into(), "-".into(), "0".into(), "-".into()]);
             continue;
         };
-        let sd = (runs.len() > 1).then_some(scale(sd));
+        let sd = sd.map(scale);
+        // A single run's uncertainty is the standard error it recorded, not an sd over seeds.
+        let se = if runs.len() == 1 && sd.is_some() {
+            " (s.e.)"
+        } else {
+            ""
+        };
         let gap = scale(mean) - scale(a.value);
-        let better = if format!("{gap:.2}").trim_start_matches('-') == "0.00" {
+        // The gap is rounded as ours is.
+        let gap_text = match sd.filter(|s| s.is_finite() && *s > 0.0) {
+            Some(s) => format!("{gap:+.*}", decimals_of(s)),
+            None => crate::plot::gap(gap, scale(a.value)),
+        };
+        let better = if gap_text
+            .trim_start_matches(['-', '+'])
+            .trim_matches(['0', '.'])
+            .is_empty()
+        {
             "level"
         } else if (gap > 0.0) == higher_is_better(a.metric) {
             "better"
@@ -107,8 +155,15 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
         let revisions: BTreeSet<String> = runs.iter().map(|f| f.summary.revision()).collect();
         table.row([
             anchor,
-            format!("{}{unit}", rounded(scale(mean), sd, 2)),
-            format!("{gap:+.2}{gap_unit} ({better})"),
+            format!("{}{unit}{se}", rounded(scale(mean), sd, 2)),
+            format!(
+                "{}{gap_unit} ({better})",
+                if better == "level" {
+                    gap_text.trim_start_matches(['-', '+'])
+                } else {
+                    &gap_text
+                }
+            ),
             runs.len().to_string(),
             revisions.into_iter().collect::<Vec<_>>().join(", "),
         ]);

@@ -116,6 +116,9 @@ pub fn write(
     if cells.len() > 1 {
         files.extend(c.cells_figure()?);
     }
+    for r in &study.real_data {
+        files.extend(c.real_data_chart(r)?);
+    }
     Ok(Ok(files))
 }
 
@@ -328,6 +331,52 @@ impl Charts<'_> {
             files.push(file);
         }
         Ok(files)
+    }
+
+    /// `real-data-<metric>.png`: each cell's samples' figure (every seed a dot) against the same
+    /// figure of real data from the same runs, with its uncertainty as the band.
+    fn real_data_chart(&self, r: &super::file::RealData) -> Result<Option<String>> {
+        let rows: Vec<plot::DotRow> = self
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| !runs_of(self.done, *c).is_empty())
+            .map(|(c, cell)| plot::DotRow {
+                label: self.label(cell),
+                values: runs_of(self.done, c)
+                    .iter()
+                    .filter_map(|f| f.summary.metric(&r.metric))
+                    .map(|v| shown(&r.metric, v))
+                    .collect(),
+                anchor: super::anchors::uncertain(self.done, c, &r.real).map(|(v, sd)| {
+                    (
+                        shown(&r.real, v),
+                        sd.map(|s| shown(&r.real, s)),
+                        "real data",
+                    )
+                }),
+            })
+            .collect();
+        if rows.iter().all(|row| row.values.is_empty()) {
+            return Ok(None);
+        }
+        let file = format!("real-data-{}.png", r.metric.trim_start_matches("test_"));
+        plot::dot_chart(
+            &self.folder.join(&file),
+            &self.title(
+                format!(
+                    "{} of the samples against real data",
+                    r.metric.replace('_', " ")
+                ),
+                format!("every seed a dot, mean +- std over {}", self.seeds()),
+            ),
+            &axis_label(&r.metric, &self.kind),
+            &self.axis_names(0).unwrap_or_default(),
+            &rows,
+            plot::Summary::MeanSd,
+            "",
+        )?;
+        Ok(Some(file))
     }
 
     /// Cell `c`'s row: every seed's figure, and its anchor.

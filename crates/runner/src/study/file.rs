@@ -49,6 +49,10 @@ pub struct StudyFile {
     /// A figure measured at earlier stops of the study's longest run, charted against epochs.
     #[serde(default)]
     pub stops: Option<Stops>,
+    /// Figures of generated samples set beside the same figure of the real data, both from the
+    /// run records: each becomes an anchor line and a dot chart of its own.
+    #[serde(default)]
+    pub real_data: Vec<RealData>,
     /// Free text for results.md: how the study was set up, what it found.
     #[serde(default)]
     pub notes: Option<String>,
@@ -68,6 +72,19 @@ fn default_rank_by() -> String {
 
 fn default_curves() -> Vec<String> {
     vec!["test_accuracy".into(), "train_loss".into()]
+}
+
+/// A figure of the samples and the summary key of the same figure of real data (see
+/// [`StudyFile::real_data`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealData {
+    /// The samples' figure (a summary key), e.g. `test_diversity`.
+    pub metric: String,
+    /// The real data's, e.g. `test_diversity_real`.
+    pub real: String,
+    /// Which real images, in words.
+    pub source: String,
 }
 
 /// The summaries of a run stopped at several epochs (see [`StudyFile::stops`]).
@@ -227,6 +244,14 @@ impl StudyFile {
                 ));
             }
         }
+        for r in &study.real_data {
+            if r.metric == r.real {
+                return bad(format!(
+                    "`real_data` compares `{}` with itself; `real` names the real data's figure",
+                    r.metric
+                ));
+            }
+        }
         for g in &study.curve_group {
             let folder_safe = !g.name.is_empty()
                 && g.name
@@ -274,6 +299,9 @@ mod tests {
         assert!(e.to_string().contains("names cell `0.5`"), "{e}");
         let e = study("[[curve_group]]\nname = \"a/b\"\ncells = [\"0.1\"]\n").unwrap_err();
         assert!(e.to_string().contains("it names a file"), "{e}");
+        let real = "[[real_data]]\nmetric = \"test_diversity\"\nreal = \"test_diversity\"\nsource = \"s\"\n";
+        let e = study(real).unwrap_err();
+        assert!(e.to_string().contains("with itself"), "{e}");
     }
 
     #[test]
