@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordu32;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -154,10 +155,19 @@ pub fn colours(series: &[Series]) -> Vec<RGBColor> {
         order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
         return series
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 let f = families.iter().position(|f| *f == s.family).unwrap_or(0);
                 let rank = order.iter().position(|&o| o == f).unwrap_or(0);
-                sequential(rank as f64 / (values.len() - 1) as f64)
+                let c = sequential(rank as f64 / (values.len() - 1) as f64);
+                // Several series of one value (its learning rates): darker shades of its colour.
+                let members: Vec<usize> = (0..series.len())
+                    .filter(|&j| series[j].family == s.family)
+                    .collect();
+                let k = members.iter().position(|&j| j == i).unwrap_or(0);
+                let t = 1.0 - 0.45 * k as f64 / members.len() as f64;
+                let dark = |v: u8| (f64::from(v) * t).round() as u8;
+                RGBColor(dark(c.0), dark(c.1), dark(c.2))
             })
             .collect();
     }
@@ -403,62 +413,77 @@ where
         .map_err(|e| plot_err(path, e))?;
     // The anchors first, so that a curve on an anchor stays visible.
     draw_references(&mut chart, references, (0, epochs + 1), path)?;
-    let at = |e: f64| e.round().max(0.0) as u32;
     for (s, &c) in series.iter().zip(colours) {
-        if let Some(band) = &s.band {
-            let upper = s.points.iter().zip(band).map(|(p, b)| (at(p.0), b.1));
-            let lower = s.points.iter().zip(band).rev().map(|(p, b)| (at(p.0), b.0));
-            let outline: Vec<(u32, f64)> = upper.chain(lower).collect();
-            if s.points.len() > 1 {
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        outline,
-                        c.mix(if s.faded { 0.06 } else { 0.18 }).filled(),
-                    )))
-                    .map_err(|e| plot_err(path, e))?;
-            } else {
-                // A one-epoch band: a vertical bar.
-                chart
-                    .draw_series(s.points.iter().zip(band).map(|(p, b)| {
-                        PathElement::new(vec![(at(p.0), b.0), (at(p.0), b.1)], c.stroke_width(2))
-                    }))
-                    .map_err(|e| plot_err(path, e))?;
-            }
-        }
-        if s.points.len() == 1 && epochs > 1 {
-            // A one-pass fit (PCA) among trained curves: its figure as a line across the epochs.
-            let y = s.points[0].1;
+        draw_curve(&mut chart, s, c, epochs, path)?;
+    }
+    Ok(())
+}
+
+/// One series of a curves chart: its band, its line (dashed across the epochs for a one-pass
+/// fit), and dots where it has three points or fewer. A faded series is drawn thin and light.
+fn draw_curve<Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<BitMapBackend, Cartesian2d<RangedCoordu32, Y>>,
+    s: &Series,
+    c: RGBColor,
+    epochs: u32,
+    path: &Path,
+) -> Result<()> {
+    let at = |e: f64| e.round().max(0.0) as u32;
+    if let Some(band) = &s.band {
+        let upper = s.points.iter().zip(band).map(|(p, b)| (at(p.0), b.1));
+        let lower = s.points.iter().zip(band).rev().map(|(p, b)| (at(p.0), b.0));
+        let outline: Vec<(u32, f64)> = upper.chain(lower).collect();
+        if s.points.len() > 1 {
             chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(1, y), (epochs, y)],
-                    4,
-                    4,
-                    c.stroke_width(2),
-                ))
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    c.mix(if s.faded { 0.06 } else { 0.18 }).filled(),
+                )))
                 .map_err(|e| plot_err(path, e))?;
-        }
-        let (colour, width) = if s.faded {
-            (c.mix(0.3), 1)
         } else {
-            (c.to_rgba(), 2)
-        };
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().map(|p| (at(p.0), p.1)),
-                colour.stroke_width(width),
-            ))
-            .map_err(|e| plot_err(path, e))?;
-        if s.points.len() <= 3 {
+            // A one-epoch band: a vertical bar.
             chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|p| Circle::new((at(p.0), p.1), 5, c.filled())),
-                )
+                .draw_series(s.points.iter().zip(band).map(|(p, b)| {
+                    PathElement::new(vec![(at(p.0), b.0), (at(p.0), b.1)], c.stroke_width(2))
+                }))
                 .map_err(|e| plot_err(path, e))?;
         }
     }
+    if s.points.len() == 1 && epochs > 1 {
+        // A one-pass fit (PCA) among trained curves: its figure as a line across the epochs.
+        let y = s.points[0].1;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(1, y), (epochs, y)],
+                4,
+                4,
+                c.stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    let (colour, width) = if s.faded { (faded(c), 1) } else { (c, 2) };
+    chart
+        .draw_series(LineSeries::new(
+            s.points.iter().map(|p| (at(p.0), p.1)),
+            colour.stroke_width(width),
+        ))
+        .map_err(|e| plot_err(path, e))?;
+    if s.points.len() <= 3 {
+        chart
+            .draw_series(
+                s.points
+                    .iter()
+                    .map(|p| Circle::new((at(p.0), p.1), 5, c.filled())),
+            )
+            .map_err(|e| plot_err(path, e))?;
+    }
     Ok(())
+}
+
+/// A faded series' colour: 30 % of it over white, so its line and legend entry agree.
+fn faded(c: RGBColor) -> RGBColor {
+    let over_white = |v: u8| (255.0 - 0.3 * (255.0 - f64::from(v))).round() as u8;
+    RGBColor(over_white(c.0), over_white(c.1), over_white(c.2))
 }
 
 /// A chart of learning curves into `path` (PNG): one line (and band) per series, the legend
@@ -478,7 +503,7 @@ pub fn line_chart(
     let mut entries: Vec<(String, RGBColor, bool)> = series
         .iter()
         .zip(&colours)
-        .map(|(s, &c)| (s.label.clone(), c, false))
+        .map(|(s, &c)| (s.label.clone(), if s.faded { faded(c) } else { c }, false))
         .collect();
     for r in references {
         entries.push((r.label.clone(), BLACK, true));
@@ -1001,6 +1026,19 @@ mod tests {
         let b = chart(&["adam", "rmsprop", "sgd"]);
         assert_eq!(a[1], b[0], "adam");
         assert_eq!(a[0], b[2], "sgd");
+        // Two series of one number are told apart.
+        let same = colours(&[
+            Series {
+                family: "20".into(),
+                ..Series::plain("20@0.1", vec![])
+            },
+            Series {
+                family: "20".into(),
+                ..Series::plain("20@0.01", vec![])
+            },
+            Series::plain("2", vec![]),
+        ]);
+        assert_ne!(same[0], same[1]);
         let latent = chart(&["20", "2", "200"]);
         let lightness = |c: &RGBColor| u32::from(c.0) + u32::from(c.1) + u32::from(c.2);
         assert!(lightness(&latent[1]) > lightness(&latent[0]));
