@@ -2,29 +2,25 @@
 //! per file, each citing its paper and giving its tensor shapes.
 //!
 //! Library code only: no backend is enabled here; the runner picks one with a cargo feature. Its
-//! `flex` feature also turns on this crate's `flex` feature: the burn-flex kernels of [`dense`],
-//! [`tanh`], [`cross_entropy`], [`avg_pool`] and [`bernoulli_cross_entropy`] (their tests of the kernels
-//! run with it, e.g. in `cargo test --workspace`).
+//! `flex` feature also turns on this crate's `flex` feature: the burn-flex kernels in
+//! [`kernels`] (their tests run with it, e.g. in `cargo test --workspace`).
 //! The names of activations and initialisations come from `nnlab-config`, the one list of them.
 
 pub mod activation;
 pub mod autoencoder;
-pub mod avg_pool;
-pub mod bernoulli_cross_entropy;
 pub mod cppn;
-pub mod cross_entropy;
 pub mod dcgan;
-pub mod dense;
-pub mod fast_math;
-#[cfg(feature = "flex")]
-pub mod flex;
 pub mod gan;
 pub mod init;
+pub mod kernels;
 pub mod lenet;
 pub mod mlp;
 pub mod pca;
-pub mod tanh;
 pub mod vae;
+
+#[cfg(feature = "flex")]
+pub use kernels::flex;
+pub use kernels::{avg_pool, bernoulli_cross_entropy, cross_entropy, dense, fast_math, tanh};
 
 pub use activation::Activation;
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
