@@ -159,7 +159,7 @@ fn momentum_same_weights() {
 
 /// Adam by hand (nnlab-principles) and our fused Adam (the autodiff engine), with epsilon where
 /// PyTorch and burn put it and where Keras puts it. The fused Adam is itself checked against
-/// burn's `Adam` (crates/runner/src/optim/adam.rs), and the hand-written formula against burn's
+/// burn's `Adam` (crates/train/src/optim/adam.rs), and the hand-written formula against burn's
 /// `Adam` step by step in crates/principles/tests/gradient_checks.rs.
 #[test]
 fn adam_same_weights() {

@@ -181,23 +181,9 @@ fn shape() -> Result<(usize, usize), String> {
     Ok((batch, hidden))
 }
 
-fn main() {
-    let (batch, hidden) = shape().unwrap_or_else(|e| {
-        eprintln!("nnlab-floor: {e}");
-        std::process::exit(2)
-    });
-    // 60,000 images a step of `batch` at a time; the last step takes what is left, counted here
-    // as a full one (a slight overestimate of the floor when `batch` does not divide 60,000).
-    let steps = IMAGES.div_ceil(batch) as f64;
-    let params = INPUTS * hidden + hidden + hidden * CLASSES + CLASSES;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if (batch, hidden) == (32, 32) {
-        println!("nnlab-floor: the article job's step on this CPU ({threads} threads available)\n");
-    } else {
-        println!(
-            "nnlab-floor: the article model's step with batch {batch} and {hidden} hidden units on this CPU ({threads} threads available)\n"
-        );
-    }
+/// Times each matrix product of a step (and a 1024-cube product for scale) on one thread and
+/// on all, printing a table row per product; returns the step's total on each.
+fn time_products(batch: usize, hidden: usize) -> [f64; 2] {
     let big = Product {
         what: "1024 x 1024 x 1024",
         m: 1024,
@@ -243,6 +229,11 @@ fn main() {
             flop / best / 1e9
         );
     }
+    step_total
+}
+
+/// Times Adam's update over `params` parameters, printing its rate; returns seconds per step.
+fn time_adam(params: usize) -> f64 {
     let (mut w, g) = (values(params, 7), values(params, 11));
     let (mut m, mut v) = (vec![0.0f32; params], vec![0.0f32; params]);
     let adam_s = time((5.1e7 / params as f64).clamp(3.0, 2000.0) as usize, || {
@@ -255,6 +246,28 @@ fn main() {
         bytes / adam_s / 1e9,
         bytes / 1e3
     );
+    adam_s
+}
+
+fn main() {
+    let (batch, hidden) = shape().unwrap_or_else(|e| {
+        eprintln!("nnlab-floor: {e}");
+        std::process::exit(2)
+    });
+    // 60,000 images a step of `batch` at a time; the last step takes what is left, counted here
+    // as a full one (a slight overestimate of the floor when `batch` does not divide 60,000).
+    let steps = IMAGES.div_ceil(batch) as f64;
+    let params = INPUTS * hidden + hidden + hidden * CLASSES + CLASSES;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if (batch, hidden) == (32, 32) {
+        println!("nnlab-floor: the article job's step on this CPU ({threads} threads available)\n");
+    } else {
+        println!(
+            "nnlab-floor: the article model's step with batch {batch} and {hidden} hidden units on this CPU ({threads} threads available)\n"
+        );
+    }
+    let step_total = time_products(batch, hidden);
+    let adam_s = time_adam(params);
     let gemm_step = step_total[0].min(step_total[1]);
     println!(
         "\nper step: matrix products {:.1} us (best of 1 thread {:.1} and all {:.1}), Adam {:.1} us",

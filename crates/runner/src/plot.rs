@@ -9,7 +9,6 @@
 //! Without one, [`font_available`] is false and callers skip the charts (and say so).
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -18,32 +17,7 @@ use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 
-const FONT_PATHS: [&str; 4] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/Library/Fonts/Arial Unicode.ttf",
-];
-
-/// Registers a font for plotters once; false when none was found.
-pub fn font_available() -> bool {
-    static FONT: OnceLock<bool> = OnceLock::new();
-    *FONT.get_or_init(|| {
-        let candidates = std::env::var("NNLAB_FONT")
-            .ok()
-            .into_iter()
-            .chain(FONT_PATHS.iter().map(|s| s.to_string()));
-        for path in candidates {
-            if let Ok(bytes) = std::fs::read(&path) {
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
-                    return true;
-                }
-            }
-        }
-        false
-    })
-}
+pub use nnlab_train::pictures::font_available;
 
 /// One curve of a chart: per epoch, the mean and (optionally) the band around it.
 #[derive(Debug, Clone)]
@@ -897,6 +871,18 @@ pub fn gap(gap: f64, anchor: f64) -> String {
     format!("{gap:+.decimals$}")
 }
 
+/// The x range of a dot plot: every value, and every anchor with its band.
+fn dot_range(rows: &[DotRow]) -> (f64, f64) {
+    range(rows.iter().flat_map(|r| {
+        let band = r.anchor.map_or(0.0, |a| a.1.unwrap_or(0.0));
+        r.values.iter().copied().chain(
+            r.anchor
+                .into_iter()
+                .flat_map(move |a| [a.0 - band, a.0 + band]),
+        )
+    }))
+}
+
 /// A dot plot into `path` (PNG): a row per cell with its values summarised (see [`Summary`]),
 /// the anchor as a dashed tick with its band, and the gap to it written at the right (in
 /// `gap_unit`). The axis is zoomed to the data and the anchors, so differences of tenths of a
@@ -916,14 +902,7 @@ pub fn dot_chart(
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     // The gaps are written in a column of their own at the right.
     let (plot_area, gap_area) = root.split_horizontally(940);
-    let (lo, hi) = range(rows.iter().flat_map(|r| {
-        let band = r.anchor.map_or(0.0, |a| a.1.unwrap_or(0.0));
-        r.values.iter().copied().chain(
-            r.anchor
-                .into_iter()
-                .flat_map(move |a| [a.0 - band, a.0 + band]),
-        )
-    }));
+    let (lo, hi) = dot_range(rows);
     let longest = rows.iter().map(|r| r.label.len()).max().unwrap_or(4) as u32;
     let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 22))

@@ -1,14 +1,10 @@
-//! The model families nnlab trains, each a [`Task`] of the shared engine, and the entry points
-//! that turn a config into a run: [`train`], [`resume`] and [`eval_run`].
+//! The entry points that turn a config into a run on the backend this binary was built with:
+//! [`train`], [`resume`], [`eval_run`] and [`generate`]. The model families themselves, each a
+//! [`Task`] of the engine, are in `nnlab-train` ([`nnlab_train::tasks`]).
 
-pub mod autoencoder;
-pub mod batch;
-pub mod classification_loss;
-pub mod classifier;
-pub mod codes;
-pub mod gan;
-pub mod pca;
-pub mod vae;
+pub use nnlab_train::tasks::{
+    autoencoder, batch, classification_loss, classifier, codes, gan, pca, vae,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -322,7 +318,14 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
         quiet: opts.quiet,
         data_seconds,
     };
-    engine::fit(task.as_mut(), fit, None)
+    with_curves(engine::fit(task.as_mut(), fit, None)?, config)
+}
+
+/// A finished run's outcome, after drawing its learning curves (see [`crate::curves`]).
+fn with_curves(outcome: Outcome, config: &RunConfig) -> Result<Outcome> {
+    let table = engine::metrics::MetricsTable::read(&outcome.run_dir.join("metrics.csv"))?;
+    crate::curves::draw(&outcome.run_dir, &table, config.model.kind())?;
+    Ok(outcome)
 }
 
 /// Continues the run in `path` from its newest checkpoint.
@@ -370,7 +373,7 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
         quiet: opts.quiet,
         data_seconds,
     };
-    engine::fit(task.as_mut(), fit, start)
+    with_curves(engine::fit(task.as_mut(), fit, start)?, &config)
 }
 
 /// What `nnlab eval` found.

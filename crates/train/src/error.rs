@@ -1,9 +1,9 @@
-//! Errors of the runner. Each one renders as a single line that names the file, key or value
+//! Errors of training and of the commands built on it. Each one renders as a single line that names the file, key or value
 //! at fault; `main` prints it and exits non-zero.
 
 use std::path::PathBuf;
 
-/// Result alias of the runner.
+/// Result alias of nnlab's libraries.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// What can go wrong in a run.
@@ -73,7 +73,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An I/O failure on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
             source,

@@ -3,11 +3,47 @@
 //! Files are written atomically, like everything in a run folder.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use image::{Delay, Frame, Rgb, RgbImage, RgbaImage};
 
 use crate::error::{Error, Result};
 use crate::run_dir::write_atomic;
+
+/// Where a font for text on pictures and charts is looked for, after `$NNLAB_FONT`.
+const FONT_PATHS: [&str; 4] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/Library/Fonts/Arial Unicode.ttf",
+];
+
+/// Registers a font for plotters (captions here, the runner's charts) once; false when none
+/// was found, and pictures then go without their texts.
+pub fn font_available() -> bool {
+    static FONT: OnceLock<bool> = OnceLock::new();
+    *FONT.get_or_init(|| {
+        let candidates = std::env::var("NNLAB_FONT")
+            .ok()
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(|s| s.to_string()));
+        for path in candidates {
+            if let Ok(bytes) = std::fs::read(&path) {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font(
+                    "sans-serif",
+                    plotters::style::FontStyle::Normal,
+                    bytes,
+                )
+                .is_ok()
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+}
 
 /// A batch of images with values in `[0, 1]`: `[n, channels, height, width]`, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +157,7 @@ pub fn diverging(weights: &[Vec<f32>], side: usize) -> Images {
 
 /// `img` placed at (`left`, `top`) on a white canvas of `width` x `height`, with `texts` drawn in
 /// black (`(text, x, y, size)`, in pixels) in the chart font. Without a font (see
-/// [`crate::plot::font_available`]) the texts are left out.
+/// [`font_available`]) the texts are left out.
 fn on_canvas(
     img: &RgbImage,
     width: u32,
@@ -131,7 +167,7 @@ fn on_canvas(
 ) -> RgbImage {
     let mut canvas = RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
     image::imageops::replace(&mut canvas, img, i64::from(left), i64::from(top));
-    if !crate::plot::font_available() {
+    if !font_available() {
         return canvas;
     }
     let (w, h) = canvas.dimensions();

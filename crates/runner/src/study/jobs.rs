@@ -14,13 +14,7 @@ use crate::engine::metrics::{MetricsTable, Summary};
 use crate::error::{Error, Result};
 use crate::say;
 
-/// Environment variable telling a study's child runs which study they belong to (so that an
-/// interrupted one says to rerun the study).
-pub const STUDY_ENV: &str = "NNLAB_STUDY";
-
-/// Environment variable telling a study's child runs how many runs share the machine with them
-/// (recorded in their summaries: their seconds per epoch depend on it).
-pub const JOBS_ENV: &str = "NNLAB_STUDY_JOBS";
+pub use nnlab_train::engine::{JOBS_ENV, STUDY_ENV};
 
 /// What a finished run left.
 #[derive(Debug, Clone)]

@@ -212,7 +212,7 @@ pub fn run(dir: &Path, opts: &StudyOptions) -> Result<Outcome> {
     // The runs' own learning curves, redrawn from their records where a run keeps them (a study's
     // record holds some runs' pictures, not all), so they follow today's chart style.
     for f in done.iter().filter(|f| keeps_curves(&f.dir)) {
-        crate::engine::fit::draw_curves(&f.dir, &f.table, f.config.model.kind())?;
+        crate::curves::draw(&f.dir, &f.table, f.config.model.kind())?;
     }
     let how = report::Invocation {
         set: opts.set.clone(),

@@ -137,6 +137,30 @@ pub fn array_ranges(indices: &[usize]) -> String {
     parts.join(",")
 }
 
+/// Writes `folder/runs.sbatch` and submits it as a job array of the `unfinished` runs'
+/// indices; returns the array's job id.
+fn submit_array(
+    dir: &Path,
+    opts: &StudyOptions,
+    name: &str,
+    folder: &Path,
+    logs: &Path,
+    unfinished: &[usize],
+    others: &[String],
+) -> Result<String> {
+    let path = folder.join("runs.sbatch");
+    let text = script(
+        name,
+        &logs.join("run-%A_%a.out"),
+        "one task per run of the study (its index in the study's order)",
+        &study_command(dir, opts, "--task \"$SLURM_ARRAY_TASK_ID\"")?,
+    )?;
+    crate::run_dir::write_atomic(&path, text.as_bytes())?;
+    let mut args = vec![format!("--array={}", array_ranges(unfinished))];
+    args.extend(others.iter().cloned());
+    sbatch(&args, &path)
+}
+
 /// Writes the two scripts and submits them; see the module's text.
 pub fn submit(
     dir: &Path,
@@ -179,22 +203,12 @@ pub fn submit(
         say!("every run of the study is finished; submitting only the table");
         None
     } else {
-        let path = folder.join("runs.sbatch");
-        let text = script(
-            &name,
-            &logs.join("run-%A_%a.out"),
-            "one task per run of the study (its index in the study's order)",
-            &study_command(dir, opts, "--task \"$SLURM_ARRAY_TASK_ID\"")?,
-        )?;
-        crate::run_dir::write_atomic(&path, text.as_bytes())?;
-        let mut args = vec![format!("--array={}", array_ranges(&unfinished))];
-        args.extend(others.iter().cloned());
-        let id = sbatch(&args, &path)?;
+        let id = submit_array(dir, opts, &name, &folder, &logs, &unfinished, &others)?;
         say!(
             "submitted job array {id}: {} of {} runs ({}), logs in {}",
             unfinished.len(),
             specs.len(),
-            path.display(),
+            folder.join("runs.sbatch").display(),
             logs.display()
         );
         Some(id)

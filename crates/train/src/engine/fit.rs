@@ -379,7 +379,7 @@ fn save_interrupted(
         Ok(name) => name,
         Err(e) => return e,
     };
-    let hint = match std::env::var(crate::study::jobs::STUDY_ENV) {
+    let hint = match std::env::var(super::STUDY_ENV) {
         Ok(study) => format!("Continue the study with: nnlab study {study}"),
         Err(_) => format!("Resume with: nnlab train --resume {}", run.display()),
     };
@@ -475,7 +475,6 @@ fn summarise(
     let final_row = final_row
         .ok_or_else(|| Error::RunDir(format!("{} has no finished epoch", run.display())))?;
     let finish = task.finish(o.data, o.split, run)?;
-    draw_curves(run, table, config.model.kind())?;
     let mut figures = table.named(final_row);
     figures.extend(finish.metrics);
     Ok(Summary {
@@ -498,60 +497,11 @@ fn summarise(
         nnlab_version: env!("CARGO_PKG_VERSION").to_string(),
         startup_seconds: startup,
         data_seconds: o.data_seconds,
-        concurrent_runs: std::env::var(crate::study::jobs::JOBS_ENV)
+        concurrent_runs: std::env::var(super::JOBS_ENV)
             .ok()
             .and_then(|j| j.parse().ok()),
         metrics: figures,
     })
-}
-
-/// `pictures/curves-<m>.png` of a run: for each figure `m` of its metrics table (`train_<m>`,
-/// `valid_<m>`, `test_<m>`), its training, validation and test values per epoch on one chart
-/// (never two kinds of figures on one axis). Studies call it again on their finished runs, so
-/// the committed pictures follow the chart style.
-pub fn draw_curves(run: &std::path::Path, table: &MetricsTable, kind: &str) -> Result<()> {
-    if !crate::plot::font_available() || table.rows.is_empty() {
-        return Ok(());
-    }
-    let mut names: Vec<&str> = Vec::new();
-    for split in ["train_", "test_"] {
-        for m in table.columns.iter().filter_map(|c| c.strip_prefix(split)) {
-            if !names.contains(&m) {
-                names.push(m);
-            }
-        }
-    }
-    for m in names {
-        let series: Vec<crate::plot::Series> = ["train", "valid", "test"]
-            .iter()
-            .filter_map(|split| {
-                let col = format!("{split}_{m}");
-                let points: Vec<(f64, f64)> = table
-                    .rows
-                    .iter()
-                    .filter_map(|r| table.get(r, &col).map(|v| (r.epoch as f64, v)))
-                    .map(|(e, v)| (e, crate::study::report::shown(&col, v)))
-                    .collect();
-                (!points.is_empty()).then(|| crate::plot::Series::plain(*split, points))
-            })
-            .collect();
-        if series.is_empty() {
-            continue;
-        }
-        let path = run.join("pictures").join(format!("curves-{m}.png"));
-        let label = crate::study::charts::axis_label(m, kind);
-        std::fs::create_dir_all(run.join("pictures")).map_err(|e| Error::io(run, e))?;
-        crate::plot::line_chart(
-            &path,
-            &format!("{} per epoch", label.split(" (").next().unwrap_or(m)),
-            "epoch",
-            &label,
-            None,
-            &series,
-            &[],
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@
 //! three, and [`StepContext::rng`] gives a host generator keyed the same way. A resumed run
 //! therefore draws the very numbers an uninterrupted one would, with no generator state to save.
 //!
-//! Module layout: [`fit`] (the loop), [`checkpoint`] (named records, `latest`), [`metrics`]
+//! Module layout: [`fit`] (the loop), [`data_parallel`] (the multi-device strategy),
+//! [`checkpoint`] (named records, `latest`), [`metrics`]
 //! (`metrics.csv`, `summary.json`), [`progress`] (the bar and the epoch lines),
 //! [`interrupt`] (Ctrl-C), [`provenance`] (build revision, peak memory).
 
 pub mod checkpoint;
+pub mod data_parallel;
 pub mod fit;
 pub mod interrupt;
 pub mod metrics;
@@ -35,6 +37,14 @@ pub use fit::{FitOptions, Outcome, fit};
 
 use crate::error::Result;
 use crate::pictures::Images;
+
+/// Environment variable telling a study's child runs which study they belong to (so that an
+/// interrupted one says to rerun the study).
+pub const STUDY_ENV: &str = "NNLAB_STUDY";
+
+/// Environment variable telling a study's child runs how many runs share the machine with them
+/// (recorded in their summaries: their seconds per epoch depend on it).
+pub const JOBS_ENV: &str = "NNLAB_STUDY_JOBS";
 
 /// What a task adds once training has finished: files it drew, and figures that are too costly
 /// to compute every epoch (they go into `summary.json` beside the last epoch's).

@@ -19,6 +19,7 @@ use nnlab_principles::gradient_descent::{AdamHyper, AdamMoments, Rule};
 use nnlab_principles::mlp::loss_and_gradients;
 
 use super::classification_loss::{self, one_hot};
+use crate::engine::data_parallel::{DataParallel, Replica, ShardOutput};
 use crate::engine::{
     CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Sum, Task,
 };
@@ -36,6 +37,45 @@ pub enum Net {
 }
 
 impl Net {
+    /// The network `config.model` describes, for `data`'s inputs and classes, on `device`.
+    fn new(config: &RunConfig, data: &ImageDataset, device: &Device) -> Result<Self> {
+        Ok(match &config.model {
+            ModelConfig::Mlp(spec) => {
+                let m = MlpConfig::from_spec(spec, data.features(), data.classes).init(device);
+                nnlab_models::init::materialize(&m);
+                Net::Mlp(m)
+            }
+            ModelConfig::Cnn(spec) => {
+                if data.rows != data.cols {
+                    return Err(Error::Config(format!(
+                        "model.kind = \"cnn\" takes square images; `{}` has {}x{}",
+                        data.name, data.rows, data.cols
+                    )));
+                }
+                let c = CnnConfig::from_spec(spec, 1, data.rows, data.classes);
+                if let Err(i) = c.feature_side() {
+                    return Err(Error::Config(format!(
+                        "config: key `model.channels`: convolution {} gets feature maps smaller than its {}x{} kernel from {}x{} images; use fewer convolutions, a smaller model.kernel or more model.padding",
+                        i + 1,
+                        spec.kernel,
+                        spec.kernel,
+                        data.rows,
+                        data.cols
+                    )));
+                }
+                let m = c.init(device);
+                nnlab_models::init::materialize(&m);
+                Net::Cnn(Box::new(m))
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "model.kind = \"{}\" is not a classifier",
+                    other.kind()
+                )));
+            }
+        })
+    }
+
     /// Logits `[batch, classes]` of flat images `[batch, pixels]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         match self {
@@ -57,14 +97,6 @@ impl Net {
         match self {
             Self::Mlp(m) => m.features(x),
             Self::Cnn(c) => c.features(x),
-        }
-    }
-
-    /// The network on `device` (the same parameters).
-    pub fn fork(self, device: &Device) -> Self {
-        match self {
-            Self::Mlp(m) => Self::Mlp(m.fork(device)),
-            Self::Cnn(c) => Self::Cnn(Box::new(c.fork(device))),
         }
     }
 
@@ -106,7 +138,23 @@ impl Net {
         }
     }
 
-    /// The sum, parameter by parameter, of `parts` (gradients of this network's parameters).
+    /// Trainable parameters.
+    pub fn num_params(&self) -> usize {
+        match self {
+            Self::Mlp(m) => m.num_params(),
+            Self::Cnn(c) => c.num_params(),
+        }
+    }
+}
+
+impl Replica for Net {
+    fn fork(self, device: &Device) -> Self {
+        match self {
+            Self::Mlp(m) => Self::Mlp(m.fork(device)),
+            Self::Cnn(c) => Self::Cnn(Box::new(c.fork(device))),
+        }
+    }
+
     fn sum_grads(&self, parts: Vec<GradientsParams>) -> GradientsParams {
         fn sum<M: Module>(m: &M, parts: Vec<GradientsParams>) -> GradientsParams {
             let mut acc = GradientsAccumulator::<M>::new();
@@ -118,14 +166,6 @@ impl Net {
         match self {
             Self::Mlp(m) => sum(m, parts),
             Self::Cnn(c) => sum(&**c, parts),
-        }
-    }
-
-    /// Trainable parameters.
-    pub fn num_params(&self) -> usize {
-        match self {
-            Self::Mlp(m) => m.num_params(),
-            Self::Cnn(c) => c.num_params(),
         }
     }
 }
@@ -160,26 +200,35 @@ pub struct Classifier {
     train_device: Device,
     classes: usize,
     eval_batch_size: usize,
-    /// The autodiff devices of data-parallel training (`train.devices`): none for one device.
-    workers: Vec<Device>,
+    /// Data-parallel training over `train.devices`: none for one device.
+    parallel: Option<DataParallel>,
     /// The backend computes in host memory (a CPU): each step's loss is read and its correct
     /// predictions are counted there, and Adam runs as `HostAdam`.
     host: bool,
 }
 
-/// `n` examples in `k` contiguous shards of sizes differing by at most one (the first ones
-/// larger): the ranges of a batch the `k` workers take.
-fn shards(n: usize, k: usize) -> Vec<std::ops::Range<usize>> {
-    let (base, extra) = (n / k, n % k);
-    let mut start = 0;
-    (0..k)
-        .map(|j| {
-            let len = base + usize::from(j < extra);
-            let r = start..start + len;
-            start += len;
-            r
-        })
-        .collect()
+/// The manual engine's update rule for `t` (nnlab-principles' hand-written Adam, momentum or
+/// plain gradient descent).
+fn manual_rule(t: &nnlab_config::TrainConfig) -> Rule {
+    match t.optimizer {
+        OptimizerName::Adam => {
+            let a = t.adam.clone().unwrap_or_default();
+            Rule::Adam {
+                hyper: AdamHyper {
+                    beta1: a.beta1,
+                    beta2: a.beta2,
+                    epsilon: a.epsilon,
+                    placement: a.epsilon_placement,
+                },
+                moments: Vec::new(),
+            }
+        }
+        _ if t.momentum() > 0.0 => Rule::Momentum {
+            mu: t.momentum(),
+            velocity: Vec::new(),
+        },
+        _ => Rule::GradientDescent,
+    }
 }
 
 impl Classifier {
@@ -200,62 +249,9 @@ impl Classifier {
         } else {
             device.clone().autodiff()
         };
-        let model = match &config.model {
-            ModelConfig::Mlp(spec) => {
-                let m =
-                    MlpConfig::from_spec(spec, data.features(), data.classes).init(&train_device);
-                nnlab_models::init::materialize(&m);
-                Net::Mlp(m)
-            }
-            ModelConfig::Cnn(spec) => {
-                if data.rows != data.cols {
-                    return Err(Error::Config(format!(
-                        "model.kind = \"cnn\" takes square images; `{}` has {}x{}",
-                        data.name, data.rows, data.cols
-                    )));
-                }
-                let c = CnnConfig::from_spec(spec, 1, data.rows, data.classes);
-                if let Err(i) = c.feature_side() {
-                    return Err(Error::Config(format!(
-                        "config: key `model.channels`: convolution {} gets feature maps smaller than its {}x{} kernel from {}x{} images; use fewer convolutions, a smaller model.kernel or more model.padding",
-                        i + 1,
-                        spec.kernel,
-                        spec.kernel,
-                        data.rows,
-                        data.cols
-                    )));
-                }
-                let m = c.init(&train_device);
-                nnlab_models::init::materialize(&m);
-                Net::Cnn(Box::new(m))
-            }
-            other => {
-                return Err(Error::Config(format!(
-                    "model.kind = \"{}\" is not a classifier",
-                    other.kind()
-                )));
-            }
-        };
+        let model = Net::new(config, data, &train_device)?;
         let engine = if manual {
-            Engine::Manual(match t.optimizer {
-                OptimizerName::Adam => {
-                    let a = t.adam.clone().unwrap_or_default();
-                    Rule::Adam {
-                        hyper: AdamHyper {
-                            beta1: a.beta1,
-                            beta2: a.beta2,
-                            epsilon: a.epsilon,
-                            placement: a.epsilon_placement,
-                        },
-                        moments: Vec::new(),
-                    }
-                }
-                _ if t.momentum() > 0.0 => Rule::Momentum {
-                    mu: t.momentum(),
-                    velocity: Vec::new(),
-                },
-                _ => Rule::GradientDescent,
-            })
+            Engine::Manual(manual_rule(t))
         } else {
             Engine::Autodiff(crate::optim::build(t, host_optimizer))
         };
@@ -267,7 +263,7 @@ impl Classifier {
             train_device,
             classes: data.classes,
             eval_batch_size: t.eval_batch_size,
-            workers: Vec::new(),
+            parallel: None,
             host: host_optimizer,
         })
     }
@@ -275,71 +271,35 @@ impl Classifier {
     /// The classifier training data-parallel on `devices` (two or more; fewer leaves it on its
     /// own device): the model and optimizer stay on its device, the main one.
     pub fn with_workers(mut self, devices: &[Device]) -> Self {
-        if devices.len() > 1 {
-            self.workers = devices.iter().map(|d| d.clone().autodiff()).collect();
-        }
+        self.parallel = DataParallel::new(devices);
         self
     }
 
-    /// One data-parallel step's gradients (burn-train's multi-device strategy, the optimizer
-    /// on the main device): `batch` split into one shard per worker, each worker's forward and
-    /// backward pass on its own device and thread, the gradients moved to the main device and
-    /// summed there. Each shard's mean loss is weighted by its share of the batch, so the sum is
-    /// the gradient of the whole batch's mean loss. Returns the gradients, the batch's loss sum
-    /// and its correct predictions (`[1]` each, on the main device).
+    /// One data-parallel step's gradients (see [`DataParallel`]): each shard's mean loss
+    /// weighted by its share of the batch, so the sum is the gradient of the whole batch's mean
+    /// loss. Returns the gradients, the batch's loss sum and its correct predictions (`[1]`
+    /// each, on the main device).
     fn parallel_grads(
         &self,
+        parallel: &DataParallel,
         model: &Net,
         data: &ImageDataset,
         batch: &[u32],
-    ) -> (GradientsParams, Tensor<1>, Tensor<1>) {
-        let n = batch.len();
+    ) -> (GradientsParams, Vec<Tensor<1>>) {
         let features = data.features();
         let main = &self.train_device;
-        let outputs: Vec<(GradientsParams, Tensor<1>, Tensor<1>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = shards(n, self.workers.len())
-                .into_iter()
-                .zip(&self.workers)
-                // An epoch's last batch may be smaller than the device count.
-                .filter(|(range, _)| !range.is_empty())
-                .map(|(range, worker)| {
-                    let shard = &batch[range];
-                    let model = model.clone();
-                    scope.spawn(move || {
-                        let (x, y, labels) = batch_tensors(data.batch(shard), features, worker);
-                        let share = shard.len() as f32 / n as f32;
-                        let model = model.fork(worker);
-                        let logits = model.forward(x);
-                        let loss = classification_loss::loss(
-                            self.loss,
-                            logits.clone(),
-                            y.clone(),
-                            &labels,
-                        );
-                        let grads = (loss.clone() * share).backward();
-                        let grads = model.grads_on(grads, main);
-                        let loss_sum = (loss.detach() * shard.len() as f32).to_device(main);
-                        let correct = correct_count(logits.detach(), y).float().to_device(main);
-                        (grads, loss_sum, correct)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a training worker panicked"))
-                .collect()
-        });
-        let (mut grads, mut loss, mut correct) = (Vec::new(), Vec::new(), Vec::new());
-        for (g, l, c) in outputs {
-            grads.push(g);
-            loss.push(l);
-            correct.push(c);
-        }
-        (
-            model.sum_grads(grads),
-            Tensor::cat(loss, 0).sum(),
-            Tensor::cat(correct, 0).sum(),
-        )
+        parallel.step(model, batch, |model, shard, share, worker| {
+            let (x, y, labels) = batch_tensors(data.batch(shard), features, worker);
+            let logits = model.forward(x);
+            let loss = classification_loss::loss(self.loss, logits.clone(), y.clone(), &labels);
+            let grads = model.grads_on((loss.clone() * share).backward(), main);
+            let loss_sum = (loss.detach() * shard.len() as f32).to_device(main);
+            let correct = correct_count(logits.detach(), y).float().to_device(main);
+            ShardOutput {
+                grads,
+                sums: vec![loss_sum, correct],
+            }
+        })
     }
 
     /// The model (for inspection, e.g. drawing its first-layer weights).
@@ -447,19 +407,19 @@ impl Task for Classifier {
     }
 
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
-        if !self.workers.is_empty() {
+        if let Some(parallel) = &self.parallel {
             let model = self
                 .model
                 .take()
                 .expect("the model is back after every step");
-            let (grads, loss_sum, correct) = self.parallel_grads(&model, data, batch);
+            let (grads, sums) = self.parallel_grads(parallel, &model, data, batch);
             let Engine::Autodiff(optim) = &mut self.engine else {
                 unreachable!("the config refuses train.devices with engine = \"manual\"")
             };
             self.model = Some(model.optimizer_step(optim, ctx.lr, grads));
             return StepOutput {
                 examples: batch.len(),
-                sums: vec![loss_sum.into(), correct.into()],
+                sums: sums.into_iter().map(Sum::from).collect(),
             };
         }
         let (x, y, labels) = batch_tensors(data.batch(batch), data.features(), &self.train_device);
@@ -646,7 +606,7 @@ impl Task for Classifier {
 
 #[cfg(test)]
 mod tests {
-    use super::{correct_count, correct_count_host, shards};
+    use super::{correct_count, correct_count_host};
     use burn::prelude::*;
 
     #[test]
@@ -669,14 +629,5 @@ mod tests {
         let host = correct_count_host(logits.clone(), &labels);
         let on_device = correct_count(logits, targets).into_scalar::<i64>();
         assert_eq!((host, on_device), (3, 3));
-    }
-
-    #[test]
-    fn shards_cover_the_batch_evenly() {
-        assert_eq!(shards(16, 3), vec![0..6, 6..11, 11..16]);
-        assert_eq!(shards(32, 2), vec![0..16, 16..32]);
-        assert_eq!(shards(3, 3), vec![0..1, 1..2, 2..3]);
-        // The last batch of an epoch may be smaller than the device count: empty shards.
-        assert_eq!(shards(1, 2), vec![0..1, 1..1]);
     }
 }

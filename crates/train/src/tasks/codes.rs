@@ -8,7 +8,7 @@ use nnlab_data::ImageDataset;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plot;
+use crate::pictures::font_available;
 
 /// Images per class drawn.
 pub const PER_CLASS: usize = 500;
@@ -63,7 +63,7 @@ pub fn scatter(
             ));
         }
     }
-    if !plot::font_available() {
+    if !font_available() {
         return Ok(());
     }
     if let Some(dir) = path.parent() {

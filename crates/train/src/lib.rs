@@ -1,0 +1,18 @@
+//! nnlab's training library: one training loop for every model family ([`engine::fit`]), what
+//! a family provides to it ([`engine::Task`]), the families themselves ([`tasks`]), the
+//! optimizers ([`optim`], Adam on the host included), checkpoints ([`engine::checkpoint`]), run
+//! folders ([`run_dir`]) and the pictures runs draw ([`pictures`]).
+//!
+//! It knows no command line, study chart or server: the `nnlab` runner builds on it. Like every
+//! library crate of the workspace it enables no burn backend; the runner's cargo features do.
+
+pub mod console;
+pub mod engine;
+pub mod error;
+pub mod optim;
+pub mod pictures;
+pub mod run_dir;
+pub mod tasks;
+
+pub use engine::Outcome;
+pub use error::{Error, Result};
