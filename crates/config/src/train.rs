@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ConfigError;
 use crate::loss::LossKind;
 use crate::optimizer::{
     AdaGradSettings, AdamSettings, OptimizerName, RmsPropSettings, SgdSettings,
@@ -163,6 +164,39 @@ impl EarlyStopping {
 }
 
 impl TrainConfig {
+    /// The rules that need the data or the model, checked once they are known: a batch no
+    /// larger than the `examples` training examples of `dataset`.
+    pub fn check_batch_size(&self, examples: usize, dataset: &str) -> Result<(), ConfigError> {
+        if self.batch_size > examples {
+            return Err(ConfigError(format!(
+                "config: key `train.batch_size` = {}: larger than the {examples} training examples of `{dataset}`",
+                self.batch_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// An early-stopping monitor among the run's metrics.csv `columns` (validation columns
+    /// are `valid_*`).
+    pub fn check_monitor(&self, columns: &[String]) -> Result<(), ConfigError> {
+        let Some(es) = &self.early_stopping else {
+            return Ok(());
+        };
+        if columns.contains(&es.monitor) {
+            return Ok(());
+        }
+        let valid: Vec<&str> = columns
+            .iter()
+            .filter(|c| c.starts_with("valid_"))
+            .map(String::as_str)
+            .collect();
+        Err(ConfigError(format!(
+            "config: key `train.early_stopping.monitor` = {:?}: not a column of this run's metrics.csv (validation columns: {})",
+            es.monitor,
+            valid.join(", ")
+        )))
+    }
+
     /// The settings of the chosen Adam variant (`adam` or `adamw`), resolved.
     pub fn adam_settings(&self) -> Option<&AdamSettings> {
         match self.optimizer {
@@ -232,5 +266,53 @@ impl TrainConfig {
                         * (1.0 + (std::f64::consts::PI * t / total).cos())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::RunConfig;
+
+    fn config(extra: &str) -> RunConfig {
+        RunConfig::parse(
+            &format!(
+                "name = \"t\"\n[data]\nvalidation = 0.1\n[model]\nkind = \"mlp\"\n[train]\nbatch_size = 64\n{extra}"
+            ),
+            "test",
+            &[],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rules_that_need_the_data_or_the_model_name_their_key() {
+        let c = config("");
+        c.train.check_batch_size(64, "tiny").unwrap();
+        let e = c.train.check_batch_size(63, "tiny").unwrap_err();
+        assert!(
+            e.0.contains("`train.batch_size` = 64")
+                && e.0.contains("63 training examples of `tiny`"),
+            "{}",
+            e.0
+        );
+        let columns = [
+            "train_loss".to_string(),
+            "valid_loss".into(),
+            "valid_accuracy".into(),
+        ];
+        c.train.check_monitor(&columns).unwrap();
+        let c = config("[train.early_stopping]\nmonitor = \"valid_los\"\n");
+        let e = c.train.check_monitor(&columns).unwrap_err();
+        assert!(
+            e.0.contains("\"valid_los\"")
+                && e.0
+                    .contains("(validation columns: valid_loss, valid_accuracy)"),
+            "{}",
+            e.0
+        );
+        config("[train.early_stopping]\nmonitor = \"valid_loss\"\n")
+            .train
+            .check_monitor(&columns)
+            .unwrap();
     }
 }

@@ -103,14 +103,9 @@ pub fn load_data(config: &RunConfig, load: &LoadOptions) -> Result<(ImageDataset
             limit_test: config.data.limit_test,
         },
     )?;
-    if config.train.batch_size > split.train.len() {
-        return Err(Error::Config(format!(
-            "config: key `train.batch_size` = {}: larger than the {} training examples of `{}`",
-            config.train.batch_size,
-            split.train.len(),
-            data.name
-        )));
-    }
+    config
+        .train
+        .check_batch_size(split.train.len(), &data.name)?;
     if split.test.is_empty() {
         return Err(Error::Config(format!(
             "dataset `{}` has no test examples",

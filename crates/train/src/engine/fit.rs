@@ -99,7 +99,7 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let run = o.run.path();
     let eval_names = task.eval_metrics();
     let (mut table, done, mut partial) = restore(task, &o, start.as_ref())?;
-    check_monitor(t.early_stopping.as_ref(), &table)?;
+    t.check_monitor(&table.columns)?;
     let mut patience = t
         .early_stopping
         .as_ref()
@@ -178,25 +178,6 @@ fn restore(
     }
     task.load(r)?;
     Ok((table, done, partial))
-}
-
-/// Refuses an early-stopping monitor that is not a validation column of this run.
-fn check_monitor(es: Option<&EarlyStopping>, table: &MetricsTable) -> Result<()> {
-    let Some(es) = es else { return Ok(()) };
-    if table.column(&es.monitor).is_some() {
-        return Ok(());
-    }
-    Err(Error::Config(format!(
-        "config: key `train.early_stopping.monitor` = {:?}: not a column of this run's metrics.csv (validation columns: {})",
-        es.monitor,
-        table
-            .columns
-            .iter()
-            .filter(|c| c.starts_with("valid_"))
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    )))
 }
 
 /// The training sums of an epoch in progress: the totals read back so far and the window of
