@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod autoencoder;
+pub mod classification_loss;
 pub mod cppn;
 pub mod dcgan;
 pub mod gan;

@@ -1,4 +1,6 @@
-//! The classification losses of the runner, both on the softmax of the model's logits.
+//! The classification losses, both on the softmax of the model's logits: how the classifier
+//! computes `train.loss` (the names and the list live in [`nnlab_config::LossKind`]), as
+//! [`crate::activation`] computes the activations.
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -21,7 +23,7 @@ pub fn loss(
     labels: &[i64],
 ) -> Tensor<1> {
     match kind {
-        LossKind::CrossEntropy => nnlab_models::cross_entropy::cross_entropy(logits, targets),
+        LossKind::CrossEntropy => crate::cross_entropy::cross_entropy(logits, targets),
         LossKind::Mse => {
             let [_, classes] = logits.dims();
             let y = one_hot(labels, classes, &logits.device());
