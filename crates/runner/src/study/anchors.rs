@@ -18,6 +18,9 @@ struct Anchor<'a> {
     value: f64,
     std: Option<f64>,
     source: String,
+    /// Real data's figure rather than a published one: ours is above or below it, not better
+    /// or worse (samples should match the data, not beat it).
+    real: bool,
 }
 
 /// `value +- sd` rounded to the sd's first significant digit (a Parzen estimate of 241.19 +- 2 is
@@ -30,6 +33,11 @@ pub fn rounded(value: f64, sd: Option<f64>, fallback: usize) -> String {
         }
         None => format!("{value:.fallback$}"),
     }
+}
+
+/// Decimals for a figure without an uncertainty: two, or four below 1 (a diversity of 0.19).
+fn fallback(v: f64) -> usize {
+    if v.abs() < 1.0 { 4 } else { 2 }
 }
 
 /// The decimals that show one significant digit of `s`, after rounding it (0.097 is 0.1, not
@@ -54,6 +62,7 @@ fn anchors<'a>(study: &'a StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<A
             value: r.value,
             std: r.std,
             source: r.source.clone(),
+            real: false,
         });
     }
     for e in &study.expect {
@@ -64,6 +73,7 @@ fn anchors<'a>(study: &'a StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<A
                 value: e.value,
                 std: e.std,
                 source: e.source.clone(),
+                real: false,
             });
         }
     }
@@ -76,6 +86,7 @@ fn anchors<'a>(study: &'a StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<A
                     value,
                     std,
                     source: format!("real data: {}", r.source),
+                    real: true,
                 });
             }
         }
@@ -121,7 +132,7 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
         };
         let anchor = format!(
             "{what}: {}{unit} ({})",
-            rounded(scale(a.value), a.std.map(scale), 2),
+            rounded(scale(a.value), a.std.map(scale), fallback(scale(a.value))),
             a.source
         );
         let Some((mean, sd)) = uncertain(done, a.cell, a.metric) else {
@@ -147,6 +158,8 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
             .is_empty()
         {
             "level"
+        } else if a.real {
+            if gap > 0.0 { "above" } else { "below" }
         } else if (gap > 0.0) == higher_is_better(a.metric) {
             "better"
         } else {
@@ -155,7 +168,7 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
         let revisions: BTreeSet<String> = runs.iter().map(|f| f.summary.revision()).collect();
         table.row([
             anchor,
-            format!("{}{unit}{se}", rounded(scale(mean), sd, 2)),
+            format!("{}{unit}{se}", rounded(scale(mean), sd, fallback(scale(a.value)))),
             format!(
                 "{}{gap_unit} ({better})",
                 if better == "level" {
