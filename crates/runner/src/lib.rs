@@ -14,6 +14,7 @@ pub mod aesthetics;
 pub mod art;
 pub mod backend;
 pub mod curves;
+pub mod explain;
 pub mod markdown;
 pub mod plot;
 pub mod principles;

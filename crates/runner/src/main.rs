@@ -53,6 +53,8 @@ enum Command {
     Study(StudyArgs),
     /// Draw images from a trained generative run (vae, gan, dcgan) into a PNG grid.
     Generate(GenerateArgs),
+    /// Show what a trained classifier looks at: attribution maps of its decisions.
+    Explain(ExplainArgs),
     /// Draw and measure the article's mechanics from the hand-written principles crate.
     Principles {
         #[command(subcommand)]
@@ -165,6 +167,35 @@ struct AestheticsArgs {
     /// which are left out by default.
     #[arg(long)]
     with_synthetic: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The arguments of `nnlab explain`.
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// A classifier run folder (mlp or cnn), e.g. runs/article_mlp/<timestamp>.
+    run: PathBuf,
+    /// Test images to explain, by 0-based index in the test set (repeatable or comma-separated)
+    /// [default: the first eight].
+    #[arg(long = "index", value_name = "N", value_delimiter = ',')]
+    indices: Vec<usize>,
+    /// Explain the PNG images of this folder instead (e.g. generated art), scaled to the input.
+    #[arg(long, value_name = "DIR", conflicts_with = "indices")]
+    png: Option<PathBuf>,
+    /// Folder for the pictures and explain.csv.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// Integrated gradients: points between the black baseline and the image (more points, a
+    /// smaller completeness error).
+    #[arg(long, default_value_t = 256)]
+    steps: usize,
+    /// Occlusion: side of the square set to black, in pixels.
+    #[arg(long, default_value_t = 4)]
+    patch: usize,
+    /// Occlusion: step between squares, in pixels.
+    #[arg(long, default_value_t = 2)]
+    stride: usize,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -388,6 +419,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Study(args) => study(args)?,
         Command::Generate(args) => generate(args)?,
         Command::Art { kind } => art(kind)?,
+        Command::Explain(args) => explain(args)?,
         Command::Aesthetics(args) => aesthetics(args)?,
         Command::Rate(args) => rate(args)?,
         Command::Principles { what } => principles(what)?,
@@ -559,6 +591,47 @@ fn aesthetics(args: AestheticsArgs) -> anyhow::Result<()> {
         path.display(),
         dir.join("report/index.html").display()
     );
+    Ok(())
+}
+
+/// `nnlab explain`.
+fn explain(args: ExplainArgs) -> anyhow::Result<()> {
+    let ExplainArgs {
+        run,
+        indices,
+        png,
+        out,
+        steps,
+        patch,
+        stride,
+        data,
+    } = args;
+    let o = nnlab_runner::explain::ExplainOptions {
+        indices,
+        pngs: png,
+        out,
+        steps,
+        patch,
+        stride,
+    };
+    let done = nnlab_runner::explain::explain(&run, &data.options(), &o)?;
+    say!(
+        "| image | label | predicts | p | integrated gradients: sum | score difference | completeness error |"
+    );
+    say!("|---|---|---|---|---|---|---|");
+    for e in &done {
+        say!(
+            "| {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.2} % |",
+            e.name,
+            e.label.map_or("-".into(), |l| l.to_string()),
+            e.predicted,
+            e.probabilities[e.predicted],
+            e.integrated.sum,
+            e.integrated.difference,
+            100.0 * e.integrated.completeness_error()
+        );
+    }
+    say!("pictures and explain.csv written to {}", o.out.display());
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! nnlab's training library: one training loop for every model family ([`engine::fit`]), what
 //! a family provides to it ([`engine::Task`]), the families themselves ([`tasks`]), the
 //! optimizers ([`optim`], Adam on the host included), checkpoints ([`engine::checkpoint`]), run
-//! folders ([`run_dir`]) and the pictures runs draw ([`pictures`]).
+//! folders ([`run_dir`]), the pictures runs draw ([`pictures`]) and attribution maps of a
+//! classifier's decisions ([`explain`]).
 //!
 //! It knows no command line, study chart or server: the `nnlab` runner builds on it. Like every
 //! library crate of the workspace it enables no burn backend; the runner's cargo features do.
@@ -9,6 +10,7 @@
 pub mod console;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod optim;
 pub mod pictures;
 pub mod run_dir;

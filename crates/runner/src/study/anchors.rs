@@ -168,7 +168,10 @@ pub fn table(study: &StudyFile, cells: &[Cell], done: &[Finished]) -> Vec<String
         let revisions: BTreeSet<String> = runs.iter().map(|f| f.summary.revision()).collect();
         table.row([
             anchor,
-            format!("{}{unit}{se}", rounded(scale(mean), sd, fallback(scale(a.value)))),
+            format!(
+                "{}{unit}{se}",
+                rounded(scale(mean), sd, fallback(scale(a.value)))
+            ),
             format!(
                 "{}{gap_unit} ({better})",
                 if better == "level" {

@@ -1,0 +1,180 @@
+//! `nnlab explain` on tiny data: the three maps of an MLP and a CNN run, integrated gradients
+//! that add up to the score's difference (completeness, Sundararajan et al. 2017), and the
+//! sanity checks of Adebayo et al. 2018: the maps change when the trained weights are replaced
+//! by random ones, layer by layer from the top, and when the labels were shuffled.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use common::*;
+use nnlab_runner::aesthetics::eye::Eye;
+use nnlab_runner::tasks::TrainOptions;
+use nnlab_runner::tasks::classifier::Classifier;
+use nnlab_train::explain;
+
+/// Trains `model` (TOML of the [model] section) on dataset `data` for `epochs`; returns the run.
+fn trained(tmp: &Path, name: &str, data: &str, model: &str, epochs: usize) -> PathBuf {
+    let config = tmp.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"{name}\"\nseed = 3\n[data]\ndataset = \"{data}\"\n[model]\n{model}\n\
+             [train]\nepochs = {epochs}\nbatch_size = 16\nlr = 0.01\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.join(name);
+    let (ok, _, stderr) = run(nnlab(tmp).arg("train").arg(&config).arg("--out").arg(&out));
+    assert!(ok, "{stderr}");
+    out
+}
+
+/// The figures of explain.csv, by column name, one map per row.
+fn csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn explain_draws_three_maps_that_add_up_for_an_mlp_and_a_cnn() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 400, 100);
+    let mlp = trained(tmp.path(), "mlp", "tiny", "hidden = [16]", 6);
+    let cnn = trained(
+        tmp.path(),
+        "cnn",
+        "tiny",
+        "kind = \"cnn\"\nchannels = [4]\nkernel = 3\npadding = [1]\ndense = [16]\npool = \"max\"",
+        4,
+    );
+    for (run_dir, args, n) in [
+        (&mlp, vec!["--index", "0,3,5", "--steps", "256"], 3),
+        (&cnn, vec!["--steps", "256"], 8),
+    ] {
+        let out = run_dir.join("explained");
+        let (ok, stdout, stderr) = run(nnlab(tmp.path())
+            .arg("explain")
+            .arg(run_dir)
+            .args(&args)
+            .arg("--out")
+            .arg(&out));
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("| completeness error |"), "{stdout}");
+        let rows = csv(&out.join("explain.csv"));
+        assert_eq!(rows.len(), n);
+        for r in &rows {
+            let png = out.join(format!("explain-{}.png", r["image"]));
+            assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+            let error: f64 = r["completeness_error"].parse().unwrap();
+            assert!(error < 0.01, "{}: completeness error {error}", r["image"]);
+            let p: f64 = r[&format!("p{}", r["predicted"])].parse().unwrap();
+            assert!(p > 0.1, "{r:?}");
+        }
+    }
+    // PNGs from a folder, scaled to the input; a test index past the end is refused.
+    let pngs = tmp.path().join("pngs");
+    std::fs::create_dir_all(&pngs).unwrap();
+    for (k, v) in [(0u8, 40u8), (1, 220)] {
+        image::RgbImage::from_pixel(16, 16, image::Rgb([v, v, v]))
+            .save(pngs.join(format!("art-{k}.png")))
+            .unwrap();
+    }
+    let out = tmp.path().join("art");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("explain")
+        .arg(&mlp)
+        .arg("--png")
+        .arg(&pngs)
+        .arg("--out")
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(out.join("explain-art-1.png").is_file());
+    assert_eq!(csv(&out.join("explain.csv")).len(), 2);
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("explain")
+        .arg(&mlp)
+        .args(["--index", "100", "--out"])
+        .arg(&out));
+    assert!(!ok && stderr.contains("--index 100: the test set of `tiny` has 100 images"));
+}
+
+/// The gradient maps of the first `n` test images for their labels.
+fn maps(eye: &Eye, net: &nnlab_runner::tasks::classifier::Net, n: usize) -> Vec<Vec<f32>> {
+    let autodiff = eye.device.clone().autodiff();
+    let frozen = explain::frozen_on(net, &autodiff);
+    let test = eye.data.test_indices();
+    test[..n]
+        .iter()
+        .map(|&i| {
+            let b = eye.data.batch(&[i]);
+            explain::gradient(&frozen, &b.images, b.labels[0] as usize, &autodiff)
+        })
+        .collect()
+}
+
+fn mean_correlation(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| explain::rank_correlation(x, y))
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+#[test]
+fn maps_change_with_random_weights_and_shuffled_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 400, 100);
+    // The same images with their training labels shuffled (a fixed permutation).
+    write_tiny(tmp.path(), "shuffled", 400, 100);
+    let labels: Vec<u8> = (0..400).map(|i| ((i * 7 + i / 3) % 10) as u8).collect();
+    let shuffled: Vec<u8> = (0..400).map(|i| labels[(i * 173 + 59) % 400]).collect();
+    nnlab_data::idx::write_file(
+        &tmp.path().join("shuffled/train-labels-idx1-ubyte.gz"),
+        &nnlab_data::idx::labels_to_bytes(&shuffled),
+        true,
+    )
+    .unwrap();
+    let model = "hidden = [32, 32]";
+    let real = trained(tmp.path(), "real", "tiny", model, 8);
+    let noise = trained(tmp.path(), "noise", "shuffled", model, 8);
+    let opts = TrainOptions {
+        data_dir: Some(tmp.path().to_path_buf()),
+        download: false,
+        ..TrainOptions::default()
+    };
+    let device = Device::flex();
+    let eye = Eye::load(&real, &opts, &device, "flex").unwrap();
+    let original = maps(&eye, &eye.net, 20);
+    // A network of the same shape with other weights.
+    device.seed(eye.config.seed + 1);
+    let fresh = Classifier::new(&eye.config, &eye.data, &device, true)
+        .unwrap()
+        .model()
+        .valid();
+    let mut cascade = Vec::new();
+    for k in 1..=explain::layers(&eye.net) {
+        let random = explain::randomise_from_top(&eye.net, &fresh, k);
+        cascade.push(mean_correlation(&original, &maps(&eye, &random, 20)));
+    }
+    eprintln!("rank correlation with the trained maps, top 1..all layers random: {cascade:?}");
+    assert!(
+        cascade.iter().all(|&r| r < 0.9) && *cascade.last().unwrap() < 0.5,
+        "{cascade:?}"
+    );
+    let shuffled_eye = Eye::load(&noise, &opts, &device, "flex").unwrap();
+    let labels_shuffled = mean_correlation(&original, &maps(&eye, &shuffled_eye.net, 20));
+    eprintln!("rank correlation with the maps of the shuffled-label model: {labels_shuffled:.3}");
+    assert!(labels_shuffled < 0.5, "{labels_shuffled}");
+}
