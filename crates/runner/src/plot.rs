@@ -871,6 +871,104 @@ pub fn gap(gap: f64, anchor: f64) -> String {
     format!("{gap:+.decimals$}")
 }
 
+/// One curve of a power-law chart: its label, every run's `(x, y)` and the fitted `(ln a, b)`
+/// of `y = a x^b`.
+pub type PowerCurve = (String, Vec<(f64, f64)>, Option<(f64, f64)>);
+
+/// A log-log chart into `path` (PNG): each curve's runs as dots, the mean per size as a bigger
+/// dot, and its fitted power law as a line across the sizes; the legend (headed `legend_title`)
+/// at the right.
+pub fn power_law_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    legend_title: &str,
+    curves: &[PowerCurve],
+) -> Result<()> {
+    let series: Vec<Series> = curves
+        .iter()
+        .map(|(label, _, _)| Series::plain(label.clone(), Vec::new()))
+        .collect();
+    let colours = colours(&series);
+    let entries: Vec<(String, RGBColor, bool)> = curves
+        .iter()
+        .zip(&colours)
+        .map(|((label, _, fit), &c)| {
+            let law = fit.map_or(String::new(), |(ln_a, b)| {
+                format!(": {:.3} n^{b:.2}", ln_a.exp())
+            });
+            (format!("{label}{law}"), c, false)
+        })
+        .collect();
+    let all = || curves.iter().flat_map(|c| c.1.iter().copied());
+    let positive = |v: f64| v > 0.0;
+    let (xlo, xhi) = all()
+        .map(|p| p.0)
+        .filter(|v| positive(*v))
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    let (ylo, yhi) = all()
+        .map(|p| p.1)
+        .filter(|v| positive(*v))
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    if !(xlo.is_finite() && ylo.is_finite()) {
+        return Ok(());
+    }
+    let width = 800 + legend_width(Some(legend_title), &entries);
+    let root = BitMapBackend::new(path, (width, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let (plot_area, legend_area) = root.split_horizontally(800);
+    let (xlo, xhi, ylo, yhi) = (xlo / 1.3, xhi * 1.3, ylo / 1.3, yhi * 1.3);
+    let mut chart = ChartBuilder::on(&plot_area)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(46)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            (xlo..xhi).log_scale().with_key_points(log_ticks(xlo, xhi)),
+            (ylo..yhi).log_scale().with_key_points(log_ticks(ylo, yhi)),
+        )
+        .map_err(|e| plot_err(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("{x_label} (log scale)"))
+        .y_desc(format!("{y_label} (log scale)"))
+        .x_label_formatter(&|v| significant(*v))
+        .y_label_formatter(&|v| significant(*v))
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    for ((_, points, fit), &c) in curves.iter().zip(&colours) {
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, c.mix(0.5).filled())),
+            )
+            .map_err(|e| plot_err(path, e))?;
+        let mut sizes: Vec<f64> = points.iter().map(|p| p.0).collect();
+        sizes.sort_by(f64::total_cmp);
+        sizes.dedup();
+        let means = sizes.iter().map(|&x| {
+            let ys: Vec<f64> = points.iter().filter(|p| p.0 == x).map(|p| p.1).collect();
+            (x, ys.iter().sum::<f64>() / ys.len() as f64)
+        });
+        chart
+            .draw_series(means.map(|p| Circle::new(p, 6, c.filled())))
+            .map_err(|e| plot_err(path, e))?;
+        if let (Some((ln_a, b)), Some(&lo), Some(&hi)) = (fit, sizes.first(), sizes.last()) {
+            let line = (0..=40).map(|k| {
+                let x = lo * (hi / lo).powf(f64::from(k) / 40.0);
+                (x, (ln_a + b * x.ln()).exp())
+            });
+            chart
+                .draw_series(LineSeries::new(line, c.stroke_width(2)))
+                .map_err(|e| plot_err(path, e))?;
+        }
+    }
+    legend(&legend_area, Some(legend_title), &entries, path)?;
+    root.present().map_err(|e| plot_err(path, e))
+}
+
 /// The x range of a dot plot: every value, and every anchor with its band.
 fn dot_range(rows: &[DotRow]) -> (f64, f64) {
     range(rows.iter().flat_map(|r| {

@@ -119,6 +119,32 @@ pub fn write(
     for r in &study.real_data {
         files.extend(c.real_data_chart(r)?);
     }
+    if let Some(sc) = &study.scaling {
+        let curves = super::scaling::curves(study, cells, done, sc);
+        if !curves.is_empty() {
+            let file = format!("power-law-{}.png", sc.metric.trim_start_matches("test_"));
+            let what = if in_percent(&sc.metric) {
+                "test error (%)".to_string()
+            } else {
+                axis_label(&sc.metric, &c.kind)
+            };
+            plot::power_law_chart(
+                &c.folder.join(&file),
+                &format!(
+                    "{what} against {}: every run a dot, the fitted power law a line (log-log)",
+                    sc.x.replace('_', " ")
+                ),
+                &sc.x.replace('_', " "),
+                &what,
+                &sc.by,
+                &curves
+                    .iter()
+                    .map(|k| (k.label.clone(), k.points.clone(), k.fit))
+                    .collect::<Vec<_>>(),
+            )?;
+            files.push(file);
+        }
+    }
     Ok(Ok(files))
 }
 

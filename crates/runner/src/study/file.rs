@@ -53,6 +53,9 @@ pub struct StudyFile {
     /// run records: each becomes an anchor line and a dot chart of its own.
     #[serde(default)]
     pub real_data: Vec<RealData>,
+    /// A power law fitted to a figure against a size, one curve per value of an axis.
+    #[serde(default)]
+    pub scaling: Option<Scaling>,
     /// Free text for results.md: how the study was set up, what it found.
     #[serde(default)]
     pub notes: Option<String>,
@@ -72,6 +75,24 @@ fn default_rank_by() -> String {
 
 fn default_curves() -> Vec<String> {
     vec!["test_accuracy".into(), "train_loss".into()]
+}
+
+/// A power law `y = a x^b` of a figure against a size (see [`StudyFile::scaling`] and
+/// `study/scaling.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    /// The size: `train_examples` or another summary figure.
+    #[serde(default = "default_scaling_x")]
+    pub x: String,
+    /// The figure; an accuracy is fitted as its error (1 - accuracy).
+    pub metric: String,
+    /// The axis whose values are the curves, e.g. `model`.
+    pub by: String,
+}
+
+fn default_scaling_x() -> String {
+    "train_examples".into()
 }
 
 /// A figure of the samples and the summary key of the same figure of real data (see
@@ -244,6 +265,14 @@ impl StudyFile {
                 ));
             }
         }
+        if let Some(sc) = &study.scaling
+            && !study.axis.iter().any(|a| a.name == sc.by)
+        {
+            return bad(format!(
+                "`scaling.by` = {:?} is not an axis of the study",
+                sc.by
+            ));
+        }
         for r in &study.real_data {
             if r.metric == r.real {
                 return bad(format!(
@@ -302,6 +331,9 @@ mod tests {
         let real = "[[real_data]]\nmetric = \"test_diversity\"\nreal = \"test_diversity\"\nsource = \"s\"\n";
         let e = study(real).unwrap_err();
         assert!(e.to_string().contains("with itself"), "{e}");
+        study("[scaling]\nmetric = \"test_accuracy\"\nby = \"lr\"\n").unwrap();
+        let e = study("[scaling]\nmetric = \"test_accuracy\"\nby = \"model\"\n").unwrap_err();
+        assert!(e.to_string().contains("not an axis"), "{e}");
     }
 
     #[test]

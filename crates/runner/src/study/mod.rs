@@ -34,6 +34,7 @@ pub mod file;
 pub mod grid;
 pub mod jobs;
 pub mod report;
+pub mod scaling;
 pub mod slurm;
 
 use std::path::{Path, PathBuf};

@@ -155,6 +155,12 @@ pub fn results_table(
     } else {
         grid(&mut s, study, cells, done);
     }
+    if let Some(sc) = &study.scaling {
+        let curves = super::scaling::curves(study, cells, done, sc);
+        for line in super::scaling::section(&curves, sc) {
+            let _ = writeln!(s, "{line}");
+        }
+    }
     match charts {
         Ok(files) if !files.is_empty() => {
             let _ = writeln!(s, "\n## Charts\n");
