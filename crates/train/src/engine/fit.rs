@@ -157,15 +157,14 @@ fn restore(
     let (done, partial) = (r.state().epochs_done, r.state().partial.clone());
     let metrics_path = o.run.path().join("metrics.csv");
     if metrics_path.exists() {
-        let saved = MetricsTable::read(&metrics_path)?;
-        if saved.columns != table.columns {
+        let saved = MetricsTable::read(&metrics_path)?.widened_to(&table.columns);
+        let Some(saved) = saved else {
             return Err(Error::RunDir(format!(
-                "{} has the columns {:?}, but this task writes {:?}",
+                "{} has columns this task does not write (it writes {:?})",
                 metrics_path.display(),
-                saved.columns,
                 table.columns
             )));
-        }
+        };
         if saved.rows.len() < done {
             return Err(Error::RunDir(format!(
                 "{} has {} rows but the checkpoint is at epoch {done}",

@@ -44,6 +44,31 @@ impl MetricsTable {
         }
     }
 
+    /// The table with `columns`, when each of its own is among them: a run made before its task
+    /// recorded a figure more (a GAN's `diversity_real`) resumes with that column empty in its
+    /// earlier rows. `None` when it has a column `columns` lacks.
+    pub fn widened_to(self, columns: &[String]) -> Option<Self> {
+        let at: Vec<Option<usize>> = columns.iter().map(|c| self.column(c)).collect();
+        if self.columns.iter().any(|c| !columns.contains(c)) {
+            return None;
+        }
+        let rows = self
+            .rows
+            .into_iter()
+            .map(|r| Row {
+                values: at
+                    .iter()
+                    .map(|k| k.and_then(|k| r.values.get(k).copied().flatten()))
+                    .collect(),
+                ..r
+            })
+            .collect();
+        Some(Self {
+            columns: columns.to_vec(),
+            rows,
+        })
+    }
+
     /// The header line.
     pub fn header(&self) -> String {
         format!("epoch,{},seconds", self.columns.join(","))
@@ -242,6 +267,17 @@ mod tests {
         let back = MetricsTable::read(&p).unwrap();
         assert_eq!(back, t);
         assert_eq!(back.get(&back.rows[0], "test_loss"), Some(1.0 / 3.0));
+        // A task that records one figure more reads the older table with that column empty.
+        let wider = MetricsTable::new(
+            &names(&["loss", "accuracy"]),
+            &names(&["loss", "accuracy", "extra"]),
+        );
+        let widened = back.clone().widened_to(&wider.columns).unwrap();
+        assert_eq!(widened.get(&widened.rows[0], "test_loss"), Some(1.0 / 3.0));
+        assert_eq!(widened.get(&widened.rows[0], "valid_extra"), None);
+        assert_eq!(widened.rows[0].values.len(), wider.columns.len());
+        // One with a column the task does not write is refused.
+        assert!(widened.widened_to(&back.columns).is_none());
         assert_eq!(back.get(&back.rows[0], "valid_loss"), None);
     }
 
