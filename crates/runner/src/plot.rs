@@ -387,8 +387,13 @@ where
         .map_err(|e| plot_err(path, e))?;
     // The anchors first, so that a curve on an anchor stays visible.
     draw_references(&mut chart, references, (0, epochs + 1), path)?;
-    for (s, &c) in series.iter().zip(colours) {
-        draw_curve(&mut chart, s, c, epochs, path)?;
+    // Faded series first, so that none lies over a series the chart is about.
+    for faded in [true, false] {
+        for (s, &c) in series.iter().zip(colours) {
+            if s.faded == faded {
+                draw_curve(&mut chart, s, c, epochs, path)?;
+            }
+        }
     }
     Ok(())
 }
