@@ -79,9 +79,10 @@ fn explain_draws_three_maps_that_add_up_for_an_mlp_and_a_cnn() {
             assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
             let error: f64 = r["completeness_error"].parse().unwrap();
             assert!(error < 0.01, "{}: completeness error {error}", r["image"]);
-            let p: f64 = r[&format!("p{}", r["predicted"])].parse().unwrap();
-            assert!(p > 0.1, "{r:?}");
         }
+        // The tiny classes are easy: most explained images are classified right.
+        let right = rows.iter().filter(|r| r["label"] == r["predicted"]).count();
+        assert!(2 * right >= n, "{rows:?}");
     }
     // PNGs from a folder, scaled to the input; a test index past the end is refused.
     let pngs = tmp.path().join("pngs");
@@ -177,4 +178,42 @@ fn maps_change_with_random_weights_and_shuffled_labels() {
     let labels_shuffled = mean_correlation(&original, &maps(&eye, &shuffled_eye.net, 20));
     eprintln!("rank correlation with the maps of the shuffled-label model: {labels_shuffled:.3}");
     assert!(labels_shuffled < 0.5, "{labels_shuffled}");
+}
+
+/// Explanations use the network as evaluation does: with batch norm and dropout in the model, an
+/// image's gradient is the same alone, inside a batch, and on every call.
+#[test]
+fn frozen_maps_do_not_depend_on_the_batch_or_dropout() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 400, 100);
+    let run = trained(
+        tmp.path(),
+        "cnn-bn",
+        "tiny",
+        "kind = \"cnn\"\nchannels = [4]\nkernel = 3\npadding = [1]\ndense = [16]\n\
+         pool = \"max\"\nbatch_norm = true\ndropout = 0.5",
+        2,
+    );
+    let opts = TrainOptions {
+        data_dir: Some(tmp.path().to_path_buf()),
+        download: false,
+        ..TrainOptions::default()
+    };
+    let device = Device::flex();
+    let eye = Eye::load(&run, &opts, &device, "flex").unwrap();
+    let autodiff = device.clone().autodiff();
+    let frozen = explain::frozen_on(&eye.net, &autodiff);
+    let test = eye.data.test_indices();
+    let batch = eye.data.batch(&test[..3]);
+    let f = eye.data.features();
+    let alone = explain::gradient(&frozen, &batch.images[..f], 1, &autodiff);
+    let again = explain::gradient(&frozen, &batch.images[..f], 1, &autodiff);
+    let in_batch = explain::gradients(&frozen, &batch.images, f, 1, &autodiff);
+    assert_eq!(alone, again, "dropout is off");
+    let gap = alone
+        .iter()
+        .zip(&in_batch[..f])
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(gap < 1e-5, "batch norm uses its running statistics: {gap}");
+    assert!(alone.iter().any(|v| v.abs() > 0.0));
 }

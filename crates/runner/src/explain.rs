@@ -149,8 +149,23 @@ fn picture(
 /// Explains the classifier run in `run` as `o` says; returns one entry per image.
 pub fn explain(run: &Path, opts: &TrainOptions, o: &ExplainOptions) -> Result<Vec<Explained>> {
     let (device, backend) = crate::backend::select_device();
+    if o.stride > o.patch {
+        return Err(Error::Config(format!(
+            "--stride {} is larger than --patch {}: pixels between the squares would never be occluded",
+            o.stride, o.patch
+        )));
+    }
     let eye = Eye::load(run, opts, &device, backend)?;
     let side = eye.side();
+    if eye.data.rows != eye.data.cols {
+        return Err(Error::Config(format!(
+            "{}: nnlab explain draws square images; `{}` has {}x{}",
+            run.display(),
+            eye.data.name,
+            eye.data.rows,
+            eye.data.cols
+        )));
+    }
     let autodiff = device.clone().autodiff();
     let frozen = explain::frozen_on(&eye.net, &autodiff);
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;

@@ -615,22 +615,34 @@ fn explain(args: ExplainArgs) -> anyhow::Result<()> {
         stride,
     };
     let done = nnlab_runner::explain::explain(&run, &data.options(), &o)?;
-    say!(
-        "| image | label | predicts | p | integrated gradients: sum | score difference | completeness error |"
-    );
-    say!("|---|---|---|---|---|---|---|");
+    let mut table = nnlab_runner::markdown::Table::new([
+        "image",
+        "label",
+        "predicts",
+        "p",
+        "integrated gradients: sum",
+        "score difference",
+        "completeness error",
+    ]);
     for e in &done {
-        say!(
-            "| {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.2} % |",
-            e.name,
+        let ig = &e.integrated;
+        // Relative to the score's difference, unless that is about zero.
+        let error = if ig.difference.abs() > 1e-9 {
+            format!("{:.2} %", 100.0 * ig.completeness_error())
+        } else {
+            format!("{:.2e} (absolute)", ig.completeness_error())
+        };
+        table.row([
+            e.name.clone(),
             e.label.map_or("-".into(), |l| l.to_string()),
-            e.predicted,
-            e.probabilities[e.predicted],
-            e.integrated.sum,
-            e.integrated.difference,
-            100.0 * e.integrated.completeness_error()
-        );
+            e.predicted.to_string(),
+            format!("{:.3}", e.probabilities[e.predicted]),
+            format!("{:.4}", ig.sum),
+            format!("{:.4}", ig.difference),
+            error,
+        ]);
     }
+    say!("{}", table.render().trim_end());
     say!("pictures and explain.csv written to {}", o.out.display());
     Ok(())
 }

@@ -222,6 +222,8 @@ pub fn randomise_from_top(net: &Net, fresh: &Net, k: usize) -> Net {
             let more = k.saturating_sub(dense).min(convs);
             for i in convs - more..convs {
                 c.convs[i] = f.convs[i].clone();
+                // A convolution's batch norm (scale, shift, running statistics) goes with it.
+                c.norms[i] = f.norms[i].clone();
             }
             Net::Cnn(c)
         }

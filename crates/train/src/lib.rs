@@ -4,7 +4,9 @@
 //! folders ([`run_dir`]), the pictures runs draw ([`pictures`]) and attribution maps of a
 //! classifier's decisions ([`explain`]).
 //!
-//! It knows no command line, study chart or server: the `nnlab` runner builds on it. Like every
+//! It parses no command line and draws no study chart, and it serves nothing: the `nnlab` runner
+//! builds on it. The pictures it draws are a run's own (samples, reconstructions, weights, the
+//! scatter of 2-D codes). Like every
 //! library crate of the workspace it enables no burn backend; the runner's cargo features do.
 
 pub mod console;
