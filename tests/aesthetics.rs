@@ -130,6 +130,15 @@ fn report_without_and_with_human_choices() {
         assert!(dir.join(format!("report/sets/{set}.png")).is_file());
     }
     assert!(page.contains("preferred.png") && dir.join("report/preferred.png").is_file());
+    // What the eye looks at: a map per set, on the page and in results.md.
+    assert!(md.contains("## What the eye looks at") && page.contains("What the eye looks at"));
+    for set in SETS {
+        assert!(
+            dir.join(format!("report/gaze/{set}.png")).is_file(),
+            "{set}"
+        );
+        assert!(page.contains(&format!("src=\"gaze/{set}.png\"")), "{set}");
+    }
     assert!(page.contains("No human data"));
     // Fractal dimension applies only to the 128 px CPPN images.
     let csv = std::fs::read_to_string(dir.join("report/measures.csv")).unwrap();
@@ -150,6 +159,21 @@ fn report_without_and_with_human_choices() {
     assert!(summary["git_rev"].is_string());
     for set in SETS {
         let figures = &summary["sets"][set];
+        let gaze = &figures["gaze"];
+        let share = |k: &str| gaze[k].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            gaze["images"].as_u64().unwrap() > 0
+                && (0.0..=1.0).contains(&share("attribution_on_strokes"))
+                && (0.0..=1.0).contains(&share("pixels_that_are_strokes")),
+            "{set}: {gaze}"
+        );
+        if set == "real" {
+            // The tiny digits' lit rows are what tells the classes apart: the eye looks there.
+            assert!(
+                share("attribution_on_strokes") > share("pixels_that_are_strokes"),
+                "{gaze}"
+            );
+        }
         let measures = &figures["set_measures"];
         // Every set measure says its n; a set too small for a measure is refused, saying so:
         // 60 images are too few for the Inception Score (100), 10 prototypes for all but the

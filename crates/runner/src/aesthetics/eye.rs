@@ -15,6 +15,26 @@ use crate::error::{Error, Result};
 use crate::tasks::classifier::{Classifier, Net};
 use crate::tasks::{self, TrainOptions};
 
+/// What the eye looks at in a set of images: integrated gradients (Sundararajan et al. 2017,
+/// from a black baseline) of each image's predicted class, over the set's first images.
+#[derive(Debug, Clone)]
+pub struct Gaze {
+    /// Images explained.
+    pub n: usize,
+    /// The mean over images of each image's |attribution| map scaled to sum 1 (`[side * side]`).
+    pub mean_map: Vec<f32>,
+    /// The mean share of an image's |attribution| on its strokes (pixels above 0.5).
+    pub on_strokes: f64,
+    /// The mean share of an image's pixels that are strokes: what `on_strokes` would be if the
+    /// eye looked everywhere alike.
+    pub stroke_pixels: f64,
+}
+
+/// Images per set whose attributions [`Eye::gaze`] takes, and the points of each integral.
+pub const GAZE_IMAGES: usize = 64;
+/// See [`GAZE_IMAGES`].
+pub const GAZE_STEPS: usize = 128;
+
 /// A trained classifier with its dataset.
 #[derive(Debug)]
 pub struct Eye {
@@ -94,6 +114,54 @@ impl Eye {
             );
         }
         out
+    }
+
+    /// What the eye looks at in the first `n` of `pixels` (flat images), by integrated gradients
+    /// over `steps` points.
+    pub fn gaze(&self, pixels: &[f32], n: usize, steps: usize) -> Gaze {
+        let f = self.data.features();
+        let autodiff = self.device.clone().autodiff();
+        let frozen = nnlab_train::explain::frozen_on(&self.net, &autodiff);
+        let probs = self.probabilities(&pixels[..(n * f).min(pixels.len())]);
+        let k = self.data.classes;
+        let baseline = vec![0.0f32; f];
+        let mut gaze = Gaze {
+            n: 0,
+            mean_map: vec![0.0; f],
+            on_strokes: 0.0,
+            stroke_pixels: 0.0,
+        };
+        for (x, p) in pixels.chunks(f).zip(probs.chunks(k)) {
+            let class = (0..k).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
+            let ig = nnlab_train::explain::integrated_gradients(
+                &frozen, x, &baseline, class, steps, &autodiff,
+            );
+            let total: f32 = ig.map.iter().map(|v| v.abs()).sum();
+            if total <= 0.0 {
+                continue;
+            }
+            let strokes = x.iter().map(|&v| v > 0.5);
+            let on: f32 = ig
+                .map
+                .iter()
+                .zip(strokes.clone())
+                .filter(|(_, s)| *s)
+                .map(|(v, _)| v.abs())
+                .sum();
+            for (m, v) in gaze.mean_map.iter_mut().zip(&ig.map) {
+                *m += v.abs() / total;
+            }
+            gaze.on_strokes += f64::from(on / total);
+            gaze.stroke_pixels += strokes.filter(|s| *s).count() as f64 / f as f64;
+            gaze.n += 1;
+        }
+        if gaze.n > 0 {
+            let n = gaze.n as f32;
+            gaze.mean_map.iter_mut().for_each(|m| *m /= n);
+            gaze.on_strokes /= gaze.n as f64;
+            gaze.stroke_pixels /= gaze.n as f64;
+        }
+        gaze
     }
 
     /// The last hidden layer's activations of flat images.

@@ -133,6 +133,8 @@ pub struct Measured {
     pub per_set: [SetFigure; SET_MEASURES.len()],
     /// The eye's predicted class per image.
     pub predicted: Vec<usize>,
+    /// What the eye looks at in the set.
+    pub gaze: super::eye::Gaze,
 }
 
 fn image_measures(img: &Grey) -> [f64; 10] {
@@ -204,10 +206,12 @@ pub fn measure_all(study: &AestheticsFile, sets: &[ImageSet], eye: &Eye) -> Resu
                 &real_a
             };
             let per_set = set_figures(study, set, eye, &probs, &feats, reference);
+            let n = (set.eye_pixels.len() / eye.data.features()).min(super::eye::GAZE_IMAGES);
             Ok(Measured {
                 per_image,
                 per_set,
                 predicted,
+                gaze: eye.gaze(&set.eye_pixels, n, super::eye::GAZE_STEPS),
             })
         })
         .collect()

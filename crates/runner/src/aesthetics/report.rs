@@ -109,7 +109,7 @@ pub fn write(
 ) -> Result<PathBuf> {
     let report = dir.join("report");
     std::fs::create_dir_all(report.join("sets")).map_err(|e| Error::io(&report, e))?;
-    write_pictures(dir, study, sets, preferred)?;
+    write_pictures(dir, study, sets, measured, preferred)?;
     write_atomic(
         &report.join("measures.csv"),
         measures_csv(sets, measured).as_bytes(),
@@ -133,6 +133,7 @@ fn write_pictures(
     dir: &Path,
     study: &AestheticsFile,
     sets: &[ImageSet],
+    measured: &[Measured],
     preferred: &Preferred,
 ) -> Result<()> {
     let report = dir.join("report");
@@ -142,6 +143,18 @@ fn write_pictures(
         pictures::save_png(
             &shown.grid(cols, 2, scale),
             &report.join("sets").join(format!("{}.png", s.name)),
+        )?;
+    }
+    std::fs::create_dir_all(report.join("gaze")).map_err(|e| Error::io(&report, e))?;
+    for (s, m) in sets.iter().zip(measured) {
+        let side = (m.gaze.mean_map.len() as f64).sqrt() as usize;
+        if m.gaze.n == 0 || side * side != m.gaze.mean_map.len() {
+            continue;
+        }
+        let map = pictures::diverging(&[m.gaze.mean_map.clone()], side);
+        pictures::save_png(
+            &map.grid(1, 0, (140 / side).max(1)),
+            &report.join("gaze").join(format!("{}.png", s.name)),
         )?;
     }
     let pool = people::pool(study, sets);
@@ -367,6 +380,11 @@ fn summary(study: &AestheticsFile, sets: &[ImageSet], measured: &[Measured]) -> 
                 "images": m.per_image.len(),
                 "image_measures_mean_std": image,
                 "set_measures": set,
+                "gaze": {
+                    "images": m.gaze.n,
+                    "attribution_on_strokes": finite(m.gaze.on_strokes),
+                    "pixels_that_are_strokes": finite(m.gaze.stroke_pixels),
+                },
             });
             (s.name.clone(), figures)
         })
@@ -440,6 +458,45 @@ fn markdown_measures(sets: &[ImageSet], measured: &[Measured], with_sets: bool) 
     s
 }
 
+/// "What the eye looks at": per set, the share of the eye's attribution on the strokes against
+/// the share of pixels that are strokes, and its mean attribution map; pictures under `prefix`.
+fn gaze_section(sets: &[ImageSet], measured: &[Measured], prefix: &str) -> String {
+    let mut table = crate::markdown::Table::new([
+        "set",
+        "images",
+        "attribution on strokes",
+        "pixels that are strokes",
+        "ratio",
+    ]);
+    let mut pictures = String::new();
+    for (s, m) in sets.iter().zip(measured) {
+        let g = &m.gaze;
+        if g.n == 0 {
+            table.row([s.name.clone(), "0".into()]);
+            continue;
+        }
+        table.row([
+            s.name.clone(),
+            g.n.to_string(),
+            format!("{:.1} %", 100.0 * g.on_strokes),
+            format!("{:.1} %", 100.0 * g.stroke_pixels),
+            if g.stroke_pixels > 0.0 {
+                format!("{:.2}", g.on_strokes / g.stroke_pixels)
+            } else {
+                "-".into()
+            },
+        ]);
+        pictures.push_str(&format!("![{0}]({prefix}gaze/{0}.png) ", s.name));
+    }
+    format!(
+        "\n## What the eye looks at\n\nIntegrated gradients (Sundararajan et al. 2017) of the eye's predicted class, from a black baseline over {} points, for each set's first {} images: the share of each image's |attribution| that falls on its strokes (pixels above 0.5), beside the share of its pixels that are strokes (a ratio above 1: the eye looks at the strokes more than at the rest). The maps are the mean |attribution| per pixel, each image's scaled to sum 1; darker red, more. `nnlab explain` draws single images' maps.\n\n{}\n{}\n",
+        super::eye::GAZE_STEPS,
+        super::eye::GAZE_IMAGES,
+        table.render().trim_end(),
+        pictures.trim_end()
+    )
+}
+
 fn markdown(
     study: &AestheticsFile,
     sets: &[ImageSet],
@@ -469,6 +526,7 @@ fn markdown(
         let _ = writeln!(s, "\n{}", n.trim());
     }
     s.push_str(&markdown_measures(sets, measured, true));
+    s.push_str(&gaze_section(sets, measured, "report/"));
     let _ = writeln!(s, "\n## What the network likes\n");
     let _ = writeln!(
         s,
@@ -544,6 +602,7 @@ fn page(
     let _ = writeln!(s, "</div>");
     // The same tables and definitions as results.md.
     s.push_str(&markdown_html(&markdown_measures(sets, measured, false)));
+    s.push_str(&markdown_html(&gaze_section(sets, measured, "")));
     let _ = writeln!(
         s,
         "<h2>What the network likes</h2><p>Per class, regularised (top) and unregularised, fooling (bottom):</p>\
