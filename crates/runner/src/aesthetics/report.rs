@@ -489,7 +489,7 @@ fn gaze_section(sets: &[ImageSet], measured: &[Measured], prefix: &str) -> Strin
         pictures.push_str(&format!("![{0}]({prefix}gaze/{0}.png) ", s.name));
     }
     format!(
-        "\n## What the eye looks at\n\nIntegrated gradients (Sundararajan et al. 2017) of the eye's predicted class, from a black baseline over {} points, for each set's first {} images: the share of each image's |attribution| that falls on its strokes (pixels above 0.5), beside the share of its pixels that are strokes (a ratio above 1: the eye looks at the strokes more than at the rest). The maps are the mean |attribution| per pixel, each image's scaled to sum 1; darker red, more. `nnlab explain` draws single images' maps.\n\n{}\n{}\n",
+        "\n## What the eye looks at\n\nIntegrated gradients (Sundararajan et al. 2017) of the eye's predicted class, from a black baseline over {} points, for each set's first {} images: the share of each image's |attribution| that falls on its strokes (pixels above 0.5), beside the share of its pixels that are strokes (a ratio above 1: the eye looks at the strokes more than at the rest). The maps are the mean |attribution| per pixel, each image's scaled to sum 1; darker red, more. `nnlab explain` draws single images' maps.\n\n{}\n\n{}\n",
         super::eye::GAZE_STEPS,
         super::eye::GAZE_IMAGES,
         table.render().trim_end(),
