@@ -128,38 +128,16 @@ impl MetricsRenderer for Silent {
     fn register_metric(&mut self, _: MetricDefinition) {}
 }
 
-fn main() {
-    let epochs: usize = std::env::args()
-        .nth(1)
-        .map_or(3, |s| s.parse().expect("EPOCHS is a number"));
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let config = RunConfig::load(
-        &root.join("configs/article_mlp.toml"),
-        &[format!("train.epochs={epochs}")],
-    )
-    .expect("the article config loads");
-    let opts = TrainOptions {
-        download: false,
-        quiet: true,
-        ..TrainOptions::default()
-    };
-    let tmp = std::env::temp_dir().join(format!("nnlab-learner-vs-loop-{}", std::process::id()));
-
-    // nnlab's loop (data loading included, as below).
+/// Trains the article job with burn-train's `SupervisedTraining` into `tmp/learner`; returns its
+/// seconds (data loading included) and its test accuracy.
+fn learner_run(
+    config: &RunConfig,
+    opts: &TrainOptions,
+    tmp: &std::path::Path,
+    epochs: usize,
+) -> (f64, f64) {
     let started = Instant::now();
-    let loop_run = tasks::train(
-        &config,
-        &TrainOptions {
-            out: Some(tmp.join("loop")),
-            ..opts.clone()
-        },
-    )
-    .expect("the custom loop trains");
-    let loop_s = started.elapsed().as_secs_f64();
-
-    // burn-train's SupervisedTraining.
-    let started = Instant::now();
-    let (data, split) = tasks::load_data(&config, &opts.load_options()).expect("MNIST loads");
+    let (data, split) = tasks::load_data(config, &opts.load_options()).expect("MNIST loads");
     let data = Arc::new(data);
     let device = Device::flex();
     device.seed(config.seed);
@@ -202,6 +180,40 @@ fn main() {
             .into_scalar::<i64>();
     }
     let learner_acc = correct as f64 / split.test.len() as f64;
+    (learner_s, learner_acc)
+}
+
+fn main() {
+    let epochs: usize = std::env::args()
+        .nth(1)
+        .map_or(3, |s| s.parse().expect("EPOCHS is a number"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = RunConfig::load(
+        &root.join("configs/article_mlp.toml"),
+        &[format!("train.epochs={epochs}")],
+    )
+    .expect("the article config loads");
+    let opts = TrainOptions {
+        download: false,
+        quiet: true,
+        ..TrainOptions::default()
+    };
+    let tmp = std::env::temp_dir().join(format!("nnlab-learner-vs-loop-{}", std::process::id()));
+
+    // nnlab's loop (data loading included, as below).
+    let started = Instant::now();
+    let loop_run = tasks::train(
+        &config,
+        &TrainOptions {
+            out: Some(tmp.join("loop")),
+            ..opts.clone()
+        },
+    )
+    .expect("the custom loop trains");
+    let loop_s = started.elapsed().as_secs_f64();
+
+    // burn-train's SupervisedTraining.
+    let (learner_s, learner_acc) = learner_run(&config, &opts, &tmp, epochs);
     let _ = std::fs::remove_dir_all(&tmp);
 
     println!(

@@ -880,6 +880,47 @@ pub fn gap(gap: f64, anchor: f64) -> String {
 /// of `y = a x^b`.
 pub type PowerCurve = (String, Vec<(f64, f64)>, Option<(f64, f64)>);
 
+/// One curve of a power-law chart: its runs, its mean per size, its fitted line.
+fn draw_power_curve<X, Y>(
+    chart: &mut ChartContext<BitMapBackend, Cartesian2d<X, Y>>,
+    points: &[(f64, f64)],
+    fit: Option<(f64, f64)>,
+    c: RGBColor,
+    path: &Path,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(
+            points
+                .iter()
+                .map(|&p| Circle::new(p, 3, c.mix(0.5).filled())),
+        )
+        .map_err(|e| plot_err(path, e))?;
+    let mut sizes: Vec<f64> = points.iter().map(|p| p.0).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let means = sizes.iter().map(|&x| {
+        let ys: Vec<f64> = points.iter().filter(|p| p.0 == x).map(|p| p.1).collect();
+        (x, ys.iter().sum::<f64>() / ys.len() as f64)
+    });
+    chart
+        .draw_series(means.map(|p| Circle::new(p, 6, c.filled())))
+        .map_err(|e| plot_err(path, e))?;
+    if let (Some((ln_a, b)), Some(&lo), Some(&hi)) = (fit, sizes.first(), sizes.last()) {
+        let line = (0..=40).map(|k| {
+            let x = lo * (hi / lo).powf(f64::from(k) / 40.0);
+            (x, (ln_a + b * x.ln()).exp())
+        });
+        chart
+            .draw_series(LineSeries::new(line, c.stroke_width(2)))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    Ok(())
+}
+
 /// A log-log chart into `path` (PNG): each curve's runs as dots, the mean per size as a bigger
 /// dot, and its fitted power law as a line across the sizes; the legend (headed `legend_title`)
 /// at the right.
@@ -943,32 +984,7 @@ pub fn power_law_chart(
         .draw()
         .map_err(|e| plot_err(path, e))?;
     for ((_, points, fit), &c) in curves.iter().zip(&colours) {
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&p| Circle::new(p, 3, c.mix(0.5).filled())),
-            )
-            .map_err(|e| plot_err(path, e))?;
-        let mut sizes: Vec<f64> = points.iter().map(|p| p.0).collect();
-        sizes.sort_by(f64::total_cmp);
-        sizes.dedup();
-        let means = sizes.iter().map(|&x| {
-            let ys: Vec<f64> = points.iter().filter(|p| p.0 == x).map(|p| p.1).collect();
-            (x, ys.iter().sum::<f64>() / ys.len() as f64)
-        });
-        chart
-            .draw_series(means.map(|p| Circle::new(p, 6, c.filled())))
-            .map_err(|e| plot_err(path, e))?;
-        if let (Some((ln_a, b)), Some(&lo), Some(&hi)) = (fit, sizes.first(), sizes.last()) {
-            let line = (0..=40).map(|k| {
-                let x = lo * (hi / lo).powf(f64::from(k) / 40.0);
-                (x, (ln_a + b * x.ln()).exp())
-            });
-            chart
-                .draw_series(LineSeries::new(line, c.stroke_width(2)))
-                .map_err(|e| plot_err(path, e))?;
-        }
+        draw_power_curve(&mut chart, points, *fit, c, path)?;
     }
     legend(&legend_area, Some(legend_title), &entries, path)?;
     root.present().map_err(|e| plot_err(path, e))

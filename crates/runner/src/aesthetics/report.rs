@@ -151,7 +151,7 @@ fn write_pictures(
         if m.gaze.n == 0 || side * side != m.gaze.mean_map.len() {
             continue;
         }
-        let map = pictures::diverging(&[m.gaze.mean_map.clone()], side);
+        let map = pictures::diverging(std::slice::from_ref(&m.gaze.mean_map), side);
         pictures::save_png(
             &map.grid(1, 0, (140 / side).max(1)),
             &report.join("gaze").join(format!("{}.png", s.name)),

@@ -142,6 +142,34 @@ pub fn crossing(a: (f64, f64), b: (f64, f64)) -> Option<f64> {
     (slope.abs() > 1e-9).then(|| ((b.0 - a.0) / slope).exp())
 }
 
+/// Where each pair of fitted curves crosses, in words, as Markdown list items.
+fn crossings(curves: &[Curve], lo: f64, hi: f64) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, a) in curves.iter().enumerate() {
+        for b in &curves[i + 1..] {
+            let (Some(fa), Some(fb)) = (a.fit, b.fit) else {
+                continue;
+            };
+            let line = match crossing(fa, fb) {
+                Some(x) if x >= lo && x <= hi => format!(
+                    "- `{}` and `{}` cross at n = {x:.0}: below it `{}` errs less, above it `{}`.",
+                    a.label,
+                    b.label,
+                    if fa.1 > fb.1 { &a.label } else { &b.label },
+                    if fa.1 > fb.1 { &b.label } else { &a.label },
+                ),
+                Some(x) => format!(
+                    "- `{}` and `{}` do not cross between n = {lo:.0} and {hi:.0} (their fitted laws would at n = {x:.3e}).",
+                    a.label, b.label
+                ),
+                None => format!("- `{}` and `{}` are parallel.", a.label, b.label),
+            };
+            lines.push(line);
+        }
+    }
+    lines
+}
+
 /// The report's section: the fitted law per curve and where the curves cross, as Markdown lines.
 pub fn section(curves: &[Curve], s: &Scaling) -> Vec<String> {
     let what = if in_percent(&s.metric) {
@@ -203,28 +231,7 @@ pub fn section(curves: &[Curve], s: &Scaling) -> Vec<String> {
     }
     lines.extend(table.render().lines().map(str::to_string));
     lines.push(String::new());
-    for (i, a) in curves.iter().enumerate() {
-        for b in &curves[i + 1..] {
-            let (Some(fa), Some(fb)) = (a.fit, b.fit) else {
-                continue;
-            };
-            let line = match crossing(fa, fb) {
-                Some(x) if x >= lo && x <= hi => format!(
-                    "- `{}` and `{}` cross at n = {x:.0}: below it `{}` errs less, above it `{}`.",
-                    a.label,
-                    b.label,
-                    if fa.1 > fb.1 { &a.label } else { &b.label },
-                    if fa.1 > fb.1 { &b.label } else { &a.label },
-                ),
-                Some(x) => format!(
-                    "- `{}` and `{}` do not cross between n = {lo:.0} and {hi:.0} (their fitted laws would at n = {x:.3e}).",
-                    a.label, b.label
-                ),
-                None => format!("- `{}` and `{}` are parallel.", a.label, b.label),
-            };
-            lines.push(line);
-        }
-    }
+    lines.extend(crossings(curves, lo, hi));
     lines
 }
 
