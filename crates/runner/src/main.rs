@@ -55,6 +55,8 @@ enum Command {
     Generate(GenerateArgs),
     /// Show what a trained classifier looks at: attribution maps of its decisions.
     Explain(ExplainArgs),
+    /// Write a run's trained modules as safetensors in PyTorch's layouts.
+    Export(ExportArgs),
     /// Draw and measure the article's mechanics from the hand-written principles crate.
     Principles {
         #[command(subcommand)]
@@ -196,6 +198,21 @@ struct ExplainArgs {
     /// Occlusion: step between squares, in pixels.
     #[arg(long, default_value_t = 2)]
     stride: usize,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// The arguments of `nnlab export`.
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// A run folder with a checkpoint.
+    run: PathBuf,
+    /// The file format (safetensors is the one written).
+    #[arg(long, default_value = "safetensors", value_parser = ["safetensors"])]
+    format: String,
+    /// The file to write; FILE.json beside it gets the config and the tensors' names and shapes.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -420,6 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate(args)?,
         Command::Art { kind } => art(kind)?,
         Command::Explain(args) => explain(args)?,
+        Command::Export(args) => export(args)?,
         Command::Aesthetics(args) => aesthetics(args)?,
         Command::Rate(args) => rate(args)?,
         Command::Principles { what } => principles(what)?,
@@ -590,6 +608,24 @@ fn aesthetics(args: AestheticsArgs) -> anyhow::Result<()> {
         "written to {} and {}",
         path.display(),
         dir.join("report/index.html").display()
+    );
+    Ok(())
+}
+
+/// `nnlab export`.
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let ExportArgs {
+        run,
+        format: _,
+        out,
+        data,
+    } = args;
+    let names = tasks::export_run(&run, &data.options(), &out)?;
+    say!(
+        "{} tensors written to {} (PyTorch layouts; {}.json has the config and shapes)",
+        names.len(),
+        out.display(),
+        out.display()
     );
     Ok(())
 }

@@ -408,6 +408,55 @@ fn checkpoint_to_load(path: &Path, config: &RunConfig) -> Result<CheckpointReade
 
 /// Reloads a run's checkpoint (the best one when early stopping restored it, else the newest)
 /// and evaluates it on the test split of its config.
+/// Writes the trained modules of the run in `path` (its newest checkpoint, or the best one an
+/// early-stopping run kept) as one safetensors file `out` in PyTorch's layouts (see
+/// [`nnlab_train::export`]), with `out` + `.json` beside it: the run's config as JSON and the
+/// tensors' names and shapes. Returns the tensors' names.
+pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<String>> {
+    let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
+    let reader = checkpoint_to_load(path, &config)?;
+    let (data, _) = load_data(&config, &opts.load_options_for(path))?;
+    let (device, backend) = select_device();
+    let mut task = build(&config, &data, &device, backend, &[])?;
+    task.load(&reader)?;
+    let parts = task.export().ok_or_else(|| {
+        Error::Config(format!(
+            "model.kind = \"{}\" has no modules to export",
+            config.model.kind()
+        ))
+    })??;
+    let mut metadata = std::collections::HashMap::new();
+    metadata.insert("nnlab_model".to_string(), config.model.kind().to_string());
+    metadata.insert("nnlab_revision".to_string(), engine::provenance::revision());
+    let bytes = nnlab_train::export::merge(&parts, metadata)?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::Checkpoint {
+        path: out.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut tensors: Vec<(String, Vec<usize>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.shape().to_vec()))
+        .collect();
+    tensors.sort();
+    let json = serde_json::json!({
+        "model": config.model.kind(),
+        "config": serde_json::to_value(&config).expect("the config serialises"),
+        "checkpoint": reader.dir().display().to_string(),
+        "revision": engine::provenance::revision(),
+        "layout": "PyTorch: a linear layer's weight is [out, in], a convolution's [out, in, kh, kw]",
+        "tensors": tensors.iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
+    });
+    run_dir::write_atomic(out, &bytes)?;
+    let mut side = out.as_os_str().to_owned();
+    side.push(".json");
+    run_dir::write_atomic(
+        Path::new(&side),
+        (serde_json::to_string_pretty(&json).expect("plain JSON") + "\n").as_bytes(),
+    )?;
+    Ok(tensors.into_iter().map(|(n, _)| n).collect())
+}
+
 pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<Evaluation> {
     let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
     let reader = checkpoint_to_load(path, &config)?;

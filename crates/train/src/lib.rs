@@ -13,6 +13,7 @@ pub mod console;
 pub mod engine;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod optim;
 pub mod pictures;
 pub mod run_dir;

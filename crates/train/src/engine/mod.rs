@@ -198,6 +198,13 @@ pub trait Task {
         let _ = (n, seed);
         None
     }
+
+    /// Every trained module as safetensors files in PyTorch's layouts (see [`crate::export`]),
+    /// each tensor named after its module (`model`, `generator`, ...); `None` for a family
+    /// without modules to export.
+    fn export(&self) -> Option<Result<Vec<Vec<u8>>>> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -139,6 +139,10 @@ impl Task for AutoencoderTask {
         vec![obj / n, sse / n]
     }
 
+    fn export(&self) -> Option<Result<Vec<Vec<u8>>>> {
+        Some(crate::export::module_bytes(self.model(), "model").map(|b| vec![b]))
+    }
+
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         ckpt.module("model", self.model())?;
         ckpt.optimizer("optim", &self.optim)

@@ -478,6 +478,16 @@ impl Task for Classifier {
         vec![loss / n, correct as f64 / n]
     }
 
+    fn export(&self) -> Option<Result<Vec<Vec<u8>>>> {
+        Some(
+            match self.model() {
+                Net::Mlp(m) => crate::export::module_bytes(m, "model"),
+                Net::Cnn(c) => crate::export::module_bytes(&**c, "model"),
+            }
+            .map(|b| vec![b]),
+        )
+    }
+
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         let model = match self.model() {
             Net::Cnn(c) => {

@@ -256,6 +256,14 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         ]
     }
 
+    fn export(&self) -> Option<Result<Vec<Vec<u8>>>> {
+        let parts = [
+            crate::export::module_bytes(self.g(), "generator"),
+            crate::export::module_bytes(self.d(), "discriminator"),
+        ];
+        Some(parts.into_iter().collect())
+    }
+
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         ckpt.module("generator", self.g())?;
         ckpt.module("discriminator", self.d())?;

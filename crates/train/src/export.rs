@@ -1,0 +1,49 @@
+//! A trained run's modules as one safetensors file in PyTorch's layouts, for PyTorch, a web page
+//! or another burn program. burn-store writes each module (its `BurnToPyTorchAdapter` stores a
+//! linear layer's weight `[out, in]` as `torch.nn.Linear` keeps it, where burn keeps `[in, out]`,
+//! and names batch norm's `gamma`/`beta` `weight`/`bias`); the modules' files are merged into one,
+//! each tensor named `<module>.<path in the module>` (`generator.layers.0.weight`).
+
+use std::collections::HashMap;
+
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use safetensors::tensor::{SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+
+fn export_error(e: impl std::fmt::Display) -> Error {
+    Error::Checkpoint {
+        path: "export".into(),
+        message: e.to_string(),
+    }
+}
+
+/// The safetensors bytes of `module` in PyTorch's layouts, its tensors named `prefix.<path>`.
+pub fn module_bytes<M: ModuleSnapshot>(module: &M, prefix: &str) -> Result<Vec<u8>> {
+    let mut store = SafetensorsStore::from_bytes(None)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .skip_enum_variants(true)
+        .with_key_remapping("^", format!("{prefix}."));
+    module.save_into(&mut store).map_err(export_error)?;
+    store.get_bytes().map_err(export_error)
+}
+
+/// One safetensors file holding every tensor of `parts` (each a safetensors file), with
+/// `metadata` in its header. Two tensors of one name are refused.
+pub fn merge(parts: &[Vec<u8>], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+    let files: Vec<SafeTensors> = parts
+        .iter()
+        .map(|b| SafeTensors::deserialize(b).map_err(export_error))
+        .collect::<Result<_>>()?;
+    let mut views: Vec<(String, TensorView)> = Vec::new();
+    for f in &files {
+        for (name, view) in f.tensors() {
+            if views.iter().any(|(n, _)| *n == name) {
+                return Err(export_error(format!("two tensors named {name}")));
+            }
+            views.push((name, view));
+        }
+    }
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    safetensors::serialize(views, Some(metadata)).map_err(export_error)
+}

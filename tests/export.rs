@@ -1,0 +1,153 @@
+//! `nnlab export`: a run's modules as one safetensors file in PyTorch's layouts. The MLP's file,
+//! read back with the safetensors crate alone (no burn), computes the same logits in PyTorch's
+//! convention (`y = x W^T + b`) as nnlab does; a CNN's and a GAN's tensors have PyTorch's names
+//! and shapes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use common::*;
+use nnlab_runner::aesthetics::eye::Eye;
+use nnlab_runner::tasks::TrainOptions;
+
+fn trained(tmp: &Path, name: &str, model: &str) -> PathBuf {
+    let config = tmp.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"{name}\"\nseed = 3\n[data]\ndataset = \"tiny\"\n[model]\n{model}\n\
+             [train]\nepochs = 2\nbatch_size = 16\nlr = 0.01\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.join(name);
+    let (ok, _, stderr) = run(nnlab(tmp).arg("train").arg(&config).arg("--out").arg(&out));
+    assert!(ok, "{stderr}");
+    out
+}
+
+fn export(tmp: &Path, run_dir: &Path) -> (Vec<u8>, serde_json::Value) {
+    let file = run_dir.join("model.safetensors");
+    let (ok, stdout, stderr) = run(nnlab(tmp)
+        .arg("export")
+        .arg(run_dir)
+        .arg("--out")
+        .arg(&file));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("tensors written to"), "{stdout}");
+    let json = std::fs::read_to_string(run_dir.join("model.safetensors.json")).unwrap();
+    (
+        std::fs::read(&file).unwrap(),
+        serde_json::from_str(&json).unwrap(),
+    )
+}
+
+fn tensor(file: &safetensors::SafeTensors, name: &str) -> (Vec<usize>, Vec<f32>) {
+    let t = file.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let values = t
+        .data()
+        .chunks(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    (t.shape().to_vec(), values)
+}
+
+#[test]
+fn an_exported_mlp_computes_nnlabs_logits_in_pytorchs_convention() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 320, 64);
+    let mlp = trained(tmp.path(), "mlp", "hidden = [16]");
+    let (bytes, json) = export(tmp.path(), &mlp);
+    assert_eq!(json["model"], "mlp");
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (s0, w0) = tensor(&file, "model.layers.0.weight");
+    let (_, b0) = tensor(&file, "model.layers.0.bias");
+    let (s1, w1) = tensor(&file, "model.layers.1.weight");
+    let (_, b1) = tensor(&file, "model.layers.1.bias");
+    assert_eq!(
+        (s0.clone(), s1.clone()),
+        (vec![16, 64], vec![10, 16]),
+        "[out, in]"
+    );
+    // PyTorch's Linear: y = x W^T + b, W [out, in].
+    let linear = |x: &[f32], w: &[f32], b: &[f32], out: usize| -> Vec<f32> {
+        let inp = x.len();
+        (0..out)
+            .map(|o| b[o] + (0..inp).map(|i| x[i] * w[o * inp + i]).sum::<f32>())
+            .collect()
+    };
+    let opts = TrainOptions {
+        data_dir: Some(tmp.path().to_path_buf()),
+        download: false,
+        ..TrainOptions::default()
+    };
+    let device = Device::flex();
+    let eye = Eye::load(&mlp, &opts, &device, "flex").unwrap();
+    let test = eye.data.test_indices();
+    let batch = eye.data.batch(&test[..8]);
+    let f = eye.data.features();
+    let logits: Vec<f32> = eye
+        .net
+        .forward(Tensor::from_data(
+            TensorData::new(batch.images.clone(), [8, f]),
+            &device,
+        ))
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let mut worst = 0.0f32;
+    for (k, x) in batch.images.chunks(f).enumerate() {
+        let h: Vec<f32> = linear(x, &w0, &b0, 16).iter().map(|v| v.max(0.0)).collect();
+        let y = linear(&h, &w1, &b1, 10);
+        for (a, b) in y.iter().zip(&logits[k * 10..(k + 1) * 10]) {
+            worst = worst.max((a - b).abs() / b.abs().max(1.0));
+        }
+    }
+    assert!(worst < 1e-5, "largest difference {worst}");
+    // A run without modules to export, and a file that cannot be written, are refused.
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("export")
+        .arg(&mlp)
+        .args(["--out", "/nonexistent-dir/x.safetensors"]));
+    assert!(!ok && stderr.contains("/nonexistent-dir"), "{stderr}");
+}
+
+#[test]
+fn cnn_and_gan_tensors_have_pytorchs_names_and_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 320, 64);
+    let cnn = trained(
+        tmp.path(),
+        "cnn",
+        "kind = \"cnn\"\nchannels = [4]\nkernel = 3\npadding = [1]\ndense = [16]\npool = \"max\"\nbatch_norm = true",
+    );
+    let (bytes, _) = export(tmp.path(), &cnn);
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let names = file.names();
+    // Convolution kernels [out, in, kh, kw]; batch norm's scale and shift as weight and bias.
+    assert_eq!(tensor(&file, "model.convs.0.weight").0, vec![4, 1, 3, 3]);
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("model.norms.0") && n.ends_with(".weight")),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with("gamma") || n.ends_with("beta")),
+        "{names:?}"
+    );
+    let gan = trained(
+        tmp.path(),
+        "gan",
+        "kind = \"gan\"\nlatent = 8\ngenerator = [32]\ndiscriminator = [32]",
+    );
+    let (bytes, json) = export(tmp.path(), &gan);
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert!(file.names().iter().any(|n| n.starts_with("generator.")));
+    assert!(file.names().iter().any(|n| n.starts_with("discriminator.")));
+    assert_eq!(json["tensors"].as_array().unwrap().len(), file.len());
+}
