@@ -209,11 +209,23 @@ fn setup(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished], h
     let _ = writeln!(s, "- seeds: {:?}", study.seeds);
     if let Some(first) = done.first() {
         let f = &first.summary;
+        // The training set's size, or its range where cells train on different sizes.
+        let (lo, hi) = done.iter().fold((usize::MAX, 0), |(lo, hi), d| {
+            (
+                lo.min(d.summary.train_examples),
+                hi.max(d.summary.train_examples),
+            )
+        });
+        let examples = if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo} to {hi}")
+        };
         if done.iter().all(|d| d.summary.epochs == f.epochs) {
             let _ = writeln!(
                 s,
-                "- {} epochs on {} training examples of `{}`",
-                f.epochs, f.train_examples, f.dataset
+                "- {} epochs on {examples} training examples of `{}`",
+                f.epochs, f.dataset
             );
         } else {
             // Cells train for different numbers of epochs (e.g. PCA's single pass).
@@ -226,8 +238,7 @@ fn setup(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished], h
             }
             let _ = writeln!(
                 s,
-                "- {} training examples of `{}`; epochs per cell: {}",
-                f.train_examples,
+                "- {examples} training examples of `{}`; epochs per cell: {}",
                 f.dataset,
                 per_cell.join(", ")
             );
