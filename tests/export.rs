@@ -1,7 +1,8 @@
 //! `nnlab export`: a run's modules as one safetensors file in PyTorch's layouts. The MLP's file,
 //! read back with the safetensors crate alone (no burn), computes the same logits in PyTorch's
 //! convention (`y = x W^T + b`) as nnlab does; a CNN's and a GAN's tensors have PyTorch's names
-//! and shapes.
+//! and shapes. A run started from an exported file (`train.init_from`) has its weights; a file
+//! of other shapes is refused, naming the tensor and both shapes.
 
 mod common;
 
@@ -150,4 +151,59 @@ fn cnn_and_gan_tensors_have_pytorchs_names_and_shapes() {
     assert!(file.names().iter().any(|n| n.starts_with("generator.")));
     assert!(file.names().iter().any(|n| n.starts_with("discriminator.")));
     assert_eq!(json["tensors"].as_array().unwrap().len(), file.len());
+}
+
+#[test]
+fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 320, 64);
+    let mlp = trained(tmp.path(), "mlp", "hidden = [16]");
+    let (bytes, _) = export(tmp.path(), &mlp);
+    let file = mlp.join("model.safetensors");
+    // One epoch of SGD at a learning rate far below any weight's last bit: the weights stay
+    // those of the file, so the new run's test figures are the exported run's.
+    let config = tmp.path().join("mlp.toml");
+    let again = tmp.path().join("again");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args(["--set", "train.epochs=1", "--set", "train.optimizer=sgd"])
+        .args(["--set", "train.lr=1e-30", "--set"])
+        .arg(format!("train.init_from={}", file.display()))
+        .arg("--out")
+        .arg(&again));
+    assert!(ok, "{stderr}");
+    let summary = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap()
+    };
+    let accuracy = |d: &Path| summary(d)["test_accuracy"].as_f64().unwrap();
+    assert_eq!(accuracy(&mlp), accuracy(&again));
+    let (bytes_again, _) = export(tmp.path(), &again);
+    let (a, b) = (
+        safetensors::SafeTensors::deserialize(&bytes).unwrap(),
+        safetensors::SafeTensors::deserialize(&bytes_again).unwrap(),
+    );
+    for name in a.names() {
+        let (x, y) = (tensor(&a, name).1, tensor(&b, name).1);
+        let gap = x
+            .iter()
+            .zip(&y)
+            .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(gap < 1e-20, "{name}: {gap}");
+    }
+    // Another width: refused before training, naming the tensor and both shapes.
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .args(["--set", "model.hidden=[8]", "--set"])
+        .arg(format!("train.init_from={}", file.display()))
+        .arg("--out")
+        .arg(tmp.path().join("narrow")));
+    assert!(!ok, "a file of other shapes is refused");
+    assert!(
+        stderr.contains("train.init_from")
+            && stderr.contains("'layers.0.weight': expected Shape { dims: [64, 8] }, found Shape { dims: [64, 16] }"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("narrow").join("summary.json").exists());
 }

@@ -96,7 +96,7 @@ def table(title, struct, rows, docs, note=""):
         meaning = docs.get(struct, {}).get(key, "").replace("|", "\\|")
         if struct == "RunConfig" and key == "name":
             value = "(required)"
-        shown = value if value == "(required)" else f"`{value}`"
+        shown = value if value in ("(required)", "(none)") else f"`{value}`"
         out.append(f"| `{key}` | {shown} | {meaning} |")
     return out + [""]
 
@@ -113,7 +113,13 @@ def config_page():
     first = resolved(base)
     lines += table("Top level", "RunConfig", first.get("", []), docs)
     lines += table("`[data]`", "DataConfig", first.get("data", []), docs)
-    lines += table("`[train]`", "TrainConfig", first.get("train", []), docs)
+    # Keys that are absent unless set (print-config leaves them out): listed with no default.
+    train_rows = list(first.get("train", []))
+    optional = resolved(base, ["train.devices=[0]", 'train.init_from="x.safetensors"'])
+    for key, _ in optional.get("train", []):
+        if key not in dict(train_rows):
+            train_rows.append((key, "(none)"))
+    lines += table("`[train]`", "TrainConfig", train_rows, docs)
     for opt in ["sgd", "rmsprop", "adagrad", "adam", "adamw"]:
         got = resolved(base, [f"train.optimizer={opt}"])
         lines += table(f"`[train.{opt}]`", SECTIONS[f"train.{opt}"], got.get(f"train.{opt}", []), docs,

@@ -68,6 +68,12 @@ pub struct TrainConfig {
     /// default device. Classifiers only.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<usize>,
+    /// Start from the weights of this safetensors file (relative paths from where `nnlab` runs)
+    /// instead of a random draw: a file `nnlab export` wrote, or PyTorch's, in PyTorch's layouts
+    /// and with nnlab's tensor names (`model.layers.0.weight`). A missing tensor or one of
+    /// another shape is refused, naming it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -93,6 +99,7 @@ impl Default for TrainConfig {
             adamw: None,
             early_stopping: None,
             devices: Vec::new(),
+            init_from: None,
         }
     }
 }

@@ -267,6 +267,9 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     let (device, backend) = select_device();
     let (device, workers) = run_devices(config, backend, device)?;
     let mut task = build(config, &data, &device, backend, &workers)?;
+    if let Some(file) = &config.train.init_from {
+        start_from(task.as_mut(), config, file)?;
+    }
     let run = RunDir::create(&path)?;
     // Two epoch checkpoints are kept (and a best one with early stopping), plus a margin.
     let copies = if config.train.early_stopping.is_some() {
@@ -314,6 +317,22 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
         data_seconds,
     };
     with_curves(engine::fit(task.as_mut(), fit, None)?, config)
+}
+
+/// Sets `task`'s weights from the safetensors `file` (`train.init_from`).
+fn start_from(task: &mut dyn Task, config: &RunConfig, file: &Path) -> Result<()> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        Error::Config(format!(
+            "config: key `train.init_from` = {:?}: cannot read it: {e}",
+            file.display().to_string()
+        ))
+    })?;
+    task.import(&bytes, file).ok_or_else(|| {
+        Error::Config(format!(
+            "config: key `train.init_from`: model.kind = \"{}\" has no weights to start from a file",
+            config.model.kind()
+        ))
+    })?
 }
 
 /// A finished run's outcome, after drawing its learning curves (see [`crate::curves`]).

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use safetensors::tensor::{SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
@@ -46,4 +46,41 @@ pub fn merge(parts: &[Vec<u8>], metadata: HashMap<String, String>) -> Result<Vec
     }
     views.sort_by(|a, b| a.0.cmp(&b.0));
     safetensors::serialize(views, Some(metadata)).map_err(export_error)
+}
+
+/// Loads `module`'s parameters from safetensors `bytes` in PyTorch's layouts (what
+/// [`module_bytes`] writes), its tensors named `prefix.<path>`; tensors of other prefixes are
+/// left alone. A tensor the module has and the file lacks, or one of another shape or type, is
+/// refused, naming it (`file` says where the bytes came from).
+pub fn load_module<M: ModuleSnapshot>(
+    module: &mut M,
+    bytes: &[u8],
+    prefix: &str,
+    file: &std::path::Path,
+) -> Result<()> {
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .skip_enum_variants(true)
+        .with_key_remapping(format!("^{prefix}\\."), "")
+        .allow_partial(true)
+        .validate(false);
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| Error::Config(format!("train.init_from: {}: {e}", file.display())))?;
+    let mut problems: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+    problems.extend(
+        result
+            .missing
+            .iter()
+            .map(|(path, _)| format!("no tensor `{prefix}.{path}`")),
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "train.init_from: {}: {} (shapes in burn's layout, a linear weight [in, out])",
+            file.display(),
+            problems.join("; ")
+        )))
+    }
 }

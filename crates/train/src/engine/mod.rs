@@ -205,6 +205,13 @@ pub trait Task {
     fn export(&self) -> Option<Result<Vec<Vec<u8>>>> {
         None
     }
+
+    /// Sets every module's parameters from a safetensors file as [`export`](Self::export)
+    /// writes it (`bytes`, read from `file`); `None` for a family without modules to import.
+    fn import(&mut self, bytes: &[u8], file: &Path) -> Option<Result<()>> {
+        let _ = (bytes, file);
+        None
+    }
 }
 
 #[cfg(test)]

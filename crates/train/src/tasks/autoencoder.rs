@@ -143,6 +143,14 @@ impl Task for AutoencoderTask {
         Some(crate::export::module_bytes(self.model(), "model").map(|b| vec![b]))
     }
 
+    fn import(&mut self, bytes: &[u8], file: &Path) -> Option<Result<()>> {
+        let model = self
+            .model
+            .as_mut()
+            .expect("the model is back after every step");
+        Some(crate::export::load_module(model, bytes, "model", file))
+    }
+
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         ckpt.module("model", self.model())?;
         ckpt.optimizer("optim", &self.optim)

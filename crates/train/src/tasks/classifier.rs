@@ -488,6 +488,19 @@ impl Task for Classifier {
         )
     }
 
+    fn import(&mut self, bytes: &[u8], file: &Path) -> Option<Result<()>> {
+        Some(
+            match self
+                .model
+                .as_mut()
+                .expect("the model is back after every step")
+            {
+                Net::Mlp(m) => crate::export::load_module(m, bytes, "model", file),
+                Net::Cnn(c) => crate::export::load_module(&mut **c, bytes, "model", file),
+            },
+        )
+    }
+
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         let model = match self.model() {
             Net::Cnn(c) => {

@@ -264,6 +264,21 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         Some(parts.into_iter().collect())
     }
 
+    fn import(&mut self, bytes: &[u8], file: &Path) -> Option<Result<()>> {
+        let g = self
+            .g
+            .as_mut()
+            .expect("the generator is back after every step");
+        if let Err(e) = crate::export::load_module(g, bytes, "generator", file) {
+            return Some(Err(e));
+        }
+        let d = self
+            .d
+            .as_mut()
+            .expect("the discriminator is back after every step");
+        Some(crate::export::load_module(d, bytes, "discriminator", file))
+    }
+
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         ckpt.module("generator", self.g())?;
         ckpt.module("discriminator", self.d())?;
