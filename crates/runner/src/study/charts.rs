@@ -170,17 +170,28 @@ impl Charts<'_> {
     /// A chart's title: what it shows, then how it summarises the seeds (nothing to average
     /// over one seed).
     fn title(&self, what: String, over_seeds: String) -> String {
-        let n = self.study.seeds.len();
-        if n > 1 {
+        let (_, most) = self.seed_counts();
+        if most > 1 {
             format!("{what} ({over_seeds})")
         } else {
-            format!("{what} ({n} seed)")
+            format!("{what} (1 seed)")
         }
     }
 
+    /// The fewest and the most seeds of a cell (cells may have seeds of their own).
+    fn seed_counts(&self) -> (usize, usize) {
+        self.cells
+            .iter()
+            .map(|c| c.seeds.as_ref().unwrap_or(&self.study.seeds).len())
+            .fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)))
+    }
+
     fn seeds(&self) -> String {
-        let n = self.study.seeds.len();
-        format!("{n} seed{}", if n == 1 { "" } else { "s" })
+        match self.seed_counts() {
+            (1, 1) => "1 seed".to_string(),
+            (lo, hi) if lo == hi => format!("{lo} seeds"),
+            (lo, hi) => format!("{lo} to {hi} seeds"),
+        }
     }
 
     /// What the legend's labels are values of: the axes' names, less the first `skip` (the

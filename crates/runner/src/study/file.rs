@@ -160,6 +160,9 @@ pub enum AxisValue {
         /// A config replacing the study's for this cell, relative to the study folder.
         #[serde(default)]
         config: Option<PathBuf>,
+        /// Seeds replacing the study's for this cell (more where runs are cheap and noisy).
+        #[serde(default)]
+        seeds: Option<Vec<u64>>,
     },
     /// A TOML value for the axis' key.
     Plain(toml::Value),

@@ -16,6 +16,8 @@ pub struct Cell {
     pub set: Vec<String>,
     /// The cell's own config (relative to the study folder), if an axis value gives one.
     pub config: Option<PathBuf>,
+    /// The cell's own seeds, if an axis value gives them (the study's otherwise).
+    pub seeds: Option<Vec<u64>>,
 }
 
 /// One run of a study.
@@ -48,15 +50,19 @@ pub fn cells(study: &StudyFile) -> Vec<Cell> {
         label: String::new(),
         set: Vec::new(),
         config: None,
+        seeds: None,
     }];
     for axis in &study.axis {
         let mut next = Vec::new();
         for cell in &cells {
             for v in &axis.values {
-                let (label, set, config) = match v {
-                    AxisValue::Labeled { label, set, config } => {
-                        (label.clone(), set.clone(), config.clone())
-                    }
+                let (label, set, config, seeds) = match v {
+                    AxisValue::Labeled {
+                        label,
+                        set,
+                        config,
+                        seeds,
+                    } => (label.clone(), set.clone(), config.clone(), seeds.clone()),
                     AxisValue::Plain(value) => (
                         value_label(value),
                         vec![format!(
@@ -67,6 +73,7 @@ pub fn cells(study: &StudyFile) -> Vec<Cell> {
                                 other => other.to_string(),
                             }
                         )],
+                        None,
                         None,
                     ),
                 };
@@ -80,6 +87,7 @@ pub fn cells(study: &StudyFile) -> Vec<Cell> {
                     },
                     set: s,
                     config: config.or_else(|| cell.config.clone()),
+                    seeds: seeds.or_else(|| cell.seeds.clone()),
                 });
             }
         }
@@ -101,7 +109,7 @@ pub fn specs(
     let mut specs = Vec::new();
     for (c, cell) in cells.iter().enumerate() {
         let config_path = dir.join(cell.config.as_ref().unwrap_or(&study.config));
-        for &seed in &study.seeds {
+        for &seed in cell.seeds.as_ref().unwrap_or(&study.seeds) {
             let mut o = study.set.clone();
             o.extend(cell.set.iter().cloned());
             o.extend(extra.iter().cloned());
@@ -166,7 +174,7 @@ mod tests {
             values = ["relu", "tanh"]
             [[axis]]
             name = "opt"
-            values = [{ label = "adam", set = ["train.optimizer=adam"] },
+            values = [{ label = "adam", set = ["train.optimizer=adam"], seeds = [1, 2, 3] },
                       { label = "sgd", set = ["train.optimizer=sgd", "train.lr=0.01"] }]
             "#,
         )
@@ -182,6 +190,9 @@ mod tests {
                 "train.lr=0.01"
             ]
         );
+        // An axis value's own seeds replace the study's for its cells.
+        assert_eq!(cells[0].seeds, Some(vec![1, 2, 3]));
+        assert_eq!(cells[3].seeds, None);
         let groups = first_axis_groups(&study, &cells);
         assert_eq!(groups[1], ("tanh".to_string(), vec![2, 3]));
     }

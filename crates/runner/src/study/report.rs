@@ -207,6 +207,17 @@ fn setup(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished], h
         );
     }
     let _ = writeln!(s, "- seeds: {:?}", study.seeds);
+    let own: Vec<String> = cells
+        .iter()
+        .filter_map(|c| {
+            c.seeds
+                .as_ref()
+                .map(|seeds| format!("`{}` {seeds:?}", c.label))
+        })
+        .collect();
+    if !own.is_empty() {
+        let _ = writeln!(s, "- cells with seeds of their own: {}", own.join(", "));
+    }
     if let Some(first) = done.first() {
         let f = &first.summary;
         // The training set's size, or its range where cells train on different sizes.
