@@ -2,7 +2,8 @@
 //! read back with the safetensors crate alone (no burn), computes the same logits in PyTorch's
 //! convention (`y = x W^T + b`) as nnlab does; a CNN's and a GAN's tensors have PyTorch's names
 //! and shapes. A run started from an exported file (`train.init_from`) has its weights; a file
-//! of other shapes is refused, naming the tensor and both shapes.
+//! of other shapes is refused, naming the tensor and both shapes. The sampler page of a VAE and
+//! a GAN draws, in headless chromium, what `nnlab generate` draws from the same noise.
 
 mod common;
 
@@ -206,4 +207,55 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
         "{stderr}"
     );
     assert!(!tmp.path().join("narrow").join("summary.json").exists());
+}
+
+#[test]
+#[ignore = "needs Debian's chromium (CI installs it and runs the ignored tests)"]
+fn the_sampler_page_draws_what_generate_draws() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 320, 64);
+    for (name, model) in [
+        ("vae", "kind = \"vae\"\nhidden = [32]\nlatent = 4"),
+        (
+            "gan",
+            "kind = \"gan\"\nlatent = 8\ngenerator = [32]\ndiscriminator = [32]",
+        ),
+    ] {
+        let run_dir = trained(tmp.path(), name, model);
+        export(tmp.path(), &run_dir);
+        let page = run_dir.join("model.html");
+        assert!(page.is_file(), "{name}: no sampler page");
+        let profile = tmp.path().join(format!("chromium-{name}"));
+        let browser = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--dump-dom")
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium is installed (apt-get install chromium)");
+        let dom = String::from_utf8_lossy(&browser.stdout);
+        let check = dom
+            .split("<pre id=\"check\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or_else(|| panic!("{name}: no check in the page: {dom}"));
+        let worst: f64 = check
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {check}"));
+        assert!(
+            check.starts_with("8 images") && worst < 1e-4,
+            "{name}: {check}"
+        );
+    }
+    // A classifier run gets no page.
+    let mlp = trained(tmp.path(), "mlp", "hidden = [16]");
+    export(tmp.path(), &mlp);
+    assert!(!mlp.join("model.html").exists());
 }

@@ -26,6 +26,13 @@ pub trait Generator: burn::module::Module {
     fn latent(&self) -> usize;
     /// `G(z)`.
     fn generate(&self, z: Tensor<2>) -> Tensor<2>;
+
+    /// The generator as dense layers, each with the nonlinearity after it by name (`relu`,
+    /// `leaky_relu:0.2`, `sigmoid`, `tanh01` for `(tanh + 1) / 2`, ...), for samplers outside
+    /// burn; `None` for a generator that is not a stack of dense layers.
+    fn dense_layers(&self) -> Option<Vec<(&Linear, String)>> {
+        None
+    }
 }
 
 /// A discriminator: images `[batch, pixels]` in `[0, 1]` to logits `[batch, 1]` of "real".
@@ -136,6 +143,27 @@ impl Generator for MlpGenerator {
         self.layers[0].weight.dims()[0]
     }
 
+    fn dense_layers(&self) -> Option<Vec<(&Linear, String)>> {
+        let last = self.layers.len() - 1;
+        Some(
+            self.layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let name = match (i == last, self.output) {
+                        (false, _) if self.activation == Activation::LeakyRelu => {
+                            format!("leaky_relu:{LEAKY_SLOPE}")
+                        }
+                        (false, _) => activation_name(self.activation),
+                        (true, GanOutput::Logistic) => "sigmoid".into(),
+                        (true, GanOutput::Tanh) => "tanh01".into(),
+                    };
+                    (l, name)
+                })
+                .collect(),
+        )
+    }
+
     fn generate(&self, z: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(z, |h, (i, l)| {
@@ -171,6 +199,14 @@ impl Discriminator for MlpDiscriminator {
                 }
             }
         })
+    }
+}
+
+/// An activation's name for samplers outside burn (`leaky_relu` with its slope after a colon).
+pub fn activation_name(a: Activation) -> String {
+    match a {
+        Activation::LeakyRelu => format!("leaky_relu:{}", Activation::LEAKY_SLOPE),
+        other => other.name().to_string(),
     }
 }
 

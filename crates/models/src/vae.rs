@@ -94,6 +94,24 @@ impl Vae {
         stack(&self.decoder, z, self.activation, Activation::Identity)
     }
 
+    /// The decoder as dense layers with the nonlinearity after each by name (see
+    /// [`crate::Generator::dense_layers`]): the hidden activation, then the logistic mean.
+    pub fn decoder_layers(&self) -> Vec<(&Linear, String)> {
+        let last = self.decoder.len() - 1;
+        self.decoder
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let name = if i == last {
+                    "sigmoid".to_string()
+                } else {
+                    crate::gan::activation_name(self.activation)
+                };
+                (l, name)
+            })
+            .collect()
+    }
+
     /// The mean image of `p(x|z)`, in `[0, 1]`: `[batch, latent]` -> `[batch, inputs]`.
     pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
         sigmoid(self.decode_logits(z))

@@ -18,6 +18,7 @@ pub mod explain;
 pub mod markdown;
 pub mod plot;
 pub mod principles;
+pub mod sampler_page;
 pub mod study;
 pub mod tasks;
 

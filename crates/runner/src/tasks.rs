@@ -430,7 +430,8 @@ fn checkpoint_to_load(path: &Path, config: &RunConfig) -> Result<CheckpointReade
 /// Writes the trained modules of the run in `path` (its newest checkpoint, or the best one an
 /// early-stopping run kept) as one safetensors file `out` in PyTorch's layouts (see
 /// [`nnlab_train::export`]), with `out` + `.json` beside it: the run's config as JSON and the
-/// tensors' names and shapes. Returns the tensors' names.
+/// tensors' names and shapes, and for a VAE or an MLP GAN `out` with `.html`: a page that
+/// draws samples in the browser (see [`crate::sampler_page`]). Returns the tensors' names.
 pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<String>> {
     let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
     let reader = checkpoint_to_load(path, &config)?;
@@ -467,6 +468,14 @@ pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<St
         "tensors": tensors.iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
     });
     run_dir::write_atomic(out, &bytes)?;
+    if let Some(sampler) = task.sampler() {
+        let html = out.with_extension("html");
+        let title = format!("{} ({}): samples", config.name, config.model.kind());
+        run_dir::write_atomic(
+            &html,
+            crate::sampler_page::page(&sampler, &title).as_bytes(),
+        )?;
+    }
     let mut side = out.as_os_str().to_owned();
     side.push(".json");
     run_dir::write_atomic(

@@ -84,3 +84,64 @@ pub fn load_module<M: ModuleSnapshot>(
         )))
     }
 }
+
+/// A generator as plain numbers, for a sampler outside burn (the page `nnlab export` writes):
+/// dense layers with their nonlinearities, and a check, the images `nnlab generate --seed 0`
+/// draws first with the noise that drew them.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    /// Dimension of the noise.
+    pub latent: usize,
+    /// Image side (square, grey).
+    pub side: usize,
+    /// The dense layers, input first.
+    pub layers: Vec<DenseLayer>,
+    /// The noise of the check, `[n * latent]`.
+    pub check_z: Vec<f32>,
+    /// The images it gives in nnlab, `[n * side * side]` in `[0, 1]`.
+    pub check_images: Vec<f32>,
+}
+
+/// One dense layer as plain numbers.
+#[derive(Debug, Clone)]
+pub struct DenseLayer {
+    /// Inputs.
+    pub inputs: usize,
+    /// Outputs.
+    pub outputs: usize,
+    /// `[inputs * outputs]`, row-major as burn keeps it (`y = x W + b`).
+    pub weight: Vec<f32>,
+    /// `[outputs]`.
+    pub bias: Vec<f32>,
+    /// The nonlinearity after it, by name.
+    pub activation: String,
+}
+
+/// The numbers of `layers` (dense layers and their nonlinearities).
+pub fn plain_layers(layers: Vec<(&burn::nn::Linear, String)>) -> Vec<DenseLayer> {
+    let host = |t: burn::prelude::Tensor<1>| -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 weights")
+    };
+    layers
+        .into_iter()
+        .map(|(l, act)| {
+            let w = l.weight.val();
+            let [inputs, outputs] = w.dims();
+            let weight = host(w.reshape([inputs * outputs]));
+            let bias = l
+                .bias
+                .as_ref()
+                .map_or(vec![0.0; outputs], |b| host(b.val()));
+            DenseLayer {
+                inputs,
+                outputs,
+                weight,
+                bias,
+                activation: act,
+            }
+        })
+        .collect()
+}

@@ -177,6 +177,42 @@ pub fn results_table(
     s
 }
 
+/// The list's line on training: epochs (per cell where they differ) and the training set's size.
+fn training_line(cells: &[Cell], done: &[Finished]) -> Option<String> {
+    let f = &done.first()?.summary;
+    // The training set's size, or its range where cells train on different sizes.
+    let (lo, hi) = done.iter().fold((usize::MAX, 0), |(lo, hi), d| {
+        (
+            lo.min(d.summary.train_examples),
+            hi.max(d.summary.train_examples),
+        )
+    });
+    let examples = if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo} to {hi}")
+    };
+    if done.iter().all(|d| d.summary.epochs == f.epochs) {
+        return Some(format!(
+            "- {} epochs on {examples} training examples of `{}`",
+            f.epochs, f.dataset
+        ));
+    }
+    // Cells train for different numbers of epochs (e.g. PCA's single pass).
+    let mut per_cell: Vec<String> = Vec::new();
+    for d in done {
+        let item = format!("{} {}", cells[d.cell].label, d.summary.epochs);
+        if !per_cell.contains(&item) {
+            per_cell.push(item);
+        }
+    }
+    Some(format!(
+        "- {examples} training examples of `{}`; epochs per cell: {}",
+        f.dataset,
+        per_cell.join(", ")
+    ))
+}
+
 /// The list under the anchors: the configs, overrides, seeds, epochs and data, the revisions
 /// and backends of the runs, and whether they shared the machine.
 fn setup(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished], how: &Invocation) {
@@ -218,42 +254,8 @@ fn setup(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished], h
     if !own.is_empty() {
         let _ = writeln!(s, "- cells with seeds of their own: {}", own.join(", "));
     }
-    if let Some(first) = done.first() {
-        let f = &first.summary;
-        // The training set's size, or its range where cells train on different sizes.
-        let (lo, hi) = done.iter().fold((usize::MAX, 0), |(lo, hi), d| {
-            (
-                lo.min(d.summary.train_examples),
-                hi.max(d.summary.train_examples),
-            )
-        });
-        let examples = if lo == hi {
-            lo.to_string()
-        } else {
-            format!("{lo} to {hi}")
-        };
-        if done.iter().all(|d| d.summary.epochs == f.epochs) {
-            let _ = writeln!(
-                s,
-                "- {} epochs on {examples} training examples of `{}`",
-                f.epochs, f.dataset
-            );
-        } else {
-            // Cells train for different numbers of epochs (e.g. PCA's single pass).
-            let mut per_cell: Vec<String> = Vec::new();
-            for d in done {
-                let item = format!("{} {}", cells[d.cell].label, d.summary.epochs);
-                if !per_cell.contains(&item) {
-                    per_cell.push(item);
-                }
-            }
-            let _ = writeln!(
-                s,
-                "- {examples} training examples of `{}`; epochs per cell: {}",
-                f.dataset,
-                per_cell.join(", ")
-            );
-        }
+    if let Some(line) = training_line(cells, done) {
+        let _ = writeln!(s, "{line}");
     }
     for line in provenance(done) {
         let _ = writeln!(s, "{line}");

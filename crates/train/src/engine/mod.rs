@@ -206,6 +206,13 @@ pub trait Task {
         None
     }
 
+    /// The generator as plain numbers for a sampler outside burn (see
+    /// [`crate::export::Sampler`]); `None` for a family that does not generate, or whose
+    /// generator is not a stack of dense layers.
+    fn sampler(&mut self) -> Option<crate::export::Sampler> {
+        None
+    }
+
     /// Sets every module's parameters from a safetensors file as [`export`](Self::export)
     /// writes it (`bytes`, read from `file`); `None` for a family without modules to import.
     fn import(&mut self, bytes: &[u8], file: &Path) -> Option<Result<()>> {

@@ -279,6 +279,22 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         Some(crate::export::load_module(d, bytes, "discriminator", file))
     }
 
+    fn sampler(&mut self) -> Option<crate::export::Sampler> {
+        const CHECK: usize = 8;
+        let g = self.g().valid();
+        let layers = crate::export::plain_layers(g.dense_layers()?);
+        // The noise `sample(CHECK, 0)` draws (one chunk: CHECK is below any eval batch size).
+        let z = normal(&mut rng_for(0, "sample"), CHECK, g.latent(), &self.device);
+        let check_images = self.sample(CHECK, 0)?.pixels;
+        Some(crate::export::Sampler {
+            latent: g.latent(),
+            side: self.side,
+            layers,
+            check_z: z.into_data().convert::<f32>().try_into_vec::<f32>().ok()?,
+            check_images,
+        })
+    }
+
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         ckpt.module("generator", self.g())?;
         ckpt.module("discriminator", self.d())?;
