@@ -10,8 +10,8 @@ use crate::plot;
 
 /// `pictures/curves-<m>.png` of a run: for each figure `m` of its metrics table (`train_<m>`,
 /// `valid_<m>`, `test_<m>`), its training, validation and test values per epoch on one chart
-/// (never two kinds of figures on one axis). Studies call it again on their finished runs, so
-/// the committed pictures follow the chart style.
+/// (never two kinds of figures on one axis; none for a figure of the real data). Studies call
+/// it again on their finished runs, so the committed pictures follow the chart style.
 pub fn draw(run: &Path, table: &MetricsTable, kind: &str) -> Result<()> {
     if !plot::font_available() || table.rows.is_empty() {
         return Ok(());
@@ -24,7 +24,8 @@ pub fn draw(run: &Path, table: &MetricsTable, kind: &str) -> Result<()> {
             }
         }
     }
-    for m in names {
+    // A figure of the real data (`diversity_real`) does not change with training: no chart.
+    for m in names.into_iter().filter(|m| !m.ends_with("_real")) {
         let series: Vec<plot::Series> = ["train", "valid", "test"]
             .iter()
             .filter_map(|split| {
