@@ -25,9 +25,38 @@ pub struct Gaze {
     pub mean_map: Vec<f32>,
     /// The mean share of an image's |attribution| on its strokes (pixels above 0.5).
     pub on_strokes: f64,
+    /// The mean share of an image's brightness on its strokes: what `on_strokes` is when every
+    /// pixel's gradient is the same, since from a black baseline a pixel's attribution is its
+    /// brightness times its mean gradient (and a black pixel gets none).
+    pub brightness_on_strokes: f64,
     /// The mean share of an image's pixels that are strokes: what `on_strokes` would be if the
     /// eye looked everywhere alike.
     pub stroke_pixels: f64,
+}
+
+/// The shares of one image `x` (pixels in [0, 1]) and its attribution `map` on its strokes
+/// (pixels above 0.5): of the |attribution|, of the brightness, and of the pixels. `None` for a
+/// map or an image of nothing.
+pub fn shares(map: &[f32], x: &[f32]) -> Option<(f64, f64, f64)> {
+    let total: f64 = map.iter().map(|v| f64::from(v.abs())).sum();
+    let bright: f64 = x.iter().map(|&v| f64::from(v)).sum();
+    if total <= 0.0 || bright <= 0.0 {
+        return None;
+    }
+    let on_strokes = |values: &[f32]| -> f64 {
+        values
+            .iter()
+            .zip(x)
+            .filter(|(_, p)| **p > 0.5)
+            .map(|(v, _)| f64::from(v.abs()))
+            .sum()
+    };
+    let strokes = x.iter().filter(|p| **p > 0.5).count() as f64;
+    Some((
+        on_strokes(map) / total,
+        on_strokes(x) / bright,
+        strokes / x.len() as f64,
+    ))
 }
 
 /// Images per set whose attributions [`Eye::gaze`] takes, and the points of each integral.
@@ -129,6 +158,7 @@ impl Eye {
             n: 0,
             mean_map: vec![0.0; f],
             on_strokes: 0.0,
+            brightness_on_strokes: 0.0,
             stroke_pixels: 0.0,
         };
         for (x, p) in pixels.chunks(f).zip(probs.chunks(k)) {
@@ -136,29 +166,23 @@ impl Eye {
             let ig = nnlab_train::explain::integrated_gradients(
                 &frozen, x, &baseline, class, steps, &autodiff,
             );
-            let total: f32 = ig.map.iter().map(|v| v.abs()).sum();
-            if total <= 0.0 {
+            let Some((on, bright, share)) = shares(&ig.map, x) else {
                 continue;
-            }
-            let strokes = x.iter().map(|&v| v > 0.5);
-            let on: f32 = ig
-                .map
-                .iter()
-                .zip(strokes.clone())
-                .filter(|(_, s)| *s)
-                .map(|(v, _)| v.abs())
-                .sum();
+            };
+            let total: f32 = ig.map.iter().map(|v| v.abs()).sum();
             for (m, v) in gaze.mean_map.iter_mut().zip(&ig.map) {
                 *m += v.abs() / total;
             }
-            gaze.on_strokes += f64::from(on / total);
-            gaze.stroke_pixels += strokes.filter(|s| *s).count() as f64 / f as f64;
+            gaze.on_strokes += on;
+            gaze.brightness_on_strokes += bright;
+            gaze.stroke_pixels += share;
             gaze.n += 1;
         }
         if gaze.n > 0 {
             let n = gaze.n as f32;
             gaze.mean_map.iter_mut().for_each(|m| *m /= n);
             gaze.on_strokes /= gaze.n as f64;
+            gaze.brightness_on_strokes /= gaze.n as f64;
             gaze.stroke_pixels /= gaze.n as f64;
         }
         gaze
@@ -182,5 +206,24 @@ impl Eye {
             );
         }
         Features::new(values.len() / d.max(1), d, values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shares_on_the_strokes_by_hand() {
+        // Pixels 0.9 and 0.6 are strokes, 0.2 and 0.0 are not.
+        let x = [0.9, 0.6, 0.2, 0.0];
+        let map = [0.3, -0.1, 0.4, 0.2];
+        let (on, bright, pixels) = super::shares(&map, &x).unwrap();
+        assert!(
+            (on - 0.4).abs() < 1e-6,
+            "|0.3| + |-0.1| of a total 1.0: {on}"
+        );
+        assert!((bright - 1.5 / 1.7).abs() < 1e-6, "{bright}");
+        assert!((pixels - 0.5).abs() < 1e-12);
+        assert!(super::shares(&[0.0; 4], &x).is_none());
+        assert!(super::shares(&map, &[0.0; 4]).is_none());
     }
 }

@@ -383,6 +383,7 @@ fn summary(study: &AestheticsFile, sets: &[ImageSet], measured: &[Measured]) -> 
                 "gaze": {
                     "images": m.gaze.n,
                     "attribution_on_strokes": finite(m.gaze.on_strokes),
+                    "brightness_on_strokes": finite(m.gaze.brightness_on_strokes),
                     "pixels_that_are_strokes": finite(m.gaze.stroke_pixels),
                 },
             });
@@ -465,8 +466,9 @@ fn gaze_section(sets: &[ImageSet], measured: &[Measured], prefix: &str) -> Strin
         "set",
         "images",
         "attribution on strokes",
+        "brightness on strokes",
         "pixels that are strokes",
-        "ratio",
+        "attribution / brightness",
     ]);
     let mut pictures = String::new();
     for (s, m) in sets.iter().zip(measured) {
@@ -479,9 +481,10 @@ fn gaze_section(sets: &[ImageSet], measured: &[Measured], prefix: &str) -> Strin
             s.name.clone(),
             g.n.to_string(),
             format!("{:.1} %", 100.0 * g.on_strokes),
+            format!("{:.1} %", 100.0 * g.brightness_on_strokes),
             format!("{:.1} %", 100.0 * g.stroke_pixels),
-            if g.stroke_pixels > 0.0 {
-                format!("{:.2}", g.on_strokes / g.stroke_pixels)
+            if g.brightness_on_strokes > 0.0 {
+                format!("{:.2}", g.on_strokes / g.brightness_on_strokes)
             } else {
                 "-".into()
             },
@@ -489,7 +492,7 @@ fn gaze_section(sets: &[ImageSet], measured: &[Measured], prefix: &str) -> Strin
         pictures.push_str(&format!("![{0}]({prefix}gaze/{0}.png) ", s.name));
     }
     format!(
-        "\n## What the eye looks at\n\nIntegrated gradients (Sundararajan et al. 2017) of the eye's predicted class, from a black baseline over {} points, for each set's first {} images: the share of each image's |attribution| that falls on its strokes (pixels above 0.5), beside the share of its pixels that are strokes (a ratio above 1: the eye looks at the strokes more than at the rest). The maps are the mean |attribution| per pixel, each image's scaled to sum 1; darker red, more. `nnlab explain` draws single images' maps.\n\n{}\n\n{}\n",
+        "\n## What the eye looks at\n\nIntegrated gradients (Sundararajan et al. 2017) of the eye's predicted class, from a black baseline over {} points, for each set's first {} images: the share of each image's |attribution| that falls on its strokes (pixels above 0.5), the mean over the images. From a black baseline a pixel's attribution is its brightness times its mean gradient, so a black pixel gets none and bright pixels get more whatever the eye does: the share of the brightness on the strokes is what the attribution's share would be if the eye weighted every pixel alike. A ratio above 1: the eye's gradients favour the strokes beyond their brightness; below 1, the rest. The maps are the mean |attribution| per pixel, each image's scaled to sum 1; darker red, more. `nnlab explain` draws single images' maps.\n\n{}\n\n{}\n",
         super::eye::GAZE_STEPS,
         super::eye::GAZE_IMAGES,
         table.render().trim_end(),
