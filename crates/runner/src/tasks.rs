@@ -353,6 +353,12 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
     let (device, backend) = select_device();
     let (device, workers) = run_devices(&config, backend, device)?;
     let mut task = build(&config, &data, &device, backend, &workers)?;
+    // A run stopped before its first checkpoint starts over, from its file if it had one.
+    if start.is_none()
+        && let Some(file) = &config.train.init_from
+    {
+        start_from(task.as_mut(), &config, file)?;
+    }
     if !opts.quiet {
         let finished = path.join("summary.json").is_file();
         match start.as_ref().map(|r| r.state()) {
@@ -425,8 +431,6 @@ fn checkpoint_to_load(path: &Path, config: &RunConfig) -> Result<CheckpointReade
     })
 }
 
-/// Reloads a run's checkpoint (the best one when early stopping restored it, else the newest)
-/// and evaluates it on the test split of its config.
 /// Writes the trained modules of the run in `path` (its newest checkpoint, or the best one an
 /// early-stopping run kept) as one safetensors file `out` in PyTorch's layouts (see
 /// [`nnlab_train::export`]), with `out` + `.json` beside it: the run's config as JSON and the
@@ -464,7 +468,7 @@ pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<St
         "config": serde_json::to_value(&config).expect("the config serialises"),
         "checkpoint": reader.dir().display().to_string(),
         "revision": engine::provenance::revision(),
-        "layout": "PyTorch: a linear layer's weight is [out, in], a convolution's [out, in, kh, kw]",
+        "layout": "PyTorch: a linear layer's weight is [out, in], a convolution's [out, in, kh, kw], a transposed convolution's [in, out, kh, kw]",
         "tensors": tensors.iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
     });
     run_dir::write_atomic(out, &bytes)?;
@@ -485,6 +489,8 @@ pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<St
     Ok(tensors.into_iter().map(|(n, _)| n).collect())
 }
 
+/// Reloads a run's checkpoint (the best one when early stopping restored it, else the newest)
+/// and evaluates it on the test split of its config.
 pub fn eval_run(path: &Path, opts: &TrainOptions) -> Result<Evaluation> {
     let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
     let reader = checkpoint_to_load(path, &config)?;

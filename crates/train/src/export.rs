@@ -67,7 +67,30 @@ pub fn load_module<M: ModuleSnapshot>(
     let result = module
         .load_from(&mut store)
         .map_err(|e| Error::Config(format!("train.init_from: {}: {e}", file.display())))?;
-    let mut problems: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+    // Shapes as the file holds them: a linear weight is [out, in] there, [in, out] in burn.
+    let file_layout = |s: &[usize]| -> Vec<usize> {
+        if s.len() == 2 {
+            vec![s[1], s[0]]
+        } else {
+            s.to_vec()
+        }
+    };
+    let mut problems: Vec<String> = result
+        .errors
+        .iter()
+        .map(|e| match e {
+            burn::store::ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => format!(
+                "tensor `{prefix}.{path}` has shape {:?} in the file, the model needs {:?}",
+                file_layout(found.as_slice()),
+                file_layout(expected.as_slice())
+            ),
+            other => format!("{prefix}.{other}"),
+        })
+        .collect();
     problems.extend(
         result
             .missing
@@ -78,7 +101,7 @@ pub fn load_module<M: ModuleSnapshot>(
         Ok(())
     } else {
         Err(Error::Config(format!(
-            "train.init_from: {}: {} (shapes in burn's layout, a linear weight [in, out])",
+            "config: key `train.init_from`: {}: {} (PyTorch's layouts: a linear weight [out, in])",
             file.display(),
             problems.join("; ")
         )))

@@ -254,6 +254,12 @@ impl StudyFile {
             if a.values.is_empty() {
                 return bad(format!("axis `{}` has no values", a.name));
             }
+            if a.values
+                .iter()
+                .any(|v| matches!(v, AxisValue::Labeled { seeds: Some(s), .. } if s.is_empty()))
+            {
+                return bad(format!("axis `{}` has a value with `seeds = []`", a.name));
+            }
             let plain = a.values.iter().any(|v| matches!(v, AxisValue::Plain(_)));
             if plain && a.key.is_none() {
                 return bad(format!("axis `{}` has plain values but no `key`", a.name));

@@ -152,17 +152,20 @@ fn crossings(curves: &[Curve], lo: f64, hi: f64) -> Vec<String> {
             };
             let line = match crossing(fa, fb) {
                 Some(x) if x >= lo && x <= hi => format!(
-                    "- `{}` and `{}` cross at n = {x:.0}: below it `{}` errs less, above it `{}`.",
+                    "- the fitted laws of `{}` and `{}` cross at n = {x:.0}: by the fits, `{}` errs less below it and `{}` above it (a property of the fits; the table of cells gives the measured errors).",
                     a.label,
                     b.label,
                     if fa.1 > fb.1 { &a.label } else { &b.label },
                     if fa.1 > fb.1 { &b.label } else { &a.label },
                 ),
                 Some(x) => format!(
-                    "- `{}` and `{}` do not cross between n = {lo:.0} and {hi:.0} (their fitted laws would at n = {x:.3e}).",
+                    "- the fitted laws of `{}` and `{}` do not cross between n = {lo:.0} and {hi:.0} (they would at n = {x:.3e}).",
                     a.label, b.label
                 ),
-                None => format!("- `{}` and `{}` are parallel.", a.label, b.label),
+                None => format!(
+                    "- the fitted laws of `{}` and `{}` are parallel.",
+                    a.label, b.label
+                ),
             };
             lines.push(line);
         }
