@@ -270,3 +270,41 @@ fn the_sampler_page_draws_what_generate_draws() {
     export(tmp.path(), &mlp);
     assert!(!mlp.join("model.html").exists());
 }
+
+/// `--names torch` gives the PyTorch twins' names (bench/peers' Sequential for the MLP), and a
+/// run starts from such a file as from one in nnlab's names.
+#[test]
+fn torch_names_go_out_and_come_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 320, 64);
+    let mlp = trained(tmp.path(), "mlp", "hidden = [16]");
+    let file = tmp.path().join("torch.safetensors");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("export")
+        .arg(&mlp)
+        .args(["--names", "torch", "--out"])
+        .arg(&file));
+    assert!(ok, "{stderr}");
+    let bytes = std::fs::read(&file).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<&str> = st.names();
+    names.sort_unstable();
+    assert_eq!(names, ["0.bias", "0.weight", "2.bias", "2.weight"]);
+    let again = tmp.path().join("again");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(tmp.path().join("mlp.toml"))
+        .args(["--set", "train.epochs=1", "--set", "train.optimizer=sgd"])
+        .args(["--set", "train.lr=1e-30", "--set"])
+        .arg(format!("train.init_from={}", file.display()))
+        .arg("--out")
+        .arg(&again));
+    assert!(ok, "{stderr}");
+    let accuracy = |d: &Path| -> f64 {
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap())
+                .unwrap();
+        s["test_accuracy"].as_f64().unwrap()
+    };
+    assert_eq!(accuracy(&mlp), accuracy(&again));
+}

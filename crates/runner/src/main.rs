@@ -213,6 +213,10 @@ struct ExportArgs {
     /// The file to write; FILE.json beside it gets the config and the tensors' names and shapes.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// Tensor names: nnlab's (`model.layers.0.weight`) or those of the PyTorch twins in
+    /// bench/peers (`0.weight`), which their `load_state_dict` takes.
+    #[arg(long, default_value = "nnlab", value_parser = ["nnlab", "torch"])]
+    names: String,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -618,9 +622,10 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         run,
         format: _,
         out,
+        names,
         data,
     } = args;
-    let names = tasks::export_run(&run, &data.options(), &out)?;
+    let names = tasks::export_run(&run, &data.options(), &out, names == "torch")?;
     say!(
         "{} tensors written to {} (PyTorch layouts; {}.json has the config and shapes)",
         names.len(),

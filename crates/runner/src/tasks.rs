@@ -319,7 +319,51 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     with_curves(engine::fit(task.as_mut(), fit, None)?, config)
 }
 
-/// Sets `task`'s weights from the safetensors `file` (`train.init_from`).
+/// The tensor names of a safetensors file's `bytes`.
+fn tensor_names(bytes: &[u8]) -> Result<Vec<String>> {
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::Checkpoint {
+        path: "safetensors".into(),
+        message: e.to_string(),
+    })?;
+    Ok(file.names().into_iter().map(String::from).collect())
+}
+
+/// `bytes` with nnlab's names when the file uses the PyTorch twins' (`nnlab export --names
+/// torch`, or the twin's own `state_dict`): each of the model's names mapped by
+/// [`nnlab_train::export::torch_name`] and back. `None` when the file needs no renaming.
+fn from_torch_names(task: &dyn Task, config: &RunConfig, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+    let Some(parts) = task.export() else {
+        return Ok(None);
+    };
+    let own = tensor_names(&nnlab_train::export::merge(&parts?, Default::default())?)?;
+    let in_file = tensor_names(bytes)?;
+    if own.iter().any(|n| in_file.contains(n)) {
+        return Ok(None);
+    }
+    let (convs, encoders) = nnlab_train::export::layer_counts(&own);
+    let kind = config.model.kind();
+    let back: std::collections::HashMap<String, String> = own
+        .iter()
+        .map(|n| {
+            (
+                nnlab_train::export::torch_name(kind, n, convs, encoders),
+                n.clone(),
+            )
+        })
+        .collect();
+    if !back.keys().any(|t| in_file.contains(t)) {
+        return Ok(None);
+    }
+    nnlab_train::export::renamed(
+        bytes,
+        |n| back.get(n).cloned().unwrap_or_else(|| n.to_string()),
+        Default::default(),
+    )
+    .map(Some)
+}
+
+/// Sets `task`'s weights from the safetensors `file` (`train.init_from`), in nnlab's names or
+/// the PyTorch twins'.
 fn start_from(task: &mut dyn Task, config: &RunConfig, file: &Path) -> Result<()> {
     let bytes = std::fs::read(file).map_err(|e| {
         Error::Config(format!(
@@ -327,6 +371,7 @@ fn start_from(task: &mut dyn Task, config: &RunConfig, file: &Path) -> Result<()
             file.display().to_string()
         ))
     })?;
+    let bytes = from_torch_names(task, config, &bytes)?.unwrap_or(bytes);
     task.import(&bytes, file).ok_or_else(|| {
         Error::Config(format!(
             "config: key `train.init_from`: model.kind = \"{}\" has no weights to start from a file",
@@ -436,7 +481,12 @@ fn checkpoint_to_load(path: &Path, config: &RunConfig) -> Result<CheckpointReade
 /// [`nnlab_train::export`]), with `out` + `.json` beside it: the run's config as JSON and the
 /// tensors' names and shapes, and for a VAE or an MLP GAN `out` with `.html`: a page that
 /// draws samples in the browser (see [`crate::sampler_page`]). Returns the tensors' names.
-pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<String>> {
+pub fn export_run(
+    path: &Path,
+    opts: &TrainOptions,
+    out: &Path,
+    torch_names: bool,
+) -> Result<Vec<String>> {
     let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
     let reader = checkpoint_to_load(path, &config)?;
     let (data, _) = load_data(&config, &opts.load_options_for(path))?;
@@ -452,7 +502,18 @@ pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<St
     let mut metadata = std::collections::HashMap::new();
     metadata.insert("nnlab_model".to_string(), config.model.kind().to_string());
     metadata.insert("nnlab_revision".to_string(), engine::provenance::revision());
-    let bytes = nnlab_train::export::merge(&parts, metadata)?;
+    let mut bytes = nnlab_train::export::merge(&parts, metadata.clone())?;
+    if torch_names {
+        metadata.insert("nnlab_names".to_string(), "torch".to_string());
+        let kind = config.model.kind();
+        let names = tensor_names(&bytes)?;
+        let (convs, encoders) = nnlab_train::export::layer_counts(&names);
+        bytes = nnlab_train::export::renamed(
+            &bytes,
+            |n| nnlab_train::export::torch_name(kind, n, convs, encoders),
+            metadata,
+        )?;
+    }
     let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::Checkpoint {
         path: out.to_path_buf(),
         message: e.to_string(),
@@ -468,6 +529,7 @@ pub fn export_run(path: &Path, opts: &TrainOptions, out: &Path) -> Result<Vec<St
         "config": serde_json::to_value(&config).expect("the config serialises"),
         "checkpoint": reader.dir().display().to_string(),
         "revision": engine::provenance::revision(),
+        "names": if torch_names { "the twins' of bench/peers (torch_name)" } else { "nnlab's: <module>.<path>" },
         "layout": "PyTorch: a linear layer's weight is [out, in], a convolution's [out, in, kh, kw], a transposed convolution's [in, out, kh, kw]",
         "tensors": tensors.iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
     });

@@ -168,3 +168,133 @@ pub fn plain_layers(layers: Vec<(&burn::nn::Linear, String)>) -> Vec<DenseLayer>
         })
         .collect()
 }
+
+/// The name PyTorch's twin of a `kind` model in `bench/peers/` gives the tensor nnlab's export
+/// names `name`, with `convs` the model's convolutions (a CNN's Sequential counts its layers):
+///
+/// - `mlp` (`torch_mlp_throughput.py`, a Sequential of Linear and ReLU): `model.layers.1.weight`
+///   is `2.weight`;
+/// - `cnn` (`torch_lenet.py`: conv, tanh, pool per convolution, then Flatten, then Linear and
+///   tanh): `model.convs.1.weight` is `3.weight`, `model.dense.0.weight` is `7.weight`;
+/// - `vae` (`torch_vae.py`): `enc`, `mu`, `log_var`, `dec1`, `dec2` (`enc1`, `enc2`, ... for
+///   several encoder layers);
+/// - `gan` (`torch_gan.py`, a ModuleList per network): `generator.layers.0.weight` is
+///   `generator.0.weight`;
+/// - `dcgan` (`torch_dcgan.py`): the fields already have the twin's names, under `generator.`
+///   and `discriminator.`.
+///
+/// Other names (batch norms the twins lack) are kept.
+pub fn torch_name(kind: &str, name: &str, convs: usize, encoders: usize) -> String {
+    let index_of = |rest: &str| -> Option<(usize, String)> {
+        let (i, tail) = rest.split_once('.')?;
+        Some((i.parse().ok()?, tail.to_string()))
+    };
+    let mapped = match kind {
+        "mlp" => name
+            .strip_prefix("model.layers.")
+            .and_then(index_of)
+            .map(|(i, tail)| format!("{}.{tail}", 2 * i)),
+        "cnn" => name
+            .strip_prefix("model.convs.")
+            .and_then(index_of)
+            .map(|(i, tail)| format!("{}.{tail}", 3 * i))
+            .or_else(|| {
+                name.strip_prefix("model.dense.")
+                    .and_then(index_of)
+                    .map(|(j, tail)| format!("{}.{tail}", 3 * convs + 1 + 2 * j))
+            }),
+        "vae" => {
+            let rest = name.strip_prefix("model.");
+            rest.and_then(|r| r.strip_prefix("encoder."))
+                .and_then(index_of)
+                .map(|(i, tail)| {
+                    if encoders == 1 {
+                        format!("enc.{tail}")
+                    } else {
+                        format!("enc{}.{tail}", i + 1)
+                    }
+                })
+                .or_else(|| {
+                    rest.and_then(|r| r.strip_prefix("decoder."))
+                        .and_then(index_of)
+                        .map(|(i, tail)| format!("dec{}.{tail}", i + 1))
+                })
+                .or_else(|| rest.map(str::to_string))
+        }
+        "gan" => ["generator", "discriminator"].iter().find_map(|m| {
+            name.strip_prefix(&format!("{m}.layers."))
+                .and_then(index_of)
+                .map(|(i, tail)| format!("{m}.{i}.{tail}"))
+        }),
+        _ => None,
+    };
+    mapped.unwrap_or_else(|| name.to_string())
+}
+
+/// How many convolutions and encoder layers the export's tensor `names` show (for
+/// [`torch_name`]).
+pub fn layer_counts(names: &[String]) -> (usize, usize) {
+    let count = |prefix: &str| {
+        let mut seen: Vec<&str> = names
+            .iter()
+            .filter_map(|n| n.strip_prefix(prefix)?.split('.').next())
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    };
+    (count("model.convs."), count("model.encoder."))
+}
+
+/// The safetensors `bytes` with every tensor renamed by `rename` and `metadata` in the header.
+pub fn renamed(
+    bytes: &[u8],
+    rename: impl Fn(&str) -> String,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let file = SafeTensors::deserialize(bytes).map_err(export_error)?;
+    let mut views: Vec<(String, TensorView)> = file
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (rename(&n), v))
+        .collect();
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    if views.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(export_error("two tensors get one name"));
+    }
+    safetensors::serialize(views, Some(metadata)).map_err(export_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::torch_name;
+
+    #[test]
+    fn the_twins_names() {
+        // bench/peers/torch_mlp_throughput.py: Sequential(Linear, ReLU, Linear).
+        assert_eq!(torch_name("mlp", "model.layers.0.weight", 0, 0), "0.weight");
+        assert_eq!(torch_name("mlp", "model.layers.1.bias", 0, 0), "2.bias");
+        // bench/peers/torch_lenet.py: conv, tanh, pool, conv, tanh, pool, flatten, Linear x 3.
+        let lenet = |n| torch_name("cnn", n, 2, 0);
+        assert_eq!(lenet("model.convs.0.weight"), "0.weight");
+        assert_eq!(lenet("model.convs.1.bias"), "3.bias");
+        assert_eq!(lenet("model.dense.0.weight"), "7.weight");
+        assert_eq!(lenet("model.dense.2.bias"), "11.bias");
+        // bench/peers/torch_vae.py: enc, mu, log_var, dec1, dec2.
+        let vae = |n| torch_name("vae", n, 0, 1);
+        assert_eq!(vae("model.encoder.0.weight"), "enc.weight");
+        assert_eq!(vae("model.mu.bias"), "mu.bias");
+        assert_eq!(vae("model.log_var.weight"), "log_var.weight");
+        assert_eq!(vae("model.decoder.1.weight"), "dec2.weight");
+        assert_eq!(torch_name("vae", "model.encoder.1.bias", 0, 2), "enc2.bias");
+        // bench/peers/torch_gan.py: a ModuleList per network; torch_dcgan.py: the same fields.
+        assert_eq!(
+            torch_name("gan", "discriminator.layers.1.weight", 0, 0),
+            "discriminator.1.weight"
+        );
+        assert_eq!(
+            torch_name("dcgan", "generator.project.weight", 0, 0),
+            "generator.project.weight"
+        );
+    }
+}
