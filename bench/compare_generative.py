@@ -13,6 +13,9 @@ The data folder holds mnist/ (default: $NNLAB_DATA). Build nnlab first: cargo bu
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,7 +89,8 @@ for name in a.only or list(pairs):
     rows.append((label, epochs, res))
 
 backend = rows[0][2]["nnlab"][0]["backend"] if rows else "?"
-print(f"\nseeds {a.seeds}, {os.cpu_count()} CPUs, PyTorch {os.cpu_count()} threads; seconds: medians over seeds, test figures: their mean, peak RSS: the largest; nnlab backend {backend}.\n")
+print(f"\n{describe(os.cpu_count())}")
+print(f"seeds {a.seeds}, {os.cpu_count()} CPUs, PyTorch {os.cpu_count()} threads; seconds: medians over seeds, test figures: their mean, peak RSS: the largest; nnlab backend {backend}.\n")
 print("| model | epochs | nnlab s/epoch | PyTorch s/epoch | PyTorch / nnlab | nnlab peak RSS (MB) | PyTorch peak RSS (MB) | nnlab test figure | PyTorch test figure |")
 print("|---|---|---|---|---|---|---|---|---|")
 for label, epochs, res in rows:

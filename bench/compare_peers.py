@@ -22,6 +22,9 @@ cargo build --release (CARGO_TARGET_DIR decides where the binary is).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 
@@ -118,7 +121,8 @@ for seed in a.seeds:
         print(f"seed {seed} {n}: {r['s_epoch']:.3f} s/epoch, {r['rss']:.0f} MB, acc {r['acc']:.4f}", file=sys.stderr, flush=True)
 
 base = statistics.median(r["s_epoch"] for r in results["nnlab"]) if "nnlab" in results else None
-print(f"\n{a.epochs} epochs, seeds {a.seeds}, {os.cpu_count()} CPUs; seconds: medians over seeds, test accuracy: their mean, peak RSS: the largest.\n")
+print(f"\n{describe(2)}")
+print(f"{a.epochs} epochs, seeds {a.seeds}, {os.cpu_count()} CPUs; seconds: medians over seeds, test accuracy: their mean, peak RSS: the largest.\n")
 print("| job | s/epoch | start-up to first batch (s) | of which data loading (s) | peak RSS (MB) | test accuracy | nnlab speed-up |")
 print("|---|---|---|---|---|---|---|")
 for n in names:

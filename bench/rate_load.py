@@ -11,7 +11,10 @@ then checks that every acknowledged choice is in ratings.csv exactly once.
 usage: bench/rate_load.py [--raters 20] [--choices 100] [--nnlab PATH]
 Build nnlab first: cargo build --release (CARGO_TARGET_DIR decides where the binary is).
 """
-import argparse, csv, http.client, json, os, platform, re, statistics, subprocess, sys, tempfile, threading, time
+import argparse, csv, http.client, json, os, re, statistics, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
@@ -22,15 +25,6 @@ p.add_argument("--nnlab", default=os.path.join(os.environ.get("CARGO_TARGET_DIR"
 a = p.parse_args()
 if not os.path.isfile(a.nnlab):
     sys.exit(f"error: {a.nnlab} not found: build it with cargo build --release, or pass --nnlab")
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = re.findall(r"^model name\s*:\s*(.*)$", f.read(), re.M)
-        return names[0] if names else platform.processor()
-    except OSError:
-        return platform.processor()
 
 
 def percentile(xs, q):
@@ -99,7 +93,7 @@ with open(os.path.join(study, "ratings.csv")) as f:
 
 rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
 print(f"# nnlab rate under load: {a.raters} raters x {a.choices} choices, loopback")
-print(f"machine: {cpu_model()}, {os.cpu_count()} cores; nnlab at {rev or 'unknown'}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+print(f"{describe()}; nnlab at {rev or 'unknown'}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 print(f"study folder on: {subprocess.run(['df', '--output=fstype', study], capture_output=True, text=True).stdout.split()[-1]}")
 print()
 print("| what | figure |")

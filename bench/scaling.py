@@ -26,6 +26,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
@@ -143,6 +146,7 @@ for h in a.hiddens:
               f"PyTorch {theirs:.3f} s, JAX scan {xla:.3f} s (accuracy {xla_acc:.4f})", file=sys.stderr, flush=True)
 
 lines = [
+    describe(a.threads),
     f"{a.epochs} epochs each, the last one timed; {os.cpu_count()} CPUs, {a.threads} threads for each framework; "
     f"nnlab backend {backend}; test accuracy after {a.epochs} epochs.",
     "",
