@@ -37,3 +37,7 @@ def describe(threads=None):
     if threads is not None:
         line += f", {threads} threads"
     return line
+
+
+if __name__ == "__main__":
+    print(describe())

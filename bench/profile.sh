@@ -23,6 +23,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "# bench/profile.sh $config $limit $*"
 echo "# $("$nnlab" --version) at revision $(git rev-parse --short HEAD), $(nproc) CPUs, $(date -u '+%F %H:%M') UTC"
+echo "# $(python3 bench/machine.py)"
 perf record -q -F 999 -o "$work/perf.data" -- "$nnlab" train "$config" --set train.epochs=1 \
   --set data.limit_train="$limit" --set data.limit_test=1000 "$@" --out "$work/run" \
   > "$work/train.log" 2>&1 || { cat "$work/train.log" >&2; exit 1; }
