@@ -1,7 +1,7 @@
-//! `nnlab export`: a run's modules as one safetensors file in PyTorch's layouts. The MLP's file,
-//! read back with the safetensors crate alone (no burn), computes the same logits in PyTorch's
-//! convention (`y = x W^T + b`) as nnlab does; a CNN's and a GAN's tensors have PyTorch's names
-//! and shapes. A run started from an exported file (`train.init_from`) has its weights; a file
+//! `nnlab export`: a run's modules as one safetensors file in PyTorch's layouts. An MLP's and a
+//! CNN's files, read back with the safetensors crate alone (no burn), compute the same logits in
+//! PyTorch's convention (`y = x W^T + b`, OIHW kernels) as nnlab does; a GAN's tensors have
+//! PyTorch's names and shapes. A run started from an exported file (`train.init_from`) has its weights; a file
 //! of other shapes is refused, naming the tensor and both shapes. The sampler page of a VAE and
 //! a GAN draws, in headless chromium, what `nnlab generate` draws from the same noise.
 
@@ -307,4 +307,96 @@ fn torch_names_go_out_and_come_back() {
         s["test_accuracy"].as_f64().unwrap()
     };
     assert_eq!(accuracy(&mlp), accuracy(&again));
+}
+
+/// A CNN's file computes nnlab's logits in PyTorch's convention: conv2d with OIHW kernels and
+/// zero padding, ReLU, 2x2 max pooling, flattening channel by channel, then `x W^T + b`.
+#[test]
+fn an_exported_cnn_computes_nnlabs_logits_in_pytorchs_convention() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_tiny(tmp.path(), "tiny", 320, 64);
+    let cnn = trained(
+        tmp.path(),
+        "cnn",
+        "kind = \"cnn\"\nchannels = [4]\nkernel = 3\npadding = [1]\ndense = [16]\npool = \"max\"",
+    );
+    let (bytes, _) = export(tmp.path(), &cnn);
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (ks, k) = tensor(&file, "model.convs.0.weight");
+    let (_, kb) = tensor(&file, "model.convs.0.bias");
+    let (s0, w0) = tensor(&file, "model.dense.0.weight");
+    let (_, b0) = tensor(&file, "model.dense.0.bias");
+    let (_, w1) = tensor(&file, "model.dense.1.weight");
+    let (_, b1) = tensor(&file, "model.dense.1.bias");
+    assert_eq!((ks.clone(), s0), (vec![4, 1, 3, 3], vec![16, 64]));
+    let side = 8;
+    let forward = |x: &[f32]| -> Vec<f32> {
+        // conv 3x3, padding 1, OIHW; ReLU; 2x2 max pool -> [4, 4, 4]; flatten (c, h, w).
+        let mut pooled = Vec::new();
+        for o in 0..4 {
+            let mut map = vec![0.0f32; side * side];
+            for i in 0..side {
+                for j in 0..side {
+                    let mut v = kb[o];
+                    for u in 0..3 {
+                        for w in 0..3 {
+                            let (r, c) = (i as i32 + u as i32 - 1, j as i32 + w as i32 - 1);
+                            if r >= 0 && c >= 0 && (r as usize) < side && (c as usize) < side {
+                                v += k[o * 9 + u * 3 + w] * x[r as usize * side + c as usize];
+                            }
+                        }
+                    }
+                    map[i * side + j] = v.max(0.0);
+                }
+            }
+            for i in 0..side / 2 {
+                for j in 0..side / 2 {
+                    let at = |a: usize, b: usize| map[(2 * i + a) * side + 2 * j + b];
+                    pooled.push(at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1)));
+                }
+            }
+        }
+        let linear = |h: &[f32], w: &[f32], b: &[f32], out: usize| -> Vec<f32> {
+            (0..out)
+                .map(|o| {
+                    b[o] + h
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| v * w[o * h.len() + i])
+                        .sum::<f32>()
+                })
+                .collect()
+        };
+        let h: Vec<f32> = linear(&pooled, &w0, &b0, 16)
+            .iter()
+            .map(|v| v.max(0.0))
+            .collect();
+        linear(&h, &w1, &b1, 10)
+    };
+    let opts = TrainOptions {
+        data_dir: Some(tmp.path().to_path_buf()),
+        download: false,
+        ..TrainOptions::default()
+    };
+    let device = Device::flex();
+    let eye = Eye::load(&cnn, &opts, &device, "flex").unwrap();
+    let test = eye.data.test_indices();
+    let batch = eye.data.batch(&test[..8]);
+    let f = eye.data.features();
+    let logits: Vec<f32> = eye
+        .net
+        .forward(Tensor::from_data(
+            TensorData::new(batch.images.clone(), [8, f]),
+            &device,
+        ))
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let mut worst = 0.0f32;
+    for (n, x) in batch.images.chunks(f).enumerate() {
+        for (a, b) in forward(x).iter().zip(&logits[n * 10..(n + 1) * 10]) {
+            worst = worst.max((a - b).abs() / b.abs().max(1.0));
+        }
+    }
+    assert!(worst < 1e-5, "largest difference {worst}");
 }
