@@ -32,6 +32,7 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "latent = 8\ng_features = 4\nd_features = 4",
             "lr = 0.002",
         ),
+        "rbm" => ("tiny", "hidden = 16\nmomentum = 0.5", "lr = 0.1"),
         other => panic!("no tiny config for {other}"),
     };
     let path = dir.join(format!("{kind}.toml"));
@@ -107,6 +108,11 @@ fn each_family_trains_lowers_its_loss_and_draws() {
             "dcgan",
             "train_d_loss",
             &["samples-epoch-004.png", "samples.gif", "interpolation.png"][..],
+        ),
+        (
+            "rbm",
+            "train_recon_error",
+            &["filters-epoch-004.png", "filters.gif", "samples.png"][..],
         ),
     ] {
         let out = tmp.path().join(kind);
@@ -275,6 +281,11 @@ fn a_killed_dcgan_resumes_exactly() {
 }
 
 #[test]
+fn a_killed_rbm_resumes_exactly() {
+    kill_and_resume("rbm");
+}
+
+#[test]
 fn generate_samples_from_generative_runs_only() {
     let tmp = tempfile::tempdir().unwrap();
     data(tmp.path());
@@ -297,6 +308,20 @@ fn generate_samples_from_generative_runs_only() {
         .args(["--n", "9", "--seed", "4", "--out"])
         .arg(&png));
     assert_eq!(std::fs::read(&png).unwrap(), first);
+    // An RBM draws from Gibbs chains, the same for the same seed.
+    let rbm = tmp.path().join("rbm");
+    train(tmp.path(), &config(tmp.path(), "rbm", 2), &rbm, &[]);
+    let grid = |seed: &str| {
+        let out = tmp.path().join(format!("rbm-{seed}.png"));
+        let (ok, _, stderr) = run(nnlab(tmp.path())
+            .arg("generate")
+            .arg(&rbm)
+            .args(["--n", "4", "--seed", seed, "--out"])
+            .arg(&out));
+        assert!(ok, "{stderr}");
+        std::fs::read(&out).unwrap()
+    };
+    assert_eq!(grid("1"), grid("1"));
     let cnn = tmp.path().join("cnn");
     train(tmp.path(), &config(tmp.path(), "cnn", 1), &cnn, &[]);
     let (ok, _, stderr) = run(nnlab(tmp.path()).arg("generate").arg(&cnn));

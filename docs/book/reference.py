@@ -26,6 +26,7 @@ SECTIONS = {
     "train.adam": "AdamSettings", "train.adamw": "AdamSettings", "train.early_stopping": "EarlyStopping",
     "model:mlp": "MlpSpec", "model:cnn": "CnnSpec", "model:autoencoder": "AutoencoderSpec",
     "model:pca": "PcaSpec", "model:vae": "VaeSpec", "model:gan": "GanSpec", "model:dcgan": "DcganSpec",
+    "model:rbm": "RbmSpec",
 }
 
 

@@ -183,6 +183,15 @@ impl RunConfig {
             ModelConfig::Vae(m) => vae(m, features),
             ModelConfig::Gan(m) => gan(m, features),
             ModelConfig::Dcgan(m) => dcgan(m, shape.channels),
+            ModelConfig::Rbm(m) => {
+                // Weights, biases; per example the visible and hidden states of each Gibbs step.
+                let (v, h) = (features as u128, m.hidden as u128);
+                (
+                    v * h + v + h,
+                    (v + h) * (2 + m.cd_k as u128),
+                    "model.hidden",
+                )
+            }
         };
         let moments: u128 = match self.train.optimizer {
             OptimizerName::Adam | OptimizerName::Adamw => 2,

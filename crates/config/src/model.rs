@@ -98,6 +98,8 @@ model_kinds! {
     Gan(GanSpec) = "gan", classifies: false, generates: true;
     /// A deep convolutional GAN (Radford, Metz & Chintala 2016) for 28x28 images.
     Dcgan(DcganSpec) = "dcgan", classifies: false, generates: true;
+    /// A restricted Boltzmann machine trained by contrastive divergence (Hinton 2002).
+    Rbm(RbmSpec) = "rbm", classifies: false, generates: true;
 }
 
 impl Default for ModelConfig {
@@ -277,6 +279,30 @@ impl Default for VaeSpec {
             hidden: vec![400],
             latent: 20,
             activation: Activation::Relu,
+        }
+    }
+}
+
+/// `kind = "rbm"`: binary visible units (the pixels, read as probabilities) and binary hidden
+/// units, trained by contrastive divergence with momentum and weight decay as Hinton's practical
+/// guide (2010) sets them: `train.lr` is the step size, `train.weight_decay` the L2 cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RbmSpec {
+    /// Hidden units.
+    pub hidden: usize,
+    /// Gibbs steps of contrastive divergence (CD-k).
+    pub cd_k: usize,
+    /// Momentum of the updates (the guide: 0.5, then 0.9).
+    pub momentum: f64,
+}
+
+impl Default for RbmSpec {
+    fn default() -> Self {
+        Self {
+            hidden: 500,
+            cd_k: 1,
+            momentum: 0.5,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! value and the rule, and where the key came from (the file or the `--set`).
 
 use crate::model::{
-    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, MlpSpec, ModelConfig, PcaSpec, VaeSpec,
+    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, MlpSpec, ModelConfig, PcaSpec, RbmSpec, VaeSpec,
 };
 use crate::{
     DataConfig, EngineName, LossKind, OptimizerName, Result, RunConfig, Sources, TrainConfig,
@@ -180,6 +180,14 @@ impl DcganSpec {
     }
 }
 
+impl RbmSpec {
+    fn validate(&self, r: &Rules) -> Result<()> {
+        r.at_least_one("model.hidden", self.hidden)?;
+        r.at_least_one("model.cd_k", self.cd_k)?;
+        r.unit("model.momentum", self.momentum)
+    }
+}
+
 impl ModelConfig {
     pub(crate) fn validate(&self, r: &Rules) -> Result<()> {
         match self {
@@ -190,6 +198,7 @@ impl ModelConfig {
             Self::Vae(v) => v.validate(r),
             Self::Gan(g) => g.validate(r),
             Self::Dcgan(g) => g.validate(r),
+            Self::Rbm(m) => m.validate(r),
         }
     }
 }

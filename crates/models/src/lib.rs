@@ -17,6 +17,7 @@ pub mod kernels;
 pub mod lenet;
 pub mod mlp;
 pub mod pca;
+pub mod rbm;
 pub mod vae;
 
 #[cfg(feature = "flex")]
@@ -32,6 +33,7 @@ pub use init::WeightInit;
 pub use lenet::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
 pub use pca::{Moments, Pca};
+pub use rbm::{Rbm, RbmConfig};
 pub use vae::{Vae, VaeConfig};
 
 /// burn's seeded generator is process-wide, and tests run on threads: every test that builds a

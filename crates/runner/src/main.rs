@@ -51,7 +51,7 @@ enum Command {
     Eval(EvalArgs),
     /// Run every cell and seed of a study or sweep and regenerate its results.md and charts.
     Study(StudyArgs),
-    /// Draw images from a trained generative run (vae, gan, dcgan) into a PNG grid.
+    /// Draw images from a trained generative run (vae, gan, dcgan, rbm) into a PNG grid.
     Generate(GenerateArgs),
     /// Show what a trained classifier looks at: attribution maps of its decisions.
     Explain(ExplainArgs),

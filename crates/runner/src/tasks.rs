@@ -3,7 +3,7 @@
 //! [`Task`] of the engine, are in `nnlab-train` ([`nnlab_train::tasks`]).
 
 pub use nnlab_train::tasks::{
-    autoencoder, batch, classification_loss, classifier, codes, gan, pca, vae,
+    autoencoder, batch, classification_loss, classifier, codes, gan, pca, rbm, vae,
 };
 
 use std::path::{Path, PathBuf};
@@ -207,6 +207,7 @@ fn build_on(
             config.train.eval_batch_size,
         )),
         ModelConfig::Vae(spec) => Box::new(vae::VaeTask::new(config, spec, data, device, host)),
+        ModelConfig::Rbm(spec) => Box::new(rbm::RbmTask::new(config, spec, data, device)),
         ModelConfig::Gan(spec) => {
             let c = GanConfig::from_spec(spec, data.features());
             Box::new(gan::GanTask::new(

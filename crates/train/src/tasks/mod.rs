@@ -1,5 +1,5 @@
 //! The model families, each a [`crate::engine::Task`]: classifiers (MLP, CNN), the autoencoder,
-//! PCA, the VAE and the GANs (MLP and DCGAN), and what they share (batches, scatter plots of 2-D
+//! PCA, the VAE, the GANs (MLP and DCGAN) and the restricted Boltzmann machine, and what they share (batches, scatter plots of 2-D
 //! codes). The classification losses are nnlab-models' ([`classification_loss`]).
 
 pub mod autoencoder;
@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod codes;
 pub mod gan;
 pub mod pca;
+pub mod rbm;
 pub mod vae;
 
 pub use nnlab_models::classification_loss;
