@@ -112,7 +112,12 @@ fn each_family_trains_lowers_its_loss_and_draws() {
         (
             "rbm",
             "train_recon_error",
-            &["filters-epoch-004.png", "filters.gif", "samples.png"][..],
+            &[
+                "filters-epoch-004.png",
+                "filters.gif",
+                "samples.png",
+                "gibbs-chain.gif",
+            ][..],
         ),
     ] {
         let out = tmp.path().join(kind);

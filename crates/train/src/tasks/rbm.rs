@@ -8,7 +8,8 @@
 //! Metrics: training `recon_error` (squared error of the first reconstruction per image, the
 //! guide's warning applies: it is not the objective) and `free_energy` (mean `F(v)` of the
 //! data; lower is likelier); the same for evaluation. Pictures: the first 100 hidden units'
-//! weights (filters) each epoch with an animation, and Gibbs samples at the end.
+//! weights (filters) each epoch with an animation, and at the end Gibbs samples and a GIF of
+//! eight chains step by step.
 
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,27 @@ impl RbmTask {
         let v = self.rbm.visible();
         let shown: Vec<Vec<f32>> = w.chunks(v).take(FILTERS).map(<[f32]>::to_vec).collect();
         pictures::diverging(&shown, self.side)
+    }
+}
+
+impl RbmTask {
+    /// `pictures/gibbs-chain.gif`: eight chains from random states, frame by frame at growing
+    /// numbers of Gibbs steps, each frame captioned with its step.
+    fn chain_gif(&mut self, run: &Path) -> Result<PathBuf> {
+        const STEPS: [usize; 11] = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+        self.device.seed(1);
+        let mut v = bernoulli(Tensor::full([8, self.rbm.visible()], 0.5, &self.device));
+        let mut done = 0;
+        let mut frames = Vec::new();
+        for &step in &STEPS {
+            v = self.rbm.gibbs(v, step - done);
+            done = step;
+            let grid = batch::images(v.clone(), self.side).grid(8, 2, 3);
+            frames.push(pictures::captioned(&grid, &format!("Gibbs step {step}")));
+        }
+        let path = run.join("pictures/gibbs-chain.gif");
+        pictures::save_gif(&frames, 500, &path)?;
+        Ok(path)
     }
 }
 
@@ -159,6 +181,7 @@ impl Task for RbmTask {
             pictures::save_png(&samples.grid(8, 2, 2), &path)?;
             files.push(path);
         }
+        files.push(self.chain_gif(run)?);
         Ok(Finish {
             files,
             metrics: Vec::new(),
