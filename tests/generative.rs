@@ -33,14 +33,21 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "lr = 0.002",
         ),
         "rbm" => ("tiny", "hidden = 16\nmomentum = 0.5", "lr = 0.1"),
+        // Persistent CD: its chains must come back from the checkpoint for an exact resume.
+        "rbm_pcd" => (
+            "tiny",
+            "hidden = 16\nmomentum = 0.5\npersistent = true\ncd_k = 2",
+            "lr = 0.1",
+        ),
         other => panic!("no tiny config for {other}"),
     };
     let path = dir.join(format!("{kind}.toml"));
+    let model_kind = kind.split('_').next().unwrap_or(kind);
     std::fs::write(
         &path,
         format!(
             "name = \"{kind}\"\nseed = 2\n[data]\ndataset = \"{dataset}\"\nvalidation = 0.2\n\
-             [model]\nkind = \"{kind}\"\n{model}\n[train]\nepochs = {epochs}\nbatch_size = 16\n\
+             [model]\nkind = \"{model_kind}\"\n{model}\n[train]\nepochs = {epochs}\nbatch_size = 16\n\
              log_every = 4\neval_batch_size = 64\n{train}\n"
         ),
     )
@@ -288,6 +295,11 @@ fn a_killed_dcgan_resumes_exactly() {
 #[test]
 fn a_killed_rbm_resumes_exactly() {
     kill_and_resume("rbm");
+}
+
+#[test]
+fn a_killed_persistent_rbm_resumes_exactly() {
+    kill_and_resume("rbm_pcd");
 }
 
 #[test]

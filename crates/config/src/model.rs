@@ -293,6 +293,9 @@ pub struct RbmSpec {
     pub hidden: usize,
     /// Gibbs steps of contrastive divergence (CD-k).
     pub cd_k: usize,
+    /// Persistent CD (Tieleman 2008): the negative phase continues one chain per example of a
+    /// batch from step to step instead of restarting at the data.
+    pub persistent: bool,
     /// Momentum of the updates (the guide: 0.5, then 0.9).
     pub momentum: f64,
 }
@@ -302,6 +305,7 @@ impl Default for RbmSpec {
         Self {
             hidden: 500,
             cd_k: 1,
+            persistent: false,
             momentum: 0.5,
         }
     }

@@ -106,29 +106,54 @@ impl Rbm {
     /// hidden states are sampled, the reconstructions kept as probabilities (the guide's
     /// recommendation for the visible units), and the statistics use hidden probabilities.
     pub fn cd(&self, v0: Tensor<2>, k: usize) -> CdGradient {
+        self.cd_from(v0, None, k).0
+    }
+
+    /// CD-k as [`Rbm::cd`], the negative phase's chains started from the hidden states `chain`
+    /// (persistent CD, Tieleman 2008: the previous step's last states) instead of the data's;
+    /// returns the gradient and the chains' last hidden states. The two phases are averaged over
+    /// their own rows, so the chains may number other than the batch.
+    pub fn cd_from(
+        &self,
+        v0: Tensor<2>,
+        chain: Option<Tensor<2>>,
+        k: usize,
+    ) -> (CdGradient, Tensor<2>) {
         let n = v0.dims()[0] as f64;
         let ph0 = self.hidden_probs(v0.clone());
-        let mut h = bernoulli(ph0.clone());
-        let mut pv = self.visible_probs(h.clone());
-        let mut phk = self.hidden_probs(pv.clone());
-        let reconstruction_error = (v0.clone() - pv.clone())
+        // The data's first reconstruction: the chains' first step unless they persist.
+        let recon = self.visible_probs(bernoulli(ph0.clone()));
+        let reconstruction_error = (v0.clone() - recon.clone())
             .square()
             .sum()
             .into_scalar::<f32>()
             / n as f32;
+        let mut pv = match chain {
+            Some(h) => self.visible_probs(h),
+            None => recon,
+        };
+        let chains = pv.dims()[0] as f64;
+        let mut phk = self.hidden_probs(pv.clone());
+        let mut h;
         for _ in 1..k {
             h = bernoulli(phk);
             pv = self.visible_probs(h);
             phk = self.hidden_probs(pv.clone());
         }
-        let positive = v0.clone().transpose().matmul(ph0.clone());
-        let negative = pv.clone().transpose().matmul(phk.clone());
-        CdGradient {
-            weight: (positive - negative).div_scalar(n),
-            visible_bias: (v0 - pv).mean_dim(0).squeeze_dim::<1>(0),
-            hidden_bias: (ph0 - phk).mean_dim(0).squeeze_dim::<1>(0),
+        let positive = v0.clone().transpose().matmul(ph0.clone()).div_scalar(n);
+        let negative = pv
+            .clone()
+            .transpose()
+            .matmul(phk.clone())
+            .div_scalar(chains);
+        let gradient = CdGradient {
+            weight: positive - negative,
+            visible_bias: v0.mean_dim(0).squeeze_dim::<1>(0) - pv.mean_dim(0).squeeze_dim::<1>(0),
+            hidden_bias: ph0.mean_dim(0).squeeze_dim::<1>(0)
+                - phk.clone().mean_dim(0).squeeze_dim::<1>(0),
             reconstruction_error,
-        }
+        };
+        (gradient, bernoulli(phk))
     }
 
     /// `steps` rounds of Gibbs sampling from the visible states `v`; returns the last visible

@@ -1,6 +1,8 @@
 //! The restricted Boltzmann machine (`nnlab_models::rbm`) as a [`Task`]: contrastive divergence
-//! (CD-k) with momentum and weight decay, as Hinton's practical guide (2010) trains one. The
-//! update is the CD estimate of the log-likelihood gradient, written out (no autodiff):
+//! (CD-k) with momentum and weight decay, as Hinton's practical guide (2010) trains one; with
+//! `model.persistent`, the negative phase continues the same chains from step to step
+//! (persistent CD, Tieleman 2008), kept in the checkpoint. The update is the CD estimate of the
+//! log-likelihood gradient, written out (no autodiff):
 //! `velocity = momentum * velocity + lr * (gradient - weight_decay * W)`, `W += velocity`
 //! (the biases without decay). The Gibbs sampling draws from the device's generator, which the
 //! engine reseeds before every step, so a resumed run draws the same states.
@@ -29,10 +31,20 @@ const FILTERS: usize = 100;
 /// Gibbs steps from noise for a sample.
 const GIBBS_STEPS: usize = 1000;
 
+/// The hidden states persistent CD's chains stopped at, `[chains, hidden]` (kept in the
+/// checkpoint so a resumed run continues the same chains).
+#[derive(Module, Debug)]
+struct Chain {
+    h: Param<Tensor<2>>,
+}
+
 /// An RBM being trained.
 #[derive(Debug)]
 pub struct RbmTask {
     rbm: Rbm,
+    /// Persistent CD's chains, once the first step has started them from its batch.
+    chain: Option<Chain>,
+    batch_size: usize,
     /// The last update of each parameter (the momentum's memory), shaped as the machine.
     velocity: Rbm,
     spec: RbmSpec,
@@ -53,6 +65,8 @@ impl RbmTask {
         };
         Self {
             rbm,
+            chain: None,
+            batch_size: config.train.batch_size,
             velocity,
             spec: spec.clone(),
             weight_decay: config.train.weight_decay,
@@ -117,7 +131,16 @@ impl Task for RbmTask {
         let v0 = pixels(data, batch, &self.device);
         let n = batch.len();
         let free_energy = self.rbm.free_energy(v0.clone()).sum();
-        let g = self.rbm.cd(v0, self.spec.cd_k);
+        let g = if self.spec.persistent {
+            let start = self.chain.take().map(|c| c.h.val());
+            let (g, end) = self.rbm.cd_from(v0, start, self.spec.cd_k);
+            self.chain = Some(Chain {
+                h: Param::from_tensor(end),
+            });
+            g
+        } else {
+            self.rbm.cd(v0, self.spec.cd_k)
+        };
         let (m, lr, decay) = (self.spec.momentum, ctx.lr, self.weight_decay);
         let w = self.rbm.weight.val();
         let vw = self.velocity.weight.val().mul_scalar(m)
@@ -154,12 +177,25 @@ impl Task for RbmTask {
 
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
         ckpt.module("rbm", &self.rbm)?;
+        if let Some(chain) = &self.chain {
+            ckpt.module("chain", chain)?;
+        }
         ckpt.module("velocity", &self.velocity)
     }
 
     fn load(&mut self, ckpt: &CheckpointReader) -> Result<()> {
         self.rbm = ckpt.module("rbm", self.rbm.clone())?;
         self.velocity = ckpt.module("velocity", self.velocity.clone())?;
+        if self.spec.persistent {
+            // The chains started from the first batch, a full one.
+            let shape = Chain {
+                h: Param::from_tensor(Tensor::zeros(
+                    [self.batch_size, self.rbm.hidden()],
+                    &self.device,
+                )),
+            };
+            self.chain = Some(ckpt.module("chain", shape)?);
+        }
         Ok(())
     }
 
