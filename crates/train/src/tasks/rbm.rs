@@ -9,7 +9,8 @@
 //!
 //! Metrics: training `recon_error` (squared error of the first reconstruction per image, the
 //! guide's warning applies: it is not the objective) and `free_energy` (mean `F(v)` of the
-//! data; lower is likelier); the same for evaluation. Pictures: the first 100 hidden units'
+//! data; lower is likelier); the same for evaluation, with the stochastic pseudo-log-likelihood
+//! of the binarised test images (`pseudo_ll`, one flipped unit per image, in nats). Pictures: the first 100 hidden units'
 //! weights (filters) each epoch with an animation, and at the end Gibbs samples and a GIF of
 //! eight chains step by step.
 
@@ -20,6 +21,8 @@ use burn::prelude::*;
 use nnlab_config::{RbmSpec, RunConfig};
 use nnlab_data::{ImageDataset, Split};
 use nnlab_models::rbm::{Rbm, RbmConfig, bernoulli};
+
+use rand::Rng;
 
 use super::batch::{self, pixels};
 use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
@@ -120,7 +123,11 @@ impl Task for RbmTask {
     }
 
     fn eval_metrics(&self) -> Vec<String> {
-        vec!["recon_error".into(), "free_energy".into()]
+        vec![
+            "recon_error".into(),
+            "free_energy".into(),
+            "pseudo_ll".into(),
+        ]
     }
 
     fn parameters(&self) -> usize {
@@ -163,16 +170,27 @@ impl Task for RbmTask {
     }
 
     fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64> {
-        let (mut recon, mut free) = (0.0f64, 0.0f64);
+        let (mut recon, mut free, mut pl) = (0.0f64, 0.0f64, 0.0f64);
+        // The unit each example's pseudo-likelihood flips, from a fixed generator.
+        let mut rng = batch::rng_for(0, "pseudo-likelihood");
+        let d = self.rbm.visible();
         for chunk in indices.chunks(self.eval_batch_size) {
             let v = pixels(data, chunk, &self.device);
             // The mean reconstruction: hidden and visible probabilities, no sampling.
             let pv = self.rbm.visible_probs(self.rbm.hidden_probs(v.clone()));
             recon += (v.clone() - pv).square().sum().into_scalar::<f32>() as f64;
-            free += self.rbm.free_energy(v).sum().into_scalar::<f32>() as f64;
+            free += self.rbm.free_energy(v.clone()).sum().into_scalar::<f32>() as f64;
+            // The pseudo-likelihood of the binarised pixels.
+            let binary = v.greater_elem(0.5).float();
+            let flip: Vec<usize> = (0..chunk.len()).map(|_| rng.random_range(0..d)).collect();
+            pl += self
+                .rbm
+                .pseudo_log_likelihood(binary, &flip)
+                .sum()
+                .into_scalar::<f32>() as f64;
         }
         let n = indices.len().max(1) as f64;
-        vec![recon / n, free / n]
+        vec![recon / n, free / n, pl / n]
     }
 
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
