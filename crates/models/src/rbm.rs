@@ -284,6 +284,52 @@ mod tests {
             .zip(&sampled)
             .fold(0.0f64, |m, (e, s)| m.max((e - f64::from(*s)).abs()));
         assert!(worst < 0.03, "largest gap to the exact <v h>: {worst}");
+        // The whole gradient of the log-likelihood of two data vectors, exactly:
+        // <v p(h|v)>_data - <v h>_model, against CD's estimate with 4,000 chains run 200 steps
+        // from random states (persistent-style, so they forget their start).
+        let data = [
+            [1.0f32, 1.0, 0.0, 0.0, 1.0, 0.0],
+            [0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+        ];
+        let mut gradient = [0.0f64; 24];
+        for v in &data {
+            for j in 0..4 {
+                let act: f64 = f64::from(c[j])
+                    + (0..6)
+                        .map(|i| f64::from(v[i]) * f64::from(w[i * 4 + j]))
+                        .sum::<f64>();
+                let p = 1.0 / (1.0 + (-act).exp());
+                for i in 0..6 {
+                    gradient[i * 4 + j] += f64::from(v[i]) * p / 2.0;
+                }
+            }
+        }
+        for (g, e) in gradient.iter_mut().zip(&exact) {
+            *g -= e;
+        }
+        let v0 = Tensor::<2>::from_data(TensorData::new(data.concat(), [2, 6]), &device);
+        let chains = bernoulli(Tensor::<2>::full([4000, 4], 0.5, &device));
+        let (cd, _) = rbm.cd_from(v0, Some(chains), 200);
+        let estimate: Vec<f32> = cd.weight.into_data().try_into_vec().unwrap();
+        // CD's negative statistic uses visible probabilities and the hidden probabilities they
+        // give (the guide's choice, less noisy than sampled states), a mean-field bias that this
+        // strongly coupled machine shows: the estimate points the exact gradient's way, within a
+        // wider margin than the sampled statistic above.
+        let worst = gradient
+            .iter()
+            .zip(&estimate)
+            .fold(0.0f64, |m, (g, e)| m.max((g - f64::from(*e)).abs()));
+        let dot: f64 = gradient
+            .iter()
+            .zip(&estimate)
+            .map(|(g, e)| g * f64::from(*e))
+            .sum();
+        let norm = |x: f64| x.sqrt();
+        let cosine = dot
+            / (norm(gradient.iter().map(|g| g * g).sum())
+                * norm(estimate.iter().map(|e| f64::from(*e).powi(2)).sum()));
+        eprintln!("CD against the exact gradient: largest gap {worst:.4}, cosine {cosine:.4}");
+        assert!(worst < 0.1 && cosine > 0.95, "gap {worst}, cosine {cosine}");
     }
 
     #[test]
