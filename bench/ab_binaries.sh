@@ -5,7 +5,7 @@
 # kernel feature), it also prints each run's test figure.
 #
 # usage: bench/ab_binaries.sh BINARY_A BINARY_B REPEATS CONFIG:LIMIT [CONFIG:LIMIT ...]
-#   e.g. bench/ab_binaries.sh /tmp/nnlab-avx2 target/release/nnlab 2 configs/vae_2014.toml:60000
+#   e.g. bench/ab_binaries.sh nnlab-before "$CARGO_TARGET_DIR/release/nnlab" 2 configs/vae_2014.toml:60000
 # The data folder is $NNLAB_DATA (the folder holding mnist/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,8 @@ shift 3
 : "${NNLAB_DATA:?set NNLAB_DATA to the folder holding mnist/}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "# bench/ab_binaries.sh $a $b $repeats $*"
+# The binaries by name only: their folders are this machine's.
+echo "# bench/ab_binaries.sh A=$(basename "$a") B=$(basename "$b") $repeats $*"
 echo "# at revision $(git rev-parse --short HEAD), $(date -u '+%F %H:%M') UTC"
 echo "# $(python3 bench/machine.py)"
 echo
