@@ -172,9 +172,7 @@ pub fn explain(run: &Path, opts: &TrainOptions, o: &ExplainOptions) -> Result<Ve
     let mut out = Vec::new();
     for (name, label, x) in images(&eye, o)? {
         let probabilities = eye.probabilities(&x);
-        let predicted = (0..probabilities.len())
-            .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
-            .unwrap_or(0);
+        let predicted = crate::aesthetics::measure::argmax(&probabilities);
         let baseline = vec![0.0f32; x.len()];
         let gradient = explain::gradient(&frozen, &x, predicted, &autodiff);
         let integrated =

@@ -145,14 +145,13 @@ impl Eye {
         out
     }
 
-    /// What the eye looks at in the first `n` of `pixels` (flat images), by integrated gradients
-    /// over `steps` points.
-    pub fn gaze(&self, pixels: &[f32], n: usize, steps: usize) -> Gaze {
+    /// What the eye looks at in the first `predicted.len()` images of `pixels` (flat), each
+    /// explained for its class in `predicted` (the eye's prediction), by integrated gradients over
+    /// `steps` points.
+    pub fn gaze(&self, pixels: &[f32], predicted: &[usize], steps: usize) -> Gaze {
         let f = self.data.features();
         let autodiff = self.device.clone().autodiff();
         let frozen = nnlab_train::explain::frozen_on(&self.net, &autodiff);
-        let probs = self.probabilities(&pixels[..(n * f).min(pixels.len())]);
-        let k = self.data.classes;
         let baseline = vec![0.0f32; f];
         let mut gaze = Gaze {
             n: 0,
@@ -161,8 +160,7 @@ impl Eye {
             brightness_on_strokes: 0.0,
             stroke_pixels: 0.0,
         };
-        for (x, p) in pixels.chunks(f).zip(probs.chunks(k)) {
-            let class = (0..k).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
+        for (x, &class) in pixels.chunks(f).zip(predicted) {
             let ig = nnlab_train::explain::integrated_gradients(
                 &frozen, x, &baseline, class, steps, &autodiff,
             );

@@ -206,12 +206,13 @@ pub fn measure_all(study: &AestheticsFile, sets: &[ImageSet], eye: &Eye) -> Resu
                 &real_a
             };
             let per_set = set_figures(study, set, eye, &probs, &feats, reference);
-            let n = (set.eye_pixels.len() / eye.data.features()).min(super::eye::GAZE_IMAGES);
+            let n = predicted.len().min(super::eye::GAZE_IMAGES);
+            let gaze = eye.gaze(&set.eye_pixels, &predicted[..n], super::eye::GAZE_STEPS);
             Ok(Measured {
                 per_image,
                 per_set,
                 predicted,
-                gaze: eye.gaze(&set.eye_pixels, n, super::eye::GAZE_STEPS),
+                gaze,
             })
         })
         .collect()
@@ -363,7 +364,8 @@ fn subset(f: &Features, n: usize) -> Features {
     Features::new(m, f.d, f.values[..m * f.d].to_vec())
 }
 
-fn argmax(p: &[f64]) -> usize {
+/// The index of the largest of `p` (the last of equals).
+pub(crate) fn argmax(p: &[f64]) -> usize {
     p.iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))
