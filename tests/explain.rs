@@ -5,31 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 use common::*;
 use nnlab_runner::aesthetics::eye::Eye;
-use nnlab_runner::tasks::TrainOptions;
 use nnlab_runner::tasks::classifier::Classifier;
 use nnlab_train::explain;
-
-/// Trains `model` (TOML of the [model] section) on dataset `data` for `epochs`; returns the run.
-fn trained(tmp: &Path, name: &str, data: &str, model: &str, epochs: usize) -> PathBuf {
-    let config = tmp.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "name = \"{name}\"\nseed = 3\n[data]\ndataset = \"{data}\"\n[model]\n{model}\n\
-             [train]\nepochs = {epochs}\nbatch_size = 16\nlr = 0.01\n"
-        ),
-    )
-    .unwrap();
-    let out = tmp.join(name);
-    let (ok, _, stderr) = run(nnlab(tmp).arg("train").arg(&config).arg("--out").arg(&out));
-    assert!(ok, "{stderr}");
-    out
-}
 
 /// The figures of explain.csv, by column name, one map per row.
 fn csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
@@ -51,8 +33,8 @@ fn csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
 fn explain_draws_three_maps_that_add_up_for_an_mlp_and_a_cnn() {
     let tmp = tempfile::tempdir().unwrap();
     write_tiny(tmp.path(), "tiny", 400, 100);
-    let mlp = trained(tmp.path(), "mlp", "tiny", "hidden = [16]", 6);
-    let cnn = trained(
+    let mlp = train_tiny_model(tmp.path(), "mlp", "tiny", "hidden = [16]", 6);
+    let cnn = train_tiny_model(
         tmp.path(),
         "cnn",
         "tiny",
@@ -148,13 +130,9 @@ fn maps_change_with_random_weights_and_shuffled_labels() {
     )
     .unwrap();
     let model = "hidden = [32, 32]";
-    let real = trained(tmp.path(), "real", "tiny", model, 8);
-    let noise = trained(tmp.path(), "noise", "shuffled", model, 8);
-    let opts = TrainOptions {
-        data_dir: Some(tmp.path().to_path_buf()),
-        download: false,
-        ..TrainOptions::default()
-    };
+    let real = train_tiny_model(tmp.path(), "real", "tiny", model, 8);
+    let noise = train_tiny_model(tmp.path(), "noise", "shuffled", model, 8);
+    let opts = offline_options(tmp.path());
     let device = Device::flex();
     let eye = Eye::load(&real, &opts, &device, "flex").unwrap();
     let original = maps(&eye, &eye.net, 20);
@@ -186,7 +164,7 @@ fn maps_change_with_random_weights_and_shuffled_labels() {
 fn frozen_maps_do_not_depend_on_the_batch_or_dropout() {
     let tmp = tempfile::tempdir().unwrap();
     write_tiny(tmp.path(), "tiny", 400, 100);
-    let run = trained(
+    let run = train_tiny_model(
         tmp.path(),
         "cnn-bn",
         "tiny",
@@ -194,11 +172,7 @@ fn frozen_maps_do_not_depend_on_the_batch_or_dropout() {
          pool = \"max\"\nbatch_norm = true\ndropout = 0.5",
         2,
     );
-    let opts = TrainOptions {
-        data_dir: Some(tmp.path().to_path_buf()),
-        download: false,
-        ..TrainOptions::default()
-    };
+    let opts = offline_options(tmp.path());
     let device = Device::flex();
     let eye = Eye::load(&run, &opts, &device, "flex").unwrap();
     let autodiff = device.clone().autodiff();

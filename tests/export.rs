@@ -12,24 +12,53 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use common::*;
 use nnlab_runner::aesthetics::eye::Eye;
-use nnlab_runner::tasks::TrainOptions;
 
 fn trained(tmp: &Path, name: &str, model: &str) -> PathBuf {
     // PCA is fitted in one pass.
     let epochs = if model.contains("\"pca\"") { 1 } else { 2 };
-    let config = tmp.join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "name = \"{name}\"\nseed = 3\n[data]\ndataset = \"tiny\"\n[model]\n{model}\n\
-             [train]\nepochs = {epochs}\nbatch_size = 16\nlr = 0.01\n"
-        ),
-    )
-    .unwrap();
-    let out = tmp.join(name);
-    let (ok, _, stderr) = run(nnlab(tmp).arg("train").arg(&config).arg("--out").arg(&out));
+    train_tiny_model(tmp, name, "tiny", model, epochs)
+}
+
+/// The first `n` test images of the tiny data (flat), their features, and the logits nnlab's
+/// network of `run_dir` gives them.
+fn nnlab_logits(tmp: &Path, run_dir: &Path, n: usize) -> (Vec<f32>, usize, Vec<f32>) {
+    let device = Device::flex();
+    let eye = Eye::load(run_dir, &offline_options(tmp), &device, "flex").unwrap();
+    let test = eye.data.test_indices();
+    let batch = eye.data.batch(&test[..n]);
+    let f = eye.data.features();
+    let logits: Vec<f32> = eye
+        .net
+        .forward(Tensor::from_data(
+            TensorData::new(batch.images.clone(), [n, f]),
+            &device,
+        ))
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    (batch.images, f, logits)
+}
+
+/// The test accuracy a run's summary.json records.
+fn test_accuracy(run_dir: &Path) -> f64 {
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
+    s["test_accuracy"].as_f64().unwrap()
+}
+
+/// One epoch of `root/mlp.toml` started from `file`, by SGD at a learning rate far below any
+/// weight's last bit (so the weights stay the file's), into `out`.
+fn start_from(root: &Path, file: &Path, out: &Path) {
+    let (ok, _, stderr) = run(nnlab(root)
+        .arg("train")
+        .arg(root.join("mlp.toml"))
+        .args(["--set", "train.epochs=1", "--set", "train.optimizer=sgd"])
+        .args(["--set", "train.lr=1e-30", "--set"])
+        .arg(format!("train.init_from={}", file.display()))
+        .arg("--out")
+        .arg(out));
     assert!(ok, "{stderr}");
-    out
 }
 
 fn export(tmp: &Path, run_dir: &Path) -> (Vec<u8>, serde_json::Value) {
@@ -82,27 +111,9 @@ fn an_exported_mlp_computes_nnlabs_logits_in_pytorchs_convention() {
             .map(|o| b[o] + (0..inp).map(|i| x[i] * w[o * inp + i]).sum::<f32>())
             .collect()
     };
-    let opts = TrainOptions {
-        data_dir: Some(tmp.path().to_path_buf()),
-        download: false,
-        ..TrainOptions::default()
-    };
-    let device = Device::flex();
-    let eye = Eye::load(&mlp, &opts, &device, "flex").unwrap();
-    let test = eye.data.test_indices();
-    let batch = eye.data.batch(&test[..8]);
-    let f = eye.data.features();
-    let logits: Vec<f32> = eye
-        .net
-        .forward(Tensor::from_data(
-            TensorData::new(batch.images.clone(), [8, f]),
-            &device,
-        ))
-        .into_data()
-        .try_into_vec::<f32>()
-        .unwrap();
+    let (images, f, logits) = nnlab_logits(tmp.path(), &mlp, 8);
     let mut worst = 0.0f32;
-    for (k, x) in batch.images.chunks(f).enumerate() {
+    for (k, x) in images.chunks(f).enumerate() {
         let h: Vec<f32> = linear(x, &w0, &b0, 16).iter().map(|v| v.max(0.0)).collect();
         let y = linear(&h, &w1, &b1, 10);
         for (a, b) in y.iter().zip(&logits[k * 10..(k + 1) * 10]) {
@@ -172,24 +183,11 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
     let mlp = trained(tmp.path(), "mlp", "hidden = [16]");
     let (bytes, _) = export(tmp.path(), &mlp);
     let file = mlp.join("model.safetensors");
-    // One epoch of SGD at a learning rate far below any weight's last bit: the weights stay
-    // those of the file, so the new run's test figures are the exported run's.
+    // The weights stay those of the file, so the new run's test figures are the exported run's.
     let config = tmp.path().join("mlp.toml");
     let again = tmp.path().join("again");
-    let (ok, _, stderr) = run(nnlab(tmp.path())
-        .arg("train")
-        .arg(&config)
-        .args(["--set", "train.epochs=1", "--set", "train.optimizer=sgd"])
-        .args(["--set", "train.lr=1e-30", "--set"])
-        .arg(format!("train.init_from={}", file.display()))
-        .arg("--out")
-        .arg(&again));
-    assert!(ok, "{stderr}");
-    let summary = |d: &Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap()
-    };
-    let accuracy = |d: &Path| summary(d)["test_accuracy"].as_f64().unwrap();
-    assert_eq!(accuracy(&mlp), accuracy(&again));
+    start_from(tmp.path(), &file, &again);
+    assert_eq!(test_accuracy(&mlp), test_accuracy(&again));
     let (bytes_again, _) = export(tmp.path(), &again);
     let (a, b) = (
         safetensors::SafeTensors::deserialize(&bytes).unwrap(),
@@ -291,22 +289,8 @@ fn torch_names_go_out_and_come_back() {
     names.sort_unstable();
     assert_eq!(names, ["0.bias", "0.weight", "2.bias", "2.weight"]);
     let again = tmp.path().join("again");
-    let (ok, _, stderr) = run(nnlab(tmp.path())
-        .arg("train")
-        .arg(tmp.path().join("mlp.toml"))
-        .args(["--set", "train.epochs=1", "--set", "train.optimizer=sgd"])
-        .args(["--set", "train.lr=1e-30", "--set"])
-        .arg(format!("train.init_from={}", file.display()))
-        .arg("--out")
-        .arg(&again));
-    assert!(ok, "{stderr}");
-    let accuracy = |d: &Path| -> f64 {
-        let s: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap())
-                .unwrap();
-        s["test_accuracy"].as_f64().unwrap()
-    };
-    assert_eq!(accuracy(&mlp), accuracy(&again));
+    start_from(tmp.path(), &file, &again);
+    assert_eq!(test_accuracy(&mlp), test_accuracy(&again));
 }
 
 /// A CNN's file computes nnlab's logits in PyTorch's convention: conv2d with OIHW kernels and
@@ -373,27 +357,9 @@ fn an_exported_cnn_computes_nnlabs_logits_in_pytorchs_convention() {
             .collect();
         linear(&h, &w1, &b1, 10)
     };
-    let opts = TrainOptions {
-        data_dir: Some(tmp.path().to_path_buf()),
-        download: false,
-        ..TrainOptions::default()
-    };
-    let device = Device::flex();
-    let eye = Eye::load(&cnn, &opts, &device, "flex").unwrap();
-    let test = eye.data.test_indices();
-    let batch = eye.data.batch(&test[..8]);
-    let f = eye.data.features();
-    let logits: Vec<f32> = eye
-        .net
-        .forward(Tensor::from_data(
-            TensorData::new(batch.images.clone(), [8, f]),
-            &device,
-        ))
-        .into_data()
-        .try_into_vec::<f32>()
-        .unwrap();
+    let (images, f, logits) = nnlab_logits(tmp.path(), &cnn, 8);
     let mut worst = 0.0f32;
-    for (n, x) in batch.images.chunks(f).enumerate() {
+    for (n, x) in images.chunks(f).enumerate() {
         for (a, b) in forward(x).iter().zip(&logits[n * 10..(n + 1) * 10]) {
             worst = worst.max((a - b).abs() / b.abs().max(1.0));
         }

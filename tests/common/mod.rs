@@ -64,6 +64,40 @@ pub fn write_tiny_sized(root: &Path, name: &str, n_train: usize, n_test: usize, 
     }
 }
 
+/// Writes `<name>.toml` under `root` (seed 3, batches of 16, lr 0.01, `epochs` epochs on the
+/// dataset `data`, `model` as its `[model]` table) and trains it offline into `root/<name>`;
+/// returns the run folder.
+pub fn train_tiny_model(
+    root: &Path,
+    name: &str,
+    data: &str,
+    model: &str,
+    epochs: usize,
+) -> PathBuf {
+    let config = root.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"{name}\"\nseed = 3\n[data]\ndataset = \"{data}\"\n[model]\n{model}\n\
+             [train]\nepochs = {epochs}\nbatch_size = 16\nlr = 0.01\n"
+        ),
+    )
+    .unwrap();
+    let out = root.join(name);
+    let (ok, _, stderr) = run(nnlab(root).arg("train").arg(&config).arg("--out").arg(&out));
+    assert!(ok, "{stderr}");
+    out
+}
+
+/// The library's options for data under `root`, with downloads off.
+pub fn offline_options(root: &Path) -> nnlab_runner::tasks::TrainOptions {
+    nnlab_runner::tasks::TrainOptions {
+        data_dir: Some(root.to_path_buf()),
+        download: false,
+        ..nnlab_runner::tasks::TrainOptions::default()
+    }
+}
+
 /// A config for the tiny dataset.
 pub fn tiny_config(dir: &Path, epochs: usize) -> PathBuf {
     let path = dir.join("tiny.toml");
