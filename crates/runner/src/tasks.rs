@@ -320,15 +320,6 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     with_curves(engine::fit(task.as_mut(), fit, None)?, config)
 }
 
-/// The tensor names of a safetensors file's `bytes`.
-fn tensor_names(bytes: &[u8]) -> Result<Vec<String>> {
-    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| Error::Checkpoint {
-        path: "safetensors".into(),
-        message: e.to_string(),
-    })?;
-    Ok(file.names().into_iter().map(String::from).collect())
-}
-
 /// `bytes` with nnlab's names when the file uses the PyTorch twins' (`nnlab export --names
 /// torch`, or the twin's own `state_dict`): each of the model's names mapped by
 /// [`nnlab_train::export::torch_name`] and back. `None` when the file needs no renaming.
@@ -336,8 +327,8 @@ fn from_torch_names(task: &dyn Task, config: &RunConfig, bytes: &[u8]) -> Result
     let Some(parts) = task.export() else {
         return Ok(None);
     };
-    let own = tensor_names(&nnlab_train::export::merge(&parts?, Default::default())?)?;
-    let in_file = tensor_names(bytes)?;
+    let own = nnlab_train::export::tensor_names(&parts?)?;
+    let in_file = nnlab_train::export::tensor_names(&[bytes])?;
     if own.iter().any(|n| in_file.contains(n)) {
         return Ok(None);
     }
@@ -355,8 +346,8 @@ fn from_torch_names(task: &dyn Task, config: &RunConfig, bytes: &[u8]) -> Result
     if !back.keys().any(|t| in_file.contains(t)) {
         return Ok(None);
     }
-    nnlab_train::export::renamed(
-        bytes,
+    nnlab_train::export::merge(
+        &[bytes],
         |n| back.get(n).cloned().unwrap_or_else(|| n.to_string()),
         Default::default(),
     )
@@ -503,18 +494,23 @@ pub fn export_run(
     let mut metadata = std::collections::HashMap::new();
     metadata.insert("nnlab_model".to_string(), config.model.kind().to_string());
     metadata.insert("nnlab_revision".to_string(), engine::provenance::revision());
-    let mut bytes = nnlab_train::export::merge(&parts, metadata.clone())?;
     if torch_names {
         metadata.insert("nnlab_names".to_string(), "torch".to_string());
-        let kind = config.model.kind();
-        let names = tensor_names(&bytes)?;
-        let (convs, encoders) = nnlab_train::export::layer_counts(&names);
-        bytes = nnlab_train::export::renamed(
-            &bytes,
-            |n| nnlab_train::export::torch_name(kind, n, convs, encoders),
-            metadata,
-        )?;
     }
+    let kind = config.model.kind();
+    let (convs, encoders) =
+        nnlab_train::export::layer_counts(&nnlab_train::export::tensor_names(&parts)?);
+    let bytes = nnlab_train::export::merge(
+        &parts,
+        |n| {
+            if torch_names {
+                nnlab_train::export::torch_name(kind, n, convs, encoders)
+            } else {
+                n.to_string()
+            }
+        },
+        metadata,
+    )?;
     let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::Checkpoint {
         path: out.to_path_buf(),
         message: e.to_string(),

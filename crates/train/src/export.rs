@@ -28,23 +28,36 @@ pub fn module_bytes<M: ModuleSnapshot>(module: &M, prefix: &str) -> Result<Vec<u
     store.get_bytes().map_err(export_error)
 }
 
-/// One safetensors file holding every tensor of `parts` (each a safetensors file), with
-/// `metadata` in its header. Two tensors of one name are refused.
-pub fn merge(parts: &[Vec<u8>], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+/// The tensor names of the safetensors files `parts`, in file order.
+pub fn tensor_names<B: AsRef<[u8]>>(parts: &[B]) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for p in parts {
+        let file = SafeTensors::deserialize(p.as_ref()).map_err(export_error)?;
+        names.extend(file.names().into_iter().map(String::from));
+    }
+    Ok(names)
+}
+
+/// One safetensors file holding every tensor of `parts` (each a safetensors file), each renamed
+/// by `rename`, with `metadata` in its header. Two tensors of one name are refused.
+pub fn merge<B: AsRef<[u8]>>(
+    parts: &[B],
+    rename: impl Fn(&str) -> String,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let files: Vec<SafeTensors> = parts
         .iter()
-        .map(|b| SafeTensors::deserialize(b).map_err(export_error))
+        .map(|b| SafeTensors::deserialize(b.as_ref()).map_err(export_error))
         .collect::<Result<_>>()?;
-    let mut views: Vec<(String, TensorView)> = Vec::new();
-    for f in &files {
-        for (name, view) in f.tensors() {
-            if views.iter().any(|(n, _)| *n == name) {
-                return Err(export_error(format!("two tensors named {name}")));
-            }
-            views.push((name, view));
-        }
-    }
+    let mut views: Vec<(String, TensorView)> = files
+        .iter()
+        .flat_map(|f| f.tensors())
+        .map(|(n, v)| (rename(&n), v))
+        .collect();
     views.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = views.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(export_error(format!("two tensors named {}", w[0].0)));
+    }
     safetensors::serialize(views, Some(metadata)).map_err(export_error)
 }
 
@@ -244,25 +257,6 @@ pub fn layer_counts(names: &[String]) -> (usize, usize) {
         seen.len()
     };
     (count("model.convs."), count("model.encoder."))
-}
-
-/// The safetensors `bytes` with every tensor renamed by `rename` and `metadata` in the header.
-pub fn renamed(
-    bytes: &[u8],
-    rename: impl Fn(&str) -> String,
-    metadata: HashMap<String, String>,
-) -> Result<Vec<u8>> {
-    let file = SafeTensors::deserialize(bytes).map_err(export_error)?;
-    let mut views: Vec<(String, TensorView)> = file
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| (rename(&n), v))
-        .collect();
-    views.sort_by(|a, b| a.0.cmp(&b.0));
-    if views.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(export_error("two tensors get one name"));
-    }
-    safetensors::serialize(views, Some(metadata)).map_err(export_error)
 }
 
 #[cfg(test)]
