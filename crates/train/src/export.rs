@@ -138,6 +138,24 @@ pub struct Sampler {
     pub check_images: Vec<f32>,
 }
 
+impl Sampler {
+    /// A sampler of `layers` whose check is `images`, which nnlab drew from the noise `z`
+    /// (`[n, latent]`); `None` if `z` cannot be read as f32.
+    pub fn checked(
+        layers: Vec<DenseLayer>,
+        z: burn::prelude::Tensor<2>,
+        images: crate::pictures::Images,
+    ) -> Option<Self> {
+        Some(Self {
+            latent: z.dims()[1],
+            side: images.height,
+            layers,
+            check_z: z.into_data().convert::<f32>().try_into_vec::<f32>().ok()?,
+            check_images: images.pixels,
+        })
+    }
+}
+
 /// One dense layer as plain numbers.
 #[derive(Debug, Clone)]
 pub struct DenseLayer {

@@ -285,14 +285,7 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let layers = crate::export::plain_layers(g.dense_layers()?);
         // The noise `sample(CHECK, 0)` draws (one chunk: CHECK is below any eval batch size).
         let z = normal(&mut rng_for(0, "sample"), CHECK, g.latent(), &self.device);
-        let check_images = self.sample(CHECK, 0)?.pixels;
-        Some(crate::export::Sampler {
-            latent: g.latent(),
-            side: self.side,
-            layers,
-            check_z: z.into_data().convert::<f32>().try_into_vec::<f32>().ok()?,
-            check_images,
-        })
+        crate::export::Sampler::checked(layers, z, self.sample(CHECK, 0)?)
     }
 
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {

@@ -215,18 +215,9 @@ impl Task for VaeTask {
         const CHECK: usize = 8;
         let model = self.model().valid();
         let layers = crate::export::plain_layers(model.decoder_layers());
+        // The noise `sample(CHECK, 0)` draws.
         let z = normal(&mut rng_for(0, "sample"), CHECK, self.latent, &self.device);
-        let check_images = self.sample(CHECK, 0)?.pixels;
-        Some(crate::export::Sampler {
-            latent: self.latent,
-            side: check_images
-                .len()
-                .checked_div(CHECK)
-                .map_or(0, |f| (f as f64).sqrt() as usize),
-            layers,
-            check_z: z.into_data().convert::<f32>().try_into_vec::<f32>().ok()?,
-            check_images,
-        })
+        crate::export::Sampler::checked(layers, z, self.sample(CHECK, 0)?)
     }
 
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
