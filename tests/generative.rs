@@ -20,6 +20,12 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "lr = 0.01",
         ),
         "autoencoder" => ("tiny", "encoder = [32, 16]\ncode = 4", "lr = 0.01"),
+        // Pretrained as a stack of RBMs (the top one's hidden units Gaussian: a linear code).
+        "autoencoder_dbn" => (
+            "tiny",
+            "encoder = [32, 16]\ncode = 4\npretrain_epochs = 3",
+            "lr = 0.01",
+        ),
         "pca" => ("tiny", "components = 4", ""),
         "vae" => ("tiny", "hidden = [32]\nlatent = 4", "lr = 0.01"),
         "gan" => (
@@ -38,6 +44,12 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "tiny",
             "hidden = 16\nmomentum = 0.5\npersistent = true\ncd_k = 2",
             "lr = 0.1",
+        ),
+        // A Gaussian-binary RBM: the pixels standardised.
+        "rbm_gauss" => (
+            "tiny",
+            "hidden = 16\nmomentum = 0.5\nvisible_units = \"gaussian\"",
+            "lr = 0.01",
         ),
         other => panic!("no tiny config for {other}"),
     };
@@ -125,6 +137,11 @@ fn each_family_trains_lowers_its_loss_and_draws() {
                 "samples.png",
                 "gibbs-chain.gif",
             ][..],
+        ),
+        (
+            "rbm_gauss",
+            "train_recon_error",
+            &["filters.gif", "samples.png", "gibbs-chain.gif"][..],
         ),
     ] {
         let out = tmp.path().join(kind);
@@ -275,6 +292,68 @@ fn a_killed_cnn_resumes_exactly() {
 #[test]
 fn a_killed_autoencoder_resumes_exactly() {
     kill_and_resume("autoencoder");
+}
+
+#[test]
+fn a_killed_pretrained_autoencoder_resumes_exactly() {
+    kill_and_resume("autoencoder_dbn");
+}
+
+/// Greedy layer-wise pretraining: every machine's epochs are recorded, the pretrained network
+/// is ahead of the same one from random weights after the same epochs, and a run stopped in the middle of
+/// its pretraining continues from the first unfinished machine to the same result.
+#[test]
+fn pretraining_starts_the_autoencoder_ahead_and_resumes_by_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let config = config(tmp.path(), "autoencoder_dbn", 2);
+    let dbn = tmp.path().join("dbn");
+    let (stdout, _) = train(tmp.path(), &config, &dbn, &[]);
+    assert!(stdout.contains("pretraining layer 3 (16-4, Gaussian hidden units): epoch 3/3"));
+    let csv = std::fs::read_to_string(dbn.join("pretrain.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|f| f.parse().unwrap()).collect())
+        .collect();
+    let layers: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(layers.len(), 9, "{csv}");
+    assert_eq!((layers[0], layers[8]), ((1.0, 1.0), (3.0, 3.0)), "{csv}");
+    assert!(rows[2][2] < rows[0][2], "layer 1's error falls: {csv}");
+    let scratch = tmp.path().join("scratch");
+    train(tmp.path(), &config, &scratch, &["model.pretrain_epochs=0"]);
+    let (pre, raw) = (
+        column(&dbn, "test_recon_error"),
+        column(&scratch, "test_recon_error"),
+    );
+    assert!(
+        pre[1] < 0.95 * raw[1],
+        "pretrained {pre:?} vs from scratch {raw:?}"
+    );
+    // Stopped after two machines: the third is trained again, the first two read back.
+    for gone in [
+        "pretrain/layer-3.safetensors",
+        "summary.json",
+        "metrics.csv",
+    ] {
+        std::fs::remove_file(dbn.join(gone)).unwrap();
+    }
+    let metrics = metrics_without_seconds(&scratch);
+    std::fs::remove_dir_all(dbn.join("checkpoint")).unwrap();
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&dbn));
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("pretraining layer 2"), "{stdout}");
+    assert!(stdout.contains("pretraining layer 3"), "{stdout}");
+    let again = std::fs::read_to_string(dbn.join("pretrain.csv")).unwrap();
+    let head = |t: &str| {
+        t.lines()
+            .take(7)
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(head(&csv), head(&again));
+    assert_eq!(column(&dbn, "test_recon_error"), pre);
+    assert_ne!(metrics, metrics_without_seconds(&dbn));
 }
 
 #[test]

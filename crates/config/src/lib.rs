@@ -45,7 +45,7 @@ pub use init::WeightInit;
 pub use loss::LossKind;
 pub use model::{
     AutoencoderSpec, CnnSpec, DcganSpec, GanOutput, GanSpec, MlpSpec, ModelConfig, PcaSpec,
-    Pooling, RbmSpec, Reconstruction, VaeSpec,
+    Pooling, RbmSpec, Reconstruction, Units, VaeSpec,
 };
 pub use optimizer::{
     AdaGradSettings, AdamSettings, EpsilonPlacement, OptimizerName, RmsPropSettings, SgdSettings,

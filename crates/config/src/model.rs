@@ -230,6 +230,10 @@ pub struct AutoencoderSpec {
     pub reconstruction: Reconstruction,
     /// Weight initialisation.
     pub init: WeightInit,
+    /// Epochs of greedy layer-wise pretraining per layer (Hinton & Salakhutdinov 2006): each
+    /// encoder layer trained as an RBM on the layer below's hidden probabilities, then the stack
+    /// unrolled into the encoder and decoder before fine-tuning; 0 for none.
+    pub pretrain_epochs: usize,
 }
 
 impl Default for AutoencoderSpec {
@@ -241,6 +245,7 @@ impl Default for AutoencoderSpec {
             code_activation: Activation::Identity,
             reconstruction: Reconstruction::Bce,
             init: WeightInit::GlorotUniform,
+            pretrain_epochs: 0,
         }
     }
 }
@@ -283,9 +288,20 @@ impl Default for VaeSpec {
     }
 }
 
-/// `kind = "rbm"`: binary visible units (the pixels, read as probabilities) and binary hidden
-/// units, trained by contrastive divergence with momentum and weight decay as Hinton's practical
-/// guide (2010) sets them: `train.lr` is the step size, `train.weight_decay` the L2 cost.
+/// The units of one layer of a restricted Boltzmann machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Units {
+    /// Logistic units with states 0 and 1.
+    Binary,
+    /// Linear units with unit-variance Gaussian noise (Hinton's practical guide, section 13).
+    Gaussian,
+}
+
+/// `kind = "rbm"`: visible units (the pixels, read as probabilities when binary, standardised
+/// per pixel when Gaussian) and hidden units, trained by contrastive divergence with momentum and
+/// weight decay as Hinton's practical guide (2010) sets them: `train.lr` is the step size,
+/// `train.weight_decay` the L2 cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RbmSpec {
@@ -298,6 +314,11 @@ pub struct RbmSpec {
     pub persistent: bool,
     /// Momentum of the updates (the guide: 0.5, then 0.9).
     pub momentum: f64,
+    /// The visible units: `binary` (a Bernoulli RBM) or `gaussian` (a Gaussian-binary RBM).
+    pub visible_units: Units,
+    /// The hidden units: `binary`, or `gaussian` (linear, as the code layer of Hinton &
+    /// Salakhutdinov's deep autoencoder).
+    pub hidden_units: Units,
 }
 
 impl Default for RbmSpec {
@@ -307,6 +328,8 @@ impl Default for RbmSpec {
             cd_k: 1,
             persistent: false,
             momentum: 0.5,
+            visible_units: Units::Binary,
+            hidden_units: Units::Binary,
         }
     }
 }

@@ -313,3 +313,26 @@ fn switching_the_optimizer_with_set_drops_the_files_section() {
     );
     assert!(e.starts_with("config t.toml: key `train.adam`"), "{e}");
 }
+
+#[test]
+fn rbm_units_and_pretraining_are_checked() {
+    let rbm = &format!("{BASE}[model]\nkind = \"rbm\"\n");
+    let e = err(
+        rbm,
+        &[
+            "model.visible_units=gaussian",
+            "model.hidden_units=gaussian",
+        ],
+    );
+    assert!(e.contains("key `model.hidden_units`"), "{e}");
+    assert!(e.contains("no normaliser"), "{e}");
+    ok(rbm, &["model.visible_units=gaussian"]);
+    let ae = &format!("{BASE}[model]\nkind = \"autoencoder\"\npretrain_epochs = 2\n");
+    let e = err(ae, &["model.activation=relu"]);
+    assert!(e.contains("key `model.activation`"), "{e}");
+    let e = err(ae, &["model.code_activation=tanh"]);
+    assert!(e.contains("key `model.code_activation`"), "{e}");
+    let e = err(ae, &["train.init_from=w.safetensors"]);
+    assert!(e.contains("key `train.init_from`"), "{e}");
+    ok(ae, &["model.code_activation=sigmoid"]);
+}

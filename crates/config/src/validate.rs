@@ -3,10 +3,12 @@
 //! value and the rule, and where the key came from (the file or the `--set`).
 
 use crate::model::{
-    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, MlpSpec, ModelConfig, PcaSpec, RbmSpec, VaeSpec,
+    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, MlpSpec, ModelConfig, PcaSpec, RbmSpec, Units,
+    VaeSpec,
 };
 use crate::{
-    DataConfig, EngineName, LossKind, OptimizerName, Result, RunConfig, Sources, TrainConfig,
+    Activation, DataConfig, EngineName, LossKind, OptimizerName, Result, RunConfig, Sources,
+    TrainConfig,
 };
 
 /// The checks shared by every section, each failing with the key's source.
@@ -146,7 +148,29 @@ impl CnnSpec {
 impl AutoencoderSpec {
     fn validate(&self, r: &Rules) -> Result<()> {
         r.widths("model.encoder", &self.encoder)?;
-        r.at_least_one("model.code", self.code)
+        r.at_least_one("model.code", self.code)?;
+        if self.pretrain_epochs > 0 {
+            // Each layer is pretrained as an RBM: logistic hidden layers are its binary units,
+            // a linear code its Gaussian ones, a logistic code binary ones.
+            if self.activation != Activation::Sigmoid {
+                return r.fail(
+                    "model.activation",
+                    &self.activation.name(),
+                    "must be \"sigmoid\" when model.pretrain_epochs > 0 (the RBMs' binary units)",
+                );
+            }
+            if !matches!(
+                self.code_activation,
+                Activation::Sigmoid | Activation::Identity
+            ) {
+                return r.fail(
+                    "model.code_activation",
+                    &self.code_activation.name(),
+                    "must be \"identity\" (Gaussian units) or \"sigmoid\" (binary units) when model.pretrain_epochs > 0",
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -184,7 +208,15 @@ impl RbmSpec {
     fn validate(&self, r: &Rules) -> Result<()> {
         r.at_least_one("model.hidden", self.hidden)?;
         r.at_least_one("model.cd_k", self.cd_k)?;
-        r.unit("model.momentum", self.momentum)
+        r.unit("model.momentum", self.momentum)?;
+        if self.visible_units == Units::Gaussian && self.hidden_units == Units::Gaussian {
+            return r.fail(
+                "model.hidden_units",
+                &"gaussian",
+                "cannot be \"gaussian\" with model.visible_units = \"gaussian\" (the joint density has no normaliser)",
+            );
+        }
+        Ok(())
     }
 }
 
@@ -328,6 +360,15 @@ impl RunConfig {
         }
         if t.engine == EngineName::Manual {
             self.validate_manual_engine(r)?;
+        }
+        if let (ModelConfig::Autoencoder(a), Some(file)) = (&self.model, &t.init_from)
+            && a.pretrain_epochs > 0
+        {
+            return r.fail(
+                "train.init_from",
+                &format!("{:?}", file.display().to_string()),
+                "starts from a file's weights; model.pretrain_epochs would replace them: set one",
+            );
         }
         if t.early_stopping.is_some() && self.data.validation == 0.0 {
             return r.fail(

@@ -10,6 +10,7 @@ pub mod activation;
 pub mod autoencoder;
 pub mod classification_loss;
 pub mod cppn;
+pub mod dbn;
 pub mod dcgan;
 pub mod gan;
 pub mod init;
@@ -27,6 +28,7 @@ pub use kernels::{avg_pool, bernoulli_cross_entropy, cross_entropy, dense, fast_
 pub use activation::Activation;
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use cppn::{Cppn, CppnConfig};
+pub use dbn::Dbn;
 pub use dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator};
 pub use gan::{Discriminator, GanConfig, Generator, MlpDiscriminator, MlpGenerator};
 pub use init::WeightInit;

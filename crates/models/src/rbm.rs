@@ -1,11 +1,18 @@
-//! A restricted Boltzmann machine with binary visible and hidden units (Smolensky 1986; Hinton
-//! 2002, "Training products of experts by minimizing contrastive divergence"), the building block
-//! of Hinton, Osindero & Teh's (2006) deep belief nets, trained as Hinton's "practical guide"
-//! (2010) describes.
+//! A restricted Boltzmann machine (Smolensky 1986; Hinton 2002, "Training products of experts by
+//! minimizing contrastive divergence"), the building block of Hinton, Osindero & Teh's (2006)
+//! deep belief nets, trained as Hinton's "practical guide" (2010) describes.
 //!
-//! Energy `E(v, h) = -v·b - h·c - v W h`; `p(h_j = 1 | v) = sigmoid(c_j + (v W)_j)`,
-//! `p(v_i = 1 | h) = sigmoid(b_i + (W h)_i)`; free energy
+//! Energy with binary units `E(v, h) = -v·b - h·c - v W h`; `p(h_j = 1 | v) = sigmoid(c_j +
+//! (v W)_j)`, `p(v_i = 1 | h) = sigmoid(b_i + (W h)_i)`; free energy
 //! `F(v) = -v·b - sum_j softplus(c_j + (v W)_j)`, with `p(v) = exp(-F(v)) / Z`.
+//!
+//! Either layer may instead hold linear units with unit-variance Gaussian noise (the guide,
+//! section 13): a Gaussian visible layer adds `|v - b|^2 / 2` to the energy in place of `-v·b`
+//! (a Gaussian-binary RBM, for standardised real-valued data), and `p(v | h) = N(b + W h, I)`; a
+//! Gaussian hidden layer adds `|h|^2 / 2 - h·c` and gives `p(h | v) = N(c + v W, I)`, the code
+//! layer of Hinton & Salakhutdinov's (2006) deep autoencoder. Integrating the hidden units out
+//! gives the free energies `F(v) = [|v - b|^2 / 2 or -v·b] - sum_j [softplus(a_j) or a_j^2 / 2]`
+//! with `a = c + v W` (up to a constant).
 //!
 //! Contrastive divergence (CD-k) estimates the log-likelihood gradient
 //! `<v h>_data - <v h>_model` with the model's expectation taken after `k` steps of Gibbs
@@ -15,6 +22,7 @@ use burn::module::{Module, Param};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::{sigmoid, softplus};
+pub use nnlab_config::Units;
 
 /// Configuration of an [`Rbm`].
 #[derive(Config, Debug)]
@@ -26,6 +34,12 @@ pub struct RbmConfig {
     /// Standard deviation of the initial weights (the guide: 0.01).
     #[config(default = 0.01)]
     pub init_std: f64,
+    /// The visible units.
+    #[config(default = "Units::Binary")]
+    pub visible_units: Units,
+    /// The hidden units.
+    #[config(default = "Units::Binary")]
+    pub hidden_units: Units,
 }
 
 /// The machine's parameters.
@@ -37,6 +51,12 @@ pub struct Rbm {
     pub visible_bias: Param<Tensor<1>>,
     /// `c`, `[hidden]`.
     pub hidden_bias: Param<Tensor<1>>,
+    /// The visible units' kind.
+    #[module(skip)]
+    pub visible_units: Units,
+    /// The hidden units' kind.
+    #[module(skip)]
+    pub hidden_units: Units,
 }
 
 /// One contrastive-divergence estimate over a batch: the gradient of the mean log-likelihood
@@ -64,6 +84,8 @@ impl RbmConfig {
             )),
             visible_bias: Param::from_tensor(Tensor::zeros([self.visible], device)),
             hidden_bias: Param::from_tensor(Tensor::zeros([self.hidden], device)),
+            visible_units: self.visible_units,
+            hidden_units: self.hidden_units,
         }
     }
 }
@@ -72,6 +94,24 @@ impl RbmConfig {
 pub fn bernoulli(p: Tensor<2>) -> Tensor<2> {
     let u = p.random_like(Distribution::Uniform(0.0, 1.0));
     u.lower(p).float()
+}
+
+/// The mean of units of kind `units` given their total input `a`: `sigmoid(a)` (binary) or `a`
+/// (Gaussian).
+fn mean(units: Units, a: Tensor<2>) -> Tensor<2> {
+    match units {
+        Units::Binary => sigmoid(a),
+        Units::Gaussian => a,
+    }
+}
+
+/// States of units of kind `units` drawn around their `mean`: 0/1 (binary) or `mean + N(0, 1)`
+/// (Gaussian).
+pub fn sample(units: Units, mean: Tensor<2>) -> Tensor<2> {
+    match units {
+        Units::Binary => bernoulli(mean),
+        Units::Gaussian => mean.clone() + mean.random_like(Distribution::Normal(0.0, 1.0)),
+    }
 }
 
 impl Rbm {
@@ -85,21 +125,34 @@ impl Rbm {
         self.weight.dims()[1]
     }
 
-    /// `p(h = 1 | v)`: `[batch, visible]` -> `[batch, hidden]`.
+    /// `E[h | v]`: `p(h = 1 | v)` for binary hidden units, `c + v W` for Gaussian ones.
+    /// `[batch, visible]` -> `[batch, hidden]`.
     pub fn hidden_probs(&self, v: Tensor<2>) -> Tensor<2> {
-        sigmoid(v.matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze())
+        let a = v.matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze();
+        mean(self.hidden_units, a)
     }
 
-    /// `p(v = 1 | h)`: `[batch, hidden]` -> `[batch, visible]`.
+    /// `E[v | h]`: `p(v = 1 | h)` for binary visible units, `b + W h` for Gaussian ones.
+    /// `[batch, hidden]` -> `[batch, visible]`.
     pub fn visible_probs(&self, h: Tensor<2>) -> Tensor<2> {
-        sigmoid(h.matmul(self.weight.val().transpose()) + self.visible_bias.val().unsqueeze())
+        let a = h.matmul(self.weight.val().transpose()) + self.visible_bias.val().unsqueeze();
+        mean(self.visible_units, a)
     }
 
-    /// `F(v)` per example: `[batch, visible]` -> `[batch]`.
+    /// `F(v)` per example (see the module's doc for both kinds of units): `[batch, visible]` ->
+    /// `[batch]`.
     pub fn free_energy(&self, v: Tensor<2>) -> Tensor<1> {
-        let linear = v.clone().matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze();
-        let visible = (v * self.visible_bias.val().unsqueeze()).sum_dim(1);
-        (visible.neg() - softplus(linear, 1.0).sum_dim(1)).squeeze_dim::<1>(1)
+        let a = v.clone().matmul(self.weight.val()) + self.hidden_bias.val().unsqueeze();
+        let b = self.visible_bias.val().unsqueeze();
+        let visible = match self.visible_units {
+            Units::Binary => (v * b).sum_dim(1).neg(),
+            Units::Gaussian => (v - b).square().sum_dim(1).div_scalar(2.0),
+        };
+        let hidden = match self.hidden_units {
+            Units::Binary => softplus(a, 1.0).sum_dim(1),
+            Units::Gaussian => a.square().sum_dim(1).div_scalar(2.0),
+        };
+        (visible - hidden).squeeze_dim::<1>(1)
     }
 
     /// The stochastic pseudo-log-likelihood per example of binary data `v` (`[batch, visible]`
@@ -119,9 +172,10 @@ impl Rbm {
         burn::tensor::activation::log_sigmoid(gap).mul_scalar(d as f64)
     }
 
-    /// CD-k on the data `v0` (`[batch, visible]`, values in `[0, 1]` read as probabilities):
-    /// hidden states are sampled, the reconstructions kept as probabilities (the guide's
-    /// recommendation for the visible units), and the statistics use hidden probabilities.
+    /// CD-k on the data `v0` (`[batch, visible]`; binary units read values in `[0, 1]` as
+    /// probabilities): hidden states are sampled, the reconstructions kept as their means (the
+    /// guide's recommendation for the visible units, Gaussian ones too), and the statistics use
+    /// the hidden units' means.
     pub fn cd(&self, v0: Tensor<2>, k: usize) -> CdGradient {
         self.cd_from(v0, None, k).0
     }
@@ -139,7 +193,7 @@ impl Rbm {
         let n = v0.dims()[0] as f64;
         let ph0 = self.hidden_probs(v0.clone());
         // The data's first reconstruction: the chains' first step unless they persist.
-        let recon = self.visible_probs(bernoulli(ph0.clone()));
+        let recon = self.visible_probs(sample(self.hidden_units, ph0.clone()));
         let reconstruction_error = (v0.clone() - recon.clone())
             .square()
             .sum()
@@ -153,7 +207,7 @@ impl Rbm {
         let mut phk = self.hidden_probs(pv.clone());
         let mut h;
         for _ in 1..k {
-            h = bernoulli(phk);
+            h = sample(self.hidden_units, phk);
             pv = self.visible_probs(h);
             phk = self.hidden_probs(pv.clone());
         }
@@ -170,16 +224,58 @@ impl Rbm {
                 - phk.clone().mean_dim(0).squeeze_dim::<1>(0),
             reconstruction_error,
         };
-        (gradient, bernoulli(phk))
+        (gradient, sample(self.hidden_units, phk))
     }
 
-    /// `steps` rounds of Gibbs sampling from the visible states `v`; returns the last visible
-    /// probabilities (a sample's mean image).
+    /// One step of the guide's update with momentum: `velocity = momentum * velocity +
+    /// lr * (gradient - weight_decay * W)`, then each parameter moves by its velocity (the biases
+    /// without decay). `velocity` has this machine's shapes.
+    pub fn momentum_step(
+        &mut self,
+        velocity: &mut Rbm,
+        g: CdGradient,
+        lr: f64,
+        momentum: f64,
+        weight_decay: f64,
+    ) {
+        let w = self.weight.val();
+        let vw = velocity.weight.val().mul_scalar(momentum)
+            + (g.weight - w.clone().mul_scalar(weight_decay)).mul_scalar(lr);
+        let vb = velocity.visible_bias.val().mul_scalar(momentum) + g.visible_bias.mul_scalar(lr);
+        let vc = velocity.hidden_bias.val().mul_scalar(momentum) + g.hidden_bias.mul_scalar(lr);
+        self.weight = Param::from_tensor(w + vw.clone());
+        self.visible_bias = Param::from_tensor(self.visible_bias.val() + vb.clone());
+        self.hidden_bias = Param::from_tensor(self.hidden_bias.val() + vc.clone());
+        velocity.weight = Param::from_tensor(vw);
+        velocity.visible_bias = Param::from_tensor(vb);
+        velocity.hidden_bias = Param::from_tensor(vc);
+    }
+
+    /// A machine of this one's shapes and units, every parameter zero (a velocity's start).
+    pub fn zeros_like(&self) -> Rbm {
+        Rbm {
+            weight: Param::from_tensor(self.weight.val().zeros_like()),
+            visible_bias: Param::from_tensor(self.visible_bias.val().zeros_like()),
+            hidden_bias: Param::from_tensor(self.hidden_bias.val().zeros_like()),
+            visible_units: self.visible_units,
+            hidden_units: self.hidden_units,
+        }
+    }
+
+    /// `steps` rounds of Gibbs sampling from the visible states `v`, each drawing the hidden
+    /// states given the visible ones and then the visible states given those; returns the last
+    /// round's visible means (a sample's mean image) rather than its states.
     pub fn gibbs(&self, v: Tensor<2>, steps: usize) -> Tensor<2> {
-        let mut pv = v;
-        for _ in 0..steps {
-            let h = bernoulli(self.hidden_probs(pv));
+        let mut pv = v.clone();
+        let mut v = v;
+        for step in 0..steps {
+            let h = sample(self.hidden_units, self.hidden_probs(v));
             pv = self.visible_probs(h);
+            v = if step + 1 < steps {
+                sample(self.visible_units, pv.clone())
+            } else {
+                pv.clone()
+            };
         }
         pv
     }
@@ -200,6 +296,8 @@ mod tests {
             weight: Param::from_tensor(t2(vec![0.5, -1.0, 0.25, 0.0, -0.5, 1.5])),
             visible_bias: Param::from_tensor(t1(vec![0.1, -0.2, 0.3])),
             hidden_bias: Param::from_tensor(t1(vec![-0.4, 0.2])),
+            visible_units: Units::Binary,
+            hidden_units: Units::Binary,
         }
     }
 
@@ -330,6 +428,135 @@ mod tests {
                 * norm(estimate.iter().map(|e| f64::from(*e).powi(2)).sum()));
         eprintln!("CD against the exact gradient: largest gap {worst:.4}, cosine {cosine:.4}");
         assert!(worst < 0.1 && cosine > 0.95, "gap {worst}, cosine {cosine}");
+    }
+
+    #[test]
+    fn gaussian_free_energies_by_hand() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex();
+        let mut rbm = small(&device);
+        let v = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0], [1, 3]), &device);
+        // a = c + vW = [-0.4, 0.7] as above; v·b = 0.4; |v - b|^2 = 0.81 + 0.04 + 0.49.
+        let softplus = |x: f64| (1.0 + x.exp()).ln();
+        rbm.hidden_units = Units::Gaussian;
+        let f = rbm.free_energy(v.clone()).into_scalar::<f32>() as f64;
+        let expected = -0.4 - (0.16 + 0.49) / 2.0;
+        assert!((f - expected).abs() < 1e-6, "{f} vs {expected}");
+        rbm.hidden_units = Units::Binary;
+        rbm.visible_units = Units::Gaussian;
+        let f = rbm.free_energy(v).into_scalar::<f32>() as f64;
+        let expected = 1.34 / 2.0 - softplus(-0.4) - softplus(0.7);
+        assert!((f - expected).abs() < 1e-6, "{f} vs {expected}");
+    }
+
+    /// `<v h>_model` of a machine with one Gaussian layer, exactly: the binary layer's states
+    /// enumerated, the Gaussian layer integrated out. Long Gibbs chains must reach it.
+    #[test]
+    fn long_chains_reach_the_exact_expectation_with_gaussian_units() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex();
+        device.seed(11);
+        for gaussian_visible in [false, true] {
+            let (visible, hidden) = (5, 3);
+            let mut config = RbmConfig::new(visible, hidden).with_init_std(0.4);
+            if gaussian_visible {
+                config = config.with_visible_units(Units::Gaussian);
+            } else {
+                config = config.with_hidden_units(Units::Gaussian);
+            }
+            let mut rbm = config.init(&device);
+            let nudge = |n: usize| {
+                Param::from_tensor(Tensor::<1>::random(
+                    [n],
+                    Distribution::Normal(0.0, 0.5),
+                    &device,
+                ))
+            };
+            rbm.visible_bias = nudge(visible);
+            rbm.hidden_bias = nudge(hidden);
+            let w: Vec<f64> = rbm
+                .weight
+                .val()
+                .into_data()
+                .convert::<f64>()
+                .try_into_vec()
+                .unwrap();
+            let b: Vec<f64> = rbm
+                .visible_bias
+                .val()
+                .into_data()
+                .convert::<f64>()
+                .try_into_vec()
+                .unwrap();
+            let c: Vec<f64> = rbm
+                .hidden_bias
+                .val()
+                .into_data()
+                .convert::<f64>()
+                .try_into_vec()
+                .unwrap();
+            let (mut z, mut vh) = (0.0f64, vec![0.0f64; visible * hidden]);
+            if gaussian_visible {
+                // p(h) ∝ exp(c·h + |b + W h|^2 / 2); E[v | h] = b + W h.
+                for hs in 0..1u32 << hidden {
+                    let h = |j: usize| f64::from((hs >> j) & 1);
+                    let m: Vec<f64> = (0..visible)
+                        .map(|i| b[i] + (0..hidden).map(|j| w[i * hidden + j] * h(j)).sum::<f64>())
+                        .collect();
+                    let e = (0..hidden).map(|j| c[j] * h(j)).sum::<f64>()
+                        + m.iter().map(|x| x * x).sum::<f64>() / 2.0;
+                    let p = e.exp();
+                    z += p;
+                    for i in 0..visible {
+                        for j in 0..hidden {
+                            vh[i * hidden + j] += p * m[i] * h(j);
+                        }
+                    }
+                }
+            } else {
+                // p(v) ∝ exp(b·v + |c + v W|^2 / 2); E[h | v] = c + v W.
+                for vs in 0..1u32 << visible {
+                    let v = |i: usize| f64::from((vs >> i) & 1);
+                    let a: Vec<f64> = (0..hidden)
+                        .map(|j| c[j] + (0..visible).map(|i| v(i) * w[i * hidden + j]).sum::<f64>())
+                        .collect();
+                    let e = (0..visible).map(|i| b[i] * v(i)).sum::<f64>()
+                        + a.iter().map(|x| x * x).sum::<f64>() / 2.0;
+                    let p = e.exp();
+                    z += p;
+                    for i in 0..visible {
+                        for j in 0..hidden {
+                            vh[i * hidden + j] += p * v(i) * a[j];
+                        }
+                    }
+                }
+            }
+            // 20,000 chains of 300 steps; the sampled states' <v E[h | v]>.
+            let start = Tensor::<2>::full([20_000, visible], 0.5, &device);
+            let start = if gaussian_visible {
+                start
+            } else {
+                bernoulli(start)
+            };
+            let v = sample(rbm.visible_units, rbm.gibbs(start, 300));
+            let sampled: Vec<f64> = v
+                .clone()
+                .transpose()
+                .matmul(rbm.hidden_probs(v))
+                .div_scalar(20_000.0)
+                .into_data()
+                .convert::<f64>()
+                .try_into_vec()
+                .unwrap();
+            let worst = vh
+                .iter()
+                .zip(&sampled)
+                .fold(0.0f64, |m, (e, s)| m.max((e / z - s).abs()));
+            assert!(
+                worst < 0.03,
+                "gaussian visible {gaussian_visible}: largest gap to the exact <v h>: {worst}"
+            );
+        }
     }
 
     #[test]

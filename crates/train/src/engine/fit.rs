@@ -98,6 +98,9 @@ pub fn fit(task: &mut dyn Task, o: FitOptions, start: Option<CheckpointReader>) 
     let t = &o.config.train;
     let run = o.run.path();
     let eval_names = task.eval_metrics();
+    if start.is_none() {
+        task.prepare(o.data, o.split, run, o.quiet)?;
+    }
     let (mut table, done, mut partial) = restore(task, &o, start.as_ref())?;
     t.check_monitor(&table.columns)?;
     let mut patience = t

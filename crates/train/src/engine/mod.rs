@@ -179,6 +179,19 @@ pub trait Task {
     /// Restores what [`save`](Self::save) wrote.
     fn load(&mut self, ckpt: &CheckpointReader) -> Result<()>;
 
+    /// Work before the first epoch of a run that has no checkpoint yet (a deep autoencoder's
+    /// layer-wise pretraining), keeping what it makes in `run`; `quiet` silences its progress.
+    fn prepare(
+        &mut self,
+        data: &ImageDataset,
+        split: &Split,
+        run: &Path,
+        quiet: bool,
+    ) -> Result<()> {
+        let _ = (data, split, run, quiet);
+        Ok(())
+    }
+
     /// Files drawn at the end of `epoch` (sample grids, reconstructions) into `run`; their paths.
     fn epoch_end(&mut self, data: &ImageDataset, epoch: usize, run: &Path) -> Result<Vec<PathBuf>> {
         let _ = (data, epoch, run);

@@ -1,5 +1,7 @@
 //! The deep autoencoder (Hinton & Salakhutdinov 2006) as a [`Task`]: trained end to end on the
-//! cross-entropy (or squared error) of the reconstructed pixels.
+//! cross-entropy (or squared error) of the reconstructed pixels, from its initial weights or,
+//! with `model.pretrain_epochs`, from a stack of RBMs pretrained layer by layer (see
+//! [`super::pretrain`]).
 //!
 //! Metrics: `loss` (the training objective per image, summed over pixels) and `recon_error` (the
 //! squared reconstruction error per image, summed over the 784 pixels: the figure Hinton &
@@ -20,6 +22,7 @@ use nnlab_models::{Autoencoder, AutoencoderConfig};
 
 use super::batch::{self, pixels};
 use super::codes;
+use super::pretrain::Pretraining;
 use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
 use crate::error::Result;
 use crate::pictures;
@@ -39,6 +42,8 @@ pub struct AutoencoderTask {
     code: usize,
     /// `784-1000-500-250-2`, for picture titles.
     layout: String,
+    /// Layer-wise pretraining before the first epoch (`model.pretrain_epochs`).
+    pretraining: Option<Pretraining>,
 }
 
 impl std::fmt::Debug for AutoencoderTask {
@@ -77,6 +82,9 @@ impl AutoencoderTask {
                 .map(|w| w.to_string())
                 .collect::<Vec<_>>()
                 .join("-"),
+            pretraining: (spec.pretrain_epochs > 0).then(|| {
+                Pretraining::of(spec, data.features(), config.train.batch_size, config.seed)
+            }),
         }
     }
 
@@ -160,6 +168,27 @@ impl Task for AutoencoderTask {
         self.model = Some(ckpt.module("model", self.model().clone())?);
         ckpt.optimizer("optim", &mut self.optim)?;
         Ok(())
+    }
+
+    /// Pretrains the layers as a stack of RBMs and starts the autoencoder from its unrolling.
+    fn prepare(
+        &mut self,
+        data: &ImageDataset,
+        split: &Split,
+        run: &Path,
+        quiet: bool,
+    ) -> Result<()> {
+        let Some(mut pretraining) = self.pretraining.clone() else {
+            return Ok(());
+        };
+        pretraining.quiet = quiet;
+        let dbn = pretraining.run(data, &split.train, &self.device, run)?;
+        let bytes = crate::export::module_bytes(&dbn.unroll(), "model")?;
+        let model = self
+            .model
+            .as_mut()
+            .expect("the model is back after every step");
+        crate::export::load_module(model, &bytes, "model", &run.join("pretrain"))
     }
 
     fn epoch_end(&mut self, data: &ImageDataset, epoch: usize, run: &Path) -> Result<Vec<PathBuf>> {

@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod codes;
 pub mod gan;
 pub mod pca;
+pub mod pretrain;
 pub mod rbm;
 pub mod vae;
 

@@ -10,17 +10,21 @@
 //! Metrics: training `recon_error` (squared error of the first reconstruction per image, the
 //! guide's warning applies: it is not the objective) and `free_energy` (mean `F(v)` of the
 //! data; lower is likelier); the same for evaluation, with the stochastic pseudo-log-likelihood
-//! of the binarised test images (`pseudo_ll`, one flipped unit per image, in nats). Pictures: the first 100 hidden units'
-//! weights (filters) each epoch with an animation, and at the end Gibbs samples and a GIF of
-//! eight chains step by step.
+//! of the binarised test images (`pseudo_ll`, one flipped unit per image, in nats; binary
+//! visible units only). Gaussian visible units (`model.visible_units = "gaussian"`) see each
+//! pixel standardised over the training images, as the guide advises, and their errors and free
+//! energies are in those standardised units. Pictures: the first 100 hidden units' weights
+//! (filters) each epoch with an animation, and at the end Gibbs samples and a GIF of eight
+//! chains step by step.
 
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, Param};
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use nnlab_config::{RbmSpec, RunConfig};
 use nnlab_data::{ImageDataset, Split};
-use nnlab_models::rbm::{Rbm, RbmConfig, bernoulli};
+use nnlab_models::rbm::{Rbm, RbmConfig, Units, bernoulli};
 
 use rand::Rng;
 
@@ -55,17 +59,47 @@ pub struct RbmTask {
     device: Device,
     side: usize,
     eval_batch_size: usize,
+    /// Gaussian visible units see each pixel standardised: its training images' mean and
+    /// standard deviation (`[visible]` each, the deviation at least [`MIN_STD`]).
+    standard: Option<(Tensor<1>, Tensor<1>)>,
+}
+
+/// The smallest standard deviation a pixel is divided by, in pixel units: pixels almost always
+/// black (the border) would otherwise take huge standardised values.
+const MIN_STD: f64 = 0.1;
+
+/// Each pixel's mean and standard deviation (at least [`MIN_STD`]) over `data`'s training
+/// images.
+fn pixel_moments(data: &ImageDataset, device: &Device) -> (Tensor<1>, Tensor<1>) {
+    let d = data.features();
+    let (mut sum, mut sq) = (vec![0.0f64; d], vec![0.0f64; d]);
+    let train = data.train_indices();
+    for &i in &train {
+        for (k, &p) in data.image(i as usize).iter().enumerate() {
+            let x = f64::from(p) / 255.0;
+            sum[k] += x;
+            sq[k] += x * x;
+        }
+    }
+    let n = train.len().max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+    let std: Vec<f32> = sum
+        .iter()
+        .zip(&sq)
+        .map(|(s, q)| ((q / n - (s / n).powi(2)).max(0.0).sqrt().max(MIN_STD)) as f32)
+        .collect();
+    let t = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [d]), device);
+    (t(mean), t(std))
 }
 
 impl RbmTask {
     /// The machine `spec` describes, for `data`'s pixels, on `device`.
     pub fn new(config: &RunConfig, spec: &RbmSpec, data: &ImageDataset, device: &Device) -> Self {
-        let rbm = RbmConfig::new(data.features(), spec.hidden).init(device);
-        let velocity = Rbm {
-            weight: Param::from_tensor(rbm.weight.val().zeros_like()),
-            visible_bias: Param::from_tensor(rbm.visible_bias.val().zeros_like()),
-            hidden_bias: Param::from_tensor(rbm.hidden_bias.val().zeros_like()),
-        };
+        let rbm = RbmConfig::new(data.features(), spec.hidden)
+            .with_visible_units(spec.visible_units)
+            .with_hidden_units(spec.hidden_units)
+            .init(device);
+        let velocity = rbm.zeros_like();
         Self {
             rbm,
             chain: None,
@@ -76,6 +110,37 @@ impl RbmTask {
             device: device.clone(),
             side: data.rows,
             eval_batch_size: config.train.eval_batch_size,
+            standard: (spec.visible_units == Units::Gaussian).then(|| pixel_moments(data, device)),
+        }
+    }
+
+    /// The visible units' values for the examples `batch`: pixels in `[0, 1]`, standardised
+    /// for Gaussian units. `[n, visible]`.
+    fn input(&self, data: &ImageDataset, batch: &[u32]) -> Tensor<2> {
+        let x = pixels(data, batch, &self.device);
+        match &self.standard {
+            Some((mean, std)) => (x - mean.clone().unsqueeze()) / std.clone().unsqueeze(),
+            None => x,
+        }
+    }
+
+    /// Visible values back as pixels in `[0, 1]`.
+    fn to_pixels(&self, v: Tensor<2>) -> Tensor<2> {
+        match &self.standard {
+            Some((mean, std)) => {
+                (v * std.clone().unsqueeze() + mean.clone().unsqueeze()).clamp(0.0, 1.0)
+            }
+            None => v,
+        }
+    }
+
+    /// `n` random visible states to start chains from: coin flips for binary units, standard
+    /// normal values for Gaussian ones.
+    fn random_states(&self, n: usize) -> Tensor<2> {
+        let shape = [n, self.rbm.visible()];
+        match self.spec.visible_units {
+            Units::Binary => bernoulli(Tensor::full(shape, 0.5, &self.device)),
+            Units::Gaussian => Tensor::random(shape, Distribution::Normal(0.0, 1.0), &self.device),
         }
     }
 
@@ -102,13 +167,13 @@ impl RbmTask {
     fn chain_gif(&mut self, run: &Path) -> Result<PathBuf> {
         const STEPS: [usize; 11] = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
         self.device.seed(1);
-        let mut v = bernoulli(Tensor::full([8, self.rbm.visible()], 0.5, &self.device));
+        let mut v = self.random_states(8);
         let mut done = 0;
         let mut frames = Vec::new();
         for &step in &STEPS {
             v = self.rbm.gibbs(v, step - done);
             done = step;
-            let grid = batch::images(v.clone(), self.side).grid(8, 2, 3);
+            let grid = batch::images(self.to_pixels(v.clone()), self.side).grid(8, 2, 3);
             frames.push(pictures::captioned(&grid, &format!("Gibbs step {step}")));
         }
         let path = run.join("pictures/gibbs-chain.gif");
@@ -123,11 +188,12 @@ impl Task for RbmTask {
     }
 
     fn eval_metrics(&self) -> Vec<String> {
-        vec![
-            "recon_error".into(),
-            "free_energy".into(),
-            "pseudo_ll".into(),
-        ]
+        let mut names = vec!["recon_error".into(), "free_energy".into()];
+        // The pseudo-likelihood flips a binary unit; Gaussian units have none to flip.
+        if self.spec.visible_units == Units::Binary {
+            names.push("pseudo_ll".into());
+        }
+        names
     }
 
     fn parameters(&self) -> usize {
@@ -135,7 +201,7 @@ impl Task for RbmTask {
     }
 
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
-        let v0 = pixels(data, batch, &self.device);
+        let v0 = self.input(data, batch);
         let n = batch.len();
         let free_energy = self.rbm.free_energy(v0.clone()).sum();
         let g = if self.spec.persistent {
@@ -148,22 +214,13 @@ impl Task for RbmTask {
         } else {
             self.rbm.cd(v0, self.spec.cd_k)
         };
+        let reconstruction_error = g.reconstruction_error;
         let (m, lr, decay) = (self.spec.momentum, ctx.lr, self.weight_decay);
-        let w = self.rbm.weight.val();
-        let vw = self.velocity.weight.val().mul_scalar(m)
-            + (g.weight - w.clone().mul_scalar(decay)).mul_scalar(lr);
-        let vb = self.velocity.visible_bias.val().mul_scalar(m) + g.visible_bias.mul_scalar(lr);
-        let vc = self.velocity.hidden_bias.val().mul_scalar(m) + g.hidden_bias.mul_scalar(lr);
-        self.rbm.weight = Param::from_tensor(w + vw.clone());
-        self.rbm.visible_bias = Param::from_tensor(self.rbm.visible_bias.val() + vb.clone());
-        self.rbm.hidden_bias = Param::from_tensor(self.rbm.hidden_bias.val() + vc.clone());
-        self.velocity.weight = Param::from_tensor(vw);
-        self.velocity.visible_bias = Param::from_tensor(vb);
-        self.velocity.hidden_bias = Param::from_tensor(vc);
+        self.rbm.momentum_step(&mut self.velocity, g, lr, m, decay);
         StepOutput {
             examples: n,
             sums: vec![
-                crate::engine::Sum::Host(g.reconstruction_error * n as f32),
+                crate::engine::Sum::Host(reconstruction_error * n as f32),
                 free_energy.into(),
             ],
         }
@@ -175,11 +232,14 @@ impl Task for RbmTask {
         let mut rng = batch::rng_for(0, "pseudo-likelihood");
         let d = self.rbm.visible();
         for chunk in indices.chunks(self.eval_batch_size) {
-            let v = pixels(data, chunk, &self.device);
+            let v = self.input(data, chunk);
             // The mean reconstruction: hidden and visible probabilities, no sampling.
             let pv = self.rbm.visible_probs(self.rbm.hidden_probs(v.clone()));
             recon += (v.clone() - pv).square().sum().into_scalar::<f32>() as f64;
             free += self.rbm.free_energy(v.clone()).sum().into_scalar::<f32>() as f64;
+            if self.standard.is_some() {
+                continue;
+            }
             // The pseudo-likelihood of the binarised pixels.
             let binary = v.greater_elem(0.5).float();
             let flip: Vec<usize> = (0..chunk.len()).map(|_| rng.random_range(0..d)).collect();
@@ -190,7 +250,9 @@ impl Task for RbmTask {
                 .into_scalar::<f32>() as f64;
         }
         let n = indices.len().max(1) as f64;
-        vec![recon / n, free / n, pl / n]
+        let mut values = vec![recon / n, free / n, pl / n];
+        values.truncate(self.eval_metrics().len());
+        values
     }
 
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
@@ -245,8 +307,9 @@ impl Task for RbmTask {
     fn sample(&mut self, n: usize, seed: u64) -> Option<Images> {
         // Chains from random binary states, 1,000 Gibbs steps each, drawn from `seed`.
         self.device.seed(seed);
-        let start = bernoulli(Tensor::full([n, self.rbm.visible()], 0.5, &self.device));
-        Some(batch::images(self.rbm.gibbs(start, GIBBS_STEPS), self.side))
+        let start = self.random_states(n);
+        let v = self.to_pixels(self.rbm.gibbs(start, GIBBS_STEPS));
+        Some(batch::images(v, self.side))
     }
 
     fn export(&self) -> Option<Result<Vec<Vec<u8>>>> {
