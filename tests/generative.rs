@@ -45,6 +45,13 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "hidden = 16\nmomentum = 0.5\npersistent = true\ncd_k = 2",
             "lr = 0.1",
         ),
+        // LeNet-5 as in 1998, by SDLM with the curvature re-estimated every 64 images.
+        "lenet5" => (
+            "tiny28",
+            "sdlm_mu = 0.2\nsdlm_samples = 40\nsdlm_every = 64",
+            "optimizer = \"sgd\"\nlr = 0.0005\nschedule = \"piecewise\"\n\
+             lr_boundaries = [2]\nlr_factors = [0.4]",
+        ),
         // A Gaussian-binary RBM: the pixels standardised.
         "rbm_gauss" => (
             "tiny",
@@ -138,6 +145,7 @@ fn each_family_trains_lowers_its_loss_and_draws() {
                 "gibbs-chain.gif",
             ][..],
         ),
+        ("lenet5", "train_loss", &[][..]),
         (
             "rbm_gauss",
             "train_recon_error",
@@ -354,6 +362,11 @@ fn pretraining_starts_the_autoencoder_ahead_and_resumes_by_layer() {
     assert_eq!(head(&csv), head(&again));
     assert_eq!(column(&dbn, "test_recon_error"), pre);
     assert_ne!(metrics, metrics_without_seconds(&dbn));
+}
+
+#[test]
+fn a_killed_lenet5_resumes_exactly() {
+    kill_and_resume("lenet5");
 }
 
 #[test]

@@ -27,6 +27,7 @@ SECTIONS = {
     "model:mlp": "MlpSpec", "model:cnn": "CnnSpec", "model:autoencoder": "AutoencoderSpec",
     "model:pca": "PcaSpec", "model:vae": "VaeSpec", "model:gan": "GanSpec", "model:dcgan": "DcganSpec",
     "model:rbm": "RbmSpec",
+    "model:lenet5": "Lenet5Spec",
 }
 
 
@@ -116,7 +117,9 @@ def config_page():
     lines += table("`[data]`", "DataConfig", first.get("data", []), docs)
     # Keys that are absent unless set (print-config leaves them out): listed with no default.
     train_rows = list(first.get("train", []))
-    optional = resolved(base, ["train.devices=[0]", 'train.init_from="x.safetensors"'])
+    optional = resolved(base, ["train.devices=[0]", 'train.init_from="x.safetensors"',
+                               "train.schedule=piecewise", "train.lr_boundaries=[1]",
+                               "train.lr_factors=[0.1]"])
     for key, _ in optional.get("train", []):
         if key not in dict(train_rows):
             train_rows.append((key, "(none)"))
@@ -129,7 +132,7 @@ def config_page():
     lines += table("`[train.early_stopping]`", "EarlyStopping", got.get("train.early_stopping", []), docs,
                    "Needs `data.validation` > 0.")
     for kind in kinds():
-        extra = "[train]\nepochs = 1\n" if kind == "pca" else ""
+        extra = {"pca": "[train]\nepochs = 1\n", "lenet5": '[train]\noptimizer = "sgd"\n'}.get(kind, "")
         got = resolved(f'{base}[model]\nkind = "{kind}"\n{extra}')
         rows = [r for r in got.get("model", []) if r[0] != "kind"]
         lines += table(f'`[model]` with `kind = "{kind}"`', SECTIONS[f"model:{kind}"], rows, docs)

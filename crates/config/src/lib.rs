@@ -44,8 +44,8 @@ pub use data::DataConfig;
 pub use init::WeightInit;
 pub use loss::LossKind;
 pub use model::{
-    AutoencoderSpec, CnnSpec, DcganSpec, GanOutput, GanSpec, MlpSpec, ModelConfig, PcaSpec,
-    Pooling, RbmSpec, Reconstruction, Units, VaeSpec,
+    AutoencoderSpec, CnnSpec, DcganSpec, GanOutput, GanSpec, Lenet5Spec, MlpSpec, ModelConfig,
+    PcaSpec, Pooling, RbmSpec, Reconstruction, Units, VaeSpec,
 };
 pub use optimizer::{
     AdaGradSettings, AdamSettings, EpsilonPlacement, OptimizerName, RmsPropSettings, SgdSettings,

@@ -183,6 +183,13 @@ impl RunConfig {
             ModelConfig::Vae(m) => vae(m, features),
             ModelConfig::Gan(m) => gan(m, features),
             ModelConfig::Dcgan(m) => dcgan(m, shape.channels),
+            // About 60,000 weights (the masked C3 kernels too); per example C1's and S2's maps
+            // dominate: 6 x (28 x 28 + 14 x 14), twice (value and gradient), plus the 32x32 input.
+            ModelConfig::Lenet5(_) => (
+                62_000,
+                2 * 6 * (784 + 196) + 2 * 16 * 125 + 1024,
+                "model.kind",
+            ),
             ModelConfig::Rbm(m) => {
                 // Weights, biases; per example the visible and hidden states of each Gibbs step.
                 let (v, h) = (features as u128, m.hidden as u128);

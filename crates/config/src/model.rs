@@ -100,6 +100,8 @@ model_kinds! {
     Dcgan(DcganSpec) = "dcgan", classifies: false, generates: true;
     /// A restricted Boltzmann machine trained by contrastive divergence (Hinton 2002).
     Rbm(RbmSpec) = "rbm", classifies: false, generates: true;
+    /// LeNet-5 as LeCun et al. (1998) built it: RBF outputs and their own loss.
+    Lenet5(Lenet5Spec) = "lenet5", classifies: false, generates: false;
 }
 
 impl Default for ModelConfig {
@@ -396,6 +398,41 @@ impl Default for DcganSpec {
             latent: 100,
             g_features: 32,
             d_features: 32,
+        }
+    }
+}
+
+/// `kind = "lenet5"`: LeNet-5 exactly as LeCun, Bottou, Bengio & Haffner (1998) describe it
+/// (32x32 input field, scaled tanh, trainable subsampling, C3's connection table, Euclidean RBF
+/// outputs on fixed 7x12 bitmaps), trained on their MAP criterion; for 28x28 images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lenet5Spec {
+    /// Train by the stochastic diagonal Levenberg-Marquardt method (their appendix C): each
+    /// parameter steps by `train.lr / (sdlm_mu + h)` times its gradient summed over the batch,
+    /// `h` its Gauss-Newton second derivative averaged over `sdlm_samples` training images,
+    /// re-estimated before every epoch. Needs `train.optimizer = "sgd"` without momentum; when
+    /// false, `train.optimizer` trains on the batch's mean gradient as for any model.
+    pub sdlm: bool,
+    /// `mu`, which keeps the step bounded where the curvature is small (the paper: 0.02).
+    pub sdlm_mu: f64,
+    /// Images the curvature is averaged over (the paper: 500).
+    pub sdlm_samples: usize,
+    /// Training images between two estimates of the curvature (besides the one at the start of
+    /// every epoch; the paper: one pass, 60,000).
+    pub sdlm_every: usize,
+    /// The constant `j` of the MAP criterion (eq. 9), which the paper leaves open.
+    pub map_j: f64,
+}
+
+impl Default for Lenet5Spec {
+    fn default() -> Self {
+        Self {
+            sdlm: true,
+            sdlm_mu: 0.02,
+            sdlm_samples: 500,
+            sdlm_every: 60_000,
+            map_j: 1.0,
         }
     }
 }

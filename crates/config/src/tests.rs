@@ -336,3 +336,43 @@ fn rbm_units_and_pretraining_are_checked() {
     assert!(e.contains("key `train.init_from`"), "{e}");
     ok(ae, &["model.code_activation=sigmoid"]);
 }
+
+#[test]
+fn lenet5_and_the_piecewise_schedule_are_checked() {
+    let l5 = &format!("{BASE}[model]\nkind = \"lenet5\"\n");
+    let e = err(l5, &[]);
+    assert!(e.contains("key `train.optimizer`"), "{e}");
+    assert!(e.contains("model.sdlm = true"), "{e}");
+    ok(l5, &["train.optimizer=sgd"]);
+    ok(l5, &["model.sdlm=false"]);
+    let e = err(l5, &["train.optimizer=sgd", "model.sdlm_mu=0"]);
+    assert!(e.contains("key `model.sdlm_mu`"), "{e}");
+    let pw = |sets: &[&str]| {
+        let mut all = vec!["train.schedule=piecewise"];
+        all.extend(sets);
+        err(BASE, &all)
+    };
+    assert!(pw(&[]).contains("key `train.lr_factors`"));
+    let e = pw(&["train.lr_boundaries=[2, 2]", "train.lr_factors=[0.5, 0.1]"]);
+    assert!(e.contains("must be increasing"), "{e}");
+    let e = err(BASE, &["train.lr_boundaries=[2]", "train.lr_factors=[0.5]"]);
+    assert!(e.contains("piecewise"), "{e}");
+    // The paper's LeNet-5 schedule: 5e-4 for 2 passes, 2e-4 for 3, 1e-4 for 3, 5e-5 for 4, then
+    // 1e-5.
+    let c = ok(
+        BASE,
+        &[
+            "train.schedule=piecewise",
+            "train.lr=0.0005",
+            "train.lr_boundaries=[2, 5, 8, 12]",
+            "train.lr_factors=[0.4, 0.2, 0.1, 0.02]",
+        ],
+    );
+    let lrs: Vec<f64> = (0..14).map(|e| c.train.lr_at(e, 0, 1)).collect();
+    let want = [
+        5e-4, 5e-4, 2e-4, 2e-4, 2e-4, 1e-4, 1e-4, 1e-4, 5e-5, 5e-5, 5e-5, 5e-5, 1e-5, 1e-5,
+    ];
+    for (got, want) in lrs.iter().zip(want) {
+        assert!((got - want).abs() < 1e-12, "{lrs:?}");
+    }
+}

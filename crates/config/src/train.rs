@@ -33,6 +33,14 @@ pub struct TrainConfig {
     pub gamma: f64,
     /// `cosine` schedule: the learning rate it decays to at the last step.
     pub lr_min: f64,
+    /// `piecewise` schedule: the epochs (counted from 0) at which the learning rate changes,
+    /// increasing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lr_boundaries: Vec<usize>,
+    /// `piecewise` schedule: from `lr_boundaries[i]` on, the learning rate is
+    /// `lr * lr_factors[i]` (one factor per boundary).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lr_factors: Vec<f64>,
     /// Batch size of evaluation passes (no effect on the numbers, only on speed).
     pub eval_batch_size: usize,
     /// Read the running metrics back from the device every this many steps (progress and NaN
@@ -89,6 +97,8 @@ impl Default for TrainConfig {
             step_epochs: 1,
             gamma: 0.1,
             lr_min: 0.0,
+            lr_boundaries: Vec::new(),
+            lr_factors: Vec::new(),
             eval_batch_size: 1000,
             log_every: 50,
             engine: EngineName::Autodiff,
@@ -124,6 +134,9 @@ pub enum ScheduleName {
     Step,
     /// `lr_min + (lr - lr_min) (1 + cos(pi t / T)) / 2` over the `T` steps of the run.
     Cosine,
+    /// `lr` until the first of `lr_boundaries`, then `lr * lr_factors[i]` from boundary `i` on
+    /// (Keras' `PiecewiseConstantDecay`, in epochs).
+    Piecewise,
 }
 
 /// `[train.early_stopping]` (Keras' `EarlyStopping` callback): after each epoch the monitored
@@ -263,6 +276,13 @@ impl TrainConfig {
             ScheduleName::Constant => self.lr,
             ScheduleName::Step => {
                 self.lr * self.gamma.powi((epoch / self.step_epochs.max(1)) as i32)
+            }
+            ScheduleName::Piecewise => {
+                let passed = self.lr_boundaries.iter().filter(|&&b| b <= epoch).count();
+                match passed {
+                    0 => self.lr,
+                    i => self.lr * self.lr_factors[i - 1],
+                }
             }
             ScheduleName::Cosine => {
                 let total = (self.epochs * steps_per_epoch).max(1) as f64;

@@ -3,8 +3,8 @@
 //! value and the rule, and where the key came from (the file or the `--set`).
 
 use crate::model::{
-    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, MlpSpec, ModelConfig, PcaSpec, RbmSpec, Units,
-    VaeSpec,
+    AutoencoderSpec, CnnSpec, DcganSpec, GanSpec, Lenet5Spec, MlpSpec, ModelConfig, PcaSpec,
+    RbmSpec, Units, VaeSpec,
 };
 use crate::{
     Activation, DataConfig, EngineName, LossKind, OptimizerName, Result, RunConfig, Sources,
@@ -220,6 +220,15 @@ impl RbmSpec {
     }
 }
 
+impl Lenet5Spec {
+    fn validate(&self, r: &Rules) -> Result<()> {
+        r.positive("model.sdlm_mu", self.sdlm_mu)?;
+        r.at_least_one("model.sdlm_samples", self.sdlm_samples)?;
+        r.at_least_one("model.sdlm_every", self.sdlm_every)?;
+        r.positive("model.map_j", self.map_j)
+    }
+}
+
 impl ModelConfig {
     pub(crate) fn validate(&self, r: &Rules) -> Result<()> {
         match self {
@@ -231,11 +240,49 @@ impl ModelConfig {
             Self::Gan(g) => g.validate(r),
             Self::Dcgan(g) => g.validate(r),
             Self::Rbm(m) => m.validate(r),
+            Self::Lenet5(m) => m.validate(r),
         }
     }
 }
 
 impl TrainConfig {
+    /// `lr_boundaries` and `lr_factors` go together, with the `piecewise` schedule only.
+    fn validate_piecewise(&self, r: &Rules) -> Result<()> {
+        let piecewise = self.schedule == crate::ScheduleName::Piecewise;
+        let given = !self.lr_boundaries.is_empty() || !self.lr_factors.is_empty();
+        if given && !piecewise {
+            return r.fail(
+                "train.lr_boundaries",
+                &format!("{:?}", self.lr_boundaries),
+                "applies to schedule = \"piecewise\" only",
+            );
+        }
+        if !piecewise {
+            return Ok(());
+        }
+        if self.lr_boundaries.is_empty() || self.lr_boundaries.len() != self.lr_factors.len() {
+            return r.fail(
+                "train.lr_factors",
+                &format!("{:?}", self.lr_factors),
+                &format!(
+                    "needs one factor per boundary of train.lr_boundaries ({:?}), at least one",
+                    self.lr_boundaries
+                ),
+            );
+        }
+        if self.lr_boundaries.windows(2).any(|w| w[0] >= w[1]) || self.lr_boundaries[0] == 0 {
+            return r.fail(
+                "train.lr_boundaries",
+                &format!("{:?}", self.lr_boundaries),
+                "must be increasing epochs after epoch 0",
+            );
+        }
+        for (i, f) in self.lr_factors.iter().enumerate() {
+            r.positive(&format!("train.lr_factors[{i}]"), *f)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn validate(&self, r: &Rules) -> Result<()> {
         r.at_least_one("train.epochs", self.epochs)?;
         r.at_least_one("train.batch_size", self.batch_size)?;
@@ -243,6 +290,7 @@ impl TrainConfig {
         r.non_negative("train.weight_decay", self.weight_decay)?;
         self.validate_optimizer(r)?;
         r.at_least_one("train.step_epochs", self.step_epochs)?;
+        self.validate_piecewise(r)?;
         if !(self.gamma > 0.0 && self.gamma <= 1.0) {
             return r.fail("train.gamma", &self.gamma, "must be in (0, 1]");
         }
@@ -360,6 +408,17 @@ impl RunConfig {
         }
         if t.engine == EngineName::Manual {
             self.validate_manual_engine(r)?;
+        }
+        if let ModelConfig::Lenet5(m) = &self.model
+            && m.sdlm
+            && (t.optimizer != OptimizerName::Sgd
+                || t.sgd.as_ref().is_some_and(|s| s.momentum > 0.0))
+        {
+            return r.fail(
+                "train.optimizer",
+                &t.optimizer.name(),
+                "must be \"sgd\" without momentum when model.sdlm = true (its steps are scaled SGD steps)",
+            );
         }
         if let (ModelConfig::Autoencoder(a), Some(file)) = (&self.model, &t.init_from)
             && a.pretrain_epochs > 0

@@ -3,7 +3,7 @@
 //! [`Task`] of the engine, are in `nnlab-train` ([`nnlab_train::tasks`]).
 
 pub use nnlab_train::tasks::{
-    autoencoder, batch, classification_loss, classifier, codes, gan, pca, rbm, vae,
+    autoencoder, batch, classification_loss, classifier, codes, gan, lenet5, pca, rbm, vae,
 };
 
 use std::path::{Path, PathBuf};
@@ -208,6 +208,9 @@ fn build_on(
         )),
         ModelConfig::Vae(spec) => Box::new(vae::VaeTask::new(config, spec, data, device, host)),
         ModelConfig::Rbm(spec) => Box::new(rbm::RbmTask::new(config, spec, data, device)),
+        ModelConfig::Lenet5(spec) => {
+            Box::new(lenet5::Lenet5Task::new(config, spec, data, device, host)?)
+        }
         ModelConfig::Gan(spec) => {
             let c = GanConfig::from_spec(spec, data.features());
             Box::new(gan::GanTask::new(

@@ -4,6 +4,7 @@
 
 pub mod adam;
 pub mod host_adam;
+pub mod sdlm;
 
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;

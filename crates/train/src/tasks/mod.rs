@@ -7,6 +7,7 @@ pub mod batch;
 pub mod classifier;
 pub mod codes;
 pub mod gan;
+pub mod lenet5;
 pub mod pca;
 pub mod pretrain;
 pub mod rbm;

@@ -1,0 +1,236 @@
+//! LeNet-5 as LeCun et al. (1998) built it ([`nnlab_models::lenet5`]) as a [`Task`]: trained on
+//! the MAP criterion of its RBF outputs, by their stochastic diagonal Levenberg-Marquardt method
+//! (`model.sdlm`, [`crate::optim::sdlm`]) or by `train.optimizer`.
+//!
+//! The curvature SDLM divides by is the Gauss-Newton diagonal of the squared distance from F6's
+//! output to the correct class's bitmap (the loss's first term, whose second derivative with
+//! respect to that output is `2 I`): `h_k = 2 E_n[sum_j (d x_nj / d w_k)^2]`, averaged over
+//! `model.sdlm_samples` training images drawn before each epoch and then every
+//! `model.sdlm_every` images. It is estimated through
+//! burn's autodiff without per-example gradients: for a group of images and random signs
+//! `v_nj = +-1`, the gradient of `sum_nj v_nj x_nj` squared has the expectation
+//! `sum_n sum_j (d x_nj / d w_k)^2`, the cross terms averaging out; groups of
+//! [`CURVATURE_GROUP`] images keep their noise small. The paper computed the same diagonal
+//! exactly by backpropagating second derivatives.
+//!
+//! SDLM steps with the gradient summed over the batch, i.e. as far as the batch's examples would
+//! move the weights one after another in the paper's online training, at the same point.
+//!
+//! Metrics: `loss` (the MAP criterion per image) and `accuracy` (the nearest bitmap's class).
+
+use std::path::Path;
+
+use burn::prelude::*;
+use nnlab_config::{Lenet5Spec, RunConfig};
+use nnlab_data::{Batch, ImageDataset};
+use nnlab_models::lenet5::{LeNet5, LeNet5Config, map_loss};
+use rand::Rng;
+
+use super::batch;
+use crate::engine::{CheckpointReader, CheckpointWriter, StepContext, StepOutput, Sum, Task};
+use crate::error::{Error, Result};
+use crate::optim::{Optim, sdlm};
+
+/// Images per backward pass of the curvature estimate.
+pub const CURVATURE_GROUP: usize = 20;
+
+/// LeNet-5 being trained.
+pub struct Lenet5Task {
+    model: Option<LeNet5>,
+    optim: Optim,
+    spec: Lenet5Spec,
+    /// SDLM's `h`, shaped as the model (on the inner device).
+    curvature: Option<LeNet5>,
+    /// Steps between two estimates of the curvature.
+    curvature_steps: usize,
+    device: Device,
+    train_device: Device,
+    eval_batch_size: usize,
+}
+
+impl std::fmt::Debug for Lenet5Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lenet5Task")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Images `[n, 784]`, classes `[n]` on `device`, and the labels on the host.
+fn tensors(b: Batch, features: usize, device: &Device) -> (Tensor<2>, Tensor<1, Int>, Vec<i64>) {
+    let n = b.size;
+    let x = Tensor::from_data(TensorData::new(b.images, [n, features]), device);
+    let y = Tensor::from_data(TensorData::new(b.labels.clone(), [n]), device);
+    (x, y, b.labels)
+}
+
+/// How many rows of the distances `y` (`[n, 10]`) are nearest to their label.
+fn correct(y: Tensor<2>, labels: &[i64]) -> usize {
+    let [_, classes] = y.dims();
+    let values: Vec<f32> = y
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .expect("distances are f32");
+    values
+        .chunks_exact(classes)
+        .zip(labels)
+        .filter(|(row, label)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, v)| if *v < row[b] { i } else { b });
+            best as i64 == **label
+        })
+        .count()
+}
+
+impl Lenet5Task {
+    /// LeNet-5 for `data` (28x28 images, 10 classes), on `device`.
+    pub fn new(
+        config: &RunConfig,
+        spec: &Lenet5Spec,
+        data: &ImageDataset,
+        device: &Device,
+        host: bool,
+    ) -> Result<Self> {
+        if (data.rows, data.cols, data.classes) != (28, 28, 10) {
+            return Err(Error::Config(format!(
+                "model.kind = \"lenet5\" is LeNet-5 for 28x28 images of 10 classes; `{}` has {}x{} images of {} classes",
+                data.name, data.rows, data.cols, data.classes
+            )));
+        }
+        let train_device = device.clone().autodiff();
+        Ok(Self {
+            model: Some(LeNet5Config::new().init(&train_device)),
+            optim: crate::optim::build(&config.train, host),
+            spec: spec.clone(),
+            curvature: None,
+            curvature_steps: spec.sdlm_every.div_ceil(config.train.batch_size).max(1),
+            device: device.clone(),
+            train_device,
+            eval_batch_size: config.train.eval_batch_size,
+        })
+    }
+
+    fn model(&self) -> &LeNet5 {
+        self.model
+            .as_ref()
+            .expect("the model is back after every step")
+    }
+
+    /// SDLM's curvature at step `ctx`, from `model.sdlm_samples` training images drawn for it.
+    fn estimate_curvature(&self, data: &ImageDataset, ctx: &StepContext) -> LeNet5 {
+        let model = self.model();
+        let train = data.train_indices();
+        let mut rng = batch::rng_for(ctx.step_seed(), "sdlm curvature");
+        let picks: Vec<u32> = (0..self.spec.sdlm_samples)
+            .map(|_| train[rng.random_range(0..train.len())])
+            .collect();
+        let mut h = sdlm::zeros_like(model.valid());
+        // d^2/dx^2 of |x - w_D|^2 is 2; the mean over the images.
+        let scale = 2.0 / picks.len() as f64;
+        for group in picks.chunks(CURVATURE_GROUP) {
+            let (x, _, _) = tensors(data.batch(group), data.features(), &self.train_device);
+            let out = model.f6(x);
+            let signs: Vec<f32> = (0..out.dims().iter().product::<usize>())
+                .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+                .collect();
+            let v = Tensor::<2>::from_data(TensorData::new(signs, out.dims()), &self.train_device);
+            let grads = (out * v).sum().backward();
+            h = sdlm::accumulate(h, model, &grads, scale);
+        }
+        h
+    }
+}
+
+impl Task for Lenet5Task {
+    fn train_metrics(&self) -> Vec<String> {
+        vec!["loss".into(), "accuracy".into()]
+    }
+
+    fn eval_metrics(&self) -> Vec<String> {
+        vec!["loss".into(), "accuracy".into()]
+    }
+
+    fn parameters(&self) -> usize {
+        self.model().num_params()
+    }
+
+    fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
+        // The curvature is estimated at the first step of every epoch and every
+        // `curvature_steps` steps after; in between, a resumed run goes on with its checkpoint's.
+        if self.spec.sdlm
+            && (self.curvature.is_none() || (ctx.step - 1).is_multiple_of(self.curvature_steps))
+        {
+            self.curvature = Some(self.estimate_curvature(data, ctx));
+        }
+        let (x, targets, labels) = tensors(data.batch(batch), data.features(), &self.train_device);
+        let n = labels.len();
+        let model = self
+            .model
+            .take()
+            .expect("the model is back after every step");
+        let y = model.forward(x);
+        let loss = map_loss(y.clone(), targets, self.spec.map_j).mean();
+        let mut grads = loss.backward();
+        self.model = Some(match &self.curvature {
+            Some(h) if self.spec.sdlm => {
+                sdlm::step(model, h, &mut grads, ctx.lr * n as f64, self.spec.sdlm_mu)
+            }
+            _ => self.optim.step_backward(ctx.lr, model, grads),
+        });
+        let right = correct(y.detach(), &labels) as f32;
+        StepOutput {
+            examples: n,
+            sums: vec![
+                Sum::Host(loss.detach().into_scalar::<f32>() * n as f32),
+                Sum::Host(right),
+            ],
+        }
+    }
+
+    fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64> {
+        let model = self.model().valid();
+        let (mut loss, mut right) = (0.0f64, 0usize);
+        for chunk in indices.chunks(self.eval_batch_size) {
+            let (x, targets, labels) = tensors(data.batch(chunk), data.features(), &self.device);
+            let y = model.forward(x);
+            loss += map_loss(y.clone(), targets, self.spec.map_j)
+                .sum()
+                .into_scalar::<f32>() as f64;
+            right += correct(y, &labels);
+        }
+        let n = indices.len().max(1) as f64;
+        vec![loss / n, right as f64 / n]
+    }
+
+    fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
+        ckpt.module("model", self.model())?;
+        if let Some(h) = &self.curvature {
+            ckpt.module("curvature", h)?;
+        }
+        ckpt.optimizer("optim", &self.optim)
+    }
+
+    fn load(&mut self, ckpt: &CheckpointReader) -> Result<()> {
+        self.model = Some(ckpt.module("model", self.model().clone())?);
+        if self.spec.sdlm {
+            let shape = sdlm::zeros_like(self.model().valid());
+            self.curvature = Some(ckpt.module("curvature", shape)?);
+        }
+        ckpt.optimizer("optim", &mut self.optim)
+    }
+
+    fn export(&self) -> Option<Result<Vec<Vec<u8>>>> {
+        Some(crate::export::module_bytes(self.model(), "model").map(|b| vec![b]))
+    }
+
+    fn import(&mut self, bytes: &[u8], file: &Path) -> Option<Result<()>> {
+        let model = self
+            .model
+            .as_mut()
+            .expect("the model is back after every step");
+        Some(crate::export::load_module(model, bytes, "model", file))
+    }
+}
