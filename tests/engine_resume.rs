@@ -221,6 +221,7 @@ fn train(out: &Path, data_root: &Path) {
         backend: "flex",
         quiet: true,
         data_seconds: None,
+        trace: false,
     };
     nnlab_runner::engine::fit(&mut task, fit, start).unwrap();
 }

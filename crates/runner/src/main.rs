@@ -96,6 +96,10 @@ struct TrainArgs {
     /// Print the resolved config (every default and override written out) and stop.
     #[arg(long, conflicts_with = "resume")]
     print_config: bool,
+    /// Record each step's example indices (trace/order.txt) and training loss (trace/steps.csv)
+    /// in the run folder, to replay the same batches in another framework.
+    #[arg(long)]
+    trace: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -459,6 +463,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         out,
         resume,
         print_config,
+        trace,
         data,
     } = args;
     // The config with its overrides (`--seed` is one more); `--resume` takes the run's own.
@@ -473,6 +478,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     }
     let opts = TrainOptions {
         out,
+        trace,
         ..data.options()
     };
     let outcome = match resume {

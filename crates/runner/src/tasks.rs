@@ -34,6 +34,8 @@ pub struct TrainOptions {
     pub download: bool,
     /// No progress bar and no per-epoch lines (used by studies' summaries and tests).
     pub quiet: bool,
+    /// Record every step's batch and loss in the run's `trace/` (`--trace`).
+    pub trace: bool,
 }
 
 impl Default for TrainOptions {
@@ -44,6 +46,7 @@ impl Default for TrainOptions {
             runs_root: PathBuf::from("runs"),
             download: true,
             quiet: false,
+            trace: false,
         }
     }
 }
@@ -319,6 +322,7 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
         backend,
         quiet: opts.quiet,
         data_seconds,
+        trace: opts.trace,
     };
     with_curves(engine::fit(task.as_mut(), fit, None)?, config)
 }
@@ -432,6 +436,7 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
         backend,
         quiet: opts.quiet,
         data_seconds,
+        trace: opts.trace,
     };
     with_curves(engine::fit(task.as_mut(), fit, start)?, &config)
 }

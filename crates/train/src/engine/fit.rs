@@ -36,6 +36,8 @@ pub struct FitOptions<'a> {
     pub quiet: bool,
     /// Seconds the process spent loading and checking the data, for the summary.
     pub data_seconds: Option<f64>,
+    /// Record every step's batch and loss in the run's `trace/` ([`super::trace`]).
+    pub trace: bool,
 }
 
 /// A finished run: its folder and summary.
@@ -245,6 +247,10 @@ fn run_epoch(
     let skip = resumed.as_ref().map_or(0, |p| p.step);
     let prior_seconds = resumed.as_ref().map_or(0.0, |p| p.seconds);
     let mut sums = EpochSums::start(train_names.len(), resumed.as_ref(), o.device);
+    let mut trace = match o.trace {
+        true => Some(super::trace::Trace::open(o.run.path(), &train_names[0])?),
+        false => None,
+    };
     if sums.totals.len() != train_names.len() {
         return Err(Error::RunDir(format!(
             "{}: the interrupted epoch's state has {} sums, the task {}",
@@ -272,7 +278,14 @@ fn run_epoch(
         if let Some(next) = order.chunks(t.batch_size).nth(step) {
             o.data.prefetch(next);
         }
-        let out = task.step(o.data, chunk, &ctx);
+        let mut out = task.step(o.data, chunk, &ctx);
+        if let Some(trace) = trace.as_mut() {
+            // This step's first figure alone, read back (the window takes the same value).
+            let first = std::mem::replace(&mut out.sums[0], Sum::Host(0.0)).read();
+            out.sums[0] = Sum::Host(first);
+            let mean = f64::from(first) / out.examples.max(1) as f64;
+            trace.record(epoch, step, chunk, mean)?;
+        }
         sums.window = Some(match sums.window.take() {
             Some(w) => w.into_iter().zip(out.sums).map(|(a, b)| a + b).collect(),
             None => out.sums,
@@ -287,6 +300,9 @@ fn run_epoch(
         }
     }
     o.device.sync().ok();
+    if let Some(trace) = trace.as_mut() {
+        trace.flush()?;
+    }
     let trained = Trained {
         epoch,
         means: sums.means(),

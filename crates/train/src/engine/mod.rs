@@ -24,6 +24,7 @@ pub mod interrupt;
 pub mod metrics;
 pub mod progress;
 pub mod provenance;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""PyTorch twins of nnlab's classifiers, replaying an nnlab run step by step.
+
+`init` draws the twin's initial weights (PyTorch's own initialisers, seeded) and saves them as
+safetensors with the twin's names, which `train.init_from` reads. `replay` starts the twin from
+those weights and feeds it the batches an nnlab run traced (`nnlab train --trace`, the run's
+`trace/order.txt`), in the same order, with the run's loss and optimizer (read from the run's
+`config.toml`), and writes the loss of every step (before its update, as nnlab records it) and
+the final weights. `--mutate` replays with one deliberate error, to show what a comparison's
+tolerance catches:
+
+- `beta2`: Adam's second-moment decay 0.99 instead of the config's;
+- `no-bias-correction`: Adam without its bias corrections;
+- `transposed-kernel`: every convolution kernel transposed (rows for columns) at the start.
+
+Models: the MLP (`model.kind = "mlp"`) and the LeNet-style CNN (`model.kind = "cnn"` with
+square kernels, tanh/relu, average or max pooling) on 28x28 images; optimizers `sgd` (plain) and
+`adam` with either epsilon placement.
+
+usage: torch_steps.py init CONFIG.toml --out INIT.safetensors [--seed 1]
+       torch_steps.py replay RUN_DIR --init INIT.safetensors --losses OUT.csv
+                      [--weights OUT.safetensors] [--mutate NAME] [--data MNIST_DIR]
+"""
+import argparse
+import os
+import tomllib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+import mnist
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def twin(config):
+    """The twin of the config's `[model]`, as an nn.Sequential whose parameter names are the
+    ones `nnlab export --names torch` writes."""
+    m = config["model"]
+    act = ACTIVATIONS[m.get("activation", "relu")]
+    if m["kind"] == "mlp":
+        widths = [784] + list(m.get("hidden", [32])) + [10]
+        layers = []
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            layers.append(nn.Linear(a, b))
+            if i + 2 < len(widths):
+                layers.append(act())
+        return nn.Sequential(*layers)
+    if m["kind"] == "cnn":
+        k, side, c_in, layers = m.get("kernel", 5), 28, 1, []
+        pool = nn.AvgPool2d if m.get("pool", "max") == "avg" else nn.MaxPool2d
+        for c, p in zip(m["channels"], m["padding"]):
+            layers += [nn.Conv2d(c_in, c, k, padding=p), act(), pool(2)]
+            side, c_in = (side + 2 * p - k + 1) // 2, c
+        layers.append(nn.Flatten())
+        widths = [c_in * side * side] + list(m["dense"]) + [10]
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            layers.append(nn.Linear(a, b))
+            if i + 2 < len(widths):
+                layers.append(act())
+        return nn.Sequential(*layers)
+    raise SystemExit(f"no twin for model.kind = {m['kind']!r}")
+
+
+def forward(model, config, x):
+    if config["model"]["kind"] == "cnn":
+        x = x.view(-1, 1, 28, 28)
+    return model(x)
+
+
+class Adam:
+    """Adam as nnlab's config describes it: `keras` adds epsilon before the bias correction
+    (`lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)`, `w -= lr_t m / (sqrt(v) + eps)`), `pytorch` after
+    (`w -= lr m_hat / (sqrt(v_hat) + eps)`)."""
+
+    def __init__(self, params, lr, b1, b2, eps, placement, bias_correction=True):
+        self.params, self.lr, self.b1, self.b2, self.eps = list(params), lr, b1, b2, eps
+        self.placement, self.correct, self.t = placement, bias_correction, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        c1 = 1 - self.b1 ** self.t if self.correct else 1.0
+        c2 = 1 - self.b2 ** self.t if self.correct else 1.0
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            m.mul_(self.b1).add_(g, alpha=1 - self.b1)
+            v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+            if self.placement == "keras":
+                lr_t = self.lr * (c2 ** 0.5) / c1
+                p.sub_(lr_t * m / (v.sqrt() + self.eps))
+            else:
+                p.sub_(self.lr * (m / c1) / ((v / c2).sqrt() + self.eps))
+
+
+def optimizer(model, train, mutate):
+    lr = train.get("lr", 1e-3)
+    name = train.get("optimizer", "adam")
+    if name == "sgd":
+        if train.get("sgd", {}).get("momentum", 0.0) != 0.0:
+            raise SystemExit("the twin replays plain SGD only")
+        return torch.optim.SGD(model.parameters(), lr=lr)
+    if name != "adam":
+        raise SystemExit(f"the twin replays sgd and adam, not {name!r}")
+    a = train.get("adam", {})
+    b2 = 0.99 if mutate == "beta2" else a.get("beta2", 0.999)
+    return Adam(model.parameters(), lr, a.get("beta1", 0.9), b2, a.get("epsilon", 1e-8),
+                a.get("epsilon_placement", "pytorch"), bias_correction=mutate != "no-bias-correction")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="command", required=True)
+    i = sub.add_parser("init")
+    i.add_argument("config")
+    i.add_argument("--out", required=True)
+    i.add_argument("--seed", type=int, default=1)
+    r = sub.add_parser("replay")
+    r.add_argument("run")
+    r.add_argument("--init", required=True)
+    r.add_argument("--losses", required=True)
+    r.add_argument("--weights")
+    r.add_argument("--mutate", choices=["beta2", "no-bias-correction", "transposed-kernel"])
+    r.add_argument("--data", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    if a.command == "init":
+        config = tomllib.load(open(a.config, "rb"))
+        torch.manual_seed(a.seed)
+        save_file({k: v.contiguous() for k, v in twin(config).state_dict().items()}, a.out)
+        return
+    config = tomllib.load(open(os.path.join(a.run, "config.toml"), "rb"))
+    if config["train"].get("loss", "cross_entropy") != "cross_entropy":
+        raise SystemExit("the twin replays the softmax cross-entropy only")
+    model = twin(config)
+    state = load_file(a.init)
+    if a.mutate == "transposed-kernel":
+        state = {k: v.transpose(2, 3).contiguous() if v.dim() == 4 else v for k, v in state.items()}
+    model.load_state_dict(state)
+    opt = optimizer(model, config["train"], a.mutate)
+    train_x, train_y, _, _ = mnist.load(a.data)
+    order = [list(map(int, line.split())) for line in open(os.path.join(a.run, "trace", "order.txt"))]
+    with open(a.losses, "w") as out:
+        out.write("step,loss\n")
+        for step, idx in enumerate(order, 1):
+            x, y = torch.from_numpy(train_x[idx]), torch.from_numpy(train_y[idx])
+            for q in model.parameters():
+                q.grad = None
+            loss = F.cross_entropy(forward(model, config, x), y)
+            loss.backward()
+            opt.step()
+            out.write(f"{step},{loss.item():.9e}\n")
+    if a.weights:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a.weights)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Remakes tests/fixtures/torch_steps/: for the article MLP and the LeNet-style CNN, the PyTorch
+# twin's initial weights, nnlab's batch order for 100 steps from them (`nnlab train --trace`),
+# and the twin's 100 losses and final weights replaying that order, plus the losses of the
+# deliberately wrong twins (`--mutate`) that tests/torch_steps.rs must tell apart.
+# usage: bench/peers/torch_steps_fixtures.sh NNLAB_BIN PYTHON [MNIST_ROOT]
+# (PYTHON: the peers' venv, shared/peers/setup-venv.sh; MNIST_ROOT holds mnist/, default
+# $NNLAB_DATA.)
+set -euo pipefail
+nnlab=$(realpath "$1")
+python=$2
+data=$(realpath "${3:-${NNLAB_DATA:?set NNLAB_DATA or pass MNIST_ROOT}}")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=$root/tests/fixtures/torch_steps
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$root/bench/peers"
+for case in "mlp article_mlp.toml beta2 no-bias-correction" \
+            "cnn lenet_1998.toml beta2 no-bias-correction transposed-kernel"; do
+  set -- $case
+  name=$1 config=$root/configs/$2
+  shift 2
+  mkdir -p "$out/$name"
+  "$python" torch_steps.py init "$config" --out "$out/$name/init.safetensors" --seed 1
+  NNLAB_DATA=$data "$nnlab" train "$config" --set train.init_from="$out/$name/init.safetensors" \
+    --set data.limit_train=3200 --set data.limit_test=1000 --set train.epochs=1 --trace \
+    --out "$work/$name" > /dev/null
+  cp "$work/$name/trace/order.txt" "$out/$name/order.txt"
+  "$python" torch_steps.py replay "$work/$name" --init "$out/$name/init.safetensors" \
+    --losses "$out/$name/losses.csv" --weights "$out/$name/final.safetensors" --data "$data/mnist"
+  for mutation in "$@"; do
+    "$python" torch_steps.py replay "$work/$name" --init "$out/$name/init.safetensors" \
+      --losses "$out/$name/losses-$mutation.csv" --mutate "$mutation" --data "$data/mnist"
+  done
+done
+{
+  echo "# Made by bench/peers/torch_steps_fixtures.sh; do not edit by hand."
+  echo "torch = \"$("$python" -c 'import torch; print(torch.__version__)')\""
+  echo "python = \"$("$python" -c 'import platform; print(platform.python_version())')\""
+  echo "machine = \"$(python3 "$root/bench/machine.py")\""
+} > "$out/made.toml"
+echo "fixtures in $out"
