@@ -14,8 +14,9 @@ tolerance catches:
 - `transposed-kernel`: every convolution kernel transposed (rows for columns) at the start.
 
 Models: the MLP (`model.kind = "mlp"`) and the LeNet-style CNN (`model.kind = "cnn"` with
-square kernels, tanh/relu, average or max pooling) on 28x28 images; optimizers `sgd` (plain) and
-`adam` with either epsilon placement.
+square kernels, tanh/relu, average or max pooling) on 28x28 images, and the VAE (`model.kind =
+"vae"` with one hidden layer), whose epsilon of each step the trace holds (`trace/noise.f32`);
+optimizers `sgd` (plain) and `adam` with either epsilon placement.
 
 usage: torch_steps.py init CONFIG.toml --out INIT.safetensors [--seed 1]
        torch_steps.py replay RUN_DIR --init INIT.safetensors --losses OUT.csv
@@ -25,6 +26,7 @@ import argparse
 import os
 import tomllib
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -35,11 +37,43 @@ import mnist
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
+class Vae(nn.Module):
+    """The VAE of bench/peers/torch_vae.py, its layers named as `nnlab export --names torch`
+    writes them; `forward` takes the step's epsilon."""
+
+    def __init__(self, hidden, latent, act):
+        super().__init__()
+        self.enc = nn.Linear(784, hidden)
+        self.mu = nn.Linear(hidden, latent)
+        self.log_var = nn.Linear(hidden, latent)
+        self.dec1 = nn.Linear(latent, hidden)
+        self.dec2 = nn.Linear(hidden, 784)
+        self.act = act()
+
+    def forward(self, x, eps):
+        h = self.act(self.enc(x))
+        mu, log_var = self.mu(h), self.log_var(h)
+        z = mu + torch.exp(0.5 * log_var) * eps
+        return self.dec2(self.act(self.dec1(z))), mu, log_var
+
+
+def vae_loss(logits, x, mu, log_var):
+    """-ELBO per image, averaged over the batch: the pixels' Bernoulli cross-entropy plus the KL
+    divergence of q(z|x) from N(0, I)."""
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+    kl = -0.5 * (1 + log_var - mu.pow(2) - log_var.exp()).sum(1)
+    return (recon + kl).mean()
+
+
 def twin(config):
-    """The twin of the config's `[model]`, as an nn.Sequential whose parameter names are the
-    ones `nnlab export --names torch` writes."""
+    """The twin of the config's `[model]`, whose parameter names are the ones `nnlab export
+    --names torch` writes."""
     m = config["model"]
     act = ACTIVATIONS[m.get("activation", "relu")]
+    if m["kind"] == "vae":
+        if len(m.get("hidden", [400])) != 1:
+            raise SystemExit("the VAE twin has one hidden layer")
+        return Vae(m.get("hidden", [400])[0], m.get("latent", 20), act)
     if m["kind"] == "mlp":
         widths = [784] + list(m.get("hidden", [32])) + [10]
         layers = []
@@ -134,7 +168,8 @@ def main():
         save_file({k: v.contiguous() for k, v in twin(config).state_dict().items()}, a.out)
         return
     config = tomllib.load(open(os.path.join(a.run, "config.toml"), "rb"))
-    if config["train"].get("loss", "cross_entropy") != "cross_entropy":
+    kind = config["model"]["kind"]
+    if kind != "vae" and config["train"].get("loss", "cross_entropy") != "cross_entropy":
         raise SystemExit("the twin replays the softmax cross-entropy only")
     model = twin(config)
     state = load_file(a.init)
@@ -144,13 +179,22 @@ def main():
     opt = optimizer(model, config["train"], a.mutate)
     train_x, train_y, _, _ = mnist.load(a.data)
     order = [list(map(int, line.split())) for line in open(os.path.join(a.run, "trace", "order.txt"))]
+    if kind == "vae":
+        noise = torch.from_numpy(np.fromfile(os.path.join(a.run, "trace", "noise.f32"), dtype="<f4"))
+        latent = config["model"].get("latent", 20)
+        starts = np.cumsum([0] + [len(idx) * latent for idx in order])
     with open(a.losses, "w") as out:
         out.write("step,loss\n")
         for step, idx in enumerate(order, 1):
             x, y = torch.from_numpy(train_x[idx]), torch.from_numpy(train_y[idx])
             for q in model.parameters():
                 q.grad = None
-            loss = F.cross_entropy(forward(model, config, x), y)
+            if kind == "vae":
+                eps = noise[starts[step - 1]:starts[step]].view(len(idx), -1)
+                logits, mu, log_var = model(x, eps)
+                loss = vae_loss(logits, x, mu, log_var)
+            else:
+                loss = F.cross_entropy(forward(model, config, x), y)
             loss.backward()
             opt.step()
             out.write(f"{step},{loss.item():.9e}\n")

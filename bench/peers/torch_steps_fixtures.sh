@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Remakes tests/fixtures/torch_steps/: for the article MLP and the LeNet-style CNN, the PyTorch
-# twin's initial weights, nnlab's batch order for 100 steps from them (`nnlab train --trace`),
+# Remakes tests/fixtures/torch_steps/: for the article MLP, the LeNet-style CNN and the VAE, the
+# PyTorch twin's initial weights, nnlab's batch order for 100 steps from them (`nnlab train --trace`),
 # and the twin's 100 losses and final weights replaying that order, plus the losses of the
 # deliberately wrong twins (`--mutate`) that tests/torch_steps.rs must tell apart.
 # usage: bench/peers/torch_steps_fixtures.sh NNLAB_BIN PYTHON [MNIST_ROOT]
@@ -15,17 +15,23 @@ out=$root/tests/fixtures/torch_steps
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root/bench/peers"
-for case in "mlp article_mlp.toml beta2 no-bias-correction" \
-            "cnn lenet_1998.toml beta2 no-bias-correction transposed-kernel"; do
+# Each case: name, config, training images (100 steps of its batch size), mutations.
+for case in "mlp article_mlp.toml 3200 beta2 no-bias-correction" \
+            "cnn lenet_1998.toml 3200 beta2 no-bias-correction transposed-kernel" \
+            "vae vae_2014.toml 12800 beta2 no-bias-correction"; do
   set -- $case
-  name=$1 config=$root/configs/$2
-  shift 2
+  name=$1 config=$root/configs/$2 images=$3
+  shift 3
   mkdir -p "$out/$name"
   "$python" torch_steps.py init "$config" --out "$out/$name/init.safetensors" --seed 1
   NNLAB_DATA=$data "$nnlab" train "$config" --set train.init_from="$out/$name/init.safetensors" \
-    --set data.limit_train=3200 --set data.limit_test=1000 --set train.epochs=1 --trace \
+    --set data.limit_train="$images" --set data.limit_test=1000 --set train.epochs=1 --trace \
     --out "$work/$name" > /dev/null
   cp "$work/$name/trace/order.txt" "$out/$name/order.txt"
+  # The VAE's epsilon of each step (1 MB) is kept as its digest only.
+  if [ -f "$work/$name/trace/noise.f32" ]; then
+    sha256sum "$work/$name/trace/noise.f32" | cut -d' ' -f1 > "$out/$name/noise.sha256"
+  fi
   "$python" torch_steps.py replay "$work/$name" --init "$out/$name/init.safetensors" \
     --losses "$out/$name/losses.csv" --weights "$out/$name/final.safetensors" --data "$data/mnist"
   for mutation in "$@"; do

@@ -285,6 +285,9 @@ fn run_epoch(
             out.sums[0] = Sum::Host(first);
             let mean = f64::from(first) / out.examples.max(1) as f64;
             trace.record(epoch, step, chunk, mean)?;
+            if let Some(noise) = task.step_noise(&ctx, chunk.len()) {
+                trace.noise(&noise)?;
+            }
         }
         sums.window = Some(match sums.window.take() {
             Some(w) => w.into_iter().zip(out.sums).map(|(a, b)| a + b).collect(),

@@ -170,6 +170,14 @@ pub trait Task {
     /// One optimisation step on the examples `batch` (indices into `data`).
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput;
 
+    /// The random numbers step `ctx` draws for a batch of `examples` (a VAE's `epsilon`), as the
+    /// step uses them, for `nnlab train --trace`; `None` for a step that draws none or draws on
+    /// the device.
+    fn step_noise(&self, ctx: &StepContext, examples: usize) -> Option<Vec<f32>> {
+        let _ = (ctx, examples);
+        None
+    }
+
     /// Evaluates on the examples `indices`: one value per [`eval_metrics`](Self::eval_metrics)
     /// name, each a mean over the examples.
     fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64>;

@@ -1,8 +1,10 @@
 //! A step-by-step record of training (`nnlab train --trace`), for comparing nnlab with another
 //! framework step by step: `trace/order.txt` holds each step's example indices (one line per
 //! step, in the order the batch was fed) and `trace/steps.csv` each step's first training metric
-//! (`epoch,step,<metric>`, the batch's mean, e.g. its loss). Another program can feed the same
-//! batches in the same order and compare its losses (see `bench/peers/torch_steps.py`).
+//! (`epoch,step,<metric>`, the batch's mean, e.g. its loss); a task that draws random numbers
+//! on the host for each step (a VAE's `epsilon`) adds them to `trace/noise.f32` (little-endian
+//! f32, step after step). Another program can feed the same batches and noise in the same order
+//! and compare its losses (see `bench/peers/torch_steps.py`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -14,6 +16,7 @@ use crate::error::{Error, Result};
 pub struct Trace {
     order: BufWriter<File>,
     steps: BufWriter<File>,
+    noise: Option<BufWriter<File>>,
     dir: std::path::PathBuf,
 }
 
@@ -44,7 +47,28 @@ impl Trace {
         if fresh {
             writeln!(steps, "epoch,step,{metric}").map_err(|e| Error::io(&dir, e))?;
         }
-        Ok(Self { order, steps, dir })
+        Ok(Self {
+            order,
+            steps,
+            noise: None,
+            dir,
+        })
+    }
+
+    /// Adds a step's random numbers to `trace/noise.f32`.
+    pub fn noise(&mut self, values: &[f32]) -> Result<()> {
+        if self.noise.is_none() {
+            let path = self.dir.join("noise.f32");
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            self.noise = Some(BufWriter::new(f));
+        }
+        let out = self.noise.as_mut().expect("opened above");
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        out.write_all(&bytes).map_err(|e| Error::io(&self.dir, e))
     }
 
     /// Records step `step` of `epoch`: its batch `indices` and its metric's mean `value`.
@@ -60,6 +84,7 @@ impl Trace {
         self.order
             .flush()
             .and_then(|()| self.steps.flush())
+            .and_then(|()| self.noise.as_mut().map_or(Ok(()), |n| n.flush()))
             .map_err(|e| Error::io(&self.dir, e))
     }
 }

@@ -20,6 +20,14 @@ pub fn pixels(data: &ImageDataset, indices: &[u32], device: &Device) -> Tensor<2
 /// Standard normal noise `[n, dim]` from `rng` (Box-Muller), drawn on the host so that a seed
 /// gives the same noise on every backend.
 pub fn normal(rng: &mut impl Rng, n: usize, dim: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(
+        TensorData::new(normal_values(rng, n, dim), [n, dim]),
+        device,
+    )
+}
+
+/// The values [`normal`] puts in its tensor, row by row.
+pub fn normal_values(rng: &mut impl Rng, n: usize, dim: usize) -> Vec<f32> {
     let mut v = Vec::with_capacity(n * dim + 1);
     while v.len() < n * dim {
         let u1: f32 = rng.random::<f32>().max(f32::MIN_POSITIVE);
@@ -30,7 +38,7 @@ pub fn normal(rng: &mut impl Rng, n: usize, dim: usize, device: &Device) -> Tens
         v.push(r * a.sin());
     }
     v.truncate(n * dim);
-    Tensor::from_data(TensorData::new(v, [n, dim]), device)
+    v
 }
 
 /// A generator seeded from the run's seed and a purpose (fixed picture noise, sampling), apart

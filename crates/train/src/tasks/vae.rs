@@ -166,7 +166,13 @@ impl Task for VaeTask {
 
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
         let x = pixels(data, batch, &self.train_device);
-        let eps = normal(&mut ctx.rng(), batch.len(), self.latent, &self.train_device);
+        // Epsilon as `step_noise` draws it (what `--trace` records).
+        let n = batch.len();
+        let values = self.step_noise(ctx, n).expect("a VAE step draws epsilon");
+        let eps = Tensor::from_data(
+            TensorData::new(values, [n, self.latent]),
+            &self.train_device,
+        );
         let model = self
             .model
             .take()
@@ -183,6 +189,11 @@ impl Task for VaeTask {
                 kl.detach().sum().into(),
             ],
         }
+    }
+
+    fn step_noise(&self, ctx: &StepContext, examples: usize) -> Option<Vec<f32>> {
+        // The same draw as `step`'s epsilon: `[examples, latent]`, row by row.
+        Some(batch::normal_values(&mut ctx.rng(), examples, self.latent))
     }
 
     fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64> {
