@@ -1,11 +1,12 @@
-//! nnlab takes the same 100 steps as PyTorch. For the article MLP, the LeNet-style CNN and the
-//! VAE (whose epsilon of each step the trace records, kept here as a digest),
+//! nnlab takes the same steps as PyTorch. For the article MLP, the LeNet-style CNN, the VAE and
+//! the DCGAN (the last two draw noise each step, which the trace records, kept here as a digest),
 //! `tests/fixtures/torch_steps/<model>/` holds the PyTorch twin's initial weights, the batch
-//! order nnlab feeds from them (`nnlab train --trace`), and the twin's loss at each of the 100
-//! steps and its final weights after replaying that order (`bench/peers/torch_steps.py`, made by
+//! order nnlab feeds from them (`nnlab train --trace`), and the twin's loss at each step (100;
+//! the DCGAN's 10) and its final weights after replaying that order (`bench/peers/torch_steps.py`, made by
 //! `bench/peers/torch_steps_fixtures.sh`; `made.toml` says which PyTorch and machine). Here
 //! nnlab starts from the same weights (`train.init_from`) and must match every loss and every
-//! final weight within [`TOLERANCE`] (relative). The fixtures also hold the losses of twins with
+//! final weight within [`TOLERANCE`] (relative; the DCGAN within [`DCGAN_TOLERANCE`]). The
+//! fixtures also hold the losses of twins with
 //! one deliberate error (Adam's beta2 0.99 instead of 0.999, Adam without bias correction, the
 //! convolution kernels transposed): each must miss nnlab's losses by ten times the tolerance or
 //! more, so that the comparison would catch such a mistake in nnlab.
@@ -25,6 +26,15 @@ use common::*;
 /// weights (the VAE: 1.7e-7 for the losses); another CPU orders its sums differently, hence the
 /// margin.
 const TOLERANCE: f64 = 1e-4;
+
+/// The DCGAN's tolerance over its 10 steps. Its losses drift apart faster: 1.3e-4 after 10
+/// steps, 1.4e-3 after 20, 6e-2 after 100 (Adam). The cause is batch norm's sums: PyTorch adds
+/// them in double precision on the CPU, burn-flex in f32, so that the generator's batch-norm
+/// scale gets a gradient 1.8e-4 away from a double-precision reference (PyTorch's: 1.4e-6), and
+/// the adversarial game amplifies the difference. Adam's beta2 at 0.99 moves the losses by
+/// 2.7e-3 in 10 steps, within the drift, so that mutation is not asked of the DCGAN; nor are its
+/// final weights compared (see its test).
+const DCGAN_TOLERANCE: f64 = 1e-3;
 
 fn fixtures(model: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -65,7 +75,26 @@ fn tensors(path: &Path) -> HashMap<String, Vec<f32>> {
         .collect()
 }
 
-fn same_steps_as_pytorch(model: &str, config: &str, images: usize, mutations: &[&str]) {
+/// One comparison: `images` training images in batches of the config's size give the steps.
+struct Case<'a> {
+    model: &'a str,
+    config: &'a str,
+    images: usize,
+    tolerance: f64,
+    mutations: &'a [&'a str],
+    /// Compare the final weights too.
+    weights: bool,
+}
+
+fn same_steps_as_pytorch(case: Case) {
+    let Case {
+        model,
+        config,
+        images,
+        tolerance,
+        mutations,
+        weights,
+    } = case;
     let Some(data) = mnist_root() else {
         panic!("needs MNIST: set NNLAB_DATA to a folder holding mnist/");
     };
@@ -87,6 +116,7 @@ fn same_steps_as_pytorch(model: &str, config: &str, images: usize, mutations: &[
                 &format!("data.limit_train={images}"),
             ])
             .args(["--set", "data.limit_test=1000", "--set", "train.epochs=1"])
+            .args(["--set", "data.validation=0"])
             .arg("--trace")
             .arg("--out")
             .arg(&run),
@@ -112,20 +142,27 @@ fn same_steps_as_pytorch(model: &str, config: &str, images: usize, mutations: &[
         );
     }
     let ours = losses(&run.join("trace/steps.csv"));
-    assert_eq!(ours.len(), 100);
-    let gap = largest_relative_gap(&ours, &losses(&dir.join("losses.csv")));
-    eprintln!("{model}: largest relative gap to PyTorch's 100 losses: {gap:.2e}");
+    let theirs = losses(&dir.join("losses.csv"));
+    assert_eq!(ours.len(), theirs.len());
+    let gap = largest_relative_gap(&ours, &theirs);
+    eprintln!(
+        "{model}: largest relative gap to PyTorch's {} losses: {gap:.2e}",
+        ours.len()
+    );
     assert!(
-        gap < TOLERANCE,
+        gap < tolerance,
         "{model}: losses differ from PyTorch's by {gap:e}"
     );
     for m in mutations {
         let wrong = largest_relative_gap(&ours, &losses(&dir.join(format!("losses-{m}.csv"))));
         eprintln!("{model}: against the twin with {m}: {wrong:.2e}");
         assert!(
-            wrong > 10.0 * TOLERANCE,
+            wrong > 10.0 * tolerance,
             "{model}: the tolerance would not catch {m} ({wrong:e})"
         );
+    }
+    if !weights {
+        return;
     }
     let exported = tmp.path().join("final.safetensors");
     let (ok, _, stderr) = common::run(
@@ -150,7 +187,7 @@ fn same_steps_as_pytorch(model: &str, config: &str, images: usize, mutations: &[
             .fold(0.0f64, |m, (a, b)| m.max(f64::from((a - b).abs())))
             / scale;
         assert!(
-            gap < TOLERANCE,
+            gap < tolerance,
             "{model}: final {name} differs by {gap:e} of its scale"
         );
     }
@@ -159,32 +196,54 @@ fn same_steps_as_pytorch(model: &str, config: &str, images: usize, mutations: &[
 #[test]
 #[ignore = "needs MNIST (NNLAB_DATA); CI runs it with --ignored"]
 fn the_article_mlp_takes_pytorchs_steps() {
-    same_steps_as_pytorch(
-        "mlp",
-        "article_mlp.toml",
-        3200,
-        &["beta2", "no-bias-correction"],
-    );
+    same_steps_as_pytorch(Case {
+        model: "mlp",
+        config: "article_mlp.toml",
+        images: 3200,
+        tolerance: TOLERANCE,
+        mutations: &["beta2", "no-bias-correction"],
+        weights: true,
+    });
 }
 
 #[test]
 #[ignore = "needs MNIST (NNLAB_DATA); CI runs it with --ignored"]
 fn the_cnn_takes_pytorchs_steps() {
-    same_steps_as_pytorch(
-        "cnn",
-        "lenet_1998.toml",
-        3200,
-        &["beta2", "no-bias-correction", "transposed-kernel"],
-    );
+    same_steps_as_pytorch(Case {
+        model: "cnn",
+        config: "lenet_1998.toml",
+        images: 3200,
+        tolerance: TOLERANCE,
+        mutations: &["beta2", "no-bias-correction", "transposed-kernel"],
+        weights: true,
+    });
 }
 
 #[test]
 #[ignore = "needs MNIST (NNLAB_DATA); CI runs it with --ignored"]
 fn the_vae_takes_pytorchs_steps() {
-    same_steps_as_pytorch(
-        "vae",
-        "vae_2014.toml",
-        12_800,
-        &["beta2", "no-bias-correction"],
-    );
+    same_steps_as_pytorch(Case {
+        model: "vae",
+        config: "vae_2014.toml",
+        images: 12_800,
+        tolerance: TOLERANCE,
+        mutations: &["beta2", "no-bias-correction"],
+        weights: true,
+    });
+}
+
+#[test]
+#[ignore = "needs MNIST (NNLAB_DATA); CI runs it with --ignored"]
+fn the_dcgan_takes_pytorchs_steps() {
+    same_steps_as_pytorch(Case {
+        model: "dcgan",
+        config: "dcgan_2016.toml",
+        images: 1280,
+        tolerance: DCGAN_TOLERANCE,
+        mutations: &["no-bias-correction", "transposed-kernel"],
+        // Adam's first steps move each weight by about lr whatever its gradient's size, so the
+        // biases that start at zero differ by up to 5 % after 10 steps while the losses agree
+        // to 1e-4: the losses are the comparison.
+        weights: false,
+    });
 }

@@ -16,7 +16,8 @@ tolerance catches:
 Models: the MLP (`model.kind = "mlp"`) and the LeNet-style CNN (`model.kind = "cnn"` with
 square kernels, tanh/relu, average or max pooling) on 28x28 images, and the VAE (`model.kind =
 "vae"` with one hidden layer), whose epsilon of each step the trace holds (`trace/noise.f32`);
-optimizers `sgd` (plain) and `adam` with either epsilon placement.
+optimizers `sgd` (plain) and `adam` with either epsilon placement. And the DCGAN (`model.kind = "dcgan"`): one
+discriminator step, then one generator step per batch, on the two noise draws the trace holds.
 
 usage: torch_steps.py init CONFIG.toml --out INIT.safetensors [--seed 1]
        torch_steps.py replay RUN_DIR --init INIT.safetensors --losses OUT.csv
@@ -65,11 +66,60 @@ def vae_loss(logits, x, mu, log_var):
     return (recon + kl).mean()
 
 
+class DcganGenerator(nn.Module):
+    """The DCGAN generator of bench/peers/torch_dcgan.py: noise to pixels in [0, 1]."""
+
+    def __init__(self, latent, g):
+        super().__init__()
+        self.g = g
+        self.project = nn.Linear(latent, 2 * g * 7 * 7)
+        self.bn0 = nn.BatchNorm2d(2 * g)
+        self.up1 = nn.ConvTranspose2d(2 * g, g, 4, 2, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(g)
+        self.up2 = nn.ConvTranspose2d(g, 1, 4, 2, 1)
+
+    def forward(self, z):
+        h = F.relu(self.bn0(self.project(z).view(-1, 2 * self.g, 7, 7)))
+        x = torch.tanh(self.up2(F.relu(self.bn1(self.up1(h)))))
+        return (x.reshape(len(z), 784) + 1) * 0.5
+
+
+class DcganDiscriminator(nn.Module):
+    """The DCGAN discriminator: pixels in [0, 1] (taken to [-1, 1]) to the logit of real."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.down1 = nn.Conv2d(1, d, 4, 2, 1)
+        self.down2 = nn.Conv2d(d, 2 * d, 4, 2, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(2 * d)
+        self.out = nn.Linear(2 * d * 7 * 7, 1)
+
+    def forward(self, x):
+        x = (x * 2 - 1).view(-1, 1, 28, 28)
+        h = F.leaky_relu(self.down1(x), 0.2)
+        h = F.leaky_relu(self.bn2(self.down2(h)), 0.2)
+        return self.out(h.flatten(1))
+
+
+class Dcgan(nn.Module):
+    def __init__(self, latent, g, d):
+        super().__init__()
+        self.generator = DcganGenerator(latent, g)
+        self.discriminator = DcganDiscriminator(d)
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+
 def twin(config):
     """The twin of the config's `[model]`, whose parameter names are the ones `nnlab export
     --names torch` writes."""
     m = config["model"]
     act = ACTIVATIONS[m.get("activation", "relu")]
+    if m["kind"] == "dcgan":
+        return Dcgan(m.get("latent", 100), m.get("g_features", 32), m.get("d_features", 32))
     if m["kind"] == "vae":
         if len(m.get("hidden", [400])) != 1:
             raise SystemExit("the VAE twin has one hidden layer")
@@ -131,6 +181,12 @@ class Adam:
                 p.sub_(self.lr * (m / c1) / ((v / c2).sqrt() + self.eps))
 
 
+def weights(model):
+    """The state dict as safetensors takes it, without batch norm's step counters (nnlab keeps
+    none)."""
+    return {k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
 def optimizer(model, train, mutate):
     lr = train.get("lr", 1e-3)
     name = train.get("optimizer", "adam")
@@ -144,6 +200,23 @@ def optimizer(model, train, mutate):
     b2 = 0.99 if mutate == "beta2" else a.get("beta2", 0.999)
     return Adam(model.parameters(), lr, a.get("beta1", 0.9), b2, a.get("epsilon", 1e-8),
                 a.get("epsilon_placement", "pytorch"), bias_correction=mutate != "no-bias-correction")
+
+
+def gan_step(model, opt, real, z_d, z_g):
+    """One discriminator step on real images and the generator's images of `z_d`, then one
+    generator step on `z_g` (the non-saturating loss), as nnlab's GAN task takes them; returns
+    the discriminator's loss."""
+    g, d = model.generator, model.discriminator
+    fake = g(z_d).detach()
+    d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
+    d_loss.backward()
+    opt[0].step()
+    for q in model.parameters():
+        q.grad = None
+    g_loss = F.softplus(-d(g(z_g))).mean()
+    g_loss.backward()
+    opt[1].step()
+    return d_loss
 
 
 def main():
@@ -165,7 +238,7 @@ def main():
     if a.command == "init":
         config = tomllib.load(open(a.config, "rb"))
         torch.manual_seed(a.seed)
-        save_file({k: v.contiguous() for k, v in twin(config).state_dict().items()}, a.out)
+        save_file(weights(twin(config)), a.out)
         return
     config = tomllib.load(open(os.path.join(a.run, "config.toml"), "rb"))
     kind = config["model"]["kind"]
@@ -175,31 +248,43 @@ def main():
     state = load_file(a.init)
     if a.mutate == "transposed-kernel":
         state = {k: v.transpose(2, 3).contiguous() if v.dim() == 4 else v for k, v in state.items()}
-    model.load_state_dict(state)
-    opt = optimizer(model, config["train"], a.mutate)
+    model.load_state_dict(state, strict=False)
+    missing = set(weights(model)) - set(state)
+    if missing:
+        raise SystemExit(f"{a.init} lacks {sorted(missing)}")
+    if kind == "dcgan":
+        opt = [optimizer(model.discriminator, config["train"], a.mutate),
+               optimizer(model.generator, config["train"], a.mutate)]
+    else:
+        opt = optimizer(model, config["train"], a.mutate)
     train_x, train_y, _, _ = mnist.load(a.data)
     order = [list(map(int, line.split())) for line in open(os.path.join(a.run, "trace", "order.txt"))]
-    if kind == "vae":
+    if kind in ("vae", "dcgan"):
         noise = torch.from_numpy(np.fromfile(os.path.join(a.run, "trace", "noise.f32"), dtype="<f4"))
-        latent = config["model"].get("latent", 20)
-        starts = np.cumsum([0] + [len(idx) * latent for idx in order])
+        latent = config["model"].get("latent", 20 if kind == "vae" else 100)
+        draws = 2 if kind == "dcgan" else 1
+        starts = np.cumsum([0] + [draws * len(idx) * latent for idx in order])
     with open(a.losses, "w") as out:
         out.write("step,loss\n")
         for step, idx in enumerate(order, 1):
             x, y = torch.from_numpy(train_x[idx]), torch.from_numpy(train_y[idx])
             for q in model.parameters():
                 q.grad = None
-            if kind == "vae":
-                eps = noise[starts[step - 1]:starts[step]].view(len(idx), -1)
-                logits, mu, log_var = model(x, eps)
-                loss = vae_loss(logits, x, mu, log_var)
+            if kind == "dcgan":
+                z = noise[starts[step - 1]:starts[step]].view(2, len(idx), -1)
+                loss = gan_step(model, opt, x, z[0], z[1])
             else:
-                loss = F.cross_entropy(forward(model, config, x), y)
-            loss.backward()
-            opt.step()
+                if kind == "vae":
+                    eps = noise[starts[step - 1]:starts[step]].view(len(idx), -1)
+                    logits, mu, log_var = model(x, eps)
+                    loss = vae_loss(logits, x, mu, log_var)
+                else:
+                    loss = F.cross_entropy(forward(model, config, x), y)
+                loss.backward()
+                opt.step()
             out.write(f"{step},{loss.item():.9e}\n")
     if a.weights:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a.weights)
+        save_file(weights(model), a.weights)
 
 
 if __name__ == "__main__":

@@ -15,20 +15,22 @@ out=$root/tests/fixtures/torch_steps
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root/bench/peers"
-# Each case: name, config, training images (100 steps of its batch size), mutations.
+# Each case: name, config, training images (100 steps of its batch size; the DCGAN's drift apart
+# sooner, see tests/torch_steps.rs, and it takes 10), mutations.
 for case in "mlp article_mlp.toml 3200 beta2 no-bias-correction" \
             "cnn lenet_1998.toml 3200 beta2 no-bias-correction transposed-kernel" \
-            "vae vae_2014.toml 12800 beta2 no-bias-correction"; do
+            "vae vae_2014.toml 12800 beta2 no-bias-correction" \
+            "dcgan dcgan_2016.toml 1280 no-bias-correction transposed-kernel"; do
   set -- $case
   name=$1 config=$root/configs/$2 images=$3
   shift 3
   mkdir -p "$out/$name"
   "$python" torch_steps.py init "$config" --out "$out/$name/init.safetensors" --seed 1
   NNLAB_DATA=$data "$nnlab" train "$config" --set train.init_from="$out/$name/init.safetensors" \
-    --set data.limit_train="$images" --set data.limit_test=1000 --set train.epochs=1 --trace \
+    --set data.limit_train="$images" --set data.validation=0 --set data.limit_test=1000 --set train.epochs=1 --trace \
     --out "$work/$name" > /dev/null
   cp "$work/$name/trace/order.txt" "$out/$name/order.txt"
-  # The VAE's epsilon of each step (1 MB) is kept as its digest only.
+  # A VAE's or GAN's noise of each step (up to 1 MB) is kept as its digest only.
   if [ -f "$work/$name/trace/noise.f32" ]; then
     sha256sum "$work/$name/trace/noise.f32" | cut -d' ' -f1 > "$out/$name/noise.sha256"
   fi

@@ -194,7 +194,13 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
 
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
         let n = batch.len();
-        let mut rng = ctx.rng();
+        // The discriminator's noise, then the generator's (what `--trace` records).
+        let noise = self.step_noise(ctx, n).expect("a GAN step draws its noise");
+        let (z_d, z_g) = noise.split_at(noise.len() / 2);
+        let device = self.train_device.clone();
+        let z = |values: &[f32], latent: usize| {
+            Tensor::<2>::from_data(TensorData::new(values.to_vec(), [n, latent]), &device)
+        };
         let (g, d) = (
             self.g
                 .take()
@@ -205,16 +211,13 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         );
         let latent = g.latent();
         let real = pixels(data, batch, &self.train_device);
-        let fake = g
-            .generate(normal(&mut rng, n, latent, &self.train_device))
-            .detach();
+        let fake = g.generate(z(z_d, latent)).detach();
         let (real_logit, fake_logit) = (d.logit(real), d.logit(fake));
         let d_real = sigmoid(real_logit.clone()).detach().sum();
         let d_fake = sigmoid(fake_logit.clone()).detach().sum();
         let d_loss = minus_log_real(real_logit).mean() + minus_log_fake(fake_logit).mean();
         let d = self.optim_d.step_backward(ctx.lr, d, d_loss.backward());
-        let z = normal(&mut rng, n, latent, &self.train_device);
-        let g_loss = minus_log_real(d.logit(g.generate(z))).mean();
+        let g_loss = minus_log_real(d.logit(g.generate(z(z_g, latent)))).mean();
         // The backward pass also reaches the discriminator; only the generator's gradients
         // are taken.
         let g = self.optim_g.step_backward(ctx.lr, g, g_loss.backward());
@@ -229,6 +232,16 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
                 d_fake.into(),
             ],
         }
+    }
+
+    fn step_noise(&self, ctx: &StepContext, examples: usize) -> Option<Vec<f32>> {
+        // Two draws from the step's generator, one after the other: `[examples, latent]` for
+        // the discriminator's fakes, then as many for the generator's step.
+        let latent = self.g().latent();
+        let mut rng = ctx.rng();
+        let mut values = batch::normal_values(&mut rng, examples, latent);
+        values.extend(batch::normal_values(&mut rng, examples, latent));
+        Some(values)
     }
 
     fn evaluate(&mut self, data: &ImageDataset, indices: &[u32]) -> Vec<f64> {
