@@ -3,7 +3,8 @@
 //! PyTorch's convention (`y = x W^T + b`, OIHW kernels) as nnlab does; a GAN's tensors have
 //! PyTorch's names and shapes. A run started from an exported file (`train.init_from`) has its weights; a file
 //! of other shapes is refused, naming the tensor and both shapes. The sampler page of a VAE and
-//! a GAN draws, in headless chromium, what `nnlab generate` draws from the same noise.
+//! a GAN (the DCGAN too) draws, in headless chromium, what `nnlab generate` draws from the same
+//! noise.
 
 mod common;
 
@@ -223,14 +224,22 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
 fn the_sampler_page_draws_what_generate_draws() {
     let tmp = tempfile::tempdir().unwrap();
     write_tiny(tmp.path(), "tiny", 320, 64);
-    for (name, model) in [
-        ("vae", "kind = \"vae\"\nhidden = [32]\nlatent = 4"),
+    write_tiny_sized(tmp.path(), "tiny28", 64, 16, 28);
+    for (name, data, model) in [
+        ("vae", "tiny", "kind = \"vae\"\nhidden = [32]\nlatent = 4"),
         (
             "gan",
+            "tiny",
             "kind = \"gan\"\nlatent = 8\ngenerator = [32]\ndiscriminator = [32]",
         ),
+        // Batch norm (its running statistics) and transposed convolutions.
+        (
+            "dcgan",
+            "tiny28",
+            "kind = \"dcgan\"\nlatent = 8\ng_features = 4\nd_features = 4",
+        ),
     ] {
-        let run_dir = trained(tmp.path(), name, model);
+        let run_dir = train_tiny_model(tmp.path(), name, data, model, 2);
         export(tmp.path(), &run_dir);
         let page = run_dir.join("model.html");
         assert!(page.is_file(), "{name}: no sampler page");

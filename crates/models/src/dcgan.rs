@@ -21,7 +21,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use nnlab_config::DcganSpec;
 
-use crate::gan::{Discriminator, Generator, LEAKY_SLOPE};
+use crate::gan::{Discriminator, Generator, GeneratorLayer, LEAKY_SLOPE};
 
 /// Side of the images (MNIST's 28).
 pub const SIDE: usize = 28;
@@ -131,6 +131,17 @@ impl DcganConfig {
 impl Generator for DcganGenerator {
     fn latent(&self) -> usize {
         self.project.weight.dims()[0]
+    }
+
+    fn layers(&self) -> Option<Vec<GeneratorLayer<'_>>> {
+        use GeneratorLayer::{BatchNorm, ConvTranspose, Dense};
+        Some(vec![
+            Dense(&self.project, "identity".into()),
+            BatchNorm(&self.bn0, "relu".into()),
+            ConvTranspose(&self.up1, "identity".into()),
+            BatchNorm(&self.bn1, "relu".into()),
+            ConvTranspose(&self.up2, "tanh01".into()),
+        ])
     }
 
     fn generate(&self, z: Tensor<2>) -> Tensor<2> {

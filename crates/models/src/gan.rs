@@ -27,12 +27,24 @@ pub trait Generator: burn::module::Module {
     /// `G(z)`.
     fn generate(&self, z: Tensor<2>) -> Tensor<2>;
 
-    /// The generator as dense layers, each with the nonlinearity after it by name (`relu`,
-    /// `leaky_relu:0.2`, `sigmoid`, `tanh01` for `(tanh + 1) / 2`, ...), for samplers outside
-    /// burn; `None` for a generator that is not a stack of dense layers.
-    fn dense_layers(&self) -> Option<Vec<(&Linear, String)>> {
+    /// The generator as a sequence of layers, each with the nonlinearity after it by name
+    /// (`relu`, `leaky_relu:0.2`, `sigmoid`, `tanh01` for `(tanh + 1) / 2`, ...), for samplers
+    /// outside burn; `None` for a generator made otherwise.
+    fn layers(&self) -> Option<Vec<GeneratorLayer<'_>>> {
         None
     }
+}
+
+/// One layer of a generator as a sampler outside burn sees it (see [`Generator::layers`]).
+#[derive(Debug, Clone)]
+pub enum GeneratorLayer<'a> {
+    /// `x W + b` on a flat vector, then the named nonlinearity.
+    Dense(&'a Linear, String),
+    /// Batch normalisation with its running statistics (evaluation mode) on `[channels, h, w]`,
+    /// then the nonlinearity.
+    BatchNorm(&'a burn::nn::BatchNorm, String),
+    /// A transposed convolution on `[channels, side, side]`, then the nonlinearity.
+    ConvTranspose(&'a burn::nn::conv::ConvTranspose2d, String),
 }
 
 /// A discriminator: images `[batch, pixels]` in `[0, 1]` to logits `[batch, 1]` of "real".
@@ -143,7 +155,7 @@ impl Generator for MlpGenerator {
         self.layers[0].weight.dims()[0]
     }
 
-    fn dense_layers(&self) -> Option<Vec<(&Linear, String)>> {
+    fn layers(&self) -> Option<Vec<GeneratorLayer<'_>>> {
         let last = self.layers.len() - 1;
         Some(
             self.layers
@@ -158,7 +170,7 @@ impl Generator for MlpGenerator {
                         (true, GanOutput::Logistic) => "sigmoid".into(),
                         (true, GanOutput::Tanh) => "tanh01".into(),
                     };
-                    (l, name)
+                    GeneratorLayer::Dense(l, name)
                 })
                 .collect(),
         )

@@ -95,8 +95,8 @@ impl Vae {
     }
 
     /// The decoder as dense layers with the nonlinearity after each by name (see
-    /// [`crate::Generator::dense_layers`]): the hidden activation, then the logistic mean.
-    pub fn decoder_layers(&self) -> Vec<(&Linear, String)> {
+    /// [`crate::Generator::layers`]): the hidden activation, then the logistic mean.
+    pub fn decoder_layers(&self) -> Vec<crate::gan::GeneratorLayer<'_>> {
         let last = self.decoder.len() - 1;
         self.decoder
             .iter()
@@ -107,7 +107,7 @@ impl Vae {
                 } else {
                     crate::gan::activation_name(self.activation)
                 };
-                (l, name)
+                crate::gan::GeneratorLayer::Dense(l, name)
             })
             .collect()
     }

@@ -1,11 +1,12 @@
-//! The page `nnlab export` writes beside a VAE's or an MLP GAN's weights: one self-contained
+//! The page `nnlab export` writes beside a VAE's or a GAN's weights (the DCGAN's too): one
+//! self-contained
 //! HTML file (plain JavaScript, no framework, nothing fetched) that draws new samples from the
 //! generator in the browser. It also redraws, on load, the images `nnlab generate --seed 0`
 //! draws first, from the same noise, and writes the largest difference to nnlab's pixels into
 //! `#check`, so a browser test (`tests/export.rs`) can hold the page to nnlab's arithmetic.
 
 use base64::Engine;
-use nnlab_train::export::Sampler;
+use nnlab_train::export::{PlainLayer, Sampler};
 
 /// The page's script: the generator's forward pass, a seeded sampler, the grid, the check.
 const SCRIPT: &str = r##""use strict";
@@ -15,7 +16,11 @@ function unpack(b64) {
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   return new Float32Array(bytes.buffer);
 }
-const layers = M.layers.map(l => ({inputs: l.inputs, outputs: l.outputs, w: unpack(l.weight), b: unpack(l.bias), act: l.act}));
+const layers = M.layers.map(l => {
+  const out = Object.assign({}, l);
+  for (const key of ["weight", "bias", "scale", "shift"]) if (key in l) out[key] = unpack(l[key]);
+  return out;
+});
 function erf(x) { // Abramowitz & Stegun 7.1.26, |error| < 1.5e-7
   const s = Math.sign(x), a = Math.abs(x), t = 1 / (1 + 0.3275911 * a);
   const y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
@@ -34,19 +39,51 @@ function act(name, v) {
     default: return v;
   }
 }
-// One image from noise z: x W + b per layer (W [inputs, outputs] row-major, as burn keeps it).
+// x W + b (W [inputs, outputs] row-major, as burn keeps it).
+function dense(l, h) {
+  const out = new Float64Array(l.outputs);
+  for (let o = 0; o < l.outputs; o++) out[o] = l.bias[o];
+  for (let i = 0; i < l.inputs; i++) {
+    const hi = h[i], row = i * l.outputs;
+    if (hi === 0) continue;
+    for (let o = 0; o < l.outputs; o++) out[o] += hi * l.weight[row + o];
+  }
+  return out;
+}
+// Per channel x * scale + shift on [channels, h, w] (batch norm with its running statistics).
+function affine(l, h) {
+  const c = l.scale.length, per = h.length / c, out = new Float64Array(h.length);
+  for (let k = 0; k < h.length; k++) { const ch = Math.floor(k / per); out[k] = h[k] * l.scale[ch] + l.shift[ch]; }
+  return out;
+}
+// Transposed convolution on [in, side, side]: each input value spreads its kernel over the
+// output, the adjoint of a strided convolution (W [in, out, k, k], PyTorch's layout).
+function convTranspose(l, h) {
+  const I = l.in_channels, O = l.out_channels, k = l.kernel, s = l.stride, p = l.padding;
+  const side = Math.round(Math.sqrt(h.length / I)), outSide = (side - 1) * s - 2 * p + k;
+  const out = new Float64Array(O * outSide * outSide);
+  for (let o = 0; o < O; o++) out.fill(l.bias[o], o * outSide * outSide, (o + 1) * outSide * outSide);
+  for (let i = 0; i < I; i++) for (let iy = 0; iy < side; iy++) for (let ix = 0; ix < side; ix++) {
+    const v = h[(i * side + iy) * side + ix];
+    if (v === 0) continue;
+    for (let o = 0; o < O; o++) for (let ky = 0; ky < k; ky++) {
+      const y = iy * s - p + ky;
+      if (y < 0 || y >= outSide) continue;
+      for (let kx = 0; kx < k; kx++) {
+        const x = ix * s - p + kx;
+        if (x < 0 || x >= outSide) continue;
+        out[(o * outSide + y) * outSide + x] += v * l.weight[((i * O + o) * k + ky) * k + kx];
+      }
+    }
+  }
+  return out;
+}
+// One image from noise z, layer by layer, each followed by its nonlinearity.
 function generate(z) {
   let h = z;
   for (const l of layers) {
-    const out = new Float64Array(l.outputs);
-    for (let o = 0; o < l.outputs; o++) out[o] = l.b[o];
-    for (let i = 0; i < l.inputs; i++) {
-      const hi = h[i], row = i * l.outputs;
-      if (hi === 0) continue;
-      for (let o = 0; o < l.outputs; o++) out[o] += hi * l.w[row + o];
-    }
-    for (let o = 0; o < l.outputs; o++) out[o] = act(l.act, out[o]);
-    h = out;
+    h = l.kind === "dense" ? dense(l, h) : l.kind === "affine" ? affine(l, h) : convTranspose(l, h);
+    for (let k = 0; k < h.length; k++) h[k] = act(l.act, h[k]);
   }
   return h;
 }
@@ -91,18 +128,40 @@ fn packed(values: &[f32]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// One layer as the page's script reads it.
+fn layer_json(layer: &PlainLayer) -> serde_json::Value {
+    match layer {
+        PlainLayer::Dense(l) => serde_json::json!({
+            "kind": "dense", "inputs": l.inputs, "outputs": l.outputs,
+            "weight": packed(&l.weight), "bias": packed(&l.bias), "act": l.activation,
+        }),
+        PlainLayer::Affine {
+            scale,
+            shift,
+            activation,
+        } => serde_json::json!({
+            "kind": "affine", "scale": packed(scale), "shift": packed(shift), "act": activation,
+        }),
+        PlainLayer::ConvTranspose {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            weight,
+            bias,
+            activation,
+        } => serde_json::json!({
+            "kind": "conv_transpose", "in_channels": in_channels, "out_channels": out_channels,
+            "kernel": kernel, "stride": stride, "padding": padding,
+            "weight": packed(weight), "bias": packed(bias), "act": activation,
+        }),
+    }
+}
+
 /// The page for `s`, titled `title`.
 pub fn page(s: &Sampler, title: &str) -> String {
-    let layers: Vec<serde_json::Value> = s
-        .layers
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "inputs": l.inputs, "outputs": l.outputs,
-                "weight": packed(&l.weight), "bias": packed(&l.bias), "act": l.activation,
-            })
-        })
-        .collect();
+    let layers: Vec<serde_json::Value> = s.layers.iter().map(layer_json).collect();
     let data = serde_json::json!({
         "latent": s.latent,
         "side": s.side,

@@ -122,7 +122,7 @@ pub fn load_module<M: ModuleSnapshot>(
 }
 
 /// A generator as plain numbers, for a sampler outside burn (the page `nnlab export` writes):
-/// dense layers with their nonlinearities, and a check, the images `nnlab generate --seed 0`
+/// its layers with their nonlinearities, and a check, the images `nnlab generate --seed 0`
 /// draws first with the noise that drew them.
 #[derive(Debug, Clone)]
 pub struct Sampler {
@@ -130,8 +130,8 @@ pub struct Sampler {
     pub latent: usize,
     /// Image side (square, grey).
     pub side: usize,
-    /// The dense layers, input first.
-    pub layers: Vec<DenseLayer>,
+    /// The layers, input first.
+    pub layers: Vec<PlainLayer>,
     /// The noise of the check, `[n * latent]`.
     pub check_z: Vec<f32>,
     /// The images it gives in nnlab, `[n * side * side]` in `[0, 1]`.
@@ -142,7 +142,7 @@ impl Sampler {
     /// A sampler of `layers` whose check is `images`, which nnlab drew from the noise `z`
     /// (`[n, latent]`); `None` if `z` cannot be read as f32.
     pub fn checked(
-        layers: Vec<DenseLayer>,
+        layers: Vec<PlainLayer>,
         z: burn::prelude::Tensor<2>,
         images: crate::pictures::Images,
     ) -> Option<Self> {
@@ -154,6 +154,43 @@ impl Sampler {
             check_images: images.pixels,
         })
     }
+}
+
+/// One layer of a generator as plain numbers, each followed by its nonlinearity (by name).
+#[derive(Debug, Clone)]
+pub enum PlainLayer {
+    /// `y = x W + b` on a flat vector.
+    Dense(DenseLayer),
+    /// `y = x * scale[c] + shift[c]` on `[channels, h, w]`: batch normalisation in evaluation
+    /// mode, folded (`scale = gamma / sqrt(running_var + eps)`, `shift = beta - running_mean *
+    /// scale`).
+    Affine {
+        /// `[channels]`.
+        scale: Vec<f32>,
+        /// `[channels]`.
+        shift: Vec<f32>,
+        /// The nonlinearity after it.
+        activation: String,
+    },
+    /// A transposed convolution of square kernels on `[in_channels, side, side]`.
+    ConvTranspose {
+        /// Input channels.
+        in_channels: usize,
+        /// Output channels.
+        out_channels: usize,
+        /// Kernel side.
+        kernel: usize,
+        /// Stride.
+        stride: usize,
+        /// Padding.
+        padding: usize,
+        /// `[in_channels, out_channels, kernel, kernel]`, row-major (PyTorch's and burn's layout).
+        weight: Vec<f32>,
+        /// `[out_channels]`.
+        bias: Vec<f32>,
+        /// The nonlinearity after it.
+        activation: String,
+    },
 }
 
 /// One dense layer as plain numbers.
@@ -171,30 +208,67 @@ pub struct DenseLayer {
     pub activation: String,
 }
 
-/// The numbers of `layers` (dense layers and their nonlinearities).
-pub fn plain_layers(layers: Vec<(&burn::nn::Linear, String)>) -> Vec<DenseLayer> {
-    let host = |t: burn::prelude::Tensor<1>| -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 weights")
-    };
+/// A tensor's values in host memory.
+fn host<const D: usize>(t: burn::prelude::Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 weights")
+}
+
+/// The numbers of a generator's `layers`. A transposed convolution with unequal sides,
+/// dilation or groups is refused (`None`): the page does not draw those.
+pub fn plain_layers(layers: Vec<nnlab_models::gan::GeneratorLayer<'_>>) -> Option<Vec<PlainLayer>> {
+    use nnlab_models::gan::GeneratorLayer;
     layers
         .into_iter()
-        .map(|(l, act)| {
-            let w = l.weight.val();
-            let [inputs, outputs] = w.dims();
-            let weight = host(w.reshape([inputs * outputs]));
-            let bias = l
-                .bias
-                .as_ref()
-                .map_or(vec![0.0; outputs], |b| host(b.val()));
-            DenseLayer {
-                inputs,
-                outputs,
-                weight,
-                bias,
-                activation: act,
+        .map(|layer| match layer {
+            GeneratorLayer::Dense(l, activation) => {
+                let w = l.weight.val();
+                let [inputs, outputs] = w.dims();
+                let bias = l
+                    .bias
+                    .as_ref()
+                    .map_or(vec![0.0; outputs], |b| host(b.val()));
+                Some(PlainLayer::Dense(DenseLayer {
+                    inputs,
+                    outputs,
+                    weight: host(w),
+                    bias,
+                    activation,
+                }))
+            }
+            GeneratorLayer::BatchNorm(bn, activation) => {
+                let inv = bn.running_var.value().add_scalar(bn.epsilon).sqrt().recip();
+                let scale = bn.gamma.val() * inv;
+                let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+                Some(PlainLayer::Affine {
+                    scale: host(scale),
+                    shift: host(shift),
+                    activation,
+                })
+            }
+            GeneratorLayer::ConvTranspose(c, activation) => {
+                let [in_channels, out_channels, k0, k1] = c.weight.dims();
+                let square = k0 == k1
+                    && c.stride[0] == c.stride[1]
+                    && c.padding[0] == c.padding[1]
+                    && c.dilation == [1, 1]
+                    && c.groups == 1
+                    && c.padding_out == [0, 0];
+                square.then(|| PlainLayer::ConvTranspose {
+                    in_channels,
+                    out_channels,
+                    kernel: k0,
+                    stride: c.stride[0],
+                    padding: c.padding[0],
+                    weight: host(c.weight.val()),
+                    bias: c
+                        .bias
+                        .as_ref()
+                        .map_or(vec![0.0; out_channels], |b| host(b.val())),
+                    activation,
+                })
             }
         })
         .collect()

@@ -295,7 +295,7 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
     fn sampler(&mut self) -> Option<crate::export::Sampler> {
         const CHECK: usize = 8;
         let g = self.g().valid();
-        let layers = crate::export::plain_layers(g.dense_layers()?);
+        let layers = crate::export::plain_layers(g.layers()?)?;
         // The noise `sample(CHECK, 0)` draws (one chunk: CHECK is below any eval batch size).
         let z = normal(&mut rng_for(0, "sample"), CHECK, g.latent(), &self.device);
         crate::export::Sampler::checked(layers, z, self.sample(CHECK, 0)?)

@@ -225,7 +225,7 @@ impl Task for VaeTask {
     fn sampler(&mut self) -> Option<crate::export::Sampler> {
         const CHECK: usize = 8;
         let model = self.model().valid();
-        let layers = crate::export::plain_layers(model.decoder_layers());
+        let layers = crate::export::plain_layers(model.decoder_layers())?;
         // The noise `sample(CHECK, 0)` draws.
         let z = normal(&mut rng_for(0, "sample"), CHECK, self.latent, &self.device);
         crate::export::Sampler::checked(layers, z, self.sample(CHECK, 0)?)
