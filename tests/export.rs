@@ -217,6 +217,27 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
         "{stderr}"
     );
     assert!(!tmp.path().join("narrow").join("summary.json").exists());
+    // A tensor the model has no place for: refused too, naming it.
+    let a = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut views = a.tensors();
+    views.push((
+        "model.layers.7.bias".into(),
+        a.tensor("model.layers.0.bias").unwrap(),
+    ));
+    let extra = tmp.path().join("extra.safetensors");
+    std::fs::write(&extra, safetensors::serialize(views, None).unwrap()).unwrap();
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("train")
+        .arg(&config)
+        .arg("--set")
+        .arg(format!("train.init_from={}", extra.display()))
+        .arg("--out")
+        .arg(tmp.path().join("extra")));
+    assert!(!ok, "a file with a tensor too many is refused");
+    assert!(
+        stderr.contains("the file's tensor `model.layers.7.bias` has no place in the model"),
+        "{stderr}"
+    );
 }
 
 #[test]

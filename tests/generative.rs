@@ -45,6 +45,13 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "hidden = 16\nmomentum = 0.5\npersistent = true\ncd_k = 2",
             "lr = 0.1",
         ),
+        // The 2014 GAN's discriminator: maxout units, input dropout; uniform noise.
+        "gan_maxout" => (
+            "tiny",
+            "latent = 8\ngenerator = [32]\ndiscriminator = [16]\nmaxout_pieces = 3\n\
+             dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"",
+            "optimizer = \"sgd\"\nlr = 0.1\n[train.sgd]\nmomentum = 0.5",
+        ),
         // LeNet-5 as in 1998, by SDLM with the curvature re-estimated every 64 images.
         "lenet5" => (
             "tiny28",
@@ -146,6 +153,7 @@ fn each_family_trains_lowers_its_loss_and_draws() {
             ][..],
         ),
         ("lenet5", "train_loss", &[][..]),
+        ("gan_maxout", "train_d_loss", &["samples.gif"][..]),
         (
             "rbm_gauss",
             "train_recon_error",

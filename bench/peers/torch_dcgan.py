@@ -46,7 +46,7 @@ class Generator(nn.Module):
         super().__init__()
         self.project = nn.Linear(z_dim, 2 * g * 7 * 7)
         self.bn0 = nn.BatchNorm2d(2 * g)
-        self.up1 = nn.ConvTranspose2d(2 * g, g, 4, 2, 1)
+        self.up1 = nn.ConvTranspose2d(2 * g, g, 4, 2, 1, bias=False)  # batch norm follows
         self.bn1 = nn.BatchNorm2d(g)
         self.up2 = nn.ConvTranspose2d(g, 1, 4, 2, 1)
 
@@ -59,7 +59,7 @@ class Discriminator(nn.Module):
     def __init__(self):
         super().__init__()
         self.down1 = nn.Conv2d(1, d, 4, 2, 1)
-        self.down2 = nn.Conv2d(d, 2 * d, 4, 2, 1)
+        self.down2 = nn.Conv2d(d, 2 * d, 4, 2, 1, bias=False)  # batch norm follows
         self.bn2 = nn.BatchNorm2d(2 * d)
         self.out = nn.Linear(2 * d * 7 * 7, 1)
 

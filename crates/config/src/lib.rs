@@ -45,7 +45,7 @@ pub use init::WeightInit;
 pub use loss::LossKind;
 pub use model::{
     AutoencoderSpec, CnnSpec, DcganSpec, GanOutput, GanSpec, Lenet5Spec, MlpSpec, ModelConfig,
-    PcaSpec, Pooling, RbmSpec, Reconstruction, Units, VaeSpec,
+    Noise, PcaSpec, Pooling, RbmSpec, Reconstruction, Units, VaeSpec,
 };
 pub use optimizer::{
     AdaGradSettings, AdamSettings, EpsilonPlacement, OptimizerName, RmsPropSettings, SgdSettings,

@@ -126,7 +126,10 @@ fn vae(m: &crate::VaeSpec, features: usize) -> Size {
 
 fn gan(m: &crate::GanSpec, features: usize) -> Size {
     let (pg, ag) = dense(&chain(m.latent, &m.generator, features));
-    let (pd, ad) = dense(&chain(features, &m.discriminator, 1));
+    // A maxout layer computes `pieces` affine values per unit: as wide a dense layer, roughly.
+    let pieces = m.maxout_pieces.max(1);
+    let widths: Vec<usize> = m.discriminator.iter().map(|w| w * pieces).collect();
+    let (pd, ad) = dense(&chain(features, &widths, 1));
     let key = if pg > pd {
         "model.generator"
     } else {

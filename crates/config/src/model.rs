@@ -348,12 +348,30 @@ pub struct GanSpec {
     /// Nonlinearity of the generator's hidden layers (`leaky_relu` here has slope 0.2, as the
     /// discriminator's).
     pub generator_activation: Activation,
-    /// Widths of the discriminator's hidden layers (leaky ReLU, slope 0.2).
+    /// Widths of the discriminator's hidden layers (leaky ReLU, slope 0.2, or maxout units).
     pub discriminator: Vec<usize>,
     /// Dropout rate in the discriminator's hidden layers.
     pub dropout: f64,
     /// How the generator's output and the discriminator's input are scaled.
     pub output: GanOutput,
+    /// Pieces of the discriminator's maxout units (Goodfellow et al. 2013; the 2014 GAN: 5);
+    /// 0 for leaky-ReLU units.
+    pub maxout_pieces: usize,
+    /// Dropout rate on the discriminator's input pixels (the 2014 GAN: 0.2).
+    pub input_dropout: f64,
+    /// The noise `z`: `normal` (N(0, I)) or `uniform` (U(-sqrt 3, sqrt 3) per dimension, unit
+    /// variance, as the 2014 GAN's code draws it).
+    pub noise: Noise,
+}
+
+/// The distribution of a GAN's noise (`model.noise`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Noise {
+    /// Standard normal.
+    Normal,
+    /// Uniform on `[-sqrt 3, sqrt 3]`: mean 0, variance 1.
+    Uniform,
 }
 
 impl Default for GanSpec {
@@ -365,6 +383,9 @@ impl Default for GanSpec {
             discriminator: vec![240, 240],
             dropout: 0.3,
             output: GanOutput::Logistic,
+            maxout_pieces: 0,
+            input_dropout: 0.0,
+            noise: Noise::Normal,
         }
     }
 }

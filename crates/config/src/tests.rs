@@ -376,3 +376,16 @@ fn lenet5_and_the_piecewise_schedule_are_checked() {
         assert!((got - want).abs() < 1e-12, "{lrs:?}");
     }
 }
+
+#[test]
+fn maxout_and_noise_are_checked() {
+    let gan = &format!("{BASE}[model]\nkind = \"gan\"\n");
+    let e = err(gan, &["model.maxout_pieces=1"]);
+    assert!(e.contains("key `model.maxout_pieces`"), "{e}");
+    let e = err(gan, &["model.input_dropout=1.0"]);
+    assert!(e.contains("key `model.input_dropout`"), "{e}");
+    let e = err(gan, &["model.noise=cauchy"]);
+    assert!(e.contains("model.noise"), "{e}");
+    let c = ok(gan, &["model.maxout_pieces=5", "model.noise=uniform"]);
+    assert!(matches!(&c.model, ModelConfig::Gan(g) if g.noise == Noise::Uniform));
+}

@@ -192,7 +192,16 @@ impl GanSpec {
         r.widths("model.generator", &self.generator)?;
         r.widths("model.discriminator", &self.discriminator)?;
         r.at_least_one("model.latent", self.latent)?;
-        r.unit("model.dropout", self.dropout)
+        r.unit("model.dropout", self.dropout)?;
+        r.unit("model.input_dropout", self.input_dropout)?;
+        if self.maxout_pieces == 1 {
+            return r.fail(
+                "model.maxout_pieces",
+                &1,
+                "a maxout unit of one piece is a linear unit: set 2 or more, or 0 for leaky ReLU",
+            );
+        }
+        Ok(())
     }
 }
 

@@ -73,6 +73,12 @@ pub struct GanConfig {
     /// The pixel scale both networks work in.
     #[config(default = "GanOutput::Logistic")]
     pub output: GanOutput,
+    /// Pieces of the discriminator's maxout units; 0 for leaky-ReLU units.
+    #[config(default = 0)]
+    pub maxout_pieces: usize,
+    /// Dropout rate on the discriminator's input pixels.
+    #[config(default = 0.0)]
+    pub input_dropout: f64,
 }
 
 /// The MLP generator.
@@ -91,10 +97,16 @@ pub struct MlpGenerator {
 /// The MLP discriminator.
 #[derive(Module, Debug)]
 pub struct MlpDiscriminator {
-    /// Dense layers; leaky ReLU between them, one logit at the end.
+    /// Dense layers; leaky ReLU or maxout units between them, one logit at the end. With
+    /// maxout, a hidden layer has `units * pieces` outputs.
     pub layers: Vec<Linear>,
     /// Dropout on each hidden layer's output, when configured.
     pub dropout: Option<Dropout>,
+    /// Dropout on the input pixels, when configured.
+    pub input_dropout: Option<Dropout>,
+    /// Pieces per maxout unit; 0 for leaky-ReLU units.
+    #[module(skip)]
+    pub maxout_pieces: usize,
     /// With tanh outputs, images are mapped from `[0, 1]` to `[-1, 1]` first.
     #[module(skip)]
     pub output: GanOutput,
@@ -123,6 +135,8 @@ impl GanConfig {
         .with_dropout(spec.dropout)
         .with_generator_activation(spec.generator_activation)
         .with_output(spec.output)
+        .with_maxout_pieces(spec.maxout_pieces)
+        .with_input_dropout(spec.input_dropout)
     }
 
     /// Builds the generator on `device`.
@@ -139,12 +153,21 @@ impl GanConfig {
 
     /// Builds the discriminator on `device`.
     pub fn init_discriminator(&self, device: &Device) -> MlpDiscriminator {
-        let mut ws = vec![self.pixels];
-        ws.extend(&self.discriminator);
-        ws.push(1);
+        // A maxout unit is `pieces` affine units whose largest value it passes on.
+        let pieces = self.maxout_pieces.max(1);
+        let mut inputs = self.pixels;
+        let mut built = Vec::new();
+        for &units in &self.discriminator {
+            built.push(layers(&[inputs, units * pieces], device).remove(0));
+            inputs = units;
+        }
+        built.push(layers(&[inputs, 1], device).remove(0));
         MlpDiscriminator {
-            layers: layers(&ws, device),
+            layers: built,
             dropout: (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init()),
+            input_dropout: (self.input_dropout > 0.0)
+                .then(|| DropoutConfig::new(self.input_dropout).init()),
+            maxout_pieces: self.maxout_pieces,
             output: self.output,
         }
     }
@@ -199,12 +222,19 @@ impl Discriminator for MlpDiscriminator {
             GanOutput::Logistic => x,
             GanOutput::Tanh => x * 2.0 - 1.0,
         };
+        let x = match &self.input_dropout {
+            Some(d) => d.forward(x),
+            None => x,
+        };
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(x, |h, (i, l)| {
             if i == last {
                 dense(l, h, Activation::Identity)
             } else {
-                let a = dense_leaky(l, h, LEAKY_SLOPE);
+                let a = match self.maxout_pieces {
+                    0 => dense_leaky(l, h, LEAKY_SLOPE),
+                    k => crate::maxout::maxout(dense(l, h, Activation::Identity), k),
+                };
                 match &self.dropout {
                     Some(d) => d.forward(a),
                     None => a,

@@ -17,6 +17,7 @@ pub mod init;
 pub mod kernels;
 pub mod lenet;
 pub mod lenet5;
+pub mod maxout;
 pub mod mlp;
 pub mod pca;
 pub mod rbm;

@@ -95,6 +95,8 @@ function uniform() { // mulberry32
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 function normal() { return Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform()); }
+// Unit-variance uniform noise on [-sqrt 3, sqrt 3], for a generator trained on it.
+function flat() { return (2 * uniform() - 1) * Math.sqrt(3); }
 function draw() {
   const side = M.side, cols = 8, rows = 4, scale = 3, pad = 2;
   const canvas = document.getElementById("grid");
@@ -102,7 +104,7 @@ function draw() {
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
   for (let k = 0; k < cols * rows; k++) {
-    const z = Array.from({length: M.latent}, normal), img = generate(z);
+    const z = Array.from({length: M.latent}, M.noise === "uniform" ? flat : normal), img = generate(z);
     for (let p = 0; p < side * side; p++) {
       const v = Math.round(255 * Math.min(1, Math.max(0, img[p])));
       ctx.fillStyle = `rgb(${v},${v},${v})`;
@@ -168,6 +170,7 @@ pub fn page(s: &Sampler, title: &str) -> String {
         "layers": layers,
         "check_z": packed(&s.check_z),
         "check_images": packed(&s.check_images),
+        "noise": s.noise,
     });
     let escaped = title
         .replace('&', "&amp;")

@@ -63,8 +63,9 @@ pub fn merge<B: AsRef<[u8]>>(
 
 /// Loads `module`'s parameters from safetensors `bytes` in PyTorch's layouts (what
 /// [`module_bytes`] writes), its tensors named `prefix.<path>`; tensors of other prefixes are
-/// left alone. A tensor the module has and the file lacks, or one of another shape or type, is
-/// refused, naming it (`file` says where the bytes came from).
+/// left alone. A tensor the module has and the file lacks, one of another shape or type, or one
+/// under `prefix` the module has no place for, is refused, naming it (`file` says where the
+/// bytes came from).
 pub fn load_module<M: ModuleSnapshot>(
     module: &mut M,
     bytes: &[u8],
@@ -110,6 +111,19 @@ pub fn load_module<M: ModuleSnapshot>(
             .iter()
             .map(|(path, _)| format!("no tensor `{prefix}.{path}`")),
     );
+    // A tensor of this module's in the file that the module has no place for (PyTorch's batch
+    // norm step counter aside, which burn keeps none of).
+    let own: std::collections::HashSet<String> = tensor_names(&[bytes])?
+        .into_iter()
+        .filter_map(|n| n.strip_prefix(&format!("{prefix}.")).map(str::to_string))
+        .collect();
+    problems.extend(
+        result
+            .unused
+            .iter()
+            .filter(|u| own.contains(*u) && !u.ends_with("num_batches_tracked"))
+            .map(|u| format!("the file's tensor `{prefix}.{u}` has no place in the model")),
+    );
     if problems.is_empty() {
         Ok(())
     } else {
@@ -136,6 +150,8 @@ pub struct Sampler {
     pub check_z: Vec<f32>,
     /// The images it gives in nnlab, `[n * side * side]` in `[0, 1]`.
     pub check_images: Vec<f32>,
+    /// The distribution new noise is drawn from: `normal` or `uniform` (on `[-sqrt 3, sqrt 3]`).
+    pub noise: String,
 }
 
 impl Sampler {
@@ -152,6 +168,7 @@ impl Sampler {
             layers,
             check_z: z.into_data().convert::<f32>().try_into_vec::<f32>().ok()?,
             check_images: images.pixels,
+            noise: "normal".into(),
         })
     }
 }

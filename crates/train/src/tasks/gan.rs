@@ -20,11 +20,11 @@ use crate::optim::Optim;
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softplus};
 use nnlab_aesthetics::parzen;
-use nnlab_config::RunConfig;
+use nnlab_config::{ModelConfig, Noise, RunConfig};
 use nnlab_data::{ImageDataset, Split};
 use nnlab_models::{Discriminator, Generator};
 
-use super::batch::{self, normal, pixels, rng_for};
+use super::batch::{self, pixels, rng_for};
 use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
 use crate::error::Result;
 use crate::pictures::{self, Images};
@@ -47,6 +47,8 @@ pub struct GanTask<G: Generator, D: Discriminator> {
     side: usize,
     seed: u64,
     eval_batch_size: usize,
+    /// The distribution of `z`.
+    noise: Noise,
 }
 
 impl<G: Generator, D: Discriminator> std::fmt::Debug for GanTask<G, D> {
@@ -142,7 +144,30 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
             side: data.rows,
             seed: config.seed,
             eval_batch_size: config.train.eval_batch_size,
+            noise: match &config.model {
+                ModelConfig::Gan(spec) => spec.noise,
+                _ => Noise::Normal,
+            },
         }
+    }
+
+    /// `n` noise vectors `[n, latent]` from `rng`, row by row, in the model's distribution.
+    fn noise_values(&self, rng: &mut impl rand::Rng, n: usize, latent: usize) -> Vec<f32> {
+        match self.noise {
+            Noise::Normal => batch::normal_values(rng, n, latent),
+            Noise::Uniform => {
+                let r = 3.0f32.sqrt();
+                (0..n * latent)
+                    .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * r)
+                    .collect()
+            }
+        }
+    }
+
+    /// [`noise_values`](Self::noise_values) as a tensor on the evaluation device.
+    fn z(&self, rng: &mut impl rand::Rng, n: usize, latent: usize) -> Tensor<2> {
+        let values = self.noise_values(rng, n, latent);
+        Tensor::from_data(TensorData::new(values, [n, latent]), &self.device)
     }
 
     fn g(&self) -> &G {
@@ -164,7 +189,7 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
             .step_by(self.eval_batch_size)
             .map(|start| {
                 let len = self.eval_batch_size.min(n - start);
-                g.generate(normal(rng, len, g.latent(), &self.device))
+                g.generate(self.z(rng, len, g.latent()))
             })
             .collect();
         Tensor::cat(chunks, 0)
@@ -239,8 +264,8 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         // the discriminator's fakes, then as many for the generator's step.
         let latent = self.g().latent();
         let mut rng = ctx.rng();
-        let mut values = batch::normal_values(&mut rng, examples, latent);
-        values.extend(batch::normal_values(&mut rng, examples, latent));
+        let mut values = self.noise_values(&mut rng, examples, latent);
+        values.extend(self.noise_values(&mut rng, examples, latent));
         Some(values)
     }
 
@@ -297,8 +322,12 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let g = self.g().valid();
         let layers = crate::export::plain_layers(g.layers()?)?;
         // The noise `sample(CHECK, 0)` draws (one chunk: CHECK is below any eval batch size).
-        let z = normal(&mut rng_for(0, "sample"), CHECK, g.latent(), &self.device);
-        crate::export::Sampler::checked(layers, z, self.sample(CHECK, 0)?)
+        let z = self.z(&mut rng_for(0, "sample"), CHECK, g.latent());
+        let mut sampler = crate::export::Sampler::checked(layers, z, self.sample(CHECK, 0)?)?;
+        if self.noise == Noise::Uniform {
+            sampler.noise = "uniform".into();
+        }
+        Some(sampler)
     }
 
     fn save(&self, ckpt: &mut CheckpointWriter) -> Result<()> {
@@ -332,12 +361,7 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let mut files: Vec<PathBuf> = batch::animate(run, "samples")?.into_iter().collect();
         // From one noise vector to another, in 10 steps.
         let g = self.g().valid();
-        let ends = normal(
-            &mut rng_for(self.seed, "interpolation"),
-            2,
-            g.latent(),
-            &self.device,
-        );
+        let ends = self.z(&mut rng_for(self.seed, "interpolation"), 2, g.latent());
         let (a, b) = (ends.clone().narrow(0, 0, 1), ends.narrow(0, 1, 1));
         let z: Vec<Tensor<2>> = (0..10)
             .map(|k| {
