@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # nnlab's GPU check: on a machine with a GPU, builds nnlab with the wgpu backend, measures training
 # throughput — samples per second of the second of two epochs, the first one warming up — of the
-# article MLP and the DCGAN at several batch sizes, beside the same models in PyTorch on the same
-# GPU (bench/peers/torch_mlp_throughput.py, bench/peers/torch_dcgan.py), printed as a markdown
-# table, then runs the backend parity suite on the GPU (every model family against flex).
+# article MLP, the LeNet-style CNN, the VAE and the DCGAN at several batch sizes, beside the same
+# models in PyTorch on the same GPU (bench/peers/torch_mlp_throughput.py, torch_lenet.py,
+# torch_vae.py, torch_dcgan.py), printed as a markdown table, then runs the backend parity suite on the GPU (every model family against flex).
 # Meant to fit in 10 minutes, build included (16 cores).
 #
 # usage: NNLAB_DATA=DIR scripts/gpu-check.sh
@@ -14,7 +14,8 @@
 #                          binary: skip the build (for machines without a Rust toolchain)
 #   PYTHON                 a Python with PyTorch and CUDA (default python3; skipped if absent)
 #   BATCHES                batch sizes (default "64 512")
-#   MLP_LIMIT, DCGAN_LIMIT training images per epoch (defaults 60000, 25600)
+#   MLP_LIMIT, CNN_LIMIT, VAE_LIMIT, DCGAN_LIMIT
+#                          training images per epoch (defaults 60000, 25600, 60000, 25600)
 #   CUBECL_AUTOTUNE_LEVEL  burn's kernel autotuning (default minimal: the full search takes
 #                          minutes per new shape)
 #   LIMIT_S                seconds each measured run may take before it is cut off (default 150)
@@ -26,6 +27,8 @@ export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
 read -r -a batches <<< "${BATCHES:-64 512}"
 mlp_limit=${MLP_LIMIT:-60000}
 dcgan_limit=${DCGAN_LIMIT:-25600}
+cnn_limit=${CNN_LIMIT:-25600}
+vae_limit=${VAE_LIMIT:-60000}
 python=${PYTHON:-python3}
 limit=${LIMIT_S:-150}
 features=${FEATURES:-ndarray,wgpu}
@@ -75,6 +78,14 @@ printf '\n| model | batch | nnlab wgpu (samples/s) | PyTorch CUDA (samples/s) |\
 for b in "${batches[@]}"; do
   printf '| article MLP | %s | %s | %s |\n' "$b" "$(nnlab_rate configs/article_mlp.toml "$b" "$mlp_limit")" \
     "$(torch_rate torch_mlp_throughput.py --batch-size "$b" --limit "$mlp_limit")"
+done
+for b in "${batches[@]}"; do
+  printf '| LeNet-style CNN | %s | %s | %s |\n' "$b" "$(nnlab_rate configs/lenet_1998.toml "$b" "$cnn_limit")" \
+    "$(torch_rate torch_lenet.py 1 --batch-size "$b" --limit "$cnn_limit")"
+done
+for b in "${batches[@]}"; do
+  printf '| VAE | %s | %s | %s |\n' "$b" "$(nnlab_rate configs/vae_2014.toml "$b" "$vae_limit")" \
+    "$(torch_rate torch_vae.py 1 --batch-size "$b" --limit "$vae_limit")"
 done
 for b in "${batches[@]}"; do
   printf '| DCGAN | %s | %s | %s |\n' "$b" "$(nnlab_rate configs/dcgan_2016.toml "$b" "$dcgan_limit")" \

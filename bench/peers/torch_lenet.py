@@ -7,6 +7,9 @@ Glorot-uniform weights and zero biases, softmax cross-entropy, Adam lr 1e-3, bat
 the last epoch's test accuracy and loss, and the median seconds per epoch.
 
 usage: torch_lenet.py SEED [--epochs 2] [--threads 2] [--data DIR]
+       [--device cpu|cuda] [--batch-size 32] [--limit 60000]
+(`scripts/gpu-check.sh` runs it with --device cuda; RESULT then also has the last epoch's
+seconds and samples per second.)
 """
 import argparse
 import json
@@ -25,11 +28,16 @@ p.add_argument("seed", type=int)
 p.add_argument("--epochs", type=int, default=2)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--data", default=os.environ.get("MNIST_DIR", "../../../shared/data/mnist"))
+p.add_argument("--device", default="cpu")
+p.add_argument("--batch-size", type=int, default=32)
+p.add_argument("--limit", type=int, default=60000)
 a = p.parse_args()
+dev = torch.device(a.device)
 torch.manual_seed(a.seed)
 torch.set_num_threads(a.threads)
 
-train_x, train_y, test_x, test_y = (torch.from_numpy(v) for v in mnist.load(a.data))
+train_x, train_y, test_x, test_y = (torch.from_numpy(v).to(dev) for v in mnist.load(a.data))
+train_x, train_y = train_x[:a.limit], train_y[:a.limit]
 train_x, test_x = train_x.view(-1, 1, 28, 28), test_x.view(-1, 1, 28, 28)
 
 model = nn.Sequential(
@@ -44,18 +52,23 @@ for m in model:
     if isinstance(m, (nn.Conv2d, nn.Linear)):
         nn.init.xavier_uniform_(m.weight)
         nn.init.zeros_(m.bias)
+model = model.to(dev)
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 secs = []
 for epoch in range(1, a.epochs + 1):
     model.train()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     total = 0.0
-    for idx in torch.randperm(len(train_x)).split(32):
+    for idx in torch.randperm(len(train_x), device=dev).split(a.batch_size):
         opt.zero_grad()
         loss = F.cross_entropy(model(train_x[idx]), train_y[idx])
         loss.backward()
         opt.step()
         total += loss.item() * len(idx)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     secs.append(time.perf_counter() - start)
     model.eval()
     with torch.no_grad():
@@ -67,4 +80,5 @@ for epoch in range(1, a.epochs + 1):
     acc, test = correct / len(test_x), test / len(test_x)
     print(f"epoch {epoch}: train loss {total / len(train_x):.4f}, test loss {test:.4f}, "
           f"test accuracy {acc:.4f}, {secs[-1]:.2f} s", flush=True)
-print("RESULT " + json.dumps({"test_loss": test, "test_accuracy": acc, "epoch_s_median": statistics.median(secs)}))
+print("RESULT " + json.dumps({"test_loss": test, "test_accuracy": acc, "epoch_s_median": statistics.median(secs),
+                              "seconds": secs[-1], "samples_per_s": len(train_x) / secs[-1]}))

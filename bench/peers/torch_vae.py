@@ -6,6 +6,9 @@ configs/vae_2014.toml. Prints one line per epoch and `RESULT {json}`: the test l
 image, one sample of z per image) and the median seconds per epoch.
 
 usage: torch_vae.py SEED [--epochs 10] [--latent 20] [--threads 2] [--data DIR]
+       [--device cpu|cuda] [--batch-size 128] [--limit 60000]
+(`scripts/gpu-check.sh` runs it with --device cuda; RESULT then also has the last epoch's
+seconds and samples per second.)
 """
 import argparse
 import json
@@ -24,12 +27,16 @@ p.add_argument("--epochs", type=int, default=10)
 p.add_argument("--latent", type=int, default=20)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--data", default=os.environ.get("MNIST_DIR", "../../../shared/data/mnist"))
+p.add_argument("--device", default="cpu")
+p.add_argument("--batch-size", type=int, default=128)
+p.add_argument("--limit", type=int, default=60000)
 a = p.parse_args()
+dev = torch.device(a.device)
 torch.manual_seed(a.seed)
 torch.set_num_threads(a.threads)
 
 train_x, _, test_x, _ = mnist.load(a.data)
-train_x, test_x = torch.from_numpy(train_x), torch.from_numpy(test_x)
+train_x, test_x = torch.from_numpy(train_x[:a.limit]).to(dev), torch.from_numpy(test_x).to(dev)
 
 
 class Vae(torch.nn.Module):
@@ -44,7 +51,7 @@ class Vae(torch.nn.Module):
     def forward(self, x):
         h = F.relu(self.enc(x))
         mu, log_var = self.mu(h), self.log_var(h)
-        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)  # on mu's device
         return self.dec2(F.relu(self.dec1(z))), mu, log_var
 
 
@@ -55,14 +62,16 @@ def loss(logits, x, mu, log_var):
     return recon + kl
 
 
-model = Vae(a.latent)
+model = Vae(a.latent).to(dev)
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 secs = []
 for epoch in range(1, a.epochs + 1):
     model.train()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     total = 0.0
-    for idx in torch.randperm(len(train_x)).split(128):
+    for idx in torch.randperm(len(train_x), device=dev).split(a.batch_size):
         x = train_x[idx]
         opt.zero_grad()
         logits, mu, log_var = model(x)
@@ -70,6 +79,8 @@ for epoch in range(1, a.epochs + 1):
         l.backward()
         opt.step()
         total += l.item()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     secs.append(time.perf_counter() - start)
     model.eval()
     with torch.no_grad():
@@ -78,4 +89,5 @@ for epoch in range(1, a.epochs + 1):
             logits, mu, log_var = model(xb)
             test += loss(logits, xb, mu, log_var).item()
     print(f"epoch {epoch}: train loss {total / len(train_x):.4f}, test loss {test / len(test_x):.4f}, {secs[-1]:.2f} s", flush=True)
-print("RESULT " + json.dumps({"test_loss": test / len(test_x), "epoch_s_median": statistics.median(secs)}))
+print("RESULT " + json.dumps({"test_loss": test / len(test_x), "epoch_s_median": statistics.median(secs),
+                              "seconds": secs[-1], "samples_per_s": len(train_x) / secs[-1]}))
