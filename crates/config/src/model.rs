@@ -362,6 +362,12 @@ pub struct GanSpec {
     /// The noise `z`: `normal` (N(0, I)) or `uniform` (U(-sqrt 3, sqrt 3) per dimension, unit
     /// variance, as the 2014 GAN's code draws it).
     pub noise: Noise,
+    /// The generator's weights uniform in `+-generator_init` (the 2014 GAN: 0.05); 0 for
+    /// Glorot-uniform.
+    pub generator_init: f64,
+    /// The discriminator's weights uniform in `+-discriminator_init` (the 2014 GAN: 0.005); 0
+    /// for Glorot-uniform.
+    pub discriminator_init: f64,
 }
 
 /// The distribution of a GAN's noise (`model.noise`).
@@ -386,6 +392,8 @@ impl Default for GanSpec {
             maxout_pieces: 0,
             input_dropout: 0.0,
             noise: Noise::Normal,
+            generator_init: 0.0,
+            discriminator_init: 0.0,
         }
     }
 }

@@ -194,6 +194,8 @@ impl GanSpec {
         r.at_least_one("model.latent", self.latent)?;
         r.unit("model.dropout", self.dropout)?;
         r.unit("model.input_dropout", self.input_dropout)?;
+        r.non_negative("model.generator_init", self.generator_init)?;
+        r.non_negative("model.discriminator_init", self.discriminator_init)?;
         if self.maxout_pieces == 1 {
             return r.fail(
                 "model.maxout_pieces",

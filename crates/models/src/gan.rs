@@ -79,6 +79,12 @@ pub struct GanConfig {
     /// Dropout rate on the discriminator's input pixels.
     #[config(default = 0.0)]
     pub input_dropout: f64,
+    /// The generator's weights uniform in `+-generator_init`; 0 for Glorot-uniform.
+    #[config(default = 0.0)]
+    pub generator_init: f64,
+    /// The discriminator's weights uniform in `+-discriminator_init`; 0 for Glorot-uniform.
+    #[config(default = 0.0)]
+    pub discriminator_init: f64,
 }
 
 /// The MLP generator.
@@ -112,13 +118,28 @@ pub struct MlpDiscriminator {
     pub output: GanOutput,
 }
 
-/// Dense layers of widths `ws` (Glorot-uniform weights).
-fn layers(ws: &[usize], device: &Device) -> Vec<Linear> {
+/// Dense layers of widths `ws`: Glorot-uniform weights and zero biases when `range` is 0,
+/// else weights uniform in `+-range` (and zero biases), as pylearn2's `irange`.
+fn layers(ws: &[usize], range: f64, device: &Device) -> Vec<Linear> {
     ws.windows(2)
         .map(|w| {
-            LinearConfig::new(w[0], w[1])
-                .with_initializer(Initializer::XavierUniform { gain: 1.0 })
-                .init(device)
+            let init = if range > 0.0 {
+                Initializer::Uniform {
+                    min: -range,
+                    max: range,
+                }
+            } else {
+                Initializer::XavierUniform { gain: 1.0 }
+            };
+            let mut l = LinearConfig::new(w[0], w[1])
+                .with_initializer(init)
+                .init(device);
+            if range > 0.0 {
+                l.bias = l
+                    .bias
+                    .map(|b| burn::module::Param::from_tensor(b.val().zeros_like()));
+            }
+            l
         })
         .collect()
 }
@@ -137,6 +158,8 @@ impl GanConfig {
         .with_output(spec.output)
         .with_maxout_pieces(spec.maxout_pieces)
         .with_input_dropout(spec.input_dropout)
+        .with_generator_init(spec.generator_init)
+        .with_discriminator_init(spec.discriminator_init)
     }
 
     /// Builds the generator on `device`.
@@ -145,7 +168,7 @@ impl GanConfig {
         ws.extend(&self.generator);
         ws.push(self.pixels);
         MlpGenerator {
-            layers: layers(&ws, device),
+            layers: layers(&ws, self.generator_init, device),
             activation: self.generator_activation,
             output: self.output,
         }
@@ -158,10 +181,11 @@ impl GanConfig {
         let mut inputs = self.pixels;
         let mut built = Vec::new();
         for &units in &self.discriminator {
-            built.push(layers(&[inputs, units * pieces], device).remove(0));
+            built
+                .push(layers(&[inputs, units * pieces], self.discriminator_init, device).remove(0));
             inputs = units;
         }
-        built.push(layers(&[inputs, 1], device).remove(0));
+        built.push(layers(&[inputs, 1], self.discriminator_init, device).remove(0));
         MlpDiscriminator {
             layers: built,
             dropout: (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init()),
