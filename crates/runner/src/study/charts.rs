@@ -241,13 +241,8 @@ impl Charts<'_> {
         for (group, members) in groups {
             let mut by_loss: Vec<(String, Vec<usize>)> = Vec::new();
             for &c in &members {
-                // A classifier's loss is the config's `train.loss`; another family's is its own
-                // (LeNet-5's MAP criterion), named by the family.
                 let loss = match runs_of(self.done, c).first() {
-                    Some(f) if name.ends_with("_loss") => match f.config.model.is_classifier() {
-                        true => f.config.train.loss.name().to_string(),
-                        false => f.config.model.kind().to_string(),
-                    },
+                    Some(f) if name.ends_with("_loss") => super::loss_name(&f.config),
                     _ => String::new(),
                 };
                 match by_loss.iter_mut().find(|(l, _)| *l == loss) {

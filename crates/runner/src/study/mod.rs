@@ -78,6 +78,17 @@ pub enum Mode {
     Slurm(Vec<String>),
 }
 
+/// The loss a run trains on, by name: a classifier's `train.loss`, else its family's own (the
+/// autoencoder's reconstruction, LeNet-5's MAP criterion), named by its kind. Columns and charts
+/// of training losses only set runs of one name side by side.
+pub fn loss_name(config: &nnlab_config::RunConfig) -> String {
+    if config.model.is_classifier() {
+        config.train.loss.name().to_string()
+    } else {
+        config.model.kind().to_string()
+    }
+}
+
 /// Where a study run with `set` overrides goes by default:
 /// `runs/studies/<study>/<the overrides, as a folder name>/`.
 pub fn variant_folder(dir: &Path, set: &[String]) -> PathBuf {

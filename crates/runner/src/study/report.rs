@@ -366,11 +366,14 @@ fn reference_cells(
 fn grid(s: &mut String, study: &StudyFile, cells: &[Cell], done: &[Finished]) {
     let axes: Vec<&str> = study.axis.iter().map(|a| a.name.as_str()).collect();
     let metrics_cols = &study.metrics;
-    // The last epoch's training loss, unless the study tabulates it already.
-    let has_train_loss = !metrics_cols.iter().any(|m| m == "train_loss")
-        && done
-            .iter()
-            .any(|f| f.summary.metric("train_loss").is_some());
+    // The last epoch's training loss, unless the study tabulates it already or its cells train
+    // on different losses (which one column would not compare like with like).
+    let losses: std::collections::BTreeSet<String> = done
+        .iter()
+        .filter(|f| f.summary.metric("train_loss").is_some())
+        .map(|f| super::loss_name(&f.config))
+        .collect();
+    let has_train_loss = !metrics_cols.iter().any(|m| m == "train_loss") && losses.len() == 1;
     let references = !study.expect.is_empty();
     let unit = if study.expect.first().is_some_and(|e| in_percent(&e.metric)) {
         " pp"
