@@ -49,8 +49,11 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
         "gan_maxout" => (
             "tiny",
             "latent = 8\ngenerator = [32]\ndiscriminator = [16]\nmaxout_pieces = 3\n\
-             dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"",
-            "optimizer = \"sgd\"\nlr = 0.1\n[train.sgd]\nmomentum = 0.5",
+             dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"\nmax_col_norm = 1.9365\n\
+             output_bias_from_data = true",
+            "optimizer = \"sgd\"\nlr = 0.1\nschedule = \"exponential\"\ngamma = 0.999\n\
+             lr_min = 0.01\n[train.sgd]\nmomentum = 0.5\nmomentum_final = 0.7\n\
+             momentum_epochs = 10",
         ),
         // LeNet-5 as in 1998, by SDLM with the curvature re-estimated every 64 images.
         "lenet5" => (
@@ -375,6 +378,12 @@ fn pretraining_starts_the_autoencoder_ahead_and_resumes_by_layer() {
 #[test]
 fn a_killed_lenet5_resumes_exactly() {
     kill_and_resume("lenet5");
+}
+
+/// The momentum rises with the epoch: a resumed run must rebuild it as the uninterrupted one did.
+#[test]
+fn a_killed_maxout_gan_resumes_exactly() {
+    kill_and_resume("gan_maxout");
 }
 
 #[test]

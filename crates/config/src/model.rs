@@ -368,6 +368,14 @@ pub struct GanSpec {
     /// The discriminator's weights uniform in `+-discriminator_init` (the 2014 GAN: 0.005); 0
     /// for Glorot-uniform.
     pub discriminator_init: f64,
+    /// After every step, each unit's incoming weight vector (each maxout piece's) in both
+    /// networks is scaled back to this norm if longer (pylearn2's `max_col_norm`; the 2014 GAN:
+    /// 1.9365); 0 for no cap.
+    pub max_col_norm: f64,
+    /// Start the generator's logistic outputs at the training images' mean (each output bias
+    /// the logit of its pixel's mean), as the 2014 GAN's code did (pylearn2's
+    /// `init_sigmoid_bias_from_marginals`).
+    pub output_bias_from_data: bool,
 }
 
 /// The distribution of a GAN's noise (`model.noise`).
@@ -394,6 +402,8 @@ impl Default for GanSpec {
             noise: Noise::Normal,
             generator_init: 0.0,
             discriminator_init: 0.0,
+            max_col_norm: 0.0,
+            output_bias_from_data: false,
         }
     }
 }

@@ -50,6 +50,13 @@ pub struct SgdSettings {
     pub momentum: f64,
     /// Nesterov's look-ahead form of momentum (needs `momentum > 0`).
     pub nesterov: bool,
+    /// The momentum it rises to, linearly from `momentum` at the first epoch to this at
+    /// `momentum_epochs` (pylearn2's `MomentumAdjustor`; the 2014 GAN: 0.5 to 0.7 over 250
+    /// epochs); absent for a constant momentum. GAN runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum_final: Option<f64>,
+    /// The epoch at which `momentum_final` is reached.
+    pub momentum_epochs: usize,
 }
 
 impl Default for SgdSettings {
@@ -57,6 +64,22 @@ impl Default for SgdSettings {
         Self {
             momentum: 0.0,
             nesterov: false,
+            momentum_final: None,
+            momentum_epochs: 1,
+        }
+    }
+}
+
+impl SgdSettings {
+    /// The momentum of (1-based) `epoch`.
+    pub fn momentum_at(&self, epoch: usize) -> f64 {
+        match self.momentum_final {
+            None => self.momentum,
+            Some(end) => {
+                let span = self.momentum_epochs.saturating_sub(1).max(1) as f64;
+                let t = ((epoch.saturating_sub(1)) as f64 / span).min(1.0);
+                self.momentum + (end - self.momentum) * t
+            }
         }
     }
 }

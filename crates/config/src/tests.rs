@@ -391,3 +391,38 @@ fn maxout_and_noise_are_checked() {
     let c = ok(gan, &["model.maxout_pieces=5", "model.noise=uniform"]);
     assert!(matches!(&c.model, ModelConfig::Gan(g) if g.noise == Noise::Uniform));
 }
+
+#[test]
+fn exponential_decay_and_a_rising_momentum() {
+    // pylearn2's ExponentialDecay of the 2014 GAN: the step divided by 1.000004 each step.
+    let c = ok(
+        BASE,
+        &[
+            "train.schedule=exponential",
+            "train.lr=0.1",
+            "train.gamma=0.999996",
+            "train.lr_min=0.000001",
+        ],
+    );
+    let lr = c.train.lr_at(2, 10, 500);
+    assert!((lr - 0.1 * 0.999996f64.powi(1010)).abs() < 1e-12, "{lr}");
+    let floor = c.train.lr_at(10_000, 0, 500);
+    assert_eq!(floor, 0.000001);
+    let gan = &format!("{BASE}[model]\nkind = \"gan\"\n");
+    let sets = [
+        "train.optimizer=sgd",
+        "train.sgd.momentum=0.5",
+        "train.sgd.momentum_final=0.7",
+        "train.sgd.momentum_epochs=250",
+    ];
+    let c = ok(gan, &sets);
+    let sgd = c.train.sgd.as_ref().unwrap();
+    assert_eq!(sgd.momentum_at(1), 0.5);
+    assert!((sgd.momentum_at(125) - (0.5 + 0.2 * 124.0 / 249.0)).abs() < 1e-12);
+    assert_eq!(sgd.momentum_at(250), 0.7);
+    assert_eq!(sgd.momentum_at(400), 0.7);
+    let e = err(BASE, &sets);
+    assert!(e.contains("key `train.sgd.momentum_final`"), "{e}");
+    let e = err(gan, &["model.max_col_norm=-1"]);
+    assert!(e.contains("key `model.max_col_norm`"), "{e}");
+}

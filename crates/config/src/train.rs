@@ -29,9 +29,10 @@ pub struct TrainConfig {
     pub schedule: ScheduleName,
     /// `step` schedule: multiply the learning rate by `gamma` every `step_epochs` epochs.
     pub step_epochs: usize,
-    /// `step` schedule: the factor.
+    /// `step` schedule: the factor every `step_epochs`; `exponential`: the factor every step.
     pub gamma: f64,
-    /// `cosine` schedule: the learning rate it decays to at the last step.
+    /// `cosine` schedule: the learning rate it decays to at the last step; `exponential`: the
+    /// floor.
     pub lr_min: f64,
     /// `piecewise` schedule: the epochs (counted from 0) at which the learning rate changes,
     /// increasing.
@@ -137,6 +138,9 @@ pub enum ScheduleName {
     /// `lr` until the first of `lr_boundaries`, then `lr * lr_factors[i]` from boundary `i` on
     /// (Keras' `PiecewiseConstantDecay`, in epochs).
     Piecewise,
+    /// `max(lr_min, lr * gamma^t)` after `t` steps (pylearn2's `ExponentialDecay`, whose
+    /// `decay_factor` is `1 / gamma`).
+    Exponential,
 }
 
 /// `[train.early_stopping]` (Keras' `EarlyStopping` callback): after each epoch the monitored
@@ -283,6 +287,10 @@ impl TrainConfig {
                     0 => self.lr,
                     i => self.lr * self.lr_factors[i - 1],
                 }
+            }
+            ScheduleName::Exponential => {
+                let t = (epoch * steps_per_epoch + step) as i32;
+                (self.lr * self.gamma.powi(t)).max(self.lr_min)
             }
             ScheduleName::Cosine => {
                 let total = (self.epochs * steps_per_epoch).max(1) as f64;

@@ -195,6 +195,7 @@ impl GanSpec {
         r.unit("model.dropout", self.dropout)?;
         r.unit("model.input_dropout", self.input_dropout)?;
         r.non_negative("model.generator_init", self.generator_init)?;
+        r.non_negative("model.max_col_norm", self.max_col_norm)?;
         r.non_negative("model.discriminator_init", self.discriminator_init)?;
         if self.maxout_pieces == 1 {
             return r.fail(
@@ -348,6 +349,17 @@ impl TrainConfig {
         }
         if let Some(s) = &self.sgd {
             r.unit("train.sgd.momentum", s.momentum)?;
+            if let Some(end) = s.momentum_final {
+                r.unit("train.sgd.momentum_final", end)?;
+                r.at_least_one("train.sgd.momentum_epochs", s.momentum_epochs)?;
+                if s.momentum == 0.0 {
+                    return r.fail(
+                        "train.sgd.momentum_final",
+                        &end,
+                        "needs train.sgd.momentum > 0 to start from",
+                    );
+                }
+            }
             if s.nesterov && s.momentum == 0.0 {
                 return r.fail("train.sgd.nesterov", &true, "needs train.sgd.momentum > 0");
             }
@@ -419,6 +431,18 @@ impl RunConfig {
         }
         if t.engine == EngineName::Manual {
             self.validate_manual_engine(r)?;
+        }
+        if let Some(end) = t.sgd.as_ref().and_then(|s| s.momentum_final)
+            && !matches!(self.model, ModelConfig::Gan(_))
+        {
+            return r.fail(
+                "train.sgd.momentum_final",
+                &end,
+                &format!(
+                    "a rising momentum is built for model.kind = \"gan\", not \"{}\"",
+                    self.model.kind()
+                ),
+            );
         }
         if let ModelConfig::Lenet5(m) = &self.model
             && m.sdlm

@@ -197,6 +197,30 @@ impl GanConfig {
     }
 }
 
+impl MlpGenerator {
+    /// Sets the output layer's biases so that, before training, each output is the given
+    /// pixel mean (`means`, `[pixels]` in `[0, 1]`, clamped to `[1e-3, 1 - 1e-3]`): the logit
+    /// of the mean for logistic outputs, `atanh(2m - 1)` for tanh ones.
+    pub fn set_output_bias(&mut self, means: &[f32], device: &Device) {
+        let bias: Vec<f32> = means
+            .iter()
+            .map(|&m| {
+                let m = m.clamp(1e-3, 1.0 - 1e-3);
+                match self.output {
+                    GanOutput::Logistic => (m / (1.0 - m)).ln(),
+                    GanOutput::Tanh => (2.0 * m - 1.0).atanh(),
+                }
+            })
+            .collect();
+        let n = bias.len();
+        let last = self.layers.last_mut().expect("a generator has layers");
+        last.bias = Some(burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(bias, [n]),
+            device,
+        )));
+    }
+}
+
 impl Generator for MlpGenerator {
     fn latent(&self) -> usize {
         self.layers[0].weight.dims()[0]
@@ -278,6 +302,29 @@ pub fn activation_name(a: Activation) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// The output biases start at the logit of each pixel's mean (a bias-only generator would
+    /// draw the mean image).
+    #[test]
+    fn output_bias_from_pixel_means() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex();
+        let mut g = GanConfig::new(4, 2, vec![3], vec![3]).init_generator(&device);
+        g.set_output_bias(&[0.5, 0.9, 0.0, 1.0], &device);
+        let b: Vec<f32> = g.layers[1]
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        let logit = |m: f32| (m / (1.0 - m)).ln();
+        let want = [0.0, logit(0.9), logit(1e-3), logit(1.0 - 1e-3)];
+        for (got, w) in b.iter().zip(want) {
+            assert!((got - w).abs() < 1e-5, "{b:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

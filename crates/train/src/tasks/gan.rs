@@ -49,6 +49,40 @@ pub struct GanTask<G: Generator, D: Discriminator> {
     eval_batch_size: usize,
     /// The distribution of `z`.
     noise: Noise,
+    /// The cap on each unit's incoming weight norm (0: none).
+    max_col_norm: f64,
+    /// The training settings, for a momentum that changes with the epoch.
+    train: nnlab_config::TrainConfig,
+    /// The momentum the optimizers were built with.
+    momentum: f64,
+    host_optimizer: bool,
+}
+
+/// Scales each column of every rank-2 parameter (a dense layer's `[in, out]` weights: each
+/// unit's incoming vector) back to norm `max` where it is longer.
+struct CapColumns {
+    max: f64,
+}
+
+impl burn::module::ModuleMapper for CapColumns {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        if D != 2 {
+            return param;
+        }
+        let (id, tensor, mapper) = param.consume();
+        let require_grad = tensor.is_require_grad();
+        let w = tensor.inner();
+        let norm = w.clone().square().sum_dim(0).sqrt();
+        let scale = norm.recip().mul_scalar(self.max).clamp_max(1.0);
+        let mut capped = Tensor::from_inner(w * scale);
+        if require_grad {
+            capped = capped.require_grad();
+        }
+        burn::module::Param::from_mapped_value(id, capped, mapper)
+    }
 }
 
 impl<G: Generator, D: Discriminator> std::fmt::Debug for GanTask<G, D> {
@@ -148,7 +182,41 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
                 ModelConfig::Gan(spec) => spec.noise,
                 _ => Noise::Normal,
             },
+            max_col_norm: match &config.model {
+                ModelConfig::Gan(spec) => spec.max_col_norm,
+                _ => 0.0,
+            },
+            train: config.train.clone(),
+            momentum: config.train.sgd.as_ref().map_or(0.0, |s| s.momentum),
+            host_optimizer,
         }
+    }
+
+    /// Rebuilds both optimizers with the momentum of `epoch` when it differs from theirs,
+    /// keeping their state (the velocities).
+    fn follow_momentum(&mut self, epoch: usize) {
+        let Some(sgd) = self.train.sgd.clone() else {
+            return;
+        };
+        let m = sgd.momentum_at(epoch);
+        if m == self.momentum {
+            return;
+        }
+        let mut train = self.train.clone();
+        train.sgd = Some(nnlab_config::SgdSettings {
+            momentum: m,
+            momentum_final: None,
+            ..sgd
+        });
+        for optim in [&mut self.optim_g, &mut self.optim_d] {
+            let state = optim.to_bytes().expect("an SGD state serialises");
+            let mut fresh = crate::optim::build(&train, self.host_optimizer);
+            fresh
+                .load_bytes(state)
+                .expect("the state of the same optimizer loads");
+            *optim = fresh;
+        }
+        self.momentum = m;
     }
 
     /// `n` noise vectors `[n, latent]` from `rng`, row by row, in the model's distribution.
@@ -218,6 +286,7 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
     }
 
     fn step(&mut self, data: &ImageDataset, batch: &[u32], ctx: &StepContext) -> StepOutput {
+        self.follow_momentum(ctx.epoch);
         let n = batch.len();
         // The discriminator's noise, then the generator's (what `--trace` records).
         let noise = self.step_noise(ctx, n).expect("a GAN step draws its noise");
@@ -242,10 +311,18 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let d_fake = sigmoid(fake_logit.clone()).detach().sum();
         let d_loss = minus_log_real(real_logit).mean() + minus_log_fake(fake_logit).mean();
         let d = self.optim_d.step_backward(ctx.lr, d, d_loss.backward());
+        let d = match self.max_col_norm {
+            0.0 => d,
+            max => d.map(&mut CapColumns { max }),
+        };
         let g_loss = minus_log_real(d.logit(g.generate(z(z_g, latent)))).mean();
         // The backward pass also reaches the discriminator; only the generator's gradients
         // are taken.
         let g = self.optim_g.step_backward(ctx.lr, g, g_loss.backward());
+        let g = match self.max_col_norm {
+            0.0 => g,
+            max => g.map(&mut CapColumns { max }),
+        };
         self.g = Some(g);
         self.d = Some(d);
         StepOutput {
@@ -418,5 +495,26 @@ mod tests {
         assert!((super::diversity(&sum, &squares, 2.0) - 0.25).abs() < 1e-12);
         // Copies of one image.
         assert!(super::diversity(&[2.0, 0.6], &[2.0, 0.18], 2.0) < 1e-6);
+    }
+
+    /// Columns longer than the cap come back to it; shorter ones stay as they were.
+    #[test]
+    fn long_columns_are_scaled_back_to_the_cap() {
+        use super::*;
+        use burn::module::Module;
+        use burn::nn::LinearConfig;
+        let device = Device::flex();
+        let mut layer = LinearConfig::new(2, 2).init(&device);
+        layer.weight = burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![3.0f32, 0.3, 4.0, 0.4], [2, 2]),
+            &device,
+        ));
+        let capped = layer.map(&mut CapColumns { max: 1.0 });
+        let w: Vec<f32> = capped.weight.val().into_data().try_into_vec().unwrap();
+        // Column 0 is (3, 4), norm 5: scaled to (0.6, 0.8). Column 1, norm 0.5, stays.
+        let want = [0.6f32, 0.3, 0.8, 0.4];
+        for (g, e) in w.iter().zip(want) {
+            assert!((g - e).abs() < 1e-6, "{w:?}");
+        }
     }
 }
