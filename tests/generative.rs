@@ -45,6 +45,13 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "hidden = 16\nmomentum = 0.5\npersistent = true\ncd_k = 2",
             "lr = 0.1",
         ),
+        // Its curvature computed exactly (84 backward passes per image).
+        "lenet5_exact" => (
+            "tiny28",
+            "sdlm_mu = 0.2\nsdlm_samples = 16\nsdlm_every = 64\nsdlm_exact = true",
+            "optimizer = \"sgd\"\nlr = 0.0005\nschedule = \"piecewise\"\n\
+             lr_boundaries = [2]\nlr_factors = [0.4]",
+        ),
         // The 2014 GAN's discriminator: maxout units, input dropout; uniform noise.
         "gan_maxout" => (
             "tiny",
@@ -156,6 +163,7 @@ fn each_family_trains_lowers_its_loss_and_draws() {
             ][..],
         ),
         ("lenet5", "train_loss", &[][..]),
+        ("lenet5_exact", "train_loss", &[][..]),
         ("gan_maxout", "train_d_loss", &["samples.gif"][..]),
         (
             "rbm_gauss",

@@ -460,6 +460,9 @@ pub struct Lenet5Spec {
     /// Training images between two estimates of the curvature (besides the one at the start of
     /// every epoch; the paper: one pass, 60,000).
     pub sdlm_every: usize,
+    /// Compute the curvature's diagonal exactly (one backward pass per image and F6 output, as
+    /// the paper does in effect) instead of estimating it with random signs.
+    pub sdlm_exact: bool,
     /// The constant `j` of the MAP criterion (eq. 9), which the paper leaves open.
     pub map_j: f64,
 }
@@ -471,6 +474,7 @@ impl Default for Lenet5Spec {
             sdlm_mu: 0.02,
             sdlm_samples: 500,
             sdlm_every: 60_000,
+            sdlm_exact: false,
             map_j: 1.0,
         }
     }

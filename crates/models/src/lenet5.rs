@@ -33,6 +33,8 @@ const S: f64 = 2.0 / 3.0;
 /// The pixel values of the background and the ink (section III.A).
 const WHITE: f64 = -0.1;
 const BLACK: f64 = 1.175;
+/// F6's units, the points' dimension (84 = 7 x 12, a bitmap's pixels).
+pub const F6: usize = 84;
 /// The constant `j` of the MAP criterion (eq. 9; the paper gives no value): the penalty stops
 /// pushing once every wrong class is `j` farther than no class at all.
 pub const MAP_J: f64 = 1.0;

@@ -11,7 +11,8 @@
 //! `v_nj = +-1`, the gradient of `sum_nj v_nj x_nj` squared has the expectation
 //! `sum_n sum_j (d x_nj / d w_k)^2`, the cross terms averaging out; groups of
 //! [`CURVATURE_GROUP`] images keep their noise small. The paper computed the same diagonal
-//! exactly by backpropagating second derivatives.
+//! exactly by backpropagating second derivatives; `model.sdlm_exact` computes it exactly too, one
+//! backward pass per image and output (84 per image, slower).
 //!
 //! SDLM steps with the gradient summed over the batch, i.e. as far as the batch's examples would
 //! move the weights one after another in the paper's online training, at the same point.
@@ -130,6 +131,19 @@ impl Lenet5Task {
         let mut h = sdlm::zeros_like(model.valid());
         // d^2/dx^2 of |x - w_D|^2 is 2; the mean over the images.
         let scale = 2.0 / picks.len() as f64;
+        if self.spec.sdlm_exact {
+            // Per image and per output: the gradient of one output, squared, summed over the
+            // outputs: the diagonal itself, as the paper backpropagated it (84 backward passes
+            // per image).
+            for &i in &picks {
+                let (x, _, _) = tensors(data.batch(&[i]), data.features(), &self.train_device);
+                for j in 0..nnlab_models::lenet5::F6 {
+                    let out = model.f6(x.clone()).narrow(1, j, 1);
+                    h = sdlm::accumulate(h, model, &out.sum().backward(), scale);
+                }
+            }
+            return h;
+        }
         for group in picks.chunks(CURVATURE_GROUP) {
             let (x, _, _) = tensors(data.batch(group), data.features(), &self.train_device);
             let out = model.f6(x);
