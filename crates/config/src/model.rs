@@ -369,11 +369,15 @@ pub struct GanSpec {
     /// for Glorot-uniform.
     pub discriminator_init: f64,
     /// After every step, each unit's incoming weight vector (each maxout piece's) in both
-    /// networks is scaled back to this norm if longer (pylearn2's `max_col_norm`; the 2014 GAN:
-    /// 1.9365); 0 for no cap.
+    /// networks is scaled back to this norm if longer (pylearn2's `max_col_norm`; the 2014 GAN's
+    /// TFD and CIFAR-10 configs: 1.9365, its MNIST one: none); 0 for no cap.
     pub max_col_norm: f64,
+    /// The factor on the discriminator's loss in its gradient step (the 2014 GAN's code: 0.5,
+    /// the mean of its real and fake terms); the reported `d_loss` is the unscaled sum.
+    pub d_loss_scale: f64,
     /// Start the generator's logistic outputs at the training images' mean (each output bias
-    /// the logit of its pixel's mean), as the 2014 GAN's code did (pylearn2's
+    /// the logit of its pixel's mean over all the training images, validation ones included,
+    /// clamped to [1e-3, 1 - 1e-3]), as the 2014 GAN's code did (pylearn2's
     /// `init_sigmoid_bias_from_marginals`).
     pub output_bias_from_data: bool,
 }
@@ -403,6 +407,7 @@ impl Default for GanSpec {
             generator_init: 0.0,
             discriminator_init: 0.0,
             max_col_norm: 0.0,
+            d_loss_scale: 1.0,
             output_bias_from_data: false,
         }
     }
@@ -460,8 +465,9 @@ pub struct Lenet5Spec {
     /// Training images between two estimates of the curvature (besides the one at the start of
     /// every epoch; the paper: one pass, 60,000).
     pub sdlm_every: usize,
-    /// Compute the curvature's diagonal exactly (one backward pass per image and F6 output, as
-    /// the paper does in effect) instead of estimating it with random signs.
+    /// Compute the Gauss-Newton diagonal exactly (one backward pass per image and F6 output)
+    /// instead of estimating it with random signs (the paper's recursion approximates it
+    /// differently, layer by layer).
     pub sdlm_exact: bool,
     /// The constant `j` of the MAP criterion (eq. 9), which the paper leaves open.
     pub map_j: f64,

@@ -386,6 +386,8 @@ fn maxout_and_noise_are_checked() {
     assert!(e.contains("key `model.input_dropout`"), "{e}");
     let e = err(gan, &["model.noise=cauchy"]);
     assert!(e.contains("model.noise"), "{e}");
+    let e = err(gan, &["model.d_loss_scale=0"]);
+    assert!(e.contains("key `model.d_loss_scale`"), "{e}");
     let e = err(gan, &["model.discriminator_init=-0.1"]);
     assert!(e.contains("key `model.discriminator_init`"), "{e}");
     let c = ok(gan, &["model.maxout_pieces=5", "model.noise=uniform"]);

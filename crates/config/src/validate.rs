@@ -196,6 +196,7 @@ impl GanSpec {
         r.unit("model.input_dropout", self.input_dropout)?;
         r.non_negative("model.generator_init", self.generator_init)?;
         r.non_negative("model.max_col_norm", self.max_col_norm)?;
+        r.positive("model.d_loss_scale", self.d_loss_scale)?;
         r.non_negative("model.discriminator_init", self.discriminator_init)?;
         if self.maxout_pieces == 1 {
             return r.fail(

@@ -204,13 +204,13 @@ impl Rbm {
             None => recon,
         };
         let chains = pv.dims()[0] as f64;
-        let mut phk = self.hidden_probs(pv.clone());
-        let mut h;
+        // Between rounds the chain samples the visible states (a Gibbs chain, not mean field);
+        // the last round's visible means and the hidden means they give make the statistics.
         for _ in 1..k {
-            h = sample(self.hidden_units, phk);
-            pv = self.visible_probs(h);
-            phk = self.hidden_probs(pv.clone());
+            let v = sample(self.visible_units, pv);
+            pv = self.visible_probs(sample(self.hidden_units, self.hidden_probs(v)));
         }
+        let phk = self.hidden_probs(pv.clone());
         let positive = v0.clone().transpose().matmul(ph0.clone()).div_scalar(n);
         let negative = pv
             .clone()
@@ -219,12 +219,15 @@ impl Rbm {
             .div_scalar(chains);
         let gradient = CdGradient {
             weight: positive - negative,
-            visible_bias: v0.mean_dim(0).squeeze_dim::<1>(0) - pv.mean_dim(0).squeeze_dim::<1>(0),
+            visible_bias: v0.mean_dim(0).squeeze_dim::<1>(0)
+                - pv.clone().mean_dim(0).squeeze_dim::<1>(0),
             hidden_bias: ph0.mean_dim(0).squeeze_dim::<1>(0)
                 - phk.clone().mean_dim(0).squeeze_dim::<1>(0),
             reconstruction_error,
         };
-        (gradient, sample(self.hidden_units, phk))
+        // The chain goes on from sampled visible states.
+        let next = self.hidden_probs(sample(self.visible_units, pv));
+        (gradient, sample(self.hidden_units, next))
     }
 
     /// One step of the guide's update with momentum: `velocity = momentum * velocity +

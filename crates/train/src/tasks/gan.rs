@@ -51,6 +51,8 @@ pub struct GanTask<G: Generator, D: Discriminator> {
     noise: Noise,
     /// The cap on each unit's incoming weight norm (0: none).
     max_col_norm: f64,
+    /// The factor on the discriminator's loss in its step.
+    d_loss_scale: f64,
     /// The training settings, for a momentum that changes with the epoch.
     train: nnlab_config::TrainConfig,
     /// The momentum the optimizers were built with.
@@ -186,6 +188,10 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
                 ModelConfig::Gan(spec) => spec.max_col_norm,
                 _ => 0.0,
             },
+            d_loss_scale: match &config.model {
+                ModelConfig::Gan(spec) => spec.d_loss_scale,
+                _ => 1.0,
+            },
             train: config.train.clone(),
             momentum: config.train.sgd.as_ref().map_or(0.0, |s| s.momentum),
             host_optimizer,
@@ -310,7 +316,12 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let d_real = sigmoid(real_logit.clone()).detach().sum();
         let d_fake = sigmoid(fake_logit.clone()).detach().sum();
         let d_loss = minus_log_real(real_logit).mean() + minus_log_fake(fake_logit).mean();
-        let d = self.optim_d.step_backward(ctx.lr, d, d_loss.backward());
+        let d = match self.d_loss_scale {
+            1.0 => self.optim_d.step_backward(ctx.lr, d, d_loss.backward()),
+            k => self
+                .optim_d
+                .step_backward(ctx.lr, d, d_loss.clone().mul_scalar(k).backward()),
+        };
         let d = match self.max_col_norm {
             0.0 => d,
             max => d.map(&mut CapColumns { max }),

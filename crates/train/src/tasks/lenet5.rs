@@ -10,9 +10,11 @@
 //! burn's autodiff without per-example gradients: for a group of images and random signs
 //! `v_nj = +-1`, the gradient of `sum_nj v_nj x_nj` squared has the expectation
 //! `sum_n sum_j (d x_nj / d w_k)^2`, the cross terms averaging out; groups of
-//! [`CURVATURE_GROUP`] images keep their noise small. The paper computed the same diagonal
-//! exactly by backpropagating second derivatives; `model.sdlm_exact` computes it exactly too, one
-//! backward pass per image and output (84 per image, slower).
+//! [`CURVATURE_GROUP`] images keep their noise small; `model.sdlm_exact` computes this diagonal
+//! exactly instead, one backward pass per image and output (84 per image, slower). The paper's
+//! own recursion (appendix C) is another approximation of it: it backpropagates
+//! `f'(a)^2 sum w^2 d2E/da2` layer by layer, dropping the off-diagonal terms on the way, and
+//! sums a shared weight's second derivatives over its connections.
 //!
 //! SDLM steps with the gradient summed over the batch, i.e. as far as the batch's examples would
 //! move the weights one after another in the paper's online training, at the same point.
@@ -133,8 +135,7 @@ impl Lenet5Task {
         let scale = 2.0 / picks.len() as f64;
         if self.spec.sdlm_exact {
             // Per image and per output: the gradient of one output, squared, summed over the
-            // outputs: the diagonal itself, as the paper backpropagated it (84 backward passes
-            // per image).
+            // outputs: the Gauss-Newton diagonal itself (84 backward passes per image).
             for &i in &picks {
                 let (x, _, _) = tensors(data.batch(&[i]), data.features(), &self.train_device);
                 for j in 0..nnlab_models::lenet5::F6 {

@@ -94,8 +94,10 @@ impl Pretraining {
             } else {
                 rows.retain(|r| r.0 != k + 1);
                 rows.extend(self.train_machine(&mut rbm, &dbn, k, (data, train), run)?);
-                write_atomic(&file, &crate::export::module_bytes(&rbm, "rbm")?)?;
+                // The rows first: a run stopped between the two writes trains this machine
+                // again and rewrites its rows, where the other order would lose them.
                 write_atomic(&csv, csv_text(&rows).as_bytes())?;
+                write_atomic(&file, &crate::export::module_bytes(&rbm, "rbm")?)?;
             }
             dbn.layers.push(rbm);
         }
