@@ -185,19 +185,6 @@ fn memory_available() -> Option<u64> {
     Some(cgroup.map_or(system, |c| c.min(system)))
 }
 
-/// Each pixel's mean over the training images, in `[0, 1]`.
-fn pixel_means(data: &ImageDataset) -> Vec<f32> {
-    let train = data.train_indices();
-    let mut sum = vec![0.0f64; data.features()];
-    for &i in &train {
-        for (s, &p) in sum.iter_mut().zip(data.image(i as usize)) {
-            *s += f64::from(p) / 255.0;
-        }
-    }
-    let n = train.len().max(1) as f64;
-    sum.into_iter().map(|s| (s / n) as f32).collect()
-}
-
 /// The task `config` describes with its parameters drawn on `device` itself; `host` fuses
 /// optimizer updates in host memory.
 fn build_on(
@@ -231,7 +218,9 @@ fn build_on(
             let c = GanConfig::from_spec(spec, data.features());
             let mut g = c.init_generator(&ad);
             if spec.output_bias_from_data {
-                g.set_output_bias(&pixel_means(data), &ad);
+                let (means, _) = batch::pixel_moments(data);
+                let means: Vec<f32> = means.iter().map(|&m| m as f32).collect();
+                g.set_output_bias(&means, &ad);
             }
             Box::new(gan::GanTask::new(
                 config,

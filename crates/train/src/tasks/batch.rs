@@ -41,6 +41,29 @@ pub fn normal_values(rng: &mut impl Rng, n: usize, dim: usize) -> Vec<f32> {
     v
 }
 
+/// Each pixel's mean and standard deviation over `data`'s training images (the validation ones
+/// among them), pixels in `[0, 1]`: `([features], [features])`.
+pub fn pixel_moments(data: &ImageDataset) -> (Vec<f64>, Vec<f64>) {
+    let d = data.features();
+    let (mut sum, mut sq) = (vec![0.0f64; d], vec![0.0f64; d]);
+    let train = data.train_indices();
+    for &i in &train {
+        for (k, &p) in data.image(i as usize).iter().enumerate() {
+            let x = f64::from(p) / 255.0;
+            sum[k] += x;
+            sq[k] += x * x;
+        }
+    }
+    let n = train.len().max(1) as f64;
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| (q / n - m * m).max(0.0).sqrt())
+        .collect();
+    (mean, std)
+}
+
 /// A generator seeded from the run's seed and a purpose (fixed picture noise, sampling), apart
 /// from the per-step streams.
 pub fn rng_for(seed: u64, purpose: &str) -> ChaCha8Rng {

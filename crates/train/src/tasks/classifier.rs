@@ -311,7 +311,7 @@ impl Classifier {
 }
 
 /// A batch on `device`: images `[n, features]`, targets `[n]`, and the labels kept on the host.
-fn batch_tensors(
+pub(crate) fn batch_tensors(
     batch: Batch,
     features: usize,
     device: &Device,
@@ -326,7 +326,7 @@ fn batch_tensors(
 /// tensor operation instead of the six of [`correct_count`], for a CPU backend, where reading
 /// the logits waits on nothing. The rule is burn-flex's argmax: the first NaN, else the first
 /// largest.
-fn correct_count_host(logits: Tensor<2>, labels: &[i64]) -> usize {
+pub(crate) fn correct_count_host(logits: Tensor<2>, labels: &[i64]) -> usize {
     let [n, classes] = logits.dims();
     assert_eq!(
         n,

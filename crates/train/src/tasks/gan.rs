@@ -170,6 +170,11 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
     ) -> Self {
         nnlab_models::init::materialize(&g);
         nnlab_models::init::materialize(&d);
+        // The MLP GAN's own settings; the DCGAN draws normal noise and caps and scales nothing.
+        let (noise, max_col_norm, d_loss_scale) = match &config.model {
+            ModelConfig::Gan(spec) => (spec.noise, spec.max_col_norm, spec.d_loss_scale),
+            _ => (Noise::Normal, 0.0, 1.0),
+        };
         Self {
             g: Some(g),
             d: Some(d),
@@ -180,18 +185,9 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
             side: data.rows,
             seed: config.seed,
             eval_batch_size: config.train.eval_batch_size,
-            noise: match &config.model {
-                ModelConfig::Gan(spec) => spec.noise,
-                _ => Noise::Normal,
-            },
-            max_col_norm: match &config.model {
-                ModelConfig::Gan(spec) => spec.max_col_norm,
-                _ => 0.0,
-            },
-            d_loss_scale: match &config.model {
-                ModelConfig::Gan(spec) => spec.d_loss_scale,
-                _ => 1.0,
-            },
+            noise,
+            max_col_norm,
+            d_loss_scale,
             train: config.train.clone(),
             momentum: config.train.sgd.as_ref().map_or(0.0, |s| s.momentum),
             host_optimizer,

@@ -25,11 +25,12 @@ use std::path::Path;
 
 use burn::prelude::*;
 use nnlab_config::{Lenet5Spec, RunConfig};
-use nnlab_data::{Batch, ImageDataset};
+use nnlab_data::ImageDataset;
 use nnlab_models::lenet5::{LeNet5, LeNet5Config, map_loss};
 use rand::Rng;
 
-use super::batch;
+use super::batch::{self, pixels};
+use super::classifier::{batch_tensors, correct_count_host};
 use crate::engine::{CheckpointReader, CheckpointWriter, StepContext, StepOutput, Sum, Task};
 use crate::error::{Error, Result};
 use crate::optim::{Optim, sdlm};
@@ -57,35 +58,6 @@ impl std::fmt::Debug for Lenet5Task {
             .field("spec", &self.spec)
             .finish_non_exhaustive()
     }
-}
-
-/// Images `[n, 784]`, classes `[n]` on `device`, and the labels on the host.
-fn tensors(b: Batch, features: usize, device: &Device) -> (Tensor<2>, Tensor<1, Int>, Vec<i64>) {
-    let n = b.size;
-    let x = Tensor::from_data(TensorData::new(b.images, [n, features]), device);
-    let y = Tensor::from_data(TensorData::new(b.labels.clone(), [n]), device);
-    (x, y, b.labels)
-}
-
-/// How many rows of the distances `y` (`[n, 10]`) are nearest to their label.
-fn correct(y: Tensor<2>, labels: &[i64]) -> usize {
-    let [_, classes] = y.dims();
-    let values: Vec<f32> = y
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec()
-        .expect("distances are f32");
-    values
-        .chunks_exact(classes)
-        .zip(labels)
-        .filter(|(row, label)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(0, |b, (i, v)| if *v < row[b] { i } else { b });
-            best as i64 == **label
-        })
-        .count()
 }
 
 impl Lenet5Task {
@@ -137,7 +109,7 @@ impl Lenet5Task {
             // Per image and per output: the gradient of one output, squared, summed over the
             // outputs: the Gauss-Newton diagonal itself (84 backward passes per image).
             for &i in &picks {
-                let (x, _, _) = tensors(data.batch(&[i]), data.features(), &self.train_device);
+                let x = pixels(data, &[i], &self.train_device);
                 for j in 0..nnlab_models::lenet5::F6 {
                     let out = model.f6(x.clone()).narrow(1, j, 1);
                     h = sdlm::accumulate(h, model, &out.sum().backward(), scale);
@@ -146,7 +118,7 @@ impl Lenet5Task {
             return h;
         }
         for group in picks.chunks(CURVATURE_GROUP) {
-            let (x, _, _) = tensors(data.batch(group), data.features(), &self.train_device);
+            let x = pixels(data, group, &self.train_device);
             let out = model.f6(x);
             let signs: Vec<f32> = (0..out.dims().iter().product::<usize>())
                 .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
@@ -180,7 +152,8 @@ impl Task for Lenet5Task {
         {
             self.curvature = Some(self.estimate_curvature(data, ctx));
         }
-        let (x, targets, labels) = tensors(data.batch(batch), data.features(), &self.train_device);
+        let (x, targets, labels) =
+            batch_tensors(data.batch(batch), data.features(), &self.train_device);
         let n = labels.len();
         let model = self
             .model
@@ -195,7 +168,8 @@ impl Task for Lenet5Task {
             }
             _ => self.optim.step_backward(ctx.lr, model, grads),
         });
-        let right = correct(y.detach(), &labels) as f32;
+        // The nearest bitmap's class: the largest negated distance.
+        let right = correct_count_host(y.detach().neg(), &labels) as f32;
         StepOutput {
             examples: n,
             sums: vec![
@@ -209,12 +183,13 @@ impl Task for Lenet5Task {
         let model = self.model().valid();
         let (mut loss, mut right) = (0.0f64, 0usize);
         for chunk in indices.chunks(self.eval_batch_size) {
-            let (x, targets, labels) = tensors(data.batch(chunk), data.features(), &self.device);
+            let (x, targets, labels) =
+                batch_tensors(data.batch(chunk), data.features(), &self.device);
             let y = model.forward(x);
             loss += map_loss(y.clone(), targets, self.spec.map_j)
                 .sum()
                 .into_scalar::<f32>() as f64;
-            right += correct(y, &labels);
+            right += correct_count_host(y.neg(), &labels);
         }
         let n = indices.len().max(1) as f64;
         vec![loss / n, right as f64 / n]

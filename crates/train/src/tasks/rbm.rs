@@ -69,27 +69,15 @@ pub struct RbmTask {
 const MIN_STD: f64 = 0.1;
 
 /// Each pixel's mean and standard deviation (at least [`MIN_STD`]) over `data`'s training
-/// images.
+/// images, on `device`.
 fn pixel_moments(data: &ImageDataset, device: &Device) -> (Tensor<1>, Tensor<1>) {
-    let d = data.features();
-    let (mut sum, mut sq) = (vec![0.0f64; d], vec![0.0f64; d]);
-    let train = data.train_indices();
-    for &i in &train {
-        for (k, &p) in data.image(i as usize).iter().enumerate() {
-            let x = f64::from(p) / 255.0;
-            sum[k] += x;
-            sq[k] += x * x;
-        }
-    }
-    let n = train.len().max(1) as f64;
-    let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
-    let std: Vec<f32> = sum
-        .iter()
-        .zip(&sq)
-        .map(|(s, q)| ((q / n - (s / n).powi(2)).max(0.0).sqrt().max(MIN_STD)) as f32)
-        .collect();
+    let (mean, std) = batch::pixel_moments(data);
+    let d = mean.len();
     let t = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [d]), device);
-    (t(mean), t(std))
+    (
+        t(mean.iter().map(|&m| m as f32).collect()),
+        t(std.iter().map(|&s| s.max(MIN_STD) as f32).collect()),
+    )
 }
 
 impl RbmTask {
