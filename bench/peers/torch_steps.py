@@ -232,6 +232,8 @@ def main():
     r.add_argument("--losses", required=True)
     r.add_argument("--weights")
     r.add_argument("--mutate", choices=["beta2", "no-bias-correction", "transposed-kernel"])
+    r.add_argument("--double", action="store_true",
+                   help="replay in float64: how far f32 arithmetic itself drifts from exact")
     r.add_argument("--data", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -249,6 +251,8 @@ def main():
     if a.mutate == "transposed-kernel":
         state = {k: v.transpose(2, 3).contiguous() if v.dim() == 4 else v for k, v in state.items()}
     model.load_state_dict(state, strict=False)
+    if a.double:
+        model.double()
     missing = set(weights(model)) - set(state)
     if missing:
         raise SystemExit(f"{a.init} lacks {sorted(missing)}")
@@ -261,6 +265,8 @@ def main():
     order = [list(map(int, line.split())) for line in open(os.path.join(a.run, "trace", "order.txt"))]
     if kind in ("vae", "dcgan"):
         noise = torch.from_numpy(np.fromfile(os.path.join(a.run, "trace", "noise.f32"), dtype="<f4"))
+        if a.double:
+            noise = noise.double()
         latent = config["model"].get("latent", 20 if kind == "vae" else 100)
         draws = 2 if kind == "dcgan" else 1
         starts = np.cumsum([0] + [draws * len(idx) * latent for idx in order])
@@ -268,6 +274,8 @@ def main():
         out.write("step,loss\n")
         for step, idx in enumerate(order, 1):
             x, y = torch.from_numpy(train_x[idx]), torch.from_numpy(train_y[idx])
+            if a.double:
+                x = x.double()
             for q in model.parameters():
                 q.grad = None
             if kind == "dcgan":
@@ -282,7 +290,7 @@ def main():
                     loss = F.cross_entropy(forward(model, config, x), y)
                 loss.backward()
                 opt.step()
-            out.write(f"{step},{loss.item():.9e}\n")
+            out.write(f"{step},{loss.item():.17e}\n")
     if a.weights:
         save_file(weights(model), a.weights)
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Remakes tests/fixtures/torch_steps/: for the article MLP, the LeNet-style CNN and the VAE, the
-# PyTorch twin's initial weights, nnlab's batch order for 100 steps from them (`nnlab train --trace`),
-# and the twin's 100 losses and final weights replaying that order, plus the losses of the
-# deliberately wrong twins (`--mutate`) that tests/torch_steps.rs must tell apart.
+# Remakes tests/fixtures/torch_steps/: for the article MLP, the LeNet-style CNN, the VAE and the
+# DCGAN (in f64, and in f32 for 10 steps), the PyTorch twin's initial weights, nnlab's batch order
+# for 100 steps from them (`nnlab train --trace`), and the twin's 100 losses and final weights
+# replaying that order, plus the losses of the deliberately wrong twins (`--mutate`) that
+# tests/torch_steps.rs must tell apart.
 # usage: bench/peers/torch_steps_fixtures.sh NNLAB_BIN PYTHON [MNIST_ROOT]
 # (PYTHON: the peers' venv, shared/peers/setup-venv.sh; MNIST_ROOT holds mnist/, default
 # $NNLAB_DATA.)
@@ -15,33 +16,39 @@ out=$root/tests/fixtures/torch_steps
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root/bench/peers"
-# Each case: name, config, training images (100 steps of its batch size; the DCGAN's drift apart
-# sooner, see tests/torch_steps.rs, and it takes 10), mutations.
-for case in "mlp article_mlp.toml 3200 beta2 no-bias-correction" \
-            "cnn lenet_1998.toml 3200 beta2 no-bias-correction transposed-kernel" \
-            "vae vae_2014.toml 12800 beta2 no-bias-correction" \
-            "dcgan dcgan_2016.toml 1280 no-bias-correction transposed-kernel"; do
+# Each case: name, config, training images (100 steps of its batch size), the nnlab settings
+# and twin flags that set its precision, mutations. The DCGAN's adversarial steps magnify
+# rounding: in f32 PyTorch itself drifts from its own f64 replay by 2e-4 after 10 steps and 0.4
+# after 100, so its 100 steps are compared in f64 (`train.float_dtype`, `replay --double`), and
+# its first 10 in f32.
+for case in "mlp article_mlp.toml 3200 f32 beta2 no-bias-correction" \
+            "cnn lenet_1998.toml 3200 f32 beta2 no-bias-correction transposed-kernel" \
+            "vae vae_2014.toml 12800 f32 beta2 no-bias-correction" \
+            "dcgan dcgan_2016.toml 12800 f64 beta2 no-bias-correction transposed-kernel" \
+            "dcgan-f32 dcgan_2016.toml 1280 f32 no-bias-correction transposed-kernel"; do
   set -- $case
-  name=$1 config=$root/configs/$2 images=$3
-  shift 3
+  name=$1 config=$root/configs/$2 images=$3 dtype=$4
+  shift 4
+  double=()
+  [ "$dtype" = f64 ] && double=(--double)
   mkdir -p "$out/$name"
   "$python" torch_steps.py init "$config" --out "$out/$name/init.safetensors" --seed 1
   NNLAB_DATA=$data "$nnlab" train "$config" --set train.init_from="$out/$name/init.safetensors" \
-    --set data.limit_train="$images" --set data.validation=0 --set data.limit_test=1000 --set train.epochs=1 --trace \
-    --out "$work/$name" > /dev/null
+    --set data.limit_train="$images" --set data.validation=0 --set data.limit_test=1000 --set train.epochs=1 \
+    --set train.float_dtype="$dtype" --trace --out "$work/$name" > /dev/null
   cp "$work/$name/trace/order.txt" "$out/$name/order.txt"
   # A VAE's or GAN's noise of each step (up to 1 MB) is kept as its digest only.
   if [ -f "$work/$name/trace/noise.f32" ]; then
     sha256sum "$work/$name/trace/noise.f32" | cut -d' ' -f1 > "$out/$name/noise.sha256"
   fi
-  # The DCGAN's final weights are not compared (tests/torch_steps.rs says why): none kept.
+  # The f32 DCGAN's final weights are not compared (tests/torch_steps.rs says why): none kept.
   weights=(--weights "$out/$name/final.safetensors")
-  [ "$name" = dcgan ] && weights=()
+  [ "$name" = dcgan-f32 ] && weights=()
   "$python" torch_steps.py replay "$work/$name" --init "$out/$name/init.safetensors" \
-    --losses "$out/$name/losses.csv" "${weights[@]}" --data "$data/mnist"
+    --losses "$out/$name/losses.csv" "${weights[@]}" "${double[@]}" --data "$data/mnist"
   for mutation in "$@"; do
     "$python" torch_steps.py replay "$work/$name" --init "$out/$name/init.safetensors" \
-      --losses "$out/$name/losses-$mutation.csv" --mutate "$mutation" --data "$data/mnist"
+      --losses "$out/$name/losses-$mutation.csv" --mutate "$mutation" "${double[@]}" --data "$data/mnist"
   done
 done
 {

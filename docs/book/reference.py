@@ -119,10 +119,12 @@ def config_page():
     train_rows = list(first.get("train", []))
     optional = resolved(base, ["train.devices=[0]", 'train.init_from="x.safetensors"',
                                "train.schedule=piecewise", "train.lr_boundaries=[1]",
-                               "train.lr_factors=[0.1]"])
+                               "train.lr_factors=[0.1]", "train.float_dtype=f64"])
+    # Keys whose default is left out of written configs, so that older runs' configs still match.
+    unwritten_defaults = {"float_dtype": '"f32"'}
     for key, _ in optional.get("train", []):
         if key not in dict(train_rows):
-            train_rows.append((key, "(none)"))
+            train_rows.append((key, unwritten_defaults.get(key, "(none)")))
     lines += table("`[train]`", "TrainConfig", train_rows, docs)
     for opt in ["sgd", "rmsprop", "adagrad", "adam", "adamw"]:
         got = resolved(base, [f"train.optimizer={opt}"])

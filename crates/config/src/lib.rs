@@ -50,7 +50,7 @@ pub use model::{
 pub use optimizer::{
     AdaGradSettings, AdamSettings, EpsilonPlacement, OptimizerName, RmsPropSettings, SgdSettings,
 };
-pub use train::{EarlyStopping, EngineName, ScheduleName, TrainConfig};
+pub use train::{EarlyStopping, EngineName, FloatDtype, ScheduleName, TrainConfig};
 
 /// A config that cannot be used: the message names the source (the file or the `--set`), the
 /// key, the value and the rule, on one line.

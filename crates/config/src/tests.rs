@@ -428,3 +428,27 @@ fn exponential_decay_and_a_rising_momentum() {
     let e = err(gan, &["model.max_col_norm=-1"]);
     assert!(e.contains("key `model.max_col_norm`"), "{e}");
 }
+
+#[test]
+fn float_dtype_is_f32_unless_asked_and_f64_only_through_autodiff() {
+    let mlp = ok(BASE, &[]);
+    assert_eq!(mlp.train.float_dtype, FloatDtype::F32);
+    // The default is not written, so the configs of runs made before the key existed match.
+    assert!(!mlp.to_toml().contains("float_dtype"));
+    let f64 = ok(BASE, &["train.float_dtype=f64"]);
+    assert_eq!(f64.train.float_dtype, FloatDtype::F64);
+    assert!(f64.to_toml().contains("float_dtype = \"f64\""));
+    let e = err(BASE, &["train.float_dtype=f16"]);
+    assert!(e.contains("key `train.float_dtype`"), "{e}");
+    let e = err(BASE, &["train.float_dtype=f64", "train.engine=manual"]);
+    assert!(
+        e.contains("key `train.float_dtype`") && e.contains("manual"),
+        "{e}"
+    );
+    let pca = "name = \"t\"\n[train]\nepochs = 1\n[model]\nkind = \"pca\"\n";
+    let e = err(pca, &["train.float_dtype=f64"]);
+    assert!(
+        e.contains("key `train.float_dtype`") && e.contains("pca"),
+        "{e}"
+    );
+}

@@ -83,6 +83,40 @@ pub struct TrainConfig {
     /// another shape is refused, naming it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_from: Option<std::path::PathBuf>,
+    /// The precision of the weights, activations and gradients: `f32`, or `f64` to see what
+    /// the same steps give with rounding errors about 10^9 times smaller (Keras'
+    /// `set_floatx("float64")`, PyTorch's `model.double()`). burn's device setting. In f64 the
+    /// random initial weights are other draws than f32's for the same seed (start both from one
+    /// file with `init_from` to compare them), and the steps are slower: nnlab's fused f32
+    /// kernels and host-memory Adam step aside for burn's own operations.
+    #[serde(skip_serializing_if = "FloatDtype::is_f32")]
+    pub float_dtype: FloatDtype,
+}
+
+/// `train.float_dtype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FloatDtype {
+    /// Single precision (24-bit significand), burn's default.
+    #[default]
+    F32,
+    /// Double precision (53-bit significand).
+    F64,
+}
+
+impl FloatDtype {
+    /// Whether this is the default, `f32`.
+    pub fn is_f32(&self) -> bool {
+        *self == FloatDtype::F32
+    }
+
+    /// Its name in configs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FloatDtype::F32 => "f32",
+            FloatDtype::F64 => "f64",
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -111,6 +145,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             devices: Vec::new(),
             init_from: None,
+            float_dtype: FloatDtype::F32,
         }
     }
 }

@@ -7,8 +7,8 @@ use crate::model::{
     RbmSpec, Units, VaeSpec,
 };
 use crate::{
-    Activation, DataConfig, EngineName, LossKind, OptimizerName, Result, RunConfig, Sources,
-    TrainConfig,
+    Activation, DataConfig, EngineName, FloatDtype, LossKind, OptimizerName, Result, RunConfig,
+    Sources, TrainConfig,
 };
 
 /// The checks shared by every section, each failing with the key's source.
@@ -432,6 +432,22 @@ impl RunConfig {
         }
         if t.engine == EngineName::Manual {
             self.validate_manual_engine(r)?;
+        }
+        if t.float_dtype == FloatDtype::F64 {
+            if t.engine == EngineName::Manual {
+                return r.fail(
+                    "train.float_dtype",
+                    &"f64",
+                    "engine = \"manual\" computes in f32 on the host; f64 runs through burn's autodiff",
+                );
+            }
+            if matches!(self.model, ModelConfig::Pca(_)) {
+                return r.fail(
+                    "train.float_dtype",
+                    &"f64",
+                    "model.kind = \"pca\" adds its moments in f64 already and takes no steps",
+                );
+            }
         }
         if let Some(end) = t.sgd.as_ref().and_then(|s| s.momentum_final)
             && !matches!(self.model, ModelConfig::Gan(_))

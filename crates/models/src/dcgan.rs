@@ -21,6 +21,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use nnlab_config::DcganSpec;
 
+use crate::batch_norm;
 use crate::gan::{Discriminator, Generator, GeneratorLayer, LEAKY_SLOPE};
 
 /// Side of the images (MNIST's 28).
@@ -150,8 +151,8 @@ impl Generator for DcganGenerator {
             .project
             .forward(z)
             .reshape([n, 2 * self.features, 7, 7]);
-        let h = relu(self.bn0.forward(h));
-        let h = relu(self.bn1.forward(self.up1.forward(h)));
+        let h = relu(batch_norm::forward(&self.bn0, h));
+        let h = relu(batch_norm::forward(&self.bn1, self.up1.forward(h)));
         let x = tanh(self.up2.forward(h));
         // tanh's [-1, 1] to the pixels' [0, 1].
         x.reshape([n, SIDE * SIDE]).add_scalar(1.0).mul_scalar(0.5)
@@ -167,7 +168,10 @@ impl Discriminator for DcganDiscriminator {
             .sub_scalar(1.0)
             .reshape([n, 1, SIDE, SIDE]);
         let h = leaky_relu(self.down1.forward(x), LEAKY_SLOPE);
-        let h = leaky_relu(self.bn2.forward(self.down2.forward(h)), LEAKY_SLOPE);
+        let h = leaky_relu(
+            batch_norm::forward(&self.bn2, self.down2.forward(h)),
+            LEAKY_SLOPE,
+        );
         self.out.forward(h.flatten(1, 3))
     }
 }

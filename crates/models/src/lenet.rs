@@ -177,7 +177,7 @@ impl Cnn {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
             h4 = conv.forward(h4);
             if let Some(bn) = norm {
-                h4 = bn.forward(h4);
+                h4 = crate::batch_norm::forward(bn, h4);
             }
             h4 = activation::apply(self.activation, h4);
             h4 = match (&self.max_pool, &self.avg_pool) {

@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod autoencoder;
+pub mod batch_norm;
 pub mod classification_loss;
 pub mod cppn;
 pub mod dbn;

@@ -9,7 +9,7 @@ pub use nnlab_train::tasks::{
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use nnlab_config::{ModelConfig, RunConfig};
+use nnlab_config::{FloatDtype, ModelConfig, RunConfig};
 use nnlab_data::{ImageDataset, LoadOptions, Split, SplitOptions, resolve_root};
 use nnlab_models::{DcganConfig, GanConfig};
 use serde::{Deserialize, Serialize};
@@ -131,16 +131,48 @@ pub fn build(
     workers: &[Device],
 ) -> Result<Box<dyn Task>> {
     check_memory(config, data, backend)?;
-    let host = is_cpu(backend);
+    // Host-memory Adam and the fused kernels compute in f32.
+    let host = is_cpu(backend) && config.train.float_dtype.is_f32();
+    for d in std::iter::once(device).chain(workers) {
+        use_float_dtype(d, config.train.float_dtype)?;
+    }
     if backend == "flex" {
         return build_on(config, data, device, host, workers);
     }
+    use_float_dtype(&Device::flex(), config.train.float_dtype)?;
     // The optimizer kind follows the target (a fused host update on CPU backends), so the
     // records of both copies match.
     let drawn = build_on(config, data, &Device::flex(), host, &[])?;
     let mut task = build_on(config, data, device, host, workers)?;
     checkpoint::transfer(drawn.as_ref(), task.as_mut())?;
     Ok(task)
+}
+
+/// Makes `dtype` (`train.float_dtype`) the precision of the tensors created on `device`: burn's
+/// device setting, fixed for the life of the process once a tensor exists there (one run per
+/// process, as `nnlab train` and a study's runs are).
+fn use_float_dtype(device: &Device, dtype: FloatDtype) -> Result<()> {
+    let want = match dtype {
+        FloatDtype::F32 => burn::tensor::FloatDType::F32,
+        FloatDtype::F64 => burn::tensor::FloatDType::F64,
+    };
+    // f32 is burn's default, left to it (an explicit setting would also fix the integer and
+    // boolean dtypes, which the defaults leave to each backend).
+    let refused = match dtype {
+        FloatDtype::F32 => None,
+        FloatDtype::F64 => device.clone().configure(want).err(),
+    };
+    if device.settings().float_dtype == want {
+        return Ok(());
+    }
+    let why = refused.map_or_else(
+        || "this process's device already computes in another precision".to_string(),
+        |e| e.to_string(),
+    );
+    Err(Error::Config(format!(
+        "config: key `train.float_dtype` = \"{}\": the {device:?} device cannot use it: {why}",
+        dtype.name()
+    )))
 }
 
 /// Refuses a config whose run cannot fit in the memory available now, before any of its model

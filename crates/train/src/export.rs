@@ -61,6 +61,33 @@ pub fn merge<B: AsRef<[u8]>>(
     safetensors::serialize(views, Some(metadata)).map_err(export_error)
 }
 
+/// Casts every float parameter and buffer of a module to one dtype, keeping which of them
+/// are trained.
+struct CastTo(burn::tensor::FloatDType);
+
+impl burn::module::ModuleMapper for CastTo {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::tensor::Tensor<D>>,
+    ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        let dtype = self.0;
+        param.map(|t| {
+            if t.dtype() == dtype.into() {
+                return t;
+            }
+            // Through the host, so that the result is a leaf that can be trained again; a
+            // cast on the device would be a node of the autodiff graph.
+            let device = t.device();
+            let trained = t.is_require_grad();
+            let t = burn::tensor::Tensor::from_data(
+                t.into_data().convert_dtype(dtype.into()),
+                (&device, burn::tensor::DType::from(dtype)),
+            );
+            if trained { t.require_grad() } else { t }
+        })
+    }
+}
+
 /// Loads `module`'s parameters from safetensors `bytes` in PyTorch's layouts (what
 /// [`module_bytes`] writes), its tensors named `prefix.<path>`; tensors of other prefixes are
 /// left alone. A tensor the module has and the file lacks, one of another shape or type, or one
@@ -125,6 +152,11 @@ pub fn load_module<M: ModuleSnapshot>(
             .map(|u| format!("the file's tensor `{prefix}.{u}` has no place in the model")),
     );
     if problems.is_empty() {
+        // The file's dtype (PyTorch's f32, say) becomes the device's (`train.float_dtype`).
+        if let Some(device) = module.devices().first() {
+            let dtype = device.settings().float_dtype;
+            *module = module.clone().map(&mut CastTo(dtype));
+        }
         Ok(())
     } else {
         Err(Error::Config(format!(

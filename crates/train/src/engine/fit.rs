@@ -281,9 +281,9 @@ fn run_epoch(
         let mut out = task.step(o.data, chunk, &ctx);
         if let Some(trace) = trace.as_mut() {
             // This step's first figure alone, read back (the window takes the same value).
-            let first = std::mem::replace(&mut out.sums[0], Sum::Host(0.0)).read();
-            out.sums[0] = Sum::Host(first);
-            let mean = f64::from(first) / out.examples.max(1) as f64;
+            let first = std::mem::replace(&mut out.sums[0], Sum::Host(0.0)).read_f64();
+            out.sums[0] = Sum::Host(first as f32);
+            let mean = first / out.examples.max(1) as f64;
             trace.record(epoch, step, chunk, mean)?;
             if let Some(noise) = task.step_noise(&ctx, chunk.len()) {
                 trace.noise(&noise)?;

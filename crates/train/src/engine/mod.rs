@@ -101,6 +101,15 @@ impl Sum {
             Self::Host(v) => v,
         }
     }
+
+    /// The value at the precision it was computed in (a `train.float_dtype = "f64"` tensor's
+    /// every digit).
+    pub fn read_f64(self) -> f64 {
+        match self {
+            Self::Device(t) => t.into_scalar::<f64>(),
+            Self::Host(v) => f64::from(v),
+        }
+    }
 }
 
 impl From<Tensor<1>> for Sum {

@@ -36,17 +36,17 @@ use nnlab_config::EpsilonPlacement;
 #[derive(Debug, Clone)]
 pub struct Adam {
     /// First-moment decay `beta1`.
-    pub beta1: f32,
+    pub beta1: f64,
     /// Second-moment decay `beta2`.
-    pub beta2: f32,
+    pub beta2: f64,
     /// `epsilon`.
-    pub epsilon: f32,
+    pub epsilon: f64,
     /// Where epsilon enters.
     pub placement: EpsilonPlacement,
     /// Coupled L2 weight decay (added to the gradient); 0 for none.
-    pub l2: f32,
+    pub l2: f64,
     /// Decoupled weight decay (AdamW); 0 for none.
-    pub decoupled: f32,
+    pub decoupled: f64,
 }
 
 /// Per-parameter state on the device: the step count and the two moment estimates.
@@ -104,11 +104,11 @@ impl<const D: usize> RecordState for Moments<D> {
 /// The step's scalars: `(alpha_t, eps_t)` for step `t` (1-based).
 fn step_scalars(a: &Adam, lr: f64, t: usize) -> (f64, f64) {
     let t = t as i32;
-    let bc2 = (1.0 - (a.beta2 as f64).powi(t)).sqrt();
-    let alpha = lr * bc2 / (1.0 - (a.beta1 as f64).powi(t));
+    let bc2 = (1.0 - a.beta2.powi(t)).sqrt();
+    let alpha = lr * bc2 / (1.0 - a.beta1.powi(t));
     let eps = match a.placement {
-        EpsilonPlacement::Keras => a.epsilon as f64,
-        EpsilonPlacement::Pytorch => a.epsilon as f64 * bc2,
+        EpsilonPlacement::Keras => a.epsilon,
+        EpsilonPlacement::Pytorch => a.epsilon * bc2,
     };
     (alpha, eps)
 }
@@ -139,12 +139,14 @@ impl Adam {
             g,
             m,
             v,
-            beta1: self.beta1,
-            beta2: self.beta2,
+            beta1: self.beta1 as f32,
+            beta2: self.beta2 as f32,
+            rest1: (1.0 - self.beta1) as f32,
+            rest2: (1.0 - self.beta2) as f32,
             alpha: alpha as f32,
             eps: eps as f32,
-            l2: self.l2,
-            keep: (1.0 - lr * self.decoupled as f64) as f32,
+            l2: self.l2 as f32,
+            keep: (1.0 - lr * self.decoupled) as f32,
         });
     }
 }
@@ -173,7 +175,7 @@ impl Optimizer for Adam {
         let m = m.mul_scalar(self.beta1) + g.clone().mul_scalar(1.0 - self.beta1);
         let v = v.mul_scalar(self.beta2) + g.square().mul_scalar(1.0 - self.beta2);
         let w = if self.decoupled > 0.0 {
-            tensor.mul_scalar(1.0 - lr * self.decoupled as f64)
+            tensor.mul_scalar(1.0 - lr * self.decoupled)
         } else {
             tensor
         };
@@ -202,6 +204,11 @@ struct Update<'a> {
     v: &'a mut [f32],
     beta1: f32,
     beta2: f32,
+    /// `1 - beta1` and `1 - beta2`, subtracted in f64 and rounded once, as PyTorch's
+    /// `value=1 - beta2` is (in f32 `1 - 0.999f32` is 1.3e-5 away from 0.001, which the bias
+    /// correction, taken in f64, would not cancel).
+    rest1: f32,
+    rest2: f32,
     alpha: f32,
     eps: f32,
     /// Coupled L2 decay.
@@ -234,7 +241,7 @@ impl pulp::WithSimd for Update<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         let (b1, b2, alpha, eps) = (self.beta1, self.beta2, self.alpha, self.eps);
-        let (l2, keep) = (self.l2, self.keep);
+        let (r1, r2, l2, keep) = (self.rest1, self.rest2, self.l2, self.keep);
         let v_floor = if eps + f32::MIN_POSITIVE.sqrt() == eps {
             f32::MIN_POSITIVE
         } else {
@@ -243,15 +250,15 @@ impl pulp::WithSimd for Update<'_> {
         let items = self.w.iter_mut().zip(self.g).zip(self.m).zip(self.v);
         if l2 == 0.0 && keep == 1.0 {
             for (((w, &g), m), v) in items {
-                *m = flush(b1 * *m + (1.0 - b1) * g, f32::MIN_POSITIVE);
-                *v = flush(b2 * *v + (1.0 - b2) * g * g, v_floor);
+                *m = flush(b1 * *m + r1 * g, f32::MIN_POSITIVE);
+                *v = flush(b2 * *v + r2 * g * g, v_floor);
                 *w -= alpha * *m / (v.sqrt() + eps);
             }
         } else {
             for (((w, &g), m), v) in items {
                 let g = g + l2 * *w;
-                *m = flush(b1 * *m + (1.0 - b1) * g, f32::MIN_POSITIVE);
-                *v = flush(b2 * *v + (1.0 - b2) * g * g, v_floor);
+                *m = flush(b1 * *m + r1 * g, f32::MIN_POSITIVE);
+                *v = flush(b2 * *v + r2 * g * g, v_floor);
                 *w = *w * keep - alpha * *m / (v.sqrt() + eps);
             }
         }
@@ -393,7 +400,7 @@ pub(super) mod tests {
             (EpsilonPlacement::Pytorch, g + eps),
         ] {
             let opt = Adam {
-                epsilon: eps,
+                epsilon: f64::from(eps),
                 ..adam(placement)
             };
             let want = w0 - lr as f32 * g / denominator;
@@ -428,6 +435,8 @@ pub(super) mod tests {
             v: &mut v,
             beta1: b1,
             beta2: b2,
+            rest1: 1.0 - b1,
+            rest2: 1.0 - b2,
             alpha,
             eps,
             l2: 0.0,
@@ -453,6 +462,8 @@ pub(super) mod tests {
             v: &mut v,
             beta1: 0.9,
             beta2: 0.999,
+            rest1: 0.1,
+            rest2: 0.001,
             alpha: 1e-3,
             eps: 1e-30,
             l2: 0.0,

@@ -138,11 +138,11 @@ pub fn module_optimizer(train: &TrainConfig) -> ModuleOptimizer {
 fn adam_of(train: &TrainConfig) -> adam::Adam {
     let a = train.adam_settings().cloned().unwrap_or_default();
     adam::Adam {
-        beta1: a.beta1 as f32,
-        beta2: a.beta2 as f32,
-        epsilon: a.epsilon as f32,
+        beta1: a.beta1,
+        beta2: a.beta2,
+        epsilon: a.epsilon,
         placement: a.epsilon_placement,
-        l2: train.weight_decay as f32,
-        decoupled: a.decoupled_decay() as f32,
+        l2: train.weight_decay,
+        decoupled: a.decoupled_decay(),
     }
 }
