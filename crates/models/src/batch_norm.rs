@@ -23,8 +23,8 @@ use burn::prelude::*;
 use burn::tensor::{DType, FloatDType};
 
 /// `bn` applied to `x [n, c, ...]`. When gradients are tracked and `bn` is in training mode,
-/// the batch statistics, the output and the backward pass are computed in f64 and the running
-/// statistics are updated; otherwise (inference) this is `bn.forward(x)`, which uses the running
+/// the batch statistics, the output and the backward pass are computed in f64 (where the device
+/// has f64) and the running statistics are updated; otherwise (inference) this is `bn.forward(x)`, which uses the running
 /// statistics and sums nothing.
 pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
@@ -36,9 +36,15 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         DType::BF16 => FloatDType::BF16,
         _ => FloatDType::F32,
     };
-    let wide = |t: Tensor<1>| t.cast(FloatDType::F64);
+    // A device without f64 (most GPUs through wgpu) sums in the input's precision.
+    let sums = if x.device().supports_dtype(DType::F64) {
+        FloatDType::F64
+    } else {
+        dtype
+    };
+    let wide = |t: Tensor<1>| t.cast(sums);
     let result = burn::tensor::module::batch_norm_train(
-        x.cast(FloatDType::F64),
+        x.cast(sums),
         wide(bn.gamma.val()),
         wide(bn.beta.val()),
         bn.epsilon,
