@@ -238,6 +238,44 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
         stderr.contains("the file's tensor `model.layers.7.bias` has no place in the model"),
         "{stderr}"
     );
+    // In PyTorch's names (the twin's `state_dict`): a problem is named as the file names it.
+    let torch = tmp.path().join("torch.safetensors");
+    let (ok, _, stderr) = run(nnlab(tmp.path())
+        .arg("export")
+        .arg(&mlp)
+        .args(["--names", "torch", "--out"])
+        .arg(&torch));
+    assert!(ok, "{stderr}");
+    let bytes = std::fs::read(&torch).unwrap();
+    let a = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut views = a.tensors();
+    views.push(("4.bias".into(), a.tensor("0.bias").unwrap()));
+    std::fs::write(&extra, safetensors::serialize(views, None).unwrap()).unwrap();
+    let refused = |file: &Path, settings: &[&str]| {
+        let (ok, _, stderr) = run(nnlab(tmp.path())
+            .arg("train")
+            .arg(&config)
+            .args(settings.iter().flat_map(|s| ["--set", s]))
+            .arg("--set")
+            .arg(format!("train.init_from={}", file.display()))
+            .arg("--out")
+            .arg(tmp.path().join("refused")));
+        assert!(!ok, "{file:?} is refused");
+        stderr
+    };
+    let stderr = refused(&extra, &[]);
+    assert!(
+        stderr.contains("the file's tensor `4.bias` has no place in the model"),
+        "{stderr}"
+    );
+    let stderr = refused(&torch, &["model.hidden=[8]"]);
+    assert!(
+        stderr.contains(
+            "tensor `0.weight` (nnlab's `model.layers.0.weight`) has shape [16, 64] in the file, \
+             the model needs [8, 64]"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -25,23 +25,25 @@ use std::path::{Path, PathBuf};
 use common::*;
 
 /// The largest relative difference allowed between nnlab's and PyTorch's losses and final
-/// weights. Measured on the machine that made the fixtures: 5e-7 for the losses, 1.3e-6 for the
-/// weights (the VAE: 1.7e-7 for the losses); another CPU orders its sums differently, hence the
-/// margin.
+/// weights. Measured on the machine that made the fixtures: 1.5e-7, 2.3e-7 and 1.6e-7 for the
+/// losses of the MLP, the CNN and the VAE, 7.5e-7, 1.3e-6 and 1.8e-5 for their weights; another
+/// CPU orders its sums differently, hence the margin.
 const TOLERANCE: f64 = 1e-4;
 
 /// The DCGAN's tolerance in f64 over 100 steps. Measured on the machine that made the fixtures:
-/// 2.6e-13 for the losses, 1e-11 for the weights; the adversarial game magnifies the last digits' differences (another
+/// 2.6e-13 for the losses, 2.5e-13 for the weights; the adversarial game magnifies the last digits' differences (another
 /// CPU orders its sums differently), hence the margin.
 const F64_TOLERANCE: f64 = 1e-8;
 
-/// The DCGAN's tolerance in f32 over its first 10 steps: 1.5e-4 here (PyTorch in f32 is 2.2e-4
-/// from its own f64 replay after 10 steps). Adam's beta2 at 0.99 moves the losses by 2.7e-3 in
-/// 10 steps, within reach of the drift, so that mutation is left to the f64 comparison; nor are
-/// the final weights compared here: Adam's first steps move each weight by about lr whatever
-/// its gradient's size, so the biases that start at zero differ by up to 5 % after 10 f32 steps
-/// while the losses agree.
-const DCGAN_F32_TOLERANCE: f64 = 1e-3;
+/// The DCGAN's tolerance in f32 over its first 10 steps: 4.0e-4 here, where PyTorch in f32 is
+/// 2.2e-4 from its own f64 replay after 10 steps and nnlab 9.4e-5
+/// (`bench/results/torch-steps-drift-2c8a99e.txt`), so another CPU's rounding may move the gap
+/// by a few 1e-4. Adam's beta2 at 0.99 moves the losses by 2.7e-3 in 10 steps, within reach of
+/// that drift, so that mutation is left to the f64 comparison; nor are the final weights
+/// compared here: Adam's first steps move each weight by about lr whatever its gradient's size,
+/// so the biases that start at zero differ by up to 5 % after 10 f32 steps while the losses
+/// agree.
+const DCGAN_F32_TOLERANCE: f64 = 2e-3;
 
 fn fixtures(model: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,6 +6,7 @@ pub use nnlab_train::tasks::{
     autoencoder, batch, classification_loss, classifier, codes, gan, lenet5, pca, rbm, vae,
 };
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -367,8 +368,15 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
 
 /// `bytes` with nnlab's names when the file uses the PyTorch twins' (`nnlab export --names
 /// torch`, or the twin's own `state_dict`): each of the model's names mapped by
-/// [`nnlab_train::export::torch_name`] and back. `None` when the file needs no renaming.
-fn from_torch_names(task: &dyn Task, config: &RunConfig, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+/// [`nnlab_train::export::torch_name`] and back, with the map from nnlab's names to the file's.
+/// `None` when the file needs no renaming. A tensor of the file that no name of the model maps
+/// to is refused, naming it (PyTorch's batch-norm step counters aside, which burn keeps none of).
+fn from_torch_names(
+    task: &dyn Task,
+    config: &RunConfig,
+    bytes: &[u8],
+    file: &Path,
+) -> Result<Option<(Vec<u8>, HashMap<String, String>)>> {
     let Some(parts) = task.export() else {
         return Ok(None);
     };
@@ -379,7 +387,7 @@ fn from_torch_names(task: &dyn Task, config: &RunConfig, bytes: &[u8]) -> Result
     }
     let (convs, encoders) = nnlab_train::export::layer_counts(&own);
     let kind = config.model.kind();
-    let back: std::collections::HashMap<String, String> = own
+    let back: HashMap<String, String> = own
         .iter()
         .map(|n| {
             (
@@ -391,16 +399,34 @@ fn from_torch_names(task: &dyn Task, config: &RunConfig, bytes: &[u8]) -> Result
     if !back.keys().any(|t| in_file.contains(t)) {
         return Ok(None);
     }
-    nnlab_train::export::merge(
+    let strays: Vec<String> = in_file
+        .iter()
+        .filter(|n| !back.contains_key(*n) && !n.ends_with("num_batches_tracked"))
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if !strays.is_empty() {
+        return Err(Error::Config(format!(
+            "config: key `train.init_from`: {}: the file's tensor{} {} ha{} no place in the model \
+             (PyTorch's names of model.kind = \"{kind}\")",
+            file.display(),
+            if strays.len() > 1 { "s" } else { "" },
+            strays.join(", "),
+            if strays.len() > 1 { "ve" } else { "s" },
+        )));
+    }
+    let renamed = nnlab_train::export::merge(
         &[bytes],
         |n| back.get(n).cloned().unwrap_or_else(|| n.to_string()),
         Default::default(),
-    )
-    .map(Some)
+    )?;
+    Ok(Some((
+        renamed,
+        back.into_iter().map(|(torch, own)| (own, torch)).collect(),
+    )))
 }
 
 /// Sets `task`'s weights from the safetensors `file` (`train.init_from`), in nnlab's names or
-/// the PyTorch twins'.
+/// the PyTorch twins'; a problem with a tensor names it as the file does.
 fn start_from(task: &mut dyn Task, config: &RunConfig, file: &Path) -> Result<()> {
     let bytes = std::fs::read(file).map_err(|e| {
         Error::Config(format!(
@@ -408,13 +434,28 @@ fn start_from(task: &mut dyn Task, config: &RunConfig, file: &Path) -> Result<()
             file.display().to_string()
         ))
     })?;
-    let bytes = from_torch_names(task, config, &bytes)?.unwrap_or(bytes);
-    task.import(&bytes, file).ok_or_else(|| {
+    let (bytes, torch) = match from_torch_names(task, config, &bytes, file)? {
+        Some((renamed, names)) => (renamed, names),
+        None => (bytes, HashMap::new()),
+    };
+    let imported = task.import(&bytes, file).ok_or_else(|| {
         Error::Config(format!(
             "config: key `train.init_from`: model.kind = \"{}\" has no weights to start from a file",
             config.model.kind()
         ))
-    })?
+    })?;
+    imported.map_err(|e| match e {
+        Error::Config(mut message) => {
+            for (own, theirs) in &torch {
+                message = message.replace(
+                    &format!("`{own}`"),
+                    &format!("`{theirs}` (nnlab's `{own}`)"),
+                );
+            }
+            Error::Config(message)
+        }
+        other => other,
+    })
 }
 
 /// A finished run's outcome, after drawing its learning curves (see [`crate::curves`]).

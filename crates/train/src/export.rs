@@ -61,8 +61,14 @@ pub fn merge<B: AsRef<[u8]>>(
     safetensors::serialize(views, Some(metadata)).map_err(export_error)
 }
 
-/// Casts every float parameter and buffer of a module to one dtype, keeping which of them
-/// are trained.
+/// `module` with every float parameter and buffer cast to `dtype` (a no-op for those already
+/// in it), each still trained or not as before: what a module loaded from a record or a file of
+/// another precision needs on a device of `train.float_dtype`.
+pub fn cast_floats<M: burn::module::Module>(module: M, dtype: burn::tensor::FloatDType) -> M {
+    module.map(&mut CastTo(dtype))
+}
+
+/// See [`cast_floats`].
 struct CastTo(burn::tensor::FloatDType);
 
 impl burn::module::ModuleMapper for CastTo {
@@ -154,8 +160,7 @@ pub fn load_module<M: ModuleSnapshot>(
     if problems.is_empty() {
         // The file's dtype (PyTorch's f32, say) becomes the device's (`train.float_dtype`).
         if let Some(device) = module.devices().first() {
-            let dtype = device.settings().float_dtype;
-            *module = module.clone().map(&mut CastTo(dtype));
+            *module = cast_floats(module.clone(), device.settings().float_dtype);
         }
         Ok(())
     } else {

@@ -96,8 +96,14 @@ impl Eye {
         let mut classifier =
             Classifier::new(&config, &data, device, crate::backend::is_cpu(backend))?;
         classifier.load(&reader)?;
+        // A `train.float_dtype = "f64"` run's weights, cast to this device's precision.
+        let dtype = device.settings().float_dtype;
+        let net = match classifier.model().valid() {
+            Net::Mlp(m) => Net::Mlp(nnlab_train::export::cast_floats(m, dtype)),
+            Net::Cnn(c) => Net::Cnn(Box::new(nnlab_train::export::cast_floats(*c, dtype))),
+        };
         Ok(Self {
-            net: classifier.model().valid(),
+            net,
             data,
             device: device.clone(),
             config,
