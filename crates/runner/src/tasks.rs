@@ -366,6 +366,9 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
     with_curves(engine::fit(task.as_mut(), fit, None)?, config)
 }
 
+/// A file's bytes under nnlab's names, and the map from each of them to the file's own.
+type Renamed = (Vec<u8>, HashMap<String, String>);
+
 /// `bytes` with nnlab's names when the file uses the PyTorch twins' (`nnlab export --names
 /// torch`, or the twin's own `state_dict`): each of the model's names mapped by
 /// [`nnlab_train::export::torch_name`] and back, with the map from nnlab's names to the file's.
@@ -376,7 +379,7 @@ fn from_torch_names(
     config: &RunConfig,
     bytes: &[u8],
     file: &Path,
-) -> Result<Option<(Vec<u8>, HashMap<String, String>)>> {
+) -> Result<Option<Renamed>> {
     let Some(parts) = task.export() else {
         return Ok(None);
     };
