@@ -469,6 +469,11 @@ pub struct Lenet5Spec {
     /// instead of estimating it with random signs (the paper's recursion approximates it
     /// differently, layer by layer).
     pub sdlm_exact: bool,
+    /// Compute the curvature as the paper does (appendix C): second derivatives backpropagated
+    /// layer by layer without their off-diagonal terms, a shared weight's summed over its
+    /// connections (instead of the Gauss-Newton diagonal; not with `sdlm_exact`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sdlm_layerwise: bool,
     /// The constant `j` of the MAP criterion (eq. 9), which the paper leaves open.
     pub map_j: f64,
 }
@@ -481,6 +486,7 @@ impl Default for Lenet5Spec {
             sdlm_samples: 500,
             sdlm_every: 60_000,
             sdlm_exact: false,
+            sdlm_layerwise: false,
             map_j: 1.0,
         }
     }

@@ -452,3 +452,19 @@ fn float_dtype_is_f32_unless_asked_and_f64_only_through_autodiff() {
         "{e}"
     );
 }
+
+#[test]
+fn sdlm_layerwise_is_unwritten_while_off_and_excludes_sdlm_exact() {
+    let lenet5 = "name = \"t\"\n[train]\noptimizer = \"sgd\"\n[model]\nkind = \"lenet5\"\n";
+    assert!(!ok(lenet5, &[]).to_toml().contains("sdlm_layerwise"));
+    assert!(
+        ok(lenet5, &["model.sdlm_layerwise=true"])
+            .to_toml()
+            .contains("sdlm_layerwise = true")
+    );
+    let e = err(
+        lenet5,
+        &["model.sdlm_layerwise=true", "model.sdlm_exact=true"],
+    );
+    assert!(e.contains("key `model.sdlm_layerwise`"), "{e}");
+}

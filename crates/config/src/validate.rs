@@ -238,6 +238,13 @@ impl Lenet5Spec {
         r.positive("model.sdlm_mu", self.sdlm_mu)?;
         r.at_least_one("model.sdlm_samples", self.sdlm_samples)?;
         r.at_least_one("model.sdlm_every", self.sdlm_every)?;
+        if self.sdlm_exact && self.sdlm_layerwise {
+            return r.fail(
+                "model.sdlm_layerwise",
+                &true,
+                "the paper's curvature replaces the Gauss-Newton diagonal: not with model.sdlm_exact = true",
+            );
+        }
         r.positive("model.map_j", self.map_j)
     }
 }

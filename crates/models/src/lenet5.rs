@@ -231,14 +231,8 @@ impl LeNet5 {
     /// - `x`: `[batch, 784]`, 28x28 pixels in `[0, 1]` (1 is ink)
     /// - returns `[batch, 84]`
     pub fn f6(&self, x: Tensor<2>) -> Tensor<2> {
-        let [n, _] = x.dims();
         let device = x.device();
-        // Centred in 32x32 (padding with 0, the background), then scaled to [-0.1, 1.175].
-        let x: Tensor<4> = x.reshape([n, 1, 28, 28]);
-        let x = x
-            .pad([(2, 2), (2, 2)], PadMode::Constant(0.0))
-            .mul_scalar(BLACK - WHITE)
-            .add_scalar(WHITE);
+        let x = input_field(x);
         let h = self.s2.forward(self.c1.forward(x, None));
         let h = self.c3.forward(h, Some(Self::c3_mask(&device)));
         let h = self.c5.forward(self.s4.forward(h), None);
@@ -252,6 +246,97 @@ impl LeNet5 {
     /// - returns `[batch, 10]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         distances(self.f6(x))
+    }
+}
+
+/// The 32x32 input field: 28x28 pixels `[batch, 784]` in `[0, 1]` centred (padded with 0, the
+/// background) and scaled to `[-0.1, 1.175]`, `[batch, 1, 32, 32]`.
+fn input_field(x: Tensor<2>) -> Tensor<4> {
+    let [n, _] = x.dims();
+    let x: Tensor<4> = x.reshape([n, 1, 28, 28]);
+    x.pad([(2, 2), (2, 2)], PadMode::Constant(0.0))
+        .mul_scalar(BLACK - WHITE)
+        .add_scalar(WHITE)
+}
+
+/// `f'(a)^2` of the scaled tanh from its output `y = f(a)`: `(A S (1 - (y / A)^2))^2`.
+fn slope_squared<const D: usize>(y: Tensor<D>) -> Tensor<D> {
+    let t = y.div_scalar(A);
+    (t.clone() * t)
+        .neg()
+        .add_scalar(1.0)
+        .mul_scalar(A * S)
+        .powi_scalar(2)
+}
+
+/// `t - t.detach()`: zero, with `t`'s gradient path.
+fn path<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    t.clone() - t.detach()
+}
+
+impl LeNet5 {
+    /// The paper's diagonal second derivatives (appendix C), as a graph whose backward pass
+    /// computes them: backpropagated from `d2E/dy2` at F6's outputs, each layer turns the second
+    /// derivatives of its outputs `y = f(a)` into `d2E/da2 = f'(a)^2 d2E/dy2` and those of its
+    /// inputs into `d2E/dx_j2 = sum_k w_kj^2 d2E/da_k2`, dropping the off-diagonal terms; a
+    /// weight's `h` is `sum x_j^2 d2E/da_k2` over every connection `(k, j)` that shares it (a
+    /// bias's input is 1). `squared` holds this network's parameters squared, as tracked
+    /// leaves: the gradient that `(out * d2E/dy2).sum()` leaves on each is its `h`, summed over
+    /// the batch.
+    ///
+    /// Each layer's term is `layer(x^2; w^2)` plus `layer(s - s.detach(); w^2.detach())`: the
+    /// first gives the weights' gradients `g x^2`, the second (zero in value) carries the
+    /// gradient `w^2 g` back to the previous layer's `s`, which multiplies by `f'(a)^2`.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, 784]`; returns `[batch, 84]` (values without meaning: only the gradients
+    ///   are used)
+    pub fn paper_curvature(&self, x: Tensor<2>, squared: &LeNet5) -> Tensor<2> {
+        let device = x.device();
+        let x = input_field(x).detach();
+        let mask = Self::c3_mask(&device);
+        // The network's own activations, fixed.
+        let y1 = self.c1.forward(x.clone(), None).detach();
+        let y2 = self.s2.forward(y1.clone()).detach();
+        let y3 = self.c3.forward(y2.clone(), Some(mask.clone())).detach();
+        let y4 = self.s4.forward(y3.clone()).detach();
+        let y5 = self.c5.forward(y4.clone(), None).detach();
+        let y6 = scaled_tanh(self.f6.forward(y5.clone().flatten(1, 3))).detach();
+        let options = || ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        let conv = |x: Tensor<4>, s: Option<Tensor<4>>, c: &Conv5, mask: Option<Tensor<4>>| {
+            let (w, b) = (c.weight.val(), c.bias.val());
+            let w = match mask {
+                Some(m) => w * m,
+                None => w,
+            };
+            let a = conv2d(x.square(), w.clone(), Some(b), options());
+            match s {
+                Some(s) => a + conv2d(path(s), w.detach(), None, options()),
+                None => a,
+            }
+        };
+        let sub = |x: Tensor<4>, s: Tensor<4>, l: &Subsampling| {
+            let sum4 = |t: Tensor<4>| crate::avg_pool::avg_pool2d(t, 2).mul_scalar(4.0);
+            let c: Tensor<4> = l.coefficient.val().reshape([1, -1, 1, 1]);
+            let b: Tensor<4> = l.bias.val().reshape([1, -1, 1, 1]);
+            sum4(x.square()) * c.clone() + b + sum4(path(s)) * c.detach()
+        };
+        let s1 = conv(x, None, &squared.c1, None) * slope_squared(y1.clone());
+        let s2 = sub(y1, s1, &squared.s2) * slope_squared(y2.clone());
+        let s3 = conv(y2, Some(s2), &squared.c3, Some(mask)) * slope_squared(y3.clone());
+        let s4 = sub(y3, s3, &squared.s4) * slope_squared(y4.clone());
+        let s5 = conv(y4, Some(s4), &squared.c5, None) * slope_squared(y5.clone());
+        let (x5, s5) = (y5.flatten(1, 3), s5.flatten(1, 3));
+        let w = squared.f6.weight.val();
+        let b = squared
+            .f6
+            .bias
+            .as_ref()
+            .expect("F6 has biases")
+            .val()
+            .unsqueeze_dim(0);
+        let a6 = x5.square().matmul(w.clone()) + b + path(s5).matmul(w.detach());
+        a6 * slope_squared(y6)
     }
 }
 
@@ -281,6 +366,70 @@ pub fn map_loss(y: Tensor<2>, targets: Tensor<1, Int>, j: f64) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The paper's curvature of F6 and C5, by hand from the activations: for F6's weight
+    /// `(j, k)`, `sum_n y5_nj^2 d2E/da6_nk^2` with `d2E/da6^2 = f'(a6)^2 * 2`; for C5's (a 5x5
+    /// convolution on 5x5 maps: one connection per weight and image), `sum_n x_n^2 d2E/da5^2`
+    /// with `d2E/da5_k^2 = f'(a5_k)^2 sum_j w6_kj^2 d2E/da6_j^2`.
+    #[cfg(feature = "flex")]
+    #[test]
+    fn paper_curvature_of_the_last_layers_by_hand() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let net = LeNet5Config::new().init(&device);
+        let x = Tensor::<2>::random([3, 784], Distribution::Uniform(0.0, 1.0), &device);
+        let squared = {
+            let sq = |t: Tensor<1>| {
+                Tensor::<1>::from_data(t.inner().square().into_data(), &device).require_grad()
+            };
+            let mut s = net.clone();
+            s.f6.weight = Param::from_tensor(
+                Tensor::<2>::from_data(net.f6.weight.val().inner().square().into_data(), &device)
+                    .require_grad(),
+            );
+            s.f6.bias = Some(Param::from_tensor(sq(net.f6.bias.as_ref().unwrap().val())));
+            s.c5.weight = Param::from_tensor(
+                Tensor::<4>::from_data(net.c5.weight.val().inner().square().into_data(), &device)
+                    .require_grad(),
+            );
+            s.c5.bias = Param::from_tensor(sq(net.c5.bias.val()));
+            s
+        };
+        let out = net.paper_curvature(x.clone(), &squared);
+        let grads = out.mul_scalar(2.0).sum().backward();
+        // By hand, on the inner tensors.
+        let v = net.valid();
+        let xi = input_field(x.inner());
+        let y4 = v.s4.forward(v.c3.forward(
+            v.s2.forward(v.c1.forward(xi, None)),
+            Some(LeNet5::c3_mask(&Device::flex())),
+        ));
+        let y5 = v.c5.forward(y4.clone(), None).flatten::<2>(1, 3);
+        let y6 = scaled_tanh(v.f6.forward(y5.clone()));
+        let d6 = slope_squared(y6).mul_scalar(2.0); // [n, 84]
+        let h6 = y5.clone().square().transpose().matmul(d6.clone()); // [120, 84]
+        let w6 = v.f6.weight.val();
+        let d5 = slope_squared(y5) * d6.matmul(w6.square().transpose()); // [n, 120]
+        let [n, c, hh, ww] = y4.dims();
+        let x4 = y4.square().reshape([n, c * hh * ww]);
+        let h5 = d5.transpose().matmul(x4).reshape([120, 16, 5, 5]);
+        let close = |got: Tensor<2>, want: Tensor<2>| {
+            let scale = want.clone().abs().max().into_scalar::<f32>();
+            let gap = (got - want).abs().max().into_scalar::<f32>();
+            assert!(gap <= 1e-4 * scale, "{gap} of {scale}");
+        };
+        close(squared.f6.weight.val().grad(&grads).unwrap(), h6);
+        close(
+            squared
+                .c5
+                .weight
+                .val()
+                .grad(&grads)
+                .unwrap()
+                .reshape([120, 400]),
+            h5.reshape([120, 400]),
+        );
+    }
 
     #[test]
     fn parameters_as_the_paper_counts_them() {

@@ -96,20 +96,21 @@ impl ModuleMapper for Accumulate {
     }
 }
 
-/// Collects `scale * grad^2` of each float parameter of a module (flattened, on the inner
-/// device), `None` for one without a gradient.
+/// Collects `scale * grad^2` (or `scale * grad` when not `square`) of each float parameter of
+/// a module (flattened, on the inner device), `None` for one without a gradient.
 struct Squares<'a> {
     grads: &'a Gradients,
     scale: f64,
+    square: bool,
     out: Vec<Option<Tensor<1>>>,
 }
 
 impl ModuleVisitor for Squares<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let g = param
-            .val()
-            .grad(self.grads)
-            .map(|g| g.square().mul_scalar(self.scale).flatten(0, D - 1));
+        let g = param.val().grad(self.grads).map(|g| {
+            let g = if self.square { g.square() } else { g };
+            g.mul_scalar(self.scale).flatten(0, D - 1)
+        });
         self.out.push(g);
     }
 }
@@ -122,15 +123,52 @@ pub fn accumulate<M: Module, C: Module>(
     grads: &Gradients,
     scale: f64,
 ) -> C {
+    add(curvature, model, grads, scale, true)
+}
+
+/// `curvature` plus `scale * grad` for every parameter of `model`: for a graph whose gradients
+/// are second derivatives already (`LeNet5::paper_curvature`).
+pub fn add_gradients<M: Module, C: Module>(
+    curvature: C,
+    model: &M,
+    grads: &Gradients,
+    scale: f64,
+) -> C {
+    add(curvature, model, grads, scale, false)
+}
+
+fn add<M: Module, C: Module>(
+    curvature: C,
+    model: &M,
+    grads: &Gradients,
+    scale: f64,
+    square: bool,
+) -> C {
     let mut squares = Squares {
         grads,
         scale,
+        square,
         out: Vec::new(),
     };
     model.visit(&mut squares);
     curvature.map(&mut Accumulate {
         squares: squares.out.into_iter(),
     })
+}
+
+/// `module` with every float parameter squared, each a new tracked leaf (through the host, so
+/// that it is a leaf of the autodiff graph and not a node).
+pub fn squared_leaves<M: Module>(module: &M) -> M {
+    struct Square;
+    impl ModuleMapper for Square {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, tensor, mapper) = param.consume();
+            let device = tensor.device();
+            let squared = Tensor::from_data(tensor.inner().square().into_data(), &device);
+            Param::from_mapped_value(id, squared.require_grad(), mapper)
+        }
+    }
+    module.clone().map(&mut Square)
 }
 
 /// A module of `module`'s shapes with every float parameter zero.

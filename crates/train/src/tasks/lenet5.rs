@@ -12,9 +12,10 @@
 //! `sum_n sum_j (d x_nj / d w_k)^2`, the cross terms averaging out; groups of
 //! [`CURVATURE_GROUP`] images keep their noise small; `model.sdlm_exact` computes this diagonal
 //! exactly instead, one backward pass per image and output (84 per image, slower). The paper's
-//! own recursion (appendix C) is another approximation of it: it backpropagates
-//! `f'(a)^2 sum w^2 d2E/da2` layer by layer, dropping the off-diagonal terms on the way, and
-//! sums a shared weight's second derivatives over its connections.
+//! own recursion (appendix C, `model.sdlm_layerwise`, [`LeNet5::paper_curvature`]) is another
+//! approximation: it backpropagates `f'(a)^2 sum w^2 d2E/da2` layer by layer, dropping the
+//! off-diagonal terms on the way, and sums a shared weight's second derivatives over its
+//! connections, where the Gauss-Newton diagonal squares their sum.
 //!
 //! SDLM steps with the gradient summed over the batch, i.e. as far as the batch's examples would
 //! move the weights one after another in the paper's online training, at the same point.
@@ -105,6 +106,15 @@ impl Lenet5Task {
         let mut h = sdlm::zeros_like(model.valid());
         // d^2/dx^2 of |x - w_D|^2 is 2; the mean over the images.
         let scale = 2.0 / picks.len() as f64;
+        if self.spec.sdlm_layerwise {
+            let squared = sdlm::squared_leaves(model);
+            for group in picks.chunks(CURVATURE_GROUP) {
+                let x = pixels(data, group, &self.train_device);
+                let out = model.paper_curvature(x, &squared);
+                h = sdlm::add_gradients(h, &squared, &out.sum().backward(), scale);
+            }
+            return h;
+        }
         if self.spec.sdlm_exact {
             // Per image and per output: the gradient of one output, squared, summed over the
             // outputs: the Gauss-Newton diagonal itself (84 backward passes per image).
