@@ -61,6 +61,17 @@ pub fn merge<B: AsRef<[u8]>>(
     safetensors::serialize(views, Some(metadata)).map_err(export_error)
 }
 
+/// `t`'s values as a new leaf of the autodiff graph, tracked when `tracked`: through the host,
+/// since an operation on the device (a cast, a square) would make a node of the graph, which
+/// cannot be trained as a parameter.
+pub fn leaf<const D: usize>(t: burn::tensor::Tensor<D>, tracked: bool) -> burn::tensor::Tensor<D> {
+    let device = t.device();
+    let data = t.into_data();
+    let dtype = data.dtype();
+    let t = burn::tensor::Tensor::from_data(data, (&device, dtype));
+    if tracked { t.require_grad() } else { t }
+}
+
 /// `module` with every float parameter and buffer cast to `dtype` (a no-op for those already
 /// in it), each still trained or not as before: what a module loaded from a record or a file of
 /// another precision needs on a device of `train.float_dtype`.
@@ -81,15 +92,8 @@ impl burn::module::ModuleMapper for CastTo {
             if t.dtype() == dtype.into() {
                 return t;
             }
-            // Through the host, so that the result is a leaf that can be trained again; a
-            // cast on the device would be a node of the autodiff graph.
-            let device = t.device();
             let trained = t.is_require_grad();
-            let t = burn::tensor::Tensor::from_data(
-                t.into_data().convert_dtype(dtype.into()),
-                (&device, burn::tensor::DType::from(dtype)),
-            );
-            if trained { t.require_grad() } else { t }
+            leaf(t.detach().cast(dtype), trained)
         })
     }
 }

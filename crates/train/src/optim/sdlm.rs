@@ -156,16 +156,15 @@ fn add<M: Module, C: Module>(
     })
 }
 
-/// `module` with every float parameter squared, each a new tracked leaf (through the host, so
-/// that it is a leaf of the autodiff graph and not a node).
+/// `module` with every float parameter squared, each a new tracked leaf
+/// ([`crate::export::leaf`]).
 pub fn squared_leaves<M: Module>(module: &M) -> M {
     struct Square;
     impl ModuleMapper for Square {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             let (id, tensor, mapper) = param.consume();
-            let device = tensor.device();
-            let squared = Tensor::from_data(tensor.inner().square().into_data(), &device);
-            Param::from_mapped_value(id, squared.require_grad(), mapper)
+            let squared = crate::export::leaf(tensor.detach().square(), true);
+            Param::from_mapped_value(id, squared, mapper)
         }
     }
     module.clone().map(&mut Square)
