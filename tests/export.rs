@@ -78,6 +78,17 @@ fn export(tmp: &Path, run_dir: &Path) -> (Vec<u8>, serde_json::Value) {
     )
 }
 
+/// `nnlab export RUN_DIR --names torch --out FILE` (the PyTorch twins' names); the file's bytes.
+fn export_torch(tmp: &Path, run_dir: &Path, file: &Path) -> Vec<u8> {
+    let (ok, _, stderr) = run(nnlab(tmp)
+        .arg("export")
+        .arg(run_dir)
+        .args(["--names", "torch", "--out"])
+        .arg(file));
+    assert!(ok, "{stderr}");
+    std::fs::read(file).unwrap()
+}
+
 fn tensor(file: &safetensors::SafeTensors, name: &str) -> (Vec<usize>, Vec<f32>) {
     let t = file.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
     let values = t
@@ -202,15 +213,21 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
             .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
         assert!(gap < 1e-20, "{name}: {gap}");
     }
+    // `file` as train.init_from with `settings`, into run folder `out`: refused; its stderr.
+    let refused = |file: &Path, settings: &[&str], out: &str| {
+        let (ok, _, stderr) = run(nnlab(tmp.path())
+            .arg("train")
+            .arg(&config)
+            .args(settings.iter().flat_map(|s| ["--set", s]))
+            .arg("--set")
+            .arg(format!("train.init_from={}", file.display()))
+            .arg("--out")
+            .arg(tmp.path().join(out)));
+        assert!(!ok, "{file:?} is refused");
+        stderr
+    };
     // Another width: refused before training, naming the tensor and both shapes.
-    let (ok, _, stderr) = run(nnlab(tmp.path())
-        .arg("train")
-        .arg(&config)
-        .args(["--set", "model.hidden=[8]", "--set"])
-        .arg(format!("train.init_from={}", file.display()))
-        .arg("--out")
-        .arg(tmp.path().join("narrow")));
-    assert!(!ok, "a file of other shapes is refused");
+    let stderr = refused(&file, &["model.hidden=[8]"], "narrow");
     assert!(
         stderr.contains("train.init_from")
             && stderr.contains("tensor `model.layers.0.weight` has shape [16, 64] in the file, the model needs [8, 64]"),
@@ -226,49 +243,24 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
     ));
     let extra = tmp.path().join("extra.safetensors");
     std::fs::write(&extra, safetensors::serialize(views, None).unwrap()).unwrap();
-    let (ok, _, stderr) = run(nnlab(tmp.path())
-        .arg("train")
-        .arg(&config)
-        .arg("--set")
-        .arg(format!("train.init_from={}", extra.display()))
-        .arg("--out")
-        .arg(tmp.path().join("extra")));
-    assert!(!ok, "a file with a tensor too many is refused");
+    let stderr = refused(&extra, &[], "extra");
     assert!(
         stderr.contains("the file's tensor `model.layers.7.bias` has no place in the model"),
         "{stderr}"
     );
     // In PyTorch's names (the twin's `state_dict`): a problem is named as the file names it.
     let torch = tmp.path().join("torch.safetensors");
-    let (ok, _, stderr) = run(nnlab(tmp.path())
-        .arg("export")
-        .arg(&mlp)
-        .args(["--names", "torch", "--out"])
-        .arg(&torch));
-    assert!(ok, "{stderr}");
-    let bytes = std::fs::read(&torch).unwrap();
+    let bytes = export_torch(tmp.path(), &mlp, &torch);
     let a = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut views = a.tensors();
     views.push(("4.bias".into(), a.tensor("0.bias").unwrap()));
     std::fs::write(&extra, safetensors::serialize(views, None).unwrap()).unwrap();
-    let refused = |file: &Path, settings: &[&str]| {
-        let (ok, _, stderr) = run(nnlab(tmp.path())
-            .arg("train")
-            .arg(&config)
-            .args(settings.iter().flat_map(|s| ["--set", s]))
-            .arg("--set")
-            .arg(format!("train.init_from={}", file.display()))
-            .arg("--out")
-            .arg(tmp.path().join("refused")));
-        assert!(!ok, "{file:?} is refused");
-        stderr
-    };
-    let stderr = refused(&extra, &[]);
+    let stderr = refused(&extra, &[], "refused");
     assert!(
         stderr.contains("the file's tensor `4.bias` has no place in the model"),
         "{stderr}"
     );
-    let stderr = refused(&torch, &["model.hidden=[8]"]);
+    let stderr = refused(&torch, &["model.hidden=[8]"], "refused");
     assert!(
         stderr.contains(
             "tensor `0.weight` (nnlab's `model.layers.0.weight`) has shape [16, 64] in the file, \
@@ -345,13 +337,7 @@ fn torch_names_go_out_and_come_back() {
     write_tiny(tmp.path(), "tiny", 320, 64);
     let mlp = trained(tmp.path(), "mlp", "hidden = [16]");
     let file = tmp.path().join("torch.safetensors");
-    let (ok, _, stderr) = run(nnlab(tmp.path())
-        .arg("export")
-        .arg(&mlp)
-        .args(["--names", "torch", "--out"])
-        .arg(&file));
-    assert!(ok, "{stderr}");
-    let bytes = std::fs::read(&file).unwrap();
+    let bytes = export_torch(tmp.path(), &mlp, &file);
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names: Vec<&str> = st.names();
     names.sort_unstable();
