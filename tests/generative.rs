@@ -52,6 +52,13 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "optimizer = \"sgd\"\nlr = 0.0005\nschedule = \"piecewise\"\n\
              lr_boundaries = [2]\nlr_factors = [0.4]",
         ),
+        // Its curvature by the paper's layer-by-layer recursion.
+        "lenet5_layerwise" => (
+            "tiny28",
+            "sdlm_mu = 0.2\nsdlm_samples = 40\nsdlm_every = 64\nsdlm_layerwise = true",
+            "optimizer = \"sgd\"\nlr = 0.0005\nschedule = \"piecewise\"\n\
+             lr_boundaries = [2]\nlr_factors = [0.4]",
+        ),
         // The 2014 GAN's discriminator: maxout units, input dropout; uniform noise.
         "gan_maxout" => (
             "tiny",
@@ -164,6 +171,7 @@ fn each_family_trains_lowers_its_loss_and_draws() {
         ),
         ("lenet5", "train_loss", &[][..]),
         ("lenet5_exact", "train_loss", &[][..]),
+        ("lenet5_layerwise", "train_loss", &[][..]),
         ("gan_maxout", "train_d_loss", &["samples.gif"][..]),
         (
             "rbm_gauss",
