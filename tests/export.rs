@@ -248,6 +248,16 @@ fn a_run_starts_from_an_exported_file_and_refuses_other_shapes() {
         stderr.contains("the file's tensor `model.layers.7.bias` has no place in the model"),
         "{stderr}"
     );
+    // Not a safetensors file at all: refused, naming the key and the file.
+    let junk = tmp.path().join("junk.safetensors");
+    std::fs::write(&junk, b"junk").unwrap();
+    let stderr = refused(&junk, &[], "junk");
+    assert!(
+        stderr.contains("key `train.init_from`")
+            && stderr.contains("junk.safetensors")
+            && stderr.contains("not a safetensors file"),
+        "{stderr}"
+    );
     // In PyTorch's names (the twin's `state_dict`): a problem is named as the file names it.
     let torch = tmp.path().join("torch.safetensors");
     let bytes = export_torch(tmp.path(), &mlp, &torch);

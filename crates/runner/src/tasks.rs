@@ -369,22 +369,23 @@ pub fn train(config: &RunConfig, opts: &TrainOptions) -> Result<Outcome> {
 /// A file's bytes under nnlab's names, and the map from each of them to the file's own.
 type Renamed = (Vec<u8>, HashMap<String, String>);
 
-/// `bytes` with nnlab's names when the file uses the PyTorch twins' (`nnlab export --names
-/// torch`, or the twin's own `state_dict`): each of the model's names mapped by
-/// [`nnlab_train::export::torch_name`] and back, with the map from nnlab's names to the file's.
+/// `bytes` (holding the tensors `in_file`) with nnlab's names when the file uses the PyTorch
+/// twins' (`nnlab export --names torch`, or the twin's own `state_dict`): each of the model's
+/// names mapped by [`nnlab_train::export::torch_name`] and back, with the map from nnlab's names
+/// to the file's.
 /// `None` when the file needs no renaming. A tensor of the file that no name of the model maps
 /// to is refused, naming it (PyTorch's batch-norm step counters aside, which burn keeps none of).
 fn from_torch_names(
     task: &dyn Task,
     config: &RunConfig,
     bytes: &[u8],
+    in_file: &[String],
     file: &Path,
 ) -> Result<Option<Renamed>> {
     let Some(parts) = task.export() else {
         return Ok(None);
     };
     let own = nnlab_train::export::tensor_names(&parts?)?;
-    let in_file = nnlab_train::export::tensor_names(&[bytes])?;
     if own.iter().any(|n| in_file.contains(n)) {
         return Ok(None);
     }
@@ -437,7 +438,14 @@ fn start_from(task: &mut dyn Task, config: &RunConfig, file: &Path) -> Result<()
             file.display().to_string()
         ))
     })?;
-    let (bytes, torch) = match from_torch_names(task, config, &bytes, file)? {
+    // A file that is not safetensors is refused before anything reads its tensors.
+    let in_file = nnlab_train::export::tensor_names(&[&bytes]).map_err(|e| {
+        Error::Config(format!(
+            "config: key `train.init_from` = {:?}: not a safetensors file: {e}",
+            file.display().to_string()
+        ))
+    })?;
+    let (bytes, torch) = match from_torch_names(task, config, &bytes, &in_file, file)? {
         Some((renamed, names)) => (renamed, names),
         None => (bytes, HashMap::new()),
     };
