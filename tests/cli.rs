@@ -274,7 +274,7 @@ fn ctrl_c_in_a_dropout_run_resumes_to_the_same_metrics() {
 }
 
 #[test]
-fn finished_runs_have_nothing_to_resume() {
+fn finished_runs_go_on_only_when_their_epochs_are_raised() {
     let tmp = tempfile::tempdir().unwrap();
     write_tiny(tmp.path(), "tiny", 200, 50);
     let config = tiny_config(tmp.path(), 2);
@@ -291,6 +291,20 @@ fn finished_runs_have_nothing_to_resume() {
         stdout.contains("already finished (2 of 2 epochs)"),
         "{stdout}"
     );
+    // Raising the run's epochs continues it, as a longer run would have gone on.
+    let config_path = out.join("config.toml");
+    let raised = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("\nepochs = 2\n", "\nepochs = 3\n");
+    std::fs::write(&config_path, raised).unwrap();
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).args(["train", "--resume"]).arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("Continuing the finished run") && stdout.contains("after epoch 2, to 3"),
+        "{stdout}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 1 + 3, "{metrics}");
     expect_error(
         nnlab(tmp.path()).arg("train").arg(&config).args([
             "--set",

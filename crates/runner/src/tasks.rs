@@ -494,10 +494,19 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
         start_from(task.as_mut(), &config, file)?;
     }
     if !opts.quiet {
-        let finished = path.join("summary.json").is_file();
+        // A finished run goes on when its config now asks for more epochs, unless early
+        // stopping ended it (the same rule as `engine::fit`).
+        let summary = engine::metrics::Summary::read(&path.join("summary.json")).ok();
+        let stopped_early = summary.as_ref().is_some_and(|s| s.stopped_early);
         match start.as_ref().map(|r| r.state()) {
-            Some(s) if finished || s.epochs_done >= config.train.epochs => say!(
+            Some(s) if s.epochs_done >= config.train.epochs || stopped_early => say!(
                 "{} already finished ({} of {} epochs); nothing to resume",
+                path.display(),
+                s.epochs_done,
+                config.train.epochs
+            ),
+            Some(s) if summary.is_some() => say!(
+                "Continuing the finished run {} after epoch {}, to {} epochs",
                 path.display(),
                 s.epochs_done,
                 config.train.epochs
