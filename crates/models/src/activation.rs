@@ -1,6 +1,6 @@
-//! Activations applied with burn's tensor ops (tanh on flex with nnlab's kernel,
-//! [`crate::tanh`]). The names and the list live in [`nnlab_config::Activation`]; this file is
-//! how the models compute them.
+//! Activations applied with burn's tensor ops (tanh and leaky ReLU on flex with nnlab's
+//! kernels, [`crate::tanh`] and [`crate::leaky_relu`]). The names and the list live in
+//! [`nnlab_config::Activation`]; this file is how the models compute them.
 
 use burn::prelude::*;
 use burn::tensor::activation;
@@ -12,7 +12,7 @@ pub fn apply<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
         Activation::Relu => activation::relu(x),
         Activation::Sigmoid => activation::sigmoid(x),
         Activation::Tanh => crate::tanh::tanh(x),
-        Activation::LeakyRelu => activation::leaky_relu(x, Activation::LEAKY_SLOPE),
+        Activation::LeakyRelu => crate::leaky_relu::leaky_relu(x, Activation::LEAKY_SLOPE),
         Activation::Gelu => activation::gelu(x),
         Activation::Sin => x.sin(),
         Activation::Gaussian => x.square().neg().exp(),

@@ -18,11 +18,12 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 use nnlab_config::DcganSpec;
 
 use crate::batch_norm;
 use crate::gan::{Discriminator, Generator, GeneratorLayer, LEAKY_SLOPE};
+use crate::leaky_relu::leaky_relu;
 
 /// Side of the images (MNIST's 28).
 pub const SIDE: usize = 28;

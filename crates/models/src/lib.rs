@@ -26,7 +26,9 @@ pub mod vae;
 
 #[cfg(feature = "flex")]
 pub use kernels::flex;
-pub use kernels::{avg_pool, bernoulli_cross_entropy, cross_entropy, dense, fast_math, tanh};
+pub use kernels::{
+    avg_pool, bernoulli_cross_entropy, cross_entropy, dense, fast_math, leaky_relu, tanh,
+};
 
 pub use activation::Activation;
 pub use autoencoder::{Autoencoder, AutoencoderConfig};

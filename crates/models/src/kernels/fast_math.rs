@@ -169,6 +169,60 @@ pub fn tanh_backward(grad: &mut [f32], y: &[f32]) {
     pulp::Arch::new().dispatch(TanhBackward { grad, y });
 }
 
+struct LeakyRelu<'a> {
+    values: &'a mut [f32],
+    a: f32,
+}
+
+impl pulp::WithSimd for LeakyRelu<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let a = self.a;
+        each(self.values, |x| if x < 0.0 { a * x } else { x });
+    }
+}
+
+/// `x <- x` for `x >= 0`, else `a x`, in place: the leaky rectifier (NaN stays NaN).
+pub fn leaky_relu(values: &mut [f32], a: f32) {
+    pulp::Arch::new().dispatch(LeakyRelu { values, a });
+}
+
+struct LeakyReluBackward<'a> {
+    grad: &'a mut [f32],
+    x: &'a [f32],
+    a: f32,
+}
+
+impl pulp::WithSimd for LeakyReluBackward<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let a = self.a;
+        for (g, &x) in self.grad.iter_mut().zip(self.x) {
+            if x < 0.0 {
+                *g *= a;
+            }
+        }
+    }
+}
+
+/// `grad <- grad` where `x >= 0` (or NaN), else `a grad`, in place: the gradient through the
+/// leaky rectifier, from its input.
+///
+/// # Panics
+/// If the two slices differ in length.
+pub fn leaky_relu_backward(grad: &mut [f32], x: &[f32], a: f32) {
+    assert_eq!(
+        grad.len(),
+        x.len(),
+        "leaky_relu_backward: gradient and input differ in length"
+    );
+    pulp::Arch::new().dispatch(LeakyReluBackward { grad, x, a });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

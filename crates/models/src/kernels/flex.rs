@@ -1,8 +1,9 @@
 //! What the burn-flex backend extensions of this crate ([`crate::dense`], [`crate::tanh`],
-//! [`crate::cross_entropy`], [`crate::avg_pool`], [`crate::bernoulli_cross_entropy`]) share:
-//! which devices they run on, and f32 buffers in and out of burn-flex's tensors. Each public
-//! function checks its inputs (the device, f32, shapes the kernel handles) and otherwise calls
-//! burn's own operations, so the kernels themselves see only f32 tensors they can handle.
+//! [`crate::leaky_relu`], [`crate::cross_entropy`], [`crate::avg_pool`],
+//! [`crate::bernoulli_cross_entropy`]) share: which devices they run on, and f32 buffers in and
+//! out of burn-flex's tensors. Each public function checks its inputs (the device, f32, shapes
+//! the kernel handles) and otherwise calls burn's own operations, so the kernels themselves see
+//! only f32 tensors they can handle.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{DispatchDevice, Flex};
