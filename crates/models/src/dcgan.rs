@@ -22,6 +22,7 @@ use burn::tensor::activation::{relu, tanh};
 use nnlab_config::DcganSpec;
 
 use crate::batch_norm;
+use crate::conv2d::{conv_transpose2d, conv2d};
 use crate::gan::{Discriminator, Generator, GeneratorLayer, LEAKY_SLOPE};
 use crate::leaky_relu::leaky_relu;
 
@@ -153,8 +154,11 @@ impl Generator for DcganGenerator {
             .forward(z)
             .reshape([n, 2 * self.features, 7, 7]);
         let h = relu(batch_norm::forward(&self.bn0, h));
-        let h = relu(batch_norm::forward(&self.bn1, self.up1.forward(h)));
-        let x = tanh(self.up2.forward(h));
+        let h = relu(batch_norm::forward(
+            &self.bn1,
+            conv_transpose2d(&self.up1, h),
+        ));
+        let x = tanh(conv_transpose2d(&self.up2, h));
         // tanh's [-1, 1] to the pixels' [0, 1].
         x.reshape([n, SIDE * SIDE]).add_scalar(1.0).mul_scalar(0.5)
     }
@@ -168,9 +172,9 @@ impl Discriminator for DcganDiscriminator {
             .mul_scalar(2.0)
             .sub_scalar(1.0)
             .reshape([n, 1, SIDE, SIDE]);
-        let h = leaky_relu(self.down1.forward(x), LEAKY_SLOPE);
+        let h = leaky_relu(conv2d(&self.down1, x), LEAKY_SLOPE);
         let h = leaky_relu(
-            batch_norm::forward(&self.bn2, self.down2.forward(h)),
+            batch_norm::forward(&self.bn2, conv2d(&self.down2, h)),
             LEAKY_SLOPE,
         );
         self.out.forward(h.flatten(1, 3))

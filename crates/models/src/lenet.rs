@@ -175,7 +175,7 @@ impl Cnn {
         let [c, h, w] = self.input;
         let mut h4: Tensor<4> = x.reshape([n, c, h, w]);
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            h4 = conv.forward(h4);
+            h4 = crate::conv2d::conv2d(conv, h4);
             if let Some(bn) = norm {
                 h4 = crate::batch_norm::forward(bn, h4);
             }

@@ -81,19 +81,103 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
         end_a < da.len() && end_b < db.len(),
         "matmul: a view reaches past its buffer"
     );
-    let (pa, pb) = (da[oa..].as_ptr(), db[ob..].as_ptr());
     let mut c = vec![0.0f32; m * n];
-    let parallelism = if ops >= PARALLEL_FROM {
+    let a = View::strided(&da[oa..], sa[0] as usize, sa[1] as usize);
+    let b = View::strided(&db[ob..], sb[0] as usize, sb[1] as usize);
+    product(&mut c, [m, n, k], a, b, false, ops >= PARALLEL_FROM);
+    tensor(c, [m, n])
+}
+
+/// A matrix on a slice: element `(i, j)` at `i row_stride + j col_stride`.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> View<'a> {
+    /// Row-major rows `row_stride` apart.
+    pub fn rows(data: &'a [f32], row_stride: usize) -> Self {
+        Self::strided(data, row_stride, 1)
+    }
+
+    /// The transpose of a row-major matrix whose rows are `stride` apart: its columns.
+    pub fn columns(data: &'a [f32], stride: usize) -> Self {
+        Self::strided(data, 1, stride)
+    }
+
+    /// Any non-negative strides.
+    pub fn strided(data: &'a [f32], row_stride: usize, col_stride: usize) -> Self {
+        Self {
+            data,
+            row_stride,
+            col_stride,
+        }
+    }
+
+    /// Whether a `rows x cols` matrix (both non-zero) lies inside the slice.
+    fn holds(&self, rows: usize, cols: usize) -> bool {
+        let last = (rows - 1)
+            .checked_mul(self.row_stride)
+            .zip((cols - 1).checked_mul(self.col_stride))
+            .and_then(|(d, a)| d.checked_add(a));
+        last.is_some_and(|l| l < self.data.len())
+    }
+}
+
+/// `c <- a b`, or `c <- c + a b` with `accumulate`: `a` `m x k`, `b` `k x n`, `c` `m x n`
+/// row-major, on the calling thread (for kernels that run one product per thread).
+///
+/// # Panics
+/// If a matrix reaches past its slice.
+pub fn gemm_into(
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View<'_>,
+    b: View<'_>,
+    accumulate: bool,
+) {
+    product(c, [m, n, k], a, b, accumulate, false);
+}
+
+/// The one call into the gemm crate: `c (+)= a b` as in [`gemm_into`], on rayon's pool when
+/// `parallel`.
+fn product(
+    c: &mut [f32],
+    [m, n, k]: [usize; 3],
+    a: View<'_>,
+    b: View<'_>,
+    accumulate: bool,
+    parallel: bool,
+) {
+    assert!(c.len() >= m * n, "gemm: {m} x {n} does not fit its output");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    assert!(
+        a.holds(m, k) && b.holds(k, n),
+        "gemm: a view reaches past its buffer"
+    );
+    let parallelism = if parallel {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
     };
     #[allow(unsafe_code)]
-    // SAFETY: gemm reads `a` at `pa + i s_a0 + p s_a1` (i < m, p < k) and `b` at
-    // `pb + p s_b0 + j s_b1` (p < k, j < n), non-negative strides; the largest such index is
-    // `end_a`/`end_b` (computed without overflow) and the assert keeps it inside each buffer.
-    // `c` holds m x n elements at row stride n and unit column stride and is the only operand
-    // written; it is a fresh allocation, so it overlaps neither input.
+    // SAFETY: gemm reads `a` at `i rs_a + p cs_a` (i < m, p < k) and `b` at `p rs_b + j cs_b`
+    // (p < k, j < n), non-negative strides; `holds` checked (without overflow) that the largest
+    // such index is inside each slice. `c` holds at least m x n elements at row stride n and
+    // unit column stride and is the only operand written; it is borrowed mutably, so it
+    // overlaps neither input. With `accumulate` gemm reads `c` first, which is initialised.
     unsafe {
         gemm::gemm(
             m,
@@ -102,14 +186,14 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
             c.as_mut_ptr(),
             1,
             n as isize,
-            false,
-            pa,
-            sa[1],
-            sa[0],
-            pb,
-            sb[1],
-            sb[0],
-            0.0,
+            accumulate,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            if accumulate { 1.0 } else { 0.0 },
             1.0,
             false,
             false,
@@ -117,7 +201,6 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
             parallelism,
         );
     }
-    tensor(c, [m, n])
 }
 
 /// `t` as a contiguous f32 tensor at offset 0 whose buffer holds exactly its elements, which

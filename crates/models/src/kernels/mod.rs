@@ -1,12 +1,14 @@
 //! nnlab's fused burn-flex kernels, each a burn backend extension with burn's own operations as
 //! its fallback on every other backend (and on flex for what it does not cover): a dense layer
-//! with its activation ([`dense`]), tanh ([`tanh`]), leaky ReLU ([`leaky_relu`]), softmax
-//! cross-entropy ([`cross_entropy`]), average pooling ([`avg_pool`]) and the Bernoulli
-//! log-likelihood ([`bernoulli_cross_entropy`]), with their shared vectorised math
-//! ([`fast_math`]) and flex plumbing ([`flex`], only with this crate's `flex` feature).
+//! with its activation ([`dense`]), convolutions and their adjoints ([`conv2d`]), tanh
+//! ([`tanh`]), leaky ReLU ([`leaky_relu`]), softmax cross-entropy ([`cross_entropy`]), average
+//! pooling ([`avg_pool`]) and the Bernoulli log-likelihood ([`bernoulli_cross_entropy`]), with
+//! their shared vectorised math ([`fast_math`]) and flex plumbing ([`flex`], only with this
+//! crate's `flex` feature).
 
 pub mod avg_pool;
 pub mod bernoulli_cross_entropy;
+pub mod conv2d;
 pub mod cross_entropy;
 pub mod dense;
 pub mod fast_math;

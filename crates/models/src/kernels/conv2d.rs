@@ -1,0 +1,726 @@
+//! 2-D convolution and transposed convolution for one layout (`[n, c, h, w]` maps, weights
+//! `[o, c, kh, kw]`), each pass as one kernel per image: the input unfolded into a
+//! `[c kh kw, oh ow]` matrix (im2col) and one matrix product, in the order of the tensors as
+//! they are stored, so no tensor of the batch is ever copied into another layout.
+//!
+//! The three products of a convolution `y = x * w` (Goodfellow, Bengio & Courville 2016, 9.5):
+//! - forward: `y_n = W cols(x_n)`, `W` the weights as `[o, c kh kw]`;
+//! - input gradient: `dx_n = fold(W^T dy_n)`, the adjoint of the unfolding (col2im) adding each
+//!   column back where it was read from;
+//! - weight gradient: `dW = sum_n dy_n cols(x_n)^T`.
+//!
+//! A transposed convolution (the DCGAN generator's upsampling, Radford et al. 2016) is the
+//! adjoint of the convolution with the same weights: its forward pass is the convolution's input
+//! gradient, its input gradient the convolution's forward pass, and its weight gradient the
+//! convolution's with the two spaces swapped. burn-flex 0.22.1 computes the backward passes
+//! through burn's generic ones, which swap the batch and channel axes of the input and gradient
+//! (two full copies) and run a transposed convolution as a scatter; in a DCGAN step those copies
+//! and scatters were 25 % of the time (`bench/results/profile-dcgan-a06c552.txt`).
+//!
+//! Images run in parallel (rayon), each product on one thread; the weight gradient sums fixed
+//! groups of images and then the groups in order, so a result does not depend on the number of
+//! threads. Values agree with burn's to rounding (tested, with gradients). Other backends, f64,
+//! groups, dilation and asymmetric padding use burn's own modules.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::prelude::*;
+
+/// The sizes of one convolution from `[n, c, h, w]` to `[n, o, oh, ow]` with `[o, c, kh, kw]`
+/// weights, stride `stride` and `pad` zeros on each side; for a transposed convolution, the
+/// convolution it is the adjoint of (`c, h, w` its output, `o, oh, ow` its input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Channels, height and width of the convolution's input.
+    pub input: [usize; 3],
+    /// Channels, height and width of the convolution's output.
+    pub output: [usize; 3],
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Rows and columns between two windows.
+    pub stride: [usize; 2],
+    /// Zero rows (top and bottom) and columns (left and right) around the input.
+    pub pad: [usize; 2],
+}
+
+impl Geometry {
+    /// `c kh kw`: the length of one unfolded window.
+    pub fn window(&self) -> usize {
+        self.input[0] * self.kernel[0] * self.kernel[1]
+    }
+
+    /// `oh ow`: the number of windows.
+    pub fn positions(&self) -> usize {
+        self.output[1] * self.output[2]
+    }
+}
+
+/// `layer.forward(x)`: `[n, c, h, w]` -> `[n, o, oh, ow]`. On flex (f32, one group, no
+/// dilation, the same padding on opposite sides) the kernels of this file; elsewhere burn's.
+pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(geometry) = conv_geometry(layer, &x) {
+        use burn::backend::Dispatch;
+        let y = <Dispatch as extension::ConvBackend>::conv2d(
+            x.into_dispatch(),
+            layer.weight.val().into_dispatch(),
+            geometry,
+        );
+        return with_bias(Tensor::from_dispatch(y), layer.bias.as_ref());
+    }
+    layer.forward(x)
+}
+
+/// `layer.forward(x)`: `[n, i, h, w]` -> `[n, o, oh, ow]`, weights `[i, o, kh, kw]`. On flex
+/// (f32, one group, no dilation) the kernels of this file; elsewhere burn's.
+pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(geometry) = transpose_geometry(layer, &x) {
+        use burn::backend::Dispatch;
+        let y = <Dispatch as extension::ConvBackend>::conv_transpose2d(
+            x.into_dispatch(),
+            layer.weight.val().into_dispatch(),
+            geometry,
+        );
+        return with_bias(Tensor::from_dispatch(y), layer.bias.as_ref());
+    }
+    layer.forward(x)
+}
+
+fn with_bias(y: Tensor<4>, bias: Option<&burn::module::Param<Tensor<1>>>) -> Tensor<4> {
+    match bias {
+        Some(b) => {
+            let o = y.dims()[1];
+            y + b.val().reshape([1, o, 1, 1])
+        }
+        None => y,
+    }
+}
+
+/// Whether the kernels take this tensor: on flex, f32, and not empty.
+#[cfg(feature = "flex")]
+fn takes(x: &Tensor<4>) -> bool {
+    crate::flex::on_flex(&x.device())
+        && crate::flex::is_f32(x.dtype())
+        && x.dims().iter().all(|&d| d > 0)
+}
+
+/// The geometry of `layer` on `x`, if the kernels handle it.
+#[cfg(feature = "flex")]
+fn conv_geometry(layer: &Conv2d, x: &Tensor<4>) -> Option<Geometry> {
+    let [_, c, h, w] = x.dims();
+    let [o, ci, kh, kw] = layer.weight.dims();
+    let pad = match layer.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [top, left]
+        }
+        _ => return None,
+    };
+    let [sh, sw] = layer.stride;
+    let fits = h + 2 * pad[0] >= kh && w + 2 * pad[1] >= kw && sh > 0 && sw > 0;
+    if !takes(x) || layer.groups != 1 || layer.dilation != [1, 1] || ci != c || !fits {
+        return None;
+    }
+    let output = [
+        o,
+        (h + 2 * pad[0] - kh) / sh + 1,
+        (w + 2 * pad[1] - kw) / sw + 1,
+    ];
+    Some(Geometry {
+        input: [c, h, w],
+        output,
+        kernel: [kh, kw],
+        stride: layer.stride,
+        pad,
+    })
+}
+
+/// The geometry of the convolution `layer` is the adjoint of, on `x`, if the kernels handle it.
+#[cfg(feature = "flex")]
+fn transpose_geometry(layer: &ConvTranspose2d, x: &Tensor<4>) -> Option<Geometry> {
+    let [_, i, h, w] = x.dims();
+    let [wi, o, kh, kw] = layer.weight.dims();
+    let ([sh, sw], [ph, pw], [qh, qw]) = (layer.stride, layer.padding, layer.padding_out);
+    // burn's output size: (h - 1) s - 2 p + k + padding_out.
+    let oh = ((h - 1) * sh + kh + qh).checked_sub(2 * ph)?;
+    let ow = ((w - 1) * sw + kw + qw).checked_sub(2 * pw)?;
+    let ok = takes(x)
+        && layer.groups == 1
+        && layer.dilation == [1, 1]
+        && wi == i
+        && oh > 0
+        && ow > 0
+        && sh > 0
+        && sw > 0;
+    // The convolution from `[o, oh, ow]` back to `[i, h, w]` must have exactly `h x w` windows.
+    let back = [
+        (oh + 2 * ph).checked_sub(kh).map(|d| d / sh + 1),
+        (ow + 2 * pw).checked_sub(kw).map(|d| d / sw + 1),
+    ];
+    (ok && back == [Some(h), Some(w)]).then_some(Geometry {
+        input: [o, oh, ow],
+        output: [i, h, w],
+        kernel: [kh, kw],
+        stride: layer.stride,
+        pad: layer.padding,
+    })
+}
+
+/// The convolution's host kernels on f32 slices, one image at a time.
+#[cfg(feature = "flex")]
+pub mod host {
+    use rayon::prelude::*;
+
+    use super::Geometry;
+    use crate::flex::{self, View};
+
+    /// Images summed into one partial weight gradient before the partials are added in order:
+    /// a fixed number, so the sum's rounding does not depend on the machine's threads.
+    const IMAGES_PER_PARTIAL: usize = 8;
+
+    /// The output columns `lo..hi` whose input column `ox sw + j - pw` is inside `0..w`, for
+    /// the kernel column `j`.
+    fn inside(j: usize, g: &Geometry) -> (usize, usize) {
+        let (w, ow, sw, pw) = (g.input[2], g.output[2], g.stride[1], g.pad[1]);
+        let lo = pw.saturating_sub(j).div_ceil(sw).min(ow);
+        let hi = if w + pw > j {
+            ((w + pw - j - 1) / sw + 1).min(ow)
+        } else {
+            0
+        };
+        (lo, hi.max(lo))
+    }
+
+    /// Calls `f(j, at, y)` for each window element `r = (c, i, j)` and output row `oy`: `j` the
+    /// kernel column, `at` where the row's `ow` columns start in `cols`, `y` the row of the
+    /// image (`c h + y`) they read, if inside.
+    #[inline(always)]
+    fn rows(g: &Geometry, mut f: impl FnMut(usize, usize, Option<usize>)) {
+        let ([c, h, _], [_, oh, ow]) = (g.input, g.output);
+        let ([kh, kw], [sh, _], [ph, _]) = (g.kernel, g.stride, g.pad);
+        for ch in 0..c {
+            for i in 0..kh {
+                for j in 0..kw {
+                    let r = (ch * kh + i) * kw + j;
+                    for oy in 0..oh {
+                        let y = (oy * sh + i).checked_sub(ph).filter(|&y| y < h);
+                        f(j, (r * oh + oy) * ow, y.map(|y| ch * h + y));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `cols <- unfold(x)`: `x` one image `[c, h, w]`, `cols` `[c kh kw, oh ow]`.
+    pub fn unfold(g: &Geometry, x: &[f32], cols: &mut [f32]) {
+        let (w, ow, sw, pw) = (g.input[2], g.output[2], g.stride[1], g.pad[1]);
+        // Per kernel column: the inside columns and where the first reads.
+        let spans: Vec<_> = (0..g.kernel[1]).map(|j| inside(j, g)).collect();
+        rows(g, |j, at, y| {
+            let out = &mut cols[at..at + ow];
+            let (lo, hi) = spans[j];
+            match y {
+                Some(y) if lo < hi => {
+                    out[..lo].fill(0.0);
+                    out[hi..].fill(0.0);
+                    let row = &x[y * w + lo * sw + j - pw..(y + 1) * w];
+                    if sw == 1 {
+                        out[lo..hi].copy_from_slice(&row[..hi - lo]);
+                    } else {
+                        for (v, &s) in out[lo..hi].iter_mut().zip(row.iter().step_by(sw)) {
+                            *v = s;
+                        }
+                    }
+                }
+                _ => out.fill(0.0),
+            }
+        });
+    }
+
+    /// `x <- fold(cols)`: the adjoint of [`unfold`], each column added back where it was read.
+    pub fn fold(g: &Geometry, cols: &[f32], x: &mut [f32]) {
+        let (w, sw, pw) = (g.input[2], g.stride[1], g.pad[1]);
+        let spans: Vec<_> = (0..g.kernel[1]).map(|j| inside(j, g)).collect();
+        x.fill(0.0);
+        rows(g, |j, at, y| {
+            let (lo, hi) = spans[j];
+            let Some(y) = y.filter(|_| lo < hi) else {
+                return;
+            };
+            let row = &mut x[y * w + lo * sw + j - pw..(y + 1) * w];
+            for (&v, t) in cols[at + lo..at + hi]
+                .iter()
+                .zip(row.iter_mut().step_by(sw))
+            {
+                *t += v;
+            }
+        });
+    }
+
+    /// The convolution: `x` `[n, c, h, w]`, `w` `[o, c kh kw]` -> `[n, o, oh, ow]`.
+    pub fn forward(g: &Geometry, x: &[f32], w: &[f32], n: usize) -> Vec<f32> {
+        let ([c, h, wd], o) = (g.input, g.output[0]);
+        let (k, p) = (g.window(), g.positions());
+        let mut y = vec![0.0f32; n * o * p];
+        y.par_chunks_mut(o * p)
+            .zip(x.par_chunks(c * h * wd))
+            .for_each_init(
+                || vec![0.0f32; k * p],
+                |cols, (y, x)| {
+                    unfold(g, x, cols);
+                    flex::gemm_into(y, o, p, k, View::rows(w, k), View::rows(cols, p), false);
+                },
+            );
+        y
+    }
+
+    /// The convolution's input gradient: `dy` `[n, o, oh, ow]`, `w` `[o, c kh kw]` ->
+    /// `[n, c, h, w]`.
+    pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32], n: usize) -> Vec<f32> {
+        let ([c, h, wd], o) = (g.input, g.output[0]);
+        let (k, p) = (g.window(), g.positions());
+        let mut dx = vec![0.0f32; n * c * h * wd];
+        dx.par_chunks_mut(c * h * wd)
+            .zip(dy.par_chunks(o * p))
+            .for_each_init(
+                || vec![0.0f32; k * p],
+                |cols, (dx, dy)| {
+                    // W^T: `[k, o]`, read down W's columns.
+                    let wt = View::columns(w, k);
+                    flex::gemm_into(cols, k, p, o, wt, View::rows(dy, p), false);
+                    fold(g, cols, dx);
+                },
+            );
+        dx
+    }
+
+    /// The convolution's weight gradient: `x` `[n, c, h, w]`, `dy` `[n, o, oh, ow]` ->
+    /// `[o, c kh kw]`.
+    pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        let ([c, h, wd], o) = (g.input, g.output[0]);
+        let (k, p) = (g.window(), g.positions());
+        let (xs, ys) = (IMAGES_PER_PARTIAL * c * h * wd, IMAGES_PER_PARTIAL * o * p);
+        let partials: Vec<Vec<f32>> = x
+            .par_chunks(xs)
+            .zip(dy.par_chunks(ys))
+            .map(|(x, dy)| {
+                let mut dw = vec![0.0f32; o * k];
+                let mut cols = vec![0.0f32; k * p];
+                for (i, (x, dy)) in x.chunks(c * h * wd).zip(dy.chunks(o * p)).enumerate() {
+                    unfold(g, x, &mut cols);
+                    // dy_n `[o, p]` times cols^T `[p, k]`.
+                    let ct = View::columns(&cols, p);
+                    flex::gemm_into(&mut dw, o, k, p, View::rows(dy, p), ct, i > 0);
+                }
+                dw
+            })
+            .collect();
+        let mut parts = partials.into_iter();
+        let mut dw = parts.next().unwrap_or_else(|| vec![0.0f32; o * k]);
+        for part in parts {
+            for (a, b) in dw.iter_mut().zip(part) {
+                *a += b;
+            }
+        }
+        dw
+    }
+}
+
+#[cfg(feature = "flex")]
+mod extension {
+    use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::tensor::FloatTensor;
+    use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
+
+    use super::{Geometry, host};
+    use crate::flex;
+
+    /// The convolution and its adjoint on flex, f32, with a geometry checked by
+    /// [`super::conv2d`] and [`super::conv_transpose2d`].
+    #[backend_extension(Flex, Autodiff)]
+    pub trait ConvBackend: Backend {
+        /// `[n, c, h, w]` * `[o, c, kh, kw]` -> `[n, o, oh, ow]`.
+        fn conv2d(x: FloatTensor<Self>, w: FloatTensor<Self>, g: Geometry) -> FloatTensor<Self>;
+        /// `[n, o, oh, ow]` with `[o, c, kh, kw]` -> `[n, c, h, w]`: the adjoint of `conv2d`.
+        fn conv_transpose2d(
+            x: FloatTensor<Self>,
+            w: FloatTensor<Self>,
+            g: Geometry,
+        ) -> FloatTensor<Self>;
+    }
+
+    fn batch(t: &FloatTensor<Flex>) -> usize {
+        t.shape().dims::<4>()[0]
+    }
+
+    /// The convolution `x * w` on the host.
+    fn forward(x: &FloatTensor<Flex>, w: &FloatTensor<Flex>, g: &Geometry) -> FloatTensor<Flex> {
+        let n = batch(x);
+        let y = host::forward(g, &flex::values(x), &flex::values(w), n);
+        let [o, oh, ow] = g.output;
+        flex::tensor(y, [n, o, oh, ow])
+    }
+
+    /// The convolution's input gradient from `dy` on the host.
+    fn input_grad(
+        dy: &FloatTensor<Flex>,
+        w: &FloatTensor<Flex>,
+        g: &Geometry,
+    ) -> FloatTensor<Flex> {
+        let n = batch(dy);
+        let dx = host::input_grad(g, &flex::values(dy), &flex::values(w), n);
+        let [c, h, wd] = g.input;
+        flex::tensor(dx, [n, c, h, wd])
+    }
+
+    /// The convolution's weight gradient from its input `x` and output gradient `dy`.
+    fn weight_grad(
+        x: &FloatTensor<Flex>,
+        dy: &FloatTensor<Flex>,
+        g: &Geometry,
+    ) -> FloatTensor<Flex> {
+        let dw = host::weight_grad(g, &flex::values(x), &flex::values(dy));
+        let ([c, _, _], o, [kh, kw]) = (g.input, g.output[0], g.kernel);
+        flex::tensor(dw, [o, c, kh, kw])
+    }
+
+    impl ConvBackend for Flex {
+        fn conv2d(x: FloatTensor<Self>, w: FloatTensor<Self>, g: Geometry) -> FloatTensor<Self> {
+            forward(&x, &w, &g)
+        }
+
+        fn conv_transpose2d(
+            x: FloatTensor<Self>,
+            w: FloatTensor<Self>,
+            g: Geometry,
+        ) -> FloatTensor<Self> {
+            input_grad(&x, &w, &g)
+        }
+    }
+
+    /// Which of the two operations a backward step undoes.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Op {
+        Conv,
+        Transpose,
+    }
+
+    /// The backward step: keeps the input and the weights.
+    #[derive(Debug)]
+    struct ConvGrad;
+
+    impl Backward<Flex, 2> for ConvGrad {
+        type State = (FloatTensor<Flex>, FloatTensor<Flex>, Geometry, Op);
+
+        fn backward(
+            self,
+            ops: Ops<Self::State, 2>,
+            grads: &mut Gradients,
+            _checkpointer: &mut Checkpointer,
+        ) {
+            let (x, w, g, op) = ops.state;
+            let dy = grads.consume::<Flex>(&ops.node);
+            let [px, pw] = ops.parents;
+            if let Some(node) = pw {
+                let dw = match op {
+                    Op::Conv => weight_grad(&x, &dy, &g),
+                    // The adjoint's output lives where the convolution's input does.
+                    Op::Transpose => weight_grad(&dy, &x, &g),
+                };
+                grads.register::<Flex>(node.id, dw);
+            }
+            if let Some(node) = px {
+                let dx = match op {
+                    Op::Conv => input_grad(&dy, &w, &g),
+                    Op::Transpose => forward(&dy, &w, &g),
+                };
+                grads.register::<Flex>(node.id, dx);
+            }
+        }
+    }
+
+    fn tracked<C: CheckpointStrategy>(
+        x: FloatTensor<Autodiff<Flex, C>>,
+        w: FloatTensor<Autodiff<Flex, C>>,
+        g: Geometry,
+        op: Op,
+    ) -> FloatTensor<Autodiff<Flex, C>> {
+        let run = |x: &FloatTensor<Flex>, w: &FloatTensor<Flex>| match op {
+            Op::Conv => forward(x, w, &g),
+            Op::Transpose => input_grad(x, w, &g),
+        };
+        match ConvGrad
+            .prepare::<C>([x.node(), w.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (xp, wp) = (x.into_primitive(), w.into_primitive());
+                let y = run(&xp, &wp);
+                prep.finish((xp, wp, g, op), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(run(x.primitive(), w.primitive())),
+        }
+    }
+
+    impl<C: CheckpointStrategy> ConvBackend for Autodiff<Flex, C> {
+        fn conv2d(x: FloatTensor<Self>, w: FloatTensor<Self>, g: Geometry) -> FloatTensor<Self> {
+            tracked::<C>(x, w, g, Op::Conv)
+        }
+
+        fn conv_transpose2d(
+            x: FloatTensor<Self>,
+            w: FloatTensor<Self>,
+            g: Geometry,
+        ) -> FloatTensor<Self> {
+            tracked::<C>(x, w, g, Op::Transpose)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+
+    fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn a_convolution_by_hand() {
+        // One 3x3 map 1..9, a 2x2 kernel [[1, 0], [0, -1]], stride 1, no padding, bias 0.5:
+        // y = x[i][j] - x[i+1][j+1] + 0.5 = -4 + 0.5 everywhere. Loss sum(y): dW = the sum of
+        // each window's element over the four windows: [[1+2+4+5, 2+3+5+6], [4+5+7+8, 5+6+8+9]];
+        // dx counts how often each pixel meets each tap: +1 for top-left taps, -1 bottom-right.
+        let device = Device::flex().autodiff();
+        let mut layer = Conv2dConfig::new([1, 1], [2, 2]).init(&device);
+        let w = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.0, -1.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let b = Tensor::<1>::from_data(TensorData::new(vec![0.5f32], [1]), &device);
+        layer.weight = layer.weight.map(|_| w.require_grad());
+        layer.bias = layer.bias.map(|p| p.map(|_| b.require_grad()));
+        let values: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let x =
+            Tensor::<4>::from_data(TensorData::new(values, [1, 1, 3, 3]), &device).require_grad();
+        let y = conv2d(&layer, x.clone());
+        assert_eq!(vec(y.clone().inner()), [-3.5; 4]);
+        let grads = y.sum().backward();
+        assert_eq!(
+            vec(layer.weight.grad(&grads).unwrap()),
+            [12.0, 16.0, 24.0, 28.0]
+        );
+        assert_eq!(
+            vec(layer.bias.as_ref().unwrap().grad(&grads).unwrap()),
+            [4.0]
+        );
+        assert_eq!(
+            vec(x.grad(&grads).unwrap()),
+            [1.0, 1.0, 0.0, 1.0, 0.0, -1.0, 0.0, -1.0, -1.0]
+        );
+    }
+
+    /// A layer the tests compare: this file's pass and burn's module, and its parameters.
+    #[cfg(feature = "flex")]
+    trait Layer {
+        fn ours(&self, x: Tensor<4>) -> Tensor<4>;
+        fn burns(&self, x: Tensor<4>) -> Tensor<4>;
+        fn weight(&self) -> &burn::module::Param<Tensor<4>>;
+        fn bias(&self) -> Option<&burn::module::Param<Tensor<1>>>;
+    }
+
+    #[cfg(feature = "flex")]
+    impl Layer for Conv2d {
+        fn ours(&self, x: Tensor<4>) -> Tensor<4> {
+            conv2d(self, x)
+        }
+        fn burns(&self, x: Tensor<4>) -> Tensor<4> {
+            self.forward(x)
+        }
+        fn weight(&self) -> &burn::module::Param<Tensor<4>> {
+            &self.weight
+        }
+        fn bias(&self) -> Option<&burn::module::Param<Tensor<1>>> {
+            self.bias.as_ref()
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    impl Layer for ConvTranspose2d {
+        fn ours(&self, x: Tensor<4>) -> Tensor<4> {
+            conv_transpose2d(self, x)
+        }
+        fn burns(&self, x: Tensor<4>) -> Tensor<4> {
+            self.forward(x)
+        }
+        fn weight(&self) -> &burn::module::Param<Tensor<4>> {
+            &self.weight
+        }
+        fn bias(&self) -> Option<&burn::module::Param<Tensor<1>>> {
+            self.bias.as_ref()
+        }
+    }
+
+    /// Values and gradients (input, weights, bias) of `loss = sum(y * y + y)`: the extension's
+    /// against burn's own module, for an input of shape `x_shape` that is a strided view (height
+    /// and width swapped in memory).
+    #[cfg(feature = "flex")]
+    fn against_burns(device: &Device, layer: &impl Layer, x_shape: [usize; 4]) {
+        let n: usize = x_shape.iter().product();
+        let xs: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.09)
+            .collect();
+        let [a, b, c, d] = x_shape;
+        let x = Tensor::<4>::from_data(TensorData::new(xs, [a, b, d, c]), device).require_grad();
+        let run = |ours: bool| {
+            let view = x.clone().swap_dims(2, 3);
+            let y = if ours {
+                layer.ours(view)
+            } else {
+                layer.burns(view)
+            };
+            let grads = (y.clone() * y.clone() + y.clone()).sum().backward();
+            let (w, bias) = (layer.weight(), layer.bias());
+            let mut out = vec![
+                vec(y.inner()),
+                vec(x.grad(&grads).unwrap()),
+                vec(w.grad(&grads).unwrap()),
+            ];
+            if let Some(bias) = bias {
+                out.push(vec(bias.grad(&grads).unwrap()));
+            }
+            out
+        };
+        let (ours, burns) = (run(true), run(false));
+        for (k, (a, b)) in ours.iter().zip(&burns).enumerate() {
+            assert_eq!(a.len(), b.len(), "part {k}");
+            let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+            for (a, b) in a.iter().zip(b) {
+                assert!(
+                    (a - b).abs() <= 2e-6 * scale,
+                    "part {k}: {a} vs {b} (scale {scale})"
+                );
+            }
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn convolutions_agree_with_burns() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        // (channels, kernel, stride, padding, input [n, c, h, w]): the DCGAN's 4x4 stride 2,
+        // LeNet's 5x5, a padded 3x3, a rectangular kernel and stride, and windows that leave
+        // the last row and column unread.
+        let cases = [
+            ([1, 4], [4, 4], [2, 2], (1, 1), [3, 1, 8, 8]),
+            ([3, 5], [5, 5], [1, 1], (0, 0), [2, 3, 9, 9]),
+            ([2, 3], [3, 3], [1, 1], (1, 1), [2, 2, 5, 6]),
+            ([2, 2], [2, 3], [2, 1], (1, 2), [1, 2, 5, 4]),
+            ([2, 3], [3, 3], [2, 2], (0, 0), [2, 2, 6, 6]),
+        ];
+        for (channels, kernel, stride, (ph, pw), x) in cases {
+            let layer = Conv2dConfig::new(channels, kernel)
+                .with_stride(stride)
+                .with_padding(PaddingConfig2d::Explicit(ph, pw, ph, pw))
+                .init(&device);
+            against_burns(&device, &layer, x);
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn transposed_convolutions_agree_with_burns() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex().autodiff();
+        device.seed(6);
+        // (channels, kernel, stride, padding, padding_out, input): the DCGAN's two upsamplings,
+        // a stride-1 one, and an output padding.
+        let cases = [
+            ([4, 2], [4, 4], [2, 2], [1, 1], [0, 0], [2, 4, 7, 7], false),
+            ([2, 1], [4, 4], [2, 2], [1, 1], [0, 0], [3, 2, 5, 5], true),
+            ([3, 2], [3, 3], [1, 1], [1, 1], [0, 0], [2, 3, 4, 5], true),
+            ([2, 3], [3, 3], [2, 2], [1, 1], [1, 1], [1, 2, 4, 3], true),
+        ];
+        for (channels, kernel, stride, padding, padding_out, x, bias) in cases {
+            let layer = ConvTranspose2dConfig::new(channels, kernel)
+                .with_stride(stride)
+                .with_padding(padding)
+                .with_padding_out(padding_out)
+                .with_bias(bias)
+                .init(&device);
+            against_burns(&device, &layer, x);
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn under_gradient_checkpointing_and_without_autodiff() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex().autodiff().gradient_checkpointing();
+        device.seed(7);
+        let layer = Conv2dConfig::new([2, 3], [4, 4])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init(&device);
+        against_burns(&device, &layer, [2, 2, 8, 8]);
+        // Plain flex: the forward pass alone.
+        let plain = Device::flex();
+        let layer = Conv2dConfig::new([2, 3], [3, 3]).init(&plain);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(
+                (0..72).map(|i| i as f32 * 0.01).collect::<Vec<_>>(),
+                [1, 2, 6, 6],
+            ),
+            &plain,
+        );
+        let (a, b) = (vec(conv2d(&layer, x.clone())), vec(layer.forward(x)));
+        for (a, b) in a.iter().zip(&b) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn results_do_not_depend_on_the_threads() {
+        // 20 images: three partial weight gradients (8, 8 and 4 images), summed in order.
+        let g = Geometry {
+            input: [2, 6, 6],
+            output: [3, 3, 3],
+            kernel: [2, 2],
+            stride: [2, 2],
+            pad: [0, 0],
+        };
+        let n = 20;
+        let x: Vec<f32> = (0..n * 72).map(|i| ((i * 13 % 29) as f32).sin()).collect();
+        let dy: Vec<f32> = (0..n * 27).map(|i| ((i * 7 % 31) as f32).cos()).collect();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let serial = one.install(|| host::weight_grad(&g, &x, &dy));
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert_eq!(three.install(|| host::weight_grad(&g, &x, &dy)), serial);
+    }
+
+    #[test]
+    fn unsupported_layers_use_burns() {
+        // Dilation 2: burn's module computes it, on every backend.
+        let device = Device::flex();
+        let layer = Conv2dConfig::new([1, 1], [2, 2])
+            .with_dilation([2, 2])
+            .init(&device);
+        let x = Tensor::<4>::ones([1, 1, 5, 5], &device);
+        assert_eq!(conv2d(&layer, x.clone()).dims(), [1, 1, 3, 3]);
+        assert_eq!(vec(conv2d(&layer, x.clone())), vec(layer.forward(x)));
+    }
+}
