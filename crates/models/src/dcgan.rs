@@ -18,7 +18,7 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, tanh};
+use burn::tensor::activation::relu;
 use nnlab_config::DcganSpec;
 
 use crate::batch_norm;
@@ -158,7 +158,7 @@ impl Generator for DcganGenerator {
             &self.bn1,
             conv_transpose2d(&self.up1, h),
         ));
-        let x = tanh(conv_transpose2d(&self.up2, h));
+        let x = crate::tanh::tanh(conv_transpose2d(&self.up2, h));
         // tanh's [-1, 1] to the pixels' [0, 1].
         x.reshape([n, SIDE * SIDE]).add_scalar(1.0).mul_scalar(0.5)
     }

@@ -1,7 +1,7 @@
 //! 2-D convolution and transposed convolution for one layout (`[n, c, h, w]` maps, weights
-//! `[o, c, kh, kw]`), each pass as one kernel per image: the input unfolded into a
-//! `[c kh kw, oh ow]` matrix (im2col) and one matrix product, in the order of the tensors as
-//! they are stored, so no tensor of the batch is ever copied into another layout.
+//! `[o, c, kh, kw]`), each pass as one kernel per block of images: the images unfolded side by
+//! side into a `[c kh kw, B oh ow]` matrix (im2col) and one matrix product, reading and writing
+//! the tensors in the order they are stored, so the batch is never copied into another layout.
 //!
 //! The three products of a convolution `y = x * w` (Goodfellow, Bengio & Courville 2016, 9.5):
 //! - forward: `y_n = W cols(x_n)`, `W` the weights as `[o, c kh kw]`;
@@ -17,9 +17,9 @@
 //! (two full copies) and run a transposed convolution as a scatter; in a DCGAN step those copies
 //! and scatters were 25 % of the time (`bench/results/profile-dcgan-a06c552.txt`).
 //!
-//! Images run in parallel (rayon), each product on one thread; the weight gradient sums fixed
-//! groups of images and then the groups in order, so a result does not depend on the number of
-//! threads. Values agree with burn's to rounding (tested, with gradients). Other backends, f64,
+//! Blocks of [`host::BLOCK`] images run in parallel (rayon), each product on one thread; the
+//! weight gradient sums each block and then the blocks in order, so a result does not depend on
+//! the number of threads. Values agree with burn's to rounding (tested, with gradients). Other backends, f64,
 //! groups, dilation and asymmetric padding use burn's own modules.
 
 use burn::nn::PaddingConfig2d;
@@ -167,7 +167,7 @@ fn transpose_geometry(layer: &ConvTranspose2d, x: &Tensor<4>) -> Option<Geometry
     })
 }
 
-/// The convolution's host kernels on f32 slices, one image at a time.
+/// The convolution's host kernels on f32 slices, by blocks of images.
 #[cfg(feature = "flex")]
 pub mod host {
     use rayon::prelude::*;
@@ -175,9 +175,11 @@ pub mod host {
     use super::Geometry;
     use crate::flex::{self, View};
 
-    /// Images summed into one partial weight gradient before the partials are added in order:
-    /// a fixed number, so the sum's rounding does not depend on the machine's threads.
-    const IMAGES_PER_PARTIAL: usize = 8;
+    /// Images unfolded side by side into one `[c kh kw, B oh ow]` matrix, so that each product
+    /// is wide enough for the gemm kernels (the DCGAN's 7x7 maps give 49 columns an image),
+    /// and summed together into one partial weight gradient. A fixed number, so the sums'
+    /// rounding does not depend on the machine's threads; blocks run in parallel.
+    pub const BLOCK: usize = 8;
 
     /// The output columns `lo..hi` whose input column `ox sw + j - pw` is inside `0..w`, for
     /// the kernel column `j`.
@@ -193,10 +195,11 @@ pub mod host {
     }
 
     /// Calls `f(j, at, y)` for each window element `r = (c, i, j)` and output row `oy`: `j` the
-    /// kernel column, `at` where the row's `ow` columns start in `cols`, `y` the row of the
-    /// image (`c h + y`) they read, if inside.
+    /// kernel column, `at` where the row's `ow` columns start in a matrix of rows `ld` apart
+    /// whose image starts at column `off`, `y` the row of the image (`c h + y`) they read, if
+    /// inside.
     #[inline(always)]
-    fn rows(g: &Geometry, mut f: impl FnMut(usize, usize, Option<usize>)) {
+    fn rows(g: &Geometry, ld: usize, off: usize, mut f: impl FnMut(usize, usize, Option<usize>)) {
         let ([c, h, _], [_, oh, ow]) = (g.input, g.output);
         let ([kh, kw], [sh, _], [ph, _]) = (g.kernel, g.stride, g.pad);
         for ch in 0..c {
@@ -205,19 +208,19 @@ pub mod host {
                     let r = (ch * kh + i) * kw + j;
                     for oy in 0..oh {
                         let y = (oy * sh + i).checked_sub(ph).filter(|&y| y < h);
-                        f(j, (r * oh + oy) * ow, y.map(|y| ch * h + y));
+                        f(j, r * ld + off + oy * ow, y.map(|y| ch * h + y));
                     }
                 }
             }
         }
     }
 
-    /// `cols <- unfold(x)`: `x` one image `[c, h, w]`, `cols` `[c kh kw, oh ow]`.
-    pub fn unfold(g: &Geometry, x: &[f32], cols: &mut [f32]) {
+    /// Unfolds `x`, one image `[c, h, w]`, into columns `off..off + oh ow` of `cols`, a
+    /// `[c kh kw, ld]` matrix.
+    pub fn unfold(g: &Geometry, x: &[f32], cols: &mut [f32], ld: usize, off: usize) {
         let (w, ow, sw, pw) = (g.input[2], g.output[2], g.stride[1], g.pad[1]);
-        // Per kernel column: the inside columns and where the first reads.
         let spans: Vec<_> = (0..g.kernel[1]).map(|j| inside(j, g)).collect();
-        rows(g, |j, at, y| {
+        rows(g, ld, off, |j, at, y| {
             let out = &mut cols[at..at + ow];
             let (lo, hi) = spans[j];
             match y {
@@ -238,12 +241,12 @@ pub mod host {
         });
     }
 
-    /// `x <- fold(cols)`: the adjoint of [`unfold`], each column added back where it was read.
-    pub fn fold(g: &Geometry, cols: &[f32], x: &mut [f32]) {
+    /// The adjoint of [`unfold`]: `x <- fold(cols)`, each column added back where it was read.
+    pub fn fold(g: &Geometry, cols: &[f32], ld: usize, off: usize, x: &mut [f32]) {
         let (w, sw, pw) = (g.input[2], g.stride[1], g.pad[1]);
         let spans: Vec<_> = (0..g.kernel[1]).map(|j| inside(j, g)).collect();
         x.fill(0.0);
-        rows(g, |j, at, y| {
+        rows(g, ld, off, |j, at, y| {
             let (lo, hi) = spans[j];
             let Some(y) = y.filter(|_| lo < hi) else {
                 return;
@@ -258,61 +261,101 @@ pub mod host {
         });
     }
 
+    /// Copies each image's `[o, p]` block of `maps` (`[b, o, p]`) into columns `i p..(i + 1) p`
+    /// of `side`, an `[o, b p]` matrix.
+    fn gather(maps: &[f32], side: &mut [f32], o: usize, p: usize) {
+        let ld = maps.len() / o;
+        for (i, map) in maps.chunks_exact(o * p).enumerate() {
+            for (row, part) in map.chunks_exact(p).enumerate() {
+                side[row * ld + i * p..row * ld + (i + 1) * p].copy_from_slice(part);
+            }
+        }
+    }
+
+    /// The inverse of [`gather`]: `side` `[o, b p]` back into `maps` `[b, o, p]`.
+    fn scatter(side: &[f32], maps: &mut [f32], o: usize, p: usize) {
+        let ld = maps.len() / o;
+        for (i, map) in maps.chunks_exact_mut(o * p).enumerate() {
+            for (row, part) in map.chunks_exact_mut(p).enumerate() {
+                part.copy_from_slice(&side[row * ld + i * p..row * ld + (i + 1) * p]);
+            }
+        }
+    }
+
+    /// Scratch buffers of one thread: the unfolded block and an `[o, B p]` one.
+    type Scratch = (Vec<f32>, Vec<f32>);
+
     /// The convolution: `x` `[n, c, h, w]`, `w` `[o, c kh kw]` -> `[n, o, oh, ow]`.
     pub fn forward(g: &Geometry, x: &[f32], w: &[f32], n: usize) -> Vec<f32> {
-        let ([c, h, wd], o) = (g.input, g.output[0]);
+        let (chw, o) = (g.input.iter().product::<usize>(), g.output[0]);
         let (k, p) = (g.window(), g.positions());
         let mut y = vec![0.0f32; n * o * p];
-        y.par_chunks_mut(o * p)
-            .zip(x.par_chunks(c * h * wd))
-            .for_each_init(
-                || vec![0.0f32; k * p],
-                |cols, (y, x)| {
-                    unfold(g, x, cols);
-                    flex::gemm_into(y, o, p, k, View::rows(w, k), View::rows(cols, p), false);
-                },
-            );
+        y.par_chunks_mut(BLOCK * o * p)
+            .zip(x.par_chunks(BLOCK * chw))
+            .for_each_init(Scratch::default, |(cols, side), (y, x)| {
+                let ld = x.len() / chw * p;
+                cols.resize(k * ld, 0.0);
+                side.resize(o * ld, 0.0);
+                for (i, image) in x.chunks_exact(chw).enumerate() {
+                    unfold(g, image, cols, ld, i * p);
+                }
+                flex::gemm_into(
+                    side,
+                    o,
+                    ld,
+                    k,
+                    View::rows(w, k),
+                    View::rows(cols, ld),
+                    false,
+                );
+                scatter(side, y, o, p);
+            });
         y
     }
 
     /// The convolution's input gradient: `dy` `[n, o, oh, ow]`, `w` `[o, c kh kw]` ->
     /// `[n, c, h, w]`.
     pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32], n: usize) -> Vec<f32> {
-        let ([c, h, wd], o) = (g.input, g.output[0]);
+        let (chw, o) = (g.input.iter().product::<usize>(), g.output[0]);
         let (k, p) = (g.window(), g.positions());
-        let mut dx = vec![0.0f32; n * c * h * wd];
-        dx.par_chunks_mut(c * h * wd)
-            .zip(dy.par_chunks(o * p))
-            .for_each_init(
-                || vec![0.0f32; k * p],
-                |cols, (dx, dy)| {
-                    // W^T: `[k, o]`, read down W's columns.
-                    let wt = View::columns(w, k);
-                    flex::gemm_into(cols, k, p, o, wt, View::rows(dy, p), false);
-                    fold(g, cols, dx);
-                },
-            );
+        let mut dx = vec![0.0f32; n * chw];
+        dx.par_chunks_mut(BLOCK * chw)
+            .zip(dy.par_chunks(BLOCK * o * p))
+            .for_each_init(Scratch::default, |(cols, side), (dx, dy)| {
+                let ld = dy.len() / o;
+                cols.resize(k * ld, 0.0);
+                side.resize(o * ld, 0.0);
+                gather(dy, side, o, p);
+                // W^T `[k, o]` (W read down its columns) times the block's `[o, b p]`.
+                let wt = View::columns(w, k);
+                flex::gemm_into(cols, k, ld, o, wt, View::rows(side, ld), false);
+                for (i, image) in dx.chunks_exact_mut(chw).enumerate() {
+                    fold(g, cols, ld, i * p, image);
+                }
+            });
         dx
     }
 
     /// The convolution's weight gradient: `x` `[n, c, h, w]`, `dy` `[n, o, oh, ow]` ->
-    /// `[o, c kh kw]`.
+    /// `[o, c kh kw]`: one partial sum per block of images, then the partials in order.
     pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-        let ([c, h, wd], o) = (g.input, g.output[0]);
+        let (chw, o) = (g.input.iter().product::<usize>(), g.output[0]);
         let (k, p) = (g.window(), g.positions());
-        let (xs, ys) = (IMAGES_PER_PARTIAL * c * h * wd, IMAGES_PER_PARTIAL * o * p);
         let partials: Vec<Vec<f32>> = x
-            .par_chunks(xs)
-            .zip(dy.par_chunks(ys))
-            .map(|(x, dy)| {
-                let mut dw = vec![0.0f32; o * k];
-                let mut cols = vec![0.0f32; k * p];
-                for (i, (x, dy)) in x.chunks(c * h * wd).zip(dy.chunks(o * p)).enumerate() {
-                    unfold(g, x, &mut cols);
-                    // dy_n `[o, p]` times cols^T `[p, k]`.
-                    let ct = View::columns(&cols, p);
-                    flex::gemm_into(&mut dw, o, k, p, View::rows(dy, p), ct, i > 0);
+            .par_chunks(BLOCK * chw)
+            .zip(dy.par_chunks(BLOCK * o * p))
+            .map_init(Scratch::default, |(cols, side), (x, dy)| {
+                let ld = dy.len() / o;
+                cols.resize(k * ld, 0.0);
+                side.resize(o * ld, 0.0);
+                for (i, image) in x.chunks_exact(chw).enumerate() {
+                    unfold(g, image, cols, ld, i * p);
                 }
+                gather(dy, side, o, p);
+                let mut dw = vec![0.0f32; o * k];
+                // The block's `[o, b p]` times cols^T `[b p, k]`.
+                let ct = View::columns(cols, ld);
+                flex::gemm_into(&mut dw, o, k, ld, View::rows(side, ld), ct, false);
                 dw
             })
             .collect();
@@ -616,14 +659,15 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(5);
         // (channels, kernel, stride, padding, input [n, c, h, w]): the DCGAN's 4x4 stride 2,
-        // LeNet's 5x5, a padded 3x3, a rectangular kernel and stride, and windows that leave
-        // the last row and column unread.
+        // LeNet's 5x5, a padded 3x3, a rectangular kernel and stride, windows that leave the
+        // last row and column unread, and a batch of two blocks, the second partial.
         let cases = [
             ([1, 4], [4, 4], [2, 2], (1, 1), [3, 1, 8, 8]),
             ([3, 5], [5, 5], [1, 1], (0, 0), [2, 3, 9, 9]),
             ([2, 3], [3, 3], [1, 1], (1, 1), [2, 2, 5, 6]),
             ([2, 2], [2, 3], [2, 1], (1, 2), [1, 2, 5, 4]),
             ([2, 3], [3, 3], [2, 2], (0, 0), [2, 2, 6, 6]),
+            ([2, 3], [3, 3], [1, 1], (1, 1), [11, 2, 4, 4]),
         ];
         for (channels, kernel, stride, (ph, pw), x) in cases {
             let layer = Conv2dConfig::new(channels, kernel)
@@ -641,12 +685,13 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(6);
         // (channels, kernel, stride, padding, padding_out, input): the DCGAN's two upsamplings,
-        // a stride-1 one, and an output padding.
+        // a stride-1 one, an output padding, and a batch of two blocks.
         let cases = [
             ([4, 2], [4, 4], [2, 2], [1, 1], [0, 0], [2, 4, 7, 7], false),
             ([2, 1], [4, 4], [2, 2], [1, 1], [0, 0], [3, 2, 5, 5], true),
             ([3, 2], [3, 3], [1, 1], [1, 1], [0, 0], [2, 3, 4, 5], true),
             ([2, 3], [3, 3], [2, 2], [1, 1], [1, 1], [1, 2, 4, 3], true),
+            ([2, 1], [4, 4], [2, 2], [1, 1], [0, 0], [10, 2, 3, 3], true),
         ];
         for (channels, kernel, stride, padding, padding_out, x, bias) in cases {
             let layer = ConvTranspose2dConfig::new(channels, kernel)
@@ -689,7 +734,8 @@ mod tests {
     #[cfg(feature = "flex")]
     #[test]
     fn results_do_not_depend_on_the_threads() {
-        // 20 images: three partial weight gradients (8, 8 and 4 images), summed in order.
+        // 20 images: three blocks (8, 8 and 4 images), their partial weight gradients summed
+        // in order.
         let g = Geometry {
             input: [2, 6, 6],
             output: [3, 3, 3],
