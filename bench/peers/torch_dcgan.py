@@ -93,10 +93,14 @@ for epoch in range(1, a.epochs + 1):
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
+        # D's weights as constants in G's step (as nnlab's GAN step does): the backward pass
+        # computes D's input gradients only.
+        D.requires_grad_(False)
         g_loss = F.softplus(-D(G(torch.randn(n, z_dim, device=dev)))).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
+        D.requires_grad_(True)
         d_total += d_loss.item() * n
         g_total += g_loss.item() * n
     secs.append(time.perf_counter() - start)

@@ -322,9 +322,12 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
             0.0 => d,
             max => d.map(&mut CapColumns { max }),
         };
-        let g_loss = minus_log_real(d.logit(g.generate(z(z_g, latent)))).mean();
-        // The backward pass also reaches the discriminator; only the generator's gradients
-        // are taken.
+        // The generator's loss through the discriminator's weights taken as constants
+        // (`no_grad` on a copy sharing them and its batch-norm statistics): the backward pass
+        // computes the discriminator's input gradients only, not its weights' gradients, which
+        // the generator's step would throw away.
+        let frozen = d.clone().no_grad();
+        let g_loss = minus_log_real(frozen.logit(g.generate(z(z_g, latent)))).mean();
         let g = self.optim_g.step_backward(ctx.lr, g, g_loss.backward());
         let g = match self.max_col_norm {
             0.0 => g,
