@@ -287,30 +287,48 @@ pub mod host {
 
     /// The convolution: `x` `[n, c, h, w]`, `w` `[o, c kh kw]` -> `[n, o, oh, ow]`.
     pub fn forward(g: &Geometry, x: &[f32], w: &[f32], n: usize) -> Vec<f32> {
+        forward_keeping(g, x, w, n, false).0
+    }
+
+    /// [`forward`], and with `keep` the unfolded blocks too (`n c kh kw oh ow` values, block
+    /// after block), for [`weight_grad_unfolded`]: the weight gradient then needs no second
+    /// unfolding of the same input.
+    pub fn forward_keeping(
+        g: &Geometry,
+        x: &[f32],
+        w: &[f32],
+        n: usize,
+        keep: bool,
+    ) -> (Vec<f32>, Option<Vec<f32>>) {
         let (chw, o) = (g.input.iter().product::<usize>(), g.output[0]);
         let (k, p) = (g.window(), g.positions());
         let mut y = vec![0.0f32; n * o * p];
-        y.par_chunks_mut(BLOCK * o * p)
-            .zip(x.par_chunks(BLOCK * chw))
-            .for_each_init(Scratch::default, |(cols, side), (y, x)| {
-                let ld = x.len() / chw * p;
-                cols.resize(k * ld, 0.0);
-                side.resize(o * ld, 0.0);
-                for (i, image) in x.chunks_exact(chw).enumerate() {
-                    unfold(g, image, cols, ld, i * p);
-                }
-                flex::gemm_into(
-                    side,
-                    o,
-                    ld,
-                    k,
-                    View::rows(w, k),
-                    View::rows(cols, ld),
-                    false,
-                );
-                scatter(side, y, o, p);
+        // One block: unfold its images into `cols`, one product into `side`, scattered to `y`.
+        let block = |x: &[f32], cols: &mut [f32], side: &mut Vec<f32>, y: &mut [f32]| {
+            let ld = x.len() / chw * p;
+            side.resize(o * ld, 0.0);
+            for (i, image) in x.chunks_exact(chw).enumerate() {
+                unfold(g, image, cols, ld, i * p);
+            }
+            let (w, cols) = (View::rows(w, k), View::rows(cols, ld));
+            flex::gemm_into(side, o, ld, k, w, cols, false);
+            scatter(side, y, o, p);
+        };
+        let blocks = y
+            .par_chunks_mut(BLOCK * o * p)
+            .zip(x.par_chunks(BLOCK * chw));
+        if !keep {
+            blocks.for_each_init(Scratch::default, |(cols, side), (y, x)| {
+                cols.resize(k * x.len() / chw * p, 0.0);
+                block(x, cols, side, y)
             });
-        y
+            return (y, None);
+        }
+        let mut all = vec![0.0f32; n * k * p];
+        blocks
+            .zip(all.par_chunks_mut(BLOCK * k * p))
+            .for_each_init(Vec::new, |side, ((y, x), cols)| block(x, cols, side, y));
+        (y, Some(all))
     }
 
     /// The convolution's input gradient: `dy` `[n, o, oh, ow]`, `w` `[o, c kh kw]` ->
@@ -339,34 +357,58 @@ pub mod host {
     /// The convolution's weight gradient: `x` `[n, c, h, w]`, `dy` `[n, o, oh, ow]` ->
     /// `[o, c kh kw]`: one partial sum per block of images, then the partials in order.
     pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-        let (chw, o) = (g.input.iter().product::<usize>(), g.output[0]);
-        let (k, p) = (g.window(), g.positions());
-        let partials: Vec<Vec<f32>> = x
+        let (chw, k, p) = (g.input.iter().product::<usize>(), g.window(), g.positions());
+        let partials = x
             .par_chunks(BLOCK * chw)
-            .zip(dy.par_chunks(BLOCK * o * p))
+            .zip(dy.par_chunks(BLOCK * g.output[0] * p))
             .map_init(Scratch::default, |(cols, side), (x, dy)| {
-                let ld = dy.len() / o;
+                let ld = x.len() / chw * p;
                 cols.resize(k * ld, 0.0);
-                side.resize(o * ld, 0.0);
                 for (i, image) in x.chunks_exact(chw).enumerate() {
                     unfold(g, image, cols, ld, i * p);
                 }
-                gather(dy, side, o, p);
-                let mut dw = vec![0.0f32; o * k];
-                // The block's `[o, b p]` times cols^T `[b p, k]`.
-                let ct = View::columns(cols, ld);
-                flex::gemm_into(&mut dw, o, k, ld, View::rows(side, ld), ct, false);
-                dw
+                block_weight_grad(g, cols, dy, side)
             })
             .collect();
+        in_order(partials, g.output[0] * k)
+    }
+
+    /// [`weight_grad`] from the blocks [`forward_keeping`] kept.
+    pub fn weight_grad_unfolded(g: &Geometry, cols: &[f32], dy: &[f32]) -> Vec<f32> {
+        let (k, p) = (g.window(), g.positions());
+        let partials = cols
+            .par_chunks(BLOCK * k * p)
+            .zip(dy.par_chunks(BLOCK * g.output[0] * p))
+            .map_init(Vec::new, |side, (cols, dy)| {
+                block_weight_grad(g, cols, dy, side)
+            })
+            .collect();
+        in_order(partials, g.output[0] * k)
+    }
+
+    /// One block's weight gradient: its gradients `[o, b p]` times its unfolded images
+    /// transposed, `[b p, k]`.
+    fn block_weight_grad(g: &Geometry, cols: &[f32], dy: &[f32], side: &mut Vec<f32>) -> Vec<f32> {
+        let (o, k, p) = (g.output[0], g.window(), g.positions());
+        let ld = dy.len() / o;
+        side.resize(o * ld, 0.0);
+        gather(dy, side, o, p);
+        let mut dw = vec![0.0f32; o * k];
+        let (dy, ct) = (View::rows(side, ld), View::columns(cols, ld));
+        flex::gemm_into(&mut dw, o, k, ld, dy, ct, false);
+        dw
+    }
+
+    /// The blocks' partial sums added in block order (zeros of `len` for no blocks).
+    fn in_order(partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
         let mut parts = partials.into_iter();
-        let mut dw = parts.next().unwrap_or_else(|| vec![0.0f32; o * k]);
+        let mut sum = parts.next().unwrap_or_else(|| vec![0.0f32; len]);
         for part in parts {
-            for (a, b) in dw.iter_mut().zip(part) {
+            for (a, b) in sum.iter_mut().zip(part) {
                 *a += b;
             }
         }
-        dw
+        sum
     }
 }
 
@@ -377,6 +419,8 @@ mod extension {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
+
+    use std::sync::Arc;
 
     use super::{Geometry, host};
     use crate::flex;
@@ -451,12 +495,23 @@ mod extension {
         Transpose,
     }
 
-    /// The backward step: keeps the input and the weights.
+    /// What the backward step keeps: the input, the weights, the geometry, which operation it
+    /// undoes, and a convolution's unfolded input when its weights take a gradient.
+    #[derive(Debug, Clone)]
+    struct Saved {
+        x: FloatTensor<Flex>,
+        w: FloatTensor<Flex>,
+        g: Geometry,
+        op: Op,
+        cols: Option<Arc<Vec<f32>>>,
+    }
+
+    /// The backward step.
     #[derive(Debug)]
     struct ConvGrad;
 
     impl Backward<Flex, 2> for ConvGrad {
-        type State = (FloatTensor<Flex>, FloatTensor<Flex>, Geometry, Op);
+        type State = Saved;
 
         fn backward(
             self,
@@ -464,14 +519,19 @@ mod extension {
             grads: &mut Gradients,
             _checkpointer: &mut Checkpointer,
         ) {
-            let (x, w, g, op) = ops.state;
+            let Saved { x, w, g, op, cols } = ops.state;
             let dy = grads.consume::<Flex>(&ops.node);
             let [px, pw] = ops.parents;
             if let Some(node) = pw {
-                let dw = match op {
-                    Op::Conv => weight_grad(&x, &dy, &g),
+                let dw = match (op, cols) {
+                    (Op::Conv, Some(cols)) => {
+                        let dw = host::weight_grad_unfolded(&g, &cols, &flex::values(&dy));
+                        let ([c, _, _], o, [kh, kw]) = (g.input, g.output[0], g.kernel);
+                        flex::tensor(dw, [o, c, kh, kw])
+                    }
+                    (Op::Conv, None) => weight_grad(&x, &dy, &g),
                     // The adjoint's output lives where the convolution's input does.
-                    Op::Transpose => weight_grad(&dy, &x, &g),
+                    (Op::Transpose, _) => weight_grad(&dy, &x, &g),
                 };
                 grads.register::<Flex>(node.id, dw);
             }
@@ -491,9 +551,17 @@ mod extension {
         g: Geometry,
         op: Op,
     ) -> FloatTensor<Autodiff<Flex, C>> {
-        let run = |x: &FloatTensor<Flex>, w: &FloatTensor<Flex>| match op {
-            Op::Conv => forward(x, w, &g),
-            Op::Transpose => input_grad(x, w, &g),
+        // A convolution whose weights take a gradient keeps its unfolded input for it.
+        let keep = op == Op::Conv && w.is_tracked();
+        let run = |x: &FloatTensor<Flex>, w: &FloatTensor<Flex>, keep: bool| match op {
+            Op::Conv => {
+                let n = batch(x);
+                let (y, cols) =
+                    host::forward_keeping(&g, &flex::values(x), &flex::values(w), n, keep);
+                let [o, oh, ow] = g.output;
+                (flex::tensor(y, [n, o, oh, ow]), cols.map(Arc::new))
+            }
+            Op::Transpose => (input_grad(x, w, &g), None),
         };
         match ConvGrad
             .prepare::<C>([x.node(), w.node()])
@@ -501,11 +569,11 @@ mod extension {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (xp, wp) = (x.into_primitive(), w.into_primitive());
-                let y = run(&xp, &wp);
-                prep.finish((xp, wp, g, op), y)
+                let (x, w) = (x.into_primitive(), w.into_primitive());
+                let (y, cols) = run(&x, &w, keep);
+                prep.finish(Saved { x, w, g, op, cols }, y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(run(x.primitive(), w.primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(run(x.primitive(), w.primitive(), false).0),
         }
     }
 
@@ -733,7 +801,7 @@ mod tests {
 
     #[cfg(feature = "flex")]
     #[test]
-    fn results_do_not_depend_on_the_threads() {
+    fn weight_gradients_do_not_depend_on_the_threads_or_the_kept_blocks() {
         // 20 images: three blocks (8, 8 and 4 images), their partial weight gradients summed
         // in order.
         let g = Geometry {
@@ -756,6 +824,11 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(three.install(|| host::weight_grad(&g, &x, &dy)), serial);
+        // From the blocks the forward pass kept: the same sums.
+        let w: Vec<f32> = (0..3 * 8).map(|i| i as f32 * 0.1).collect();
+        let (y, cols) = host::forward_keeping(&g, &x, &w, n, true);
+        assert_eq!(y, host::forward(&g, &x, &w, n));
+        assert_eq!(host::weight_grad_unfolded(&g, &cols.unwrap(), &dy), serial);
     }
 
     #[test]
