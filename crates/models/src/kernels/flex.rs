@@ -116,11 +116,6 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The transpose: the same elements with the strides swapped.
-    pub fn t(self) -> Self {
-        Self::strided(self.data, self.col_stride, self.row_stride)
-    }
-
     /// Whether a `rows x cols` matrix (both non-zero) lies inside the slice.
     fn holds(&self, rows: usize, cols: usize) -> bool {
         let last = (rows - 1)
@@ -134,10 +129,6 @@ impl<'a> View<'a> {
 /// `c <- a b`, or `c <- c + a b` with `accumulate`: `a` `m x k`, `b` `k x n`, `c` `m x n`
 /// row-major, on the calling thread (for kernels that run one product per thread).
 ///
-/// The gemm crate's f32 kernels fill tiles of 16 rows (two AVX2 vectors) by 6 columns, so a
-/// product with fewer rows than that and more columns (a convolution with 6 output maps, say)
-/// is computed as its transpose `c^T = b^T a^T`, written back into `c`'s layout.
-///
 /// # Panics
 /// If a matrix reaches past its slice.
 pub fn gemm_into(
@@ -149,16 +140,11 @@ pub fn gemm_into(
     b: View<'_>,
     accumulate: bool,
 ) {
-    /// Rows of the gemm crate's f32 tile (AVX2 and AVX-512 kernels alike fill at least 16).
-    const TILE_ROWS: usize = 16;
-    if m < TILE_ROWS && n > m {
-        product_into(c, [n, m, k], b.t(), a.t(), [1, n], accumulate, false);
-    } else {
-        product(c, [m, n, k], a, b, accumulate, false);
-    }
+    product(c, [m, n, k], a, b, accumulate, false);
 }
 
-/// `c (+)= a b` into a row-major `c`, on rayon's pool when `parallel`.
+/// The one call into the gemm crate: `c (+)= a b` as in [`gemm_into`], on rayon's pool when
+/// `parallel`.
 fn product(
     c: &mut [f32],
     [m, n, k]: [usize; 3],
@@ -167,37 +153,13 @@ fn product(
     accumulate: bool,
     parallel: bool,
 ) {
-    product_into(c, [m, n, k], a, b, [n, 1], accumulate, parallel);
-}
-
-/// The one call into the gemm crate: `c (+)= a b` with `c`'s element `(i, j)` at
-/// `i c_rs + j c_cs`, row-major (`[n, 1]`) or column-major (`[1, m]`), on rayon's pool when
-/// `parallel`.
-fn product_into(
-    c: &mut [f32],
-    [m, n, k]: [usize; 3],
-    a: View<'_>,
-    b: View<'_>,
-    [c_rs, c_cs]: [usize; 2],
-    accumulate: bool,
-    parallel: bool,
-) {
-    // Row-major or column-major: every (i, j) at its own index below m n.
-    let dense = (c_rs, c_cs) == (n, 1) || (c_rs, c_cs) == (1, m);
-    assert!(
-        dense && c.len() >= m * n,
-        "gemm: {m} x {n} does not fit its output"
-    );
+    assert!(c.len() >= m * n, "gemm: {m} x {n} does not fit its output");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            for i in 0..m {
-                for j in 0..n {
-                    c[i * c_rs + j * c_cs] = 0.0;
-                }
-            }
+            c[..m * n].fill(0.0);
         }
         return;
     }
@@ -213,18 +175,17 @@ fn product_into(
     #[allow(unsafe_code)]
     // SAFETY: gemm reads `a` at `i rs_a + p cs_a` (i < m, p < k) and `b` at `p rs_b + j cs_b`
     // (p < k, j < n), non-negative strides; `holds` checked (without overflow) that the largest
-    // such index is inside each slice. It writes `c` at `i c_rs + j c_cs`, row- or
-    // column-major (checked), so each (i, j) has its own index below m n <= c.len(); `c` is
-    // the only operand written and is borrowed mutably, so it overlaps neither input. With
-    // `accumulate` gemm reads `c` first, which is initialised.
+    // such index is inside each slice. `c` holds at least m x n elements at row stride n and
+    // unit column stride and is the only operand written; it is borrowed mutably, so it
+    // overlaps neither input. With `accumulate` gemm reads `c` first, which is initialised.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             c.as_mut_ptr(),
-            c_cs as isize,
-            c_rs as isize,
+            1,
+            n as isize,
             accumulate,
             a.data.as_ptr(),
             a.col_stride as isize,
@@ -301,8 +262,8 @@ mod tests {
         same(filled(3, 0, 11), filled(0, 4, 12));
     }
 
-    /// `gemm_into` against the product by hand (f64 sums): wide and narrow (computed
-    /// transposed) outputs, transposed operands, accumulation, and an empty inner dimension.
+    /// `gemm_into` against the product by hand (f64 sums): wide and narrow outputs, a
+    /// transposed operand, accumulation, and an empty inner dimension.
     #[test]
     fn gemm_into_by_hand() {
         let filled = |len: usize, seed: usize| -> Vec<f32> {
