@@ -14,13 +14,14 @@
 //! gradient, its input gradient the convolution's forward pass, and its weight gradient the
 //! convolution's with the two spaces swapped. burn-flex 0.22.1 computes the backward passes
 //! through burn's generic ones, which swap the batch and channel axes of the input and gradient
-//! (two full copies) and run a transposed convolution as a scatter; in a DCGAN step those copies
-//! and scatters were 25 % of the time (`bench/results/profile-dcgan-a06c552.txt`).
+//! (two full copies) and run a transposed convolution as a scatter; in a DCGAN step its tiled
+//! copies (6.7 %), that scatter (5.6 %) and its convolution loop (4.6 %) took 17 % of the time
+//! (`bench/results/profile-dcgan-a06c552.txt`).
 //!
 //! Blocks of [`host::BLOCK`] images run in parallel (rayon), each product on one thread; the
 //! weight gradient sums each block and then the blocks in order, so a result does not depend on
-//! the number of threads. Values agree with burn's to rounding (tested, with gradients). Other backends, f64,
-//! groups, dilation and asymmetric padding use burn's own modules.
+//! the number of threads. Values agree with burn's to rounding (tested, with gradients). Other
+//! backends, f64, groups, dilation and asymmetric padding use burn's own modules.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -110,6 +111,9 @@ fn takes(x: &Tensor<4>) -> bool {
 fn conv_geometry(layer: &Conv2d, x: &Tensor<4>) -> Option<Geometry> {
     let [_, c, h, w] = x.dims();
     let [o, ci, kh, kw] = layer.weight.dims();
+    if !takes(x) || o == 0 || kh == 0 || kw == 0 {
+        return None;
+    }
     let pad = match layer.padding {
         PaddingConfig2d::Valid => [0, 0],
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
@@ -119,7 +123,7 @@ fn conv_geometry(layer: &Conv2d, x: &Tensor<4>) -> Option<Geometry> {
     };
     let [sh, sw] = layer.stride;
     let fits = h + 2 * pad[0] >= kh && w + 2 * pad[1] >= kw && sh > 0 && sw > 0;
-    if !takes(x) || layer.groups != 1 || layer.dilation != [1, 1] || ci != c || !fits {
+    if layer.groups != 1 || layer.dilation != [1, 1] || ci != c || !fits {
         return None;
     }
     let output = [
@@ -141,12 +145,14 @@ fn conv_geometry(layer: &Conv2d, x: &Tensor<4>) -> Option<Geometry> {
 fn transpose_geometry(layer: &ConvTranspose2d, x: &Tensor<4>) -> Option<Geometry> {
     let [_, i, h, w] = x.dims();
     let [wi, o, kh, kw] = layer.weight.dims();
+    if !takes(x) || o == 0 || kh == 0 || kw == 0 {
+        return None;
+    }
     let ([sh, sw], [ph, pw], [qh, qw]) = (layer.stride, layer.padding, layer.padding_out);
     // burn's output size: (h - 1) s - 2 p + k + padding_out.
     let oh = ((h - 1) * sh + kh + qh).checked_sub(2 * ph)?;
     let ow = ((w - 1) * sw + kw + qw).checked_sub(2 * pw)?;
-    let ok = takes(x)
-        && layer.groups == 1
+    let ok = layer.groups == 1
         && layer.dilation == [1, 1]
         && wi == i
         && oh > 0
@@ -495,15 +501,26 @@ mod extension {
         Transpose,
     }
 
-    /// What the backward step keeps: the input, the weights, the geometry, which operation it
-    /// undoes, and a convolution's unfolded input when its weights take a gradient.
+    /// What a weight gradient is computed from, kept by the forward pass only when the weights
+    /// take one.
+    #[derive(Debug, Clone)]
+    enum ForWeights {
+        /// A convolution's unfolded input.
+        Unfolded(Arc<Vec<f32>>),
+        /// A transposed convolution's input (its adjoint's output gradient).
+        Input(FloatTensor<Flex>),
+        /// The weights take no gradient.
+        Nothing,
+    }
+
+    /// What the backward step keeps: the weights (for the input gradient), the geometry, which
+    /// operation it undoes, and what the weight gradient needs.
     #[derive(Debug, Clone)]
     struct Saved {
-        x: FloatTensor<Flex>,
         w: FloatTensor<Flex>,
         g: Geometry,
         op: Op,
-        cols: Option<Arc<Vec<f32>>>,
+        for_weights: ForWeights,
     }
 
     /// The backward step.
@@ -519,19 +536,26 @@ mod extension {
             grads: &mut Gradients,
             _checkpointer: &mut Checkpointer,
         ) {
-            let Saved { x, w, g, op, cols } = ops.state;
+            let Saved {
+                w,
+                g,
+                op,
+                for_weights,
+            } = ops.state;
             let dy = grads.consume::<Flex>(&ops.node);
             let [px, pw] = ops.parents;
             if let Some(node) = pw {
-                let dw = match (op, cols) {
-                    (Op::Conv, Some(cols)) => {
+                let dw = match for_weights {
+                    ForWeights::Unfolded(cols) => {
                         let dw = host::weight_grad_unfolded(&g, &cols, &flex::values(&dy));
                         let ([c, _, _], o, [kh, kw]) = (g.input, g.output[0], g.kernel);
                         flex::tensor(dw, [o, c, kh, kw])
                     }
-                    (Op::Conv, None) => weight_grad(&x, &dy, &g),
                     // The adjoint's output lives where the convolution's input does.
-                    (Op::Transpose, _) => weight_grad(&dy, &x, &g),
+                    ForWeights::Input(x) => weight_grad(&dy, &x, &g),
+                    ForWeights::Nothing => {
+                        unreachable!("tracked weights keep what their gradient needs")
+                    }
                 };
                 grads.register::<Flex>(node.id, dw);
             }
@@ -551,18 +575,9 @@ mod extension {
         g: Geometry,
         op: Op,
     ) -> FloatTensor<Autodiff<Flex, C>> {
-        // A convolution whose weights take a gradient keeps its unfolded input for it.
-        let keep = op == Op::Conv && w.is_tracked();
-        let run = |x: &FloatTensor<Flex>, w: &FloatTensor<Flex>, keep: bool| match op {
-            Op::Conv => {
-                let n = batch(x);
-                let (y, cols) =
-                    host::forward_keeping(&g, &flex::values(x), &flex::values(w), n, keep);
-                let [o, oh, ow] = g.output;
-                (flex::tensor(y, [n, o, oh, ow]), cols.map(Arc::new))
-            }
-            Op::Transpose => (input_grad(x, w, &g), None),
-        };
+        // Weights that take a gradient keep what it needs: a convolution its unfolded input,
+        // a transposed convolution its input.
+        let keep = w.is_tracked();
         match ConvGrad
             .prepare::<C>([x.node(), w.node()])
             .compute_bound()
@@ -570,11 +585,52 @@ mod extension {
         {
             OpsKind::Tracked(prep) => {
                 let (x, w) = (x.into_primitive(), w.into_primitive());
-                let (y, cols) = run(&x, &w, keep);
-                prep.finish(Saved { x, w, g, op, cols }, y)
+                let (y, for_weights) = match op {
+                    Op::Conv => {
+                        let (y, cols) = conv_keeping(&x, &w, &g, keep);
+                        (y, cols.map_or(ForWeights::Nothing, ForWeights::Unfolded))
+                    }
+                    Op::Transpose => {
+                        let y = input_grad(&x, &w, &g);
+                        (
+                            y,
+                            if keep {
+                                ForWeights::Input(x)
+                            } else {
+                                ForWeights::Nothing
+                            },
+                        )
+                    }
+                };
+                let saved = Saved {
+                    w,
+                    g,
+                    op,
+                    for_weights,
+                };
+                prep.finish(saved, y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(run(x.primitive(), w.primitive(), false).0),
+            OpsKind::UnTracked(prep) => {
+                let (x, w) = (x.primitive(), w.primitive());
+                prep.finish(match op {
+                    Op::Conv => forward(x, w, &g),
+                    Op::Transpose => input_grad(x, w, &g),
+                })
+            }
         }
+    }
+
+    /// The convolution, keeping its unfolded input when `keep`.
+    fn conv_keeping(
+        x: &FloatTensor<Flex>,
+        w: &FloatTensor<Flex>,
+        g: &Geometry,
+        keep: bool,
+    ) -> (FloatTensor<Flex>, Option<Arc<Vec<f32>>>) {
+        let n = batch(x);
+        let (y, cols) = host::forward_keeping(g, &flex::values(x), &flex::values(w), n, keep);
+        let [o, oh, ow] = g.output;
+        (flex::tensor(y, [n, o, oh, ow]), cols.map(Arc::new))
     }
 
     impl<C: CheckpointStrategy> ConvBackend for Autodiff<Flex, C> {
@@ -643,12 +699,17 @@ mod tests {
         fn burns(&self, x: Tensor<4>) -> Tensor<4>;
         fn weight(&self) -> &burn::module::Param<Tensor<4>>;
         fn bias(&self) -> Option<&burn::module::Param<Tensor<1>>>;
+        /// Whether this file's kernels take `x` (else the comparison is burn's with itself).
+        fn handled(&self, x: &Tensor<4>) -> bool;
     }
 
     #[cfg(feature = "flex")]
     impl Layer for Conv2d {
         fn ours(&self, x: Tensor<4>) -> Tensor<4> {
             conv2d(self, x)
+        }
+        fn handled(&self, x: &Tensor<4>) -> bool {
+            conv_geometry(self, x).is_some()
         }
         fn burns(&self, x: Tensor<4>) -> Tensor<4> {
             self.forward(x)
@@ -666,6 +727,9 @@ mod tests {
         fn ours(&self, x: Tensor<4>) -> Tensor<4> {
             conv_transpose2d(self, x)
         }
+        fn handled(&self, x: &Tensor<4>) -> bool {
+            transpose_geometry(self, x).is_some()
+        }
         fn burns(&self, x: Tensor<4>) -> Tensor<4> {
             self.forward(x)
         }
@@ -681,13 +745,37 @@ mod tests {
     /// against burn's own module, for an input of shape `x_shape` that is a strided view (height
     /// and width swapped in memory).
     #[cfg(feature = "flex")]
-    fn against_burns(device: &Device, layer: &impl Layer, x_shape: [usize; 4]) {
+    fn against_burns(device: &Device, layer: &(impl Layer + Module), x_shape: [usize; 4]) {
+        tracking(device, layer, x_shape, [true, true]);
+    }
+
+    /// [`against_burns`] with the input and the weights (and bias) tracked or not.
+    #[cfg(feature = "flex")]
+    fn tracking<L: Layer + Module>(
+        device: &Device,
+        layer: &L,
+        x_shape: [usize; 4],
+        [track_x, track_w]: [bool; 2],
+    ) {
         let n: usize = x_shape.iter().product();
         let xs: Vec<f32> = (0..n)
             .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.09)
             .collect();
         let [a, b, c, d] = x_shape;
-        let x = Tensor::<4>::from_data(TensorData::new(xs, [a, b, d, c]), device).require_grad();
+        let mut x = Tensor::<4>::from_data(TensorData::new(xs, [a, b, d, c]), device);
+        if track_x {
+            x = x.require_grad();
+        }
+        // Initialise the lazily drawn parameters first: `no_grad` on a copy whose parameters
+        // are still lazy would switch off the original's too (they share the pending draw).
+        let _ = (layer.weight().val(), layer.bias().map(|b| b.val()));
+        let layer = if track_w {
+            layer.clone()
+        } else {
+            layer.clone().no_grad()
+        };
+        let view = x.clone().swap_dims(2, 3);
+        assert!(layer.handled(&view), "{x_shape:?}: the kernels take it");
         let run = |ours: bool| {
             let view = x.clone().swap_dims(2, 3);
             let y = if ours {
@@ -696,18 +784,22 @@ mod tests {
                 layer.burns(view)
             };
             let grads = (y.clone() * y.clone() + y.clone()).sum().backward();
-            let (w, bias) = (layer.weight(), layer.bias());
-            let mut out = vec![
-                vec(y.inner()),
-                vec(x.grad(&grads).unwrap()),
-                vec(w.grad(&grads).unwrap()),
-            ];
-            if let Some(bias) = bias {
-                out.push(vec(bias.grad(&grads).unwrap()));
+            let mut out = vec![vec(y.inner())];
+            if track_x {
+                out.push(vec(x.grad(&grads).unwrap()));
+            }
+            if track_w {
+                out.push(vec(layer.weight().grad(&grads).unwrap()));
+                if let Some(bias) = layer.bias() {
+                    out.push(vec(bias.grad(&grads).unwrap()));
+                }
+            } else {
+                assert!(layer.weight().grad(&grads).is_none());
             }
             out
         };
         let (ours, burns) = (run(true), run(false));
+        assert_eq!(ours.len(), burns.len());
         for (k, (a, b)) in ours.iter().zip(&burns).enumerate() {
             assert_eq!(a.len(), b.len(), "part {k}");
             let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
@@ -728,7 +820,9 @@ mod tests {
         device.seed(5);
         // (channels, kernel, stride, padding, input [n, c, h, w]): the DCGAN's 4x4 stride 2,
         // LeNet's 5x5, a padded 3x3, a rectangular kernel and stride, windows that leave the
-        // last row and column unread, and a batch of two blocks, the second partial.
+        // last row and column unread, a batch of two blocks (the second partial), and 17 maps
+        // from windows wider apart than the kernel with padding as wide as it (whole kernel
+        // columns in the padding).
         let cases = [
             ([1, 4], [4, 4], [2, 2], (1, 1), [3, 1, 8, 8]),
             ([3, 5], [5, 5], [1, 1], (0, 0), [2, 3, 9, 9]),
@@ -736,6 +830,7 @@ mod tests {
             ([2, 2], [2, 3], [2, 1], (1, 2), [1, 2, 5, 4]),
             ([2, 3], [3, 3], [2, 2], (0, 0), [2, 2, 6, 6]),
             ([2, 3], [3, 3], [1, 1], (1, 1), [11, 2, 4, 4]),
+            ([2, 17], [2, 2], [3, 3], (2, 2), [2, 2, 5, 7]),
         ];
         for (channels, kernel, stride, (ph, pw), x) in cases {
             let layer = Conv2dConfig::new(channels, kernel)
@@ -772,6 +867,42 @@ mod tests {
         }
     }
 
+    /// The GAN's cases: a discriminator without weight gradients in the generator's step (a
+    /// tracked input, untracked weights), and its first layer on real images (the reverse).
+    #[cfg(feature = "flex")]
+    #[test]
+    fn with_the_input_or_the_weights_untracked() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex().autodiff();
+        device.seed(8);
+        let conv = Conv2dConfig::new([2, 3], [4, 4])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init(&device);
+        let up = ConvTranspose2dConfig::new([3, 2], [4, 4])
+            .with_stride([2, 2])
+            .with_padding([1, 1])
+            .init(&device);
+        for track in [[true, false], [false, true]] {
+            tracking(&device, &conv, [9, 2, 8, 8], track);
+            tracking(&device, &up, [9, 3, 4, 4], track);
+        }
+    }
+
+    /// An output padding as wide as the stride has no adjoint convolution here: burn's module.
+    #[cfg(feature = "flex")]
+    #[test]
+    fn a_transposed_convolution_with_a_wide_output_padding_is_burns() {
+        let device = Device::flex();
+        let layer = ConvTranspose2dConfig::new([1, 1], [3, 3])
+            .with_stride([2, 2])
+            .with_padding_out([2, 2])
+            .init(&device);
+        let x = Tensor::<4>::ones([1, 1, 3, 3], &device);
+        assert!(transpose_geometry(&layer, &x).is_none());
+        assert_eq!(conv_transpose2d(&layer, x.clone()).dims(), [1, 1, 9, 9]);
+    }
+
     #[cfg(feature = "flex")]
     #[test]
     fn under_gradient_checkpointing_and_without_autodiff() {
@@ -783,6 +914,11 @@ mod tests {
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
             .init(&device);
         against_burns(&device, &layer, [2, 2, 8, 8]);
+        let up = ConvTranspose2dConfig::new([2, 1], [4, 4])
+            .with_stride([2, 2])
+            .with_padding([1, 1])
+            .init(&device);
+        against_burns(&device, &up, [2, 2, 5, 5]);
         // Plain flex: the forward pass alone.
         let plain = Device::flex();
         let layer = Conv2dConfig::new([2, 3], [3, 3]).init(&plain);
