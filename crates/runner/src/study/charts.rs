@@ -490,8 +490,15 @@ fn stops_chart(
         s.metric(m)
             .map(|v| (s.epochs as f64, v, s.metric(&format!("{m}_se"))))
     };
-    let mut summaries: Vec<crate::engine::metrics::Summary> =
-        done.iter().map(|f| f.summary.clone()).collect();
+    let included = |f: &&Finished| {
+        let label = &cells[f.cell].label;
+        stops.cells.as_ref().is_none_or(|c| c.contains(label))
+    };
+    let mut summaries: Vec<crate::engine::metrics::Summary> = done
+        .iter()
+        .filter(included)
+        .map(|f| f.summary.clone())
+        .collect();
     let dir = study_dir.join(&stops.summaries);
     // No folder: no earlier stops, only the finished runs.
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {

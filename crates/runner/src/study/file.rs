@@ -119,6 +119,10 @@ pub struct Stops {
     /// The same figure of real data (a summary key), drawn as a line, if there is one.
     #[serde(default)]
     pub real: Option<String>,
+    /// The cells whose finished runs are this run's last stops (default: every cell); cells
+    /// trained another way stay out of its chart.
+    #[serde(default)]
+    pub cells: Option<Vec<String>>,
 }
 
 /// Cells charted together (see [`StudyFile::curve_group`]).
@@ -312,6 +316,16 @@ impl StudyFile {
                 ));
             }
         }
+        if let Some(missing) = study
+            .stops
+            .iter()
+            .flat_map(|s| s.cells.iter().flatten())
+            .find(|l| !cells.iter().any(|c| c.label == **l))
+        {
+            return bad(format!(
+                "`stops.cells` names cell `{missing}`, which is not in the grid"
+            ));
+        }
         Ok(study)
     }
 }
@@ -343,6 +357,15 @@ mod tests {
         study("[scaling]\nmetric = \"test_accuracy\"\nby = \"lr\"\n").unwrap();
         let e = study("[scaling]\nmetric = \"test_accuracy\"\nby = \"model\"\n").unwrap_err();
         assert!(e.to_string().contains("not an axis"), "{e}");
+        let stops = |cells: &str| {
+            format!("[stops]\nmetric = \"test_loss\"\nsummaries = \"s\"\ncells = [{cells}]\n")
+        };
+        study(&stops("\"0.1\"")).unwrap();
+        let e = study(&stops("\"0.5\"")).unwrap_err();
+        assert!(
+            e.to_string().contains("`stops.cells` names cell `0.5`"),
+            "{e}"
+        );
     }
 
     #[test]
