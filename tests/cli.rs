@@ -943,7 +943,7 @@ fn early_stopping_stops_and_restores_the_best_epoch() {
     let (ok, stdout, _) = run(nnlab(tmp.path()).args(["train", "--resume"]).arg(&out));
     assert!(ok);
     assert!(
-        stdout.contains("already finished (3 of 50 epochs)"),
+        stdout.contains("already finished: early stopping ended it after epoch 3 (of 50)"),
         "{stdout}"
     );
 }

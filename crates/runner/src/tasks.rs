@@ -499,7 +499,14 @@ pub fn resume(path: &Path, opts: &TrainOptions) -> Result<Outcome> {
         let summary = engine::metrics::Summary::read(&path.join("summary.json")).ok();
         let stopped_early = summary.as_ref().is_some_and(|s| s.stopped_early);
         match start.as_ref().map(|r| r.state()) {
-            Some(s) if s.epochs_done >= config.train.epochs || stopped_early => say!(
+            Some(s) if stopped_early => say!(
+                "{} already finished: early stopping ended it after epoch {} (of {}); nothing to \
+                 resume",
+                path.display(),
+                s.epochs_done,
+                config.train.epochs
+            ),
+            Some(s) if s.epochs_done >= config.train.epochs => say!(
                 "{} already finished ({} of {} epochs); nothing to resume",
                 path.display(),
                 s.epochs_done,

@@ -14,9 +14,9 @@
 //! gradient, its input gradient the convolution's forward pass, and its weight gradient the
 //! convolution's with the two spaces swapped. burn-flex 0.22.1 computes the backward passes
 //! through burn's generic ones, which swap the batch and channel axes of the input and gradient
-//! (two full copies) and run a transposed convolution as a scatter; in a DCGAN step its tiled
-//! copies (6.7 %), that scatter (5.6 %) and its convolution loop (4.6 %) took 17 % of the time
-//! (`bench/results/profile-dcgan-a06c552.txt`).
+//! (two full copies) and run a transposed convolution as a scatter; in a DCGAN step burn-flex's
+//! convolution paths and tiled copies together (`conv_transpose3d_impl` 5.6 %, `conv3d_f32`
+//! 4.6 %, `copy_2d_tiled` 6.7 %) took 17 % of the time (`bench/results/profile-dcgan-a06c552.txt`).
 //!
 //! Blocks of [`host::BLOCK`] images run in parallel (rayon), each product on one thread; the
 //! weight gradient sums each block and then the blocks in order, so a result does not depend on
