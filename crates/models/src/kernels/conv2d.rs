@@ -149,22 +149,18 @@ fn transpose_geometry(layer: &ConvTranspose2d, x: &Tensor<4>) -> Option<Geometry
         return None;
     }
     let ([sh, sw], [ph, pw], [qh, qw]) = (layer.stride, layer.padding, layer.padding_out);
+    if layer.groups != 1 || layer.dilation != [1, 1] || wi != i || sh == 0 || sw == 0 {
+        return None;
+    }
     // burn's output size: (h - 1) s - 2 p + k + padding_out.
     let oh = ((h - 1) * sh + kh + qh).checked_sub(2 * ph)?;
     let ow = ((w - 1) * sw + kw + qw).checked_sub(2 * pw)?;
-    let ok = layer.groups == 1
-        && layer.dilation == [1, 1]
-        && wi == i
-        && oh > 0
-        && ow > 0
-        && sh > 0
-        && sw > 0;
     // The convolution from `[o, oh, ow]` back to `[i, h, w]` must have exactly `h x w` windows.
     let back = [
         (oh + 2 * ph).checked_sub(kh).map(|d| d / sh + 1),
         (ow + 2 * pw).checked_sub(kw).map(|d| d / sw + 1),
     ];
-    (ok && back == [Some(h), Some(w)]).then_some(Geometry {
+    (oh > 0 && ow > 0 && back == [Some(h), Some(w)]).then_some(Geometry {
         input: [o, oh, ow],
         output: [i, h, w],
         kernel: [kh, kw],
@@ -291,14 +287,10 @@ pub mod host {
     /// Scratch buffers of one thread: the unfolded block and an `[o, B p]` one.
     type Scratch = (Vec<f32>, Vec<f32>);
 
-    /// The convolution: `x` `[n, c, h, w]`, `w` `[o, c kh kw]` -> `[n, o, oh, ow]`.
-    pub fn forward(g: &Geometry, x: &[f32], w: &[f32], n: usize) -> Vec<f32> {
-        forward_keeping(g, x, w, n, false).0
-    }
-
-    /// [`forward`], and with `keep` the unfolded blocks too (`n c kh kw oh ow` values, block
-    /// after block), for [`weight_grad_unfolded`]: the weight gradient then needs no second
-    /// unfolding of the same input.
+    /// The convolution: `x` `[n, c, h, w]`, `w` `[o, c kh kw]` -> `[n, o, oh, ow]`; with `keep`
+    /// also the unfolded blocks (`n c kh kw oh ow` values, block after block), for
+    /// [`weight_grad_unfolded`]: the weight gradient then needs no second unfolding of the same
+    /// input.
     pub fn forward_keeping(
         g: &Geometry,
         x: &[f32],
@@ -451,10 +443,7 @@ mod extension {
 
     /// The convolution `x * w` on the host.
     fn forward(x: &FloatTensor<Flex>, w: &FloatTensor<Flex>, g: &Geometry) -> FloatTensor<Flex> {
-        let n = batch(x);
-        let y = host::forward(g, &flex::values(x), &flex::values(w), n);
-        let [o, oh, ow] = g.output;
-        flex::tensor(y, [n, o, oh, ow])
+        conv_keeping(x, w, g, false).0
     }
 
     /// The convolution's input gradient from `dy` on the host.
@@ -475,7 +464,11 @@ mod extension {
         dy: &FloatTensor<Flex>,
         g: &Geometry,
     ) -> FloatTensor<Flex> {
-        let dw = host::weight_grad(g, &flex::values(x), &flex::values(dy));
+        weights(host::weight_grad(g, &flex::values(x), &flex::values(dy)), g)
+    }
+
+    /// A weight gradient's values as the weights' `[o, c, kh, kw]` tensor.
+    fn weights(dw: Vec<f32>, g: &Geometry) -> FloatTensor<Flex> {
         let ([c, _, _], o, [kh, kw]) = (g.input, g.output[0], g.kernel);
         flex::tensor(dw, [o, c, kh, kw])
     }
@@ -546,11 +539,10 @@ mod extension {
             let [px, pw] = ops.parents;
             if let Some(node) = pw {
                 let dw = match for_weights {
-                    ForWeights::Unfolded(cols) => {
-                        let dw = host::weight_grad_unfolded(&g, &cols, &flex::values(&dy));
-                        let ([c, _, _], o, [kh, kw]) = (g.input, g.output[0], g.kernel);
-                        flex::tensor(dw, [o, c, kh, kw])
-                    }
+                    ForWeights::Unfolded(cols) => weights(
+                        host::weight_grad_unfolded(&g, &cols, &flex::values(&dy)),
+                        &g,
+                    ),
                     // The adjoint's output lives where the convolution's input does.
                     ForWeights::Input(x) => weight_grad(&dy, &x, &g),
                     ForWeights::Nothing => {
@@ -963,7 +955,7 @@ mod tests {
         // From the blocks the forward pass kept: the same sums.
         let w: Vec<f32> = (0..3 * 8).map(|i| i as f32 * 0.1).collect();
         let (y, cols) = host::forward_keeping(&g, &x, &w, n, true);
-        assert_eq!(y, host::forward(&g, &x, &w, n));
+        assert_eq!(y, host::forward_keeping(&g, &x, &w, n, false).0);
         assert_eq!(host::weight_grad_unfolded(&g, &cols.unwrap(), &dy), serial);
     }
 
