@@ -655,6 +655,7 @@ mod tests {
         // y = x[i][j] - x[i+1][j+1] + 0.5 = -4 + 0.5 everywhere. Loss sum(y): dW = the sum of
         // each window's element over the four windows: [[1+2+4+5, 2+3+5+6], [4+5+7+8, 5+6+8+9]];
         // dx counts how often each pixel meets each tap: +1 for top-left taps, -1 bottom-right.
+        let _rng = crate::rng_lock();
         let device = Device::flex().autodiff();
         let mut layer = Conv2dConfig::new([1, 1], [2, 2]).init(&device);
         let w = Tensor::<4>::from_data(
@@ -885,6 +886,7 @@ mod tests {
     #[cfg(feature = "flex")]
     #[test]
     fn a_transposed_convolution_with_a_wide_output_padding_is_burns() {
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let layer = ConvTranspose2dConfig::new([1, 1], [3, 3])
             .with_stride([2, 2])
@@ -962,6 +964,7 @@ mod tests {
     #[test]
     fn unsupported_layers_use_burns() {
         // Dilation 2: burn's module computes it, on every backend.
+        let _rng = crate::rng_lock();
         let device = Device::flex();
         let layer = Conv2dConfig::new([1, 1], [2, 2])
             .with_dilation([2, 2])
