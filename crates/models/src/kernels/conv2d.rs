@@ -183,84 +183,131 @@ pub mod host {
     /// rounding does not depend on the machine's threads; blocks run in parallel.
     pub const BLOCK: usize = 8;
 
-    /// The output columns `lo..hi` whose input column `ox sw + j - pw` is inside `0..w`, for
-    /// the kernel column `j`.
-    fn inside(j: usize, g: &Geometry) -> (usize, usize) {
-        let (w, ow, sw, pw) = (g.input[2], g.output[2], g.stride[1], g.pad[1]);
-        let lo = pw.saturating_sub(j).div_ceil(sw).min(ow);
-        let hi = if w + pw > j {
-            ((w + pw - j - 1) / sw + 1).min(ow)
-        } else {
-            0
-        };
-        (lo, hi.max(lo))
+    /// Height and width of an image with its zero border: `[h + 2 ph, w + 2 pw]`.
+    fn padded_size(g: &Geometry) -> (usize, usize) {
+        (g.input[1] + 2 * g.pad[0], g.input[2] + 2 * g.pad[1])
     }
 
-    /// Calls `f(j, at, y)` for each window element `r = (c, i, j)` and output row `oy`: `j` the
-    /// kernel column, `at` where the row's `ow` columns start in a matrix of rows `ld` apart
-    /// whose image starts at column `off`, `y` the row of the image (`c h + y`) they read, if
-    /// inside.
+    /// Copies `x`, one image `[c, h, w]`, into `padded`, `[c, h + 2 ph, w + 2 pw]` with zeros
+    /// around it, so that every window reads inside it and the unfolding needs no bounds tests;
+    /// `sw` more zeros after it let each window row read `ow` whole runs of `sw` values.
+    fn pad(g: &Geometry, x: &[f32], padded: &mut Vec<f32>) {
+        let ([c, h, w], [ph, pw]) = (g.input, g.pad);
+        let (hp, wp) = padded_size(g);
+        padded.clear();
+        padded.resize(c * hp * wp + g.stride[1], 0.0);
+        for (plane, image) in padded.chunks_exact_mut(hp * wp).zip(x.chunks_exact(h * w)) {
+            for (row, src) in plane[ph * wp..]
+                .chunks_exact_mut(wp)
+                .zip(image.chunks_exact(w))
+            {
+                row[pw..pw + w].copy_from_slice(src);
+            }
+        }
+    }
+
+    /// Calls `f(at, from)` for each window element `r = (c, i, j)` and output row `oy`: `at`
+    /// where the row's `ow` columns start in a matrix of rows `ld` apart whose image starts at
+    /// column `off`, `from` where its first value is in the padded image (the next ones every
+    /// `sw`).
     #[inline(always)]
-    fn rows(g: &Geometry, ld: usize, off: usize, mut f: impl FnMut(usize, usize, Option<usize>)) {
-        let ([c, h, _], [_, oh, ow]) = (g.input, g.output);
-        let ([kh, kw], [sh, _], [ph, _]) = (g.kernel, g.stride, g.pad);
+    fn rows(g: &Geometry, ld: usize, off: usize, mut f: impl FnMut(usize, usize)) {
+        let ([c, _, _], [_, oh, ow]) = (g.input, g.output);
+        let ([kh, kw], [sh, _]) = (g.kernel, g.stride);
+        let (hp, wp) = padded_size(g);
         for ch in 0..c {
             for i in 0..kh {
                 for j in 0..kw {
                     let r = (ch * kh + i) * kw + j;
                     for oy in 0..oh {
-                        let y = (oy * sh + i).checked_sub(ph).filter(|&y| y < h);
-                        f(j, r * ld + off + oy * ow, y.map(|y| ch * h + y));
+                        f(r * ld + off + oy * ow, (ch * hp + oy * sh + i) * wp + j);
                     }
                 }
             }
         }
     }
 
-    /// Unfolds `x`, one image `[c, h, w]`, into columns `off..off + oh ow` of `cols`, a
-    /// `[c kh kw, ld]` matrix.
-    pub fn unfold(g: &Geometry, x: &[f32], cols: &mut [f32], ld: usize, off: usize) {
-        let (w, ow, sw, pw) = (g.input[2], g.output[2], g.stride[1], g.pad[1]);
-        let spans: Vec<_> = (0..g.kernel[1]).map(|j| inside(j, g)).collect();
-        rows(g, ld, off, |j, at, y| {
-            let out = &mut cols[at..at + ow];
-            let (lo, hi) = spans[j];
-            match y {
-                Some(y) if lo < hi => {
-                    out[..lo].fill(0.0);
-                    out[hi..].fill(0.0);
-                    let row = &x[y * w + lo * sw + j - pw..(y + 1) * w];
-                    if sw == 1 {
-                        out[lo..hi].copy_from_slice(&row[..hi - lo]);
-                    } else {
-                        for (v, &s) in out[lo..hi].iter_mut().zip(row.iter().step_by(sw)) {
-                            *v = s;
-                        }
-                    }
-                }
-                _ => out.fill(0.0),
+    /// Unfolds `padded`, one image made by [`pad`], into columns `off..off + oh ow` of `cols`,
+    /// a `[c kh kw, ld]` matrix. `S` is the column stride when known at compile time (the
+    /// strided reads of stride 2 then vectorise), 0 for any other.
+    fn unfold_strided<const S: usize>(
+        g: &Geometry,
+        padded: &[f32],
+        cols: &mut [f32],
+        ld: usize,
+        off: usize,
+    ) {
+        let (ow, s) = (g.output[2], if S == 0 { g.stride[1] } else { S });
+        rows(g, ld, off, |at, from| {
+            let (out, src) = (&mut cols[at..at + ow], &padded[from..from + ow * s]);
+            for (v, run) in out.iter_mut().zip(src.chunks_exact(s)) {
+                *v = run[0];
             }
         });
     }
 
-    /// The adjoint of [`unfold`]: `x <- fold(cols)`, each column added back where it was read.
-    pub fn fold(g: &Geometry, cols: &[f32], ld: usize, off: usize, x: &mut [f32]) {
-        let (w, sw, pw) = (g.input[2], g.stride[1], g.pad[1]);
-        let spans: Vec<_> = (0..g.kernel[1]).map(|j| inside(j, g)).collect();
-        x.fill(0.0);
-        rows(g, ld, off, |j, at, y| {
-            let (lo, hi) = spans[j];
-            let Some(y) = y.filter(|_| lo < hi) else {
-                return;
-            };
-            let row = &mut x[y * w + lo * sw + j - pw..(y + 1) * w];
-            for (&v, t) in cols[at + lo..at + hi]
-                .iter()
-                .zip(row.iter_mut().step_by(sw))
-            {
-                *t += v;
+    /// Unfolds `x`, one image `[c, h, w]`, into columns `off..off + oh ow` of `cols`, a
+    /// `[c kh kw, ld]` matrix, through the scratch image `padded`.
+    pub fn unfold(
+        g: &Geometry,
+        x: &[f32],
+        padded: &mut Vec<f32>,
+        cols: &mut [f32],
+        ld: usize,
+        off: usize,
+    ) {
+        pad(g, x, padded);
+        match g.stride[1] {
+            1 => unfold_strided::<1>(g, padded, cols, ld, off),
+            2 => unfold_strided::<2>(g, padded, cols, ld, off),
+            _ => unfold_strided::<0>(g, padded, cols, ld, off),
+        }
+    }
+
+    /// [`fold`] into the padded image; `S` as for [`unfold_strided`].
+    fn fold_strided<const S: usize>(
+        g: &Geometry,
+        cols: &[f32],
+        ld: usize,
+        off: usize,
+        padded: &mut [f32],
+    ) {
+        let (ow, s) = (g.output[2], if S == 0 { g.stride[1] } else { S });
+        rows(g, ld, off, |at, from| {
+            let (src, out) = (&cols[at..at + ow], &mut padded[from..from + ow * s]);
+            for (&v, run) in src.iter().zip(out.chunks_exact_mut(s)) {
+                run[0] += v;
             }
         });
+    }
+
+    /// The adjoint of [`unfold`]: `x <- fold(cols)`, each column added back where it was read,
+    /// through the scratch image `padded` (whose border takes the columns that read zeros).
+    pub fn fold(
+        g: &Geometry,
+        cols: &[f32],
+        ld: usize,
+        off: usize,
+        padded: &mut Vec<f32>,
+        x: &mut [f32],
+    ) {
+        let ([c, h, w], [ph, pw]) = (g.input, g.pad);
+        let (hp, wp) = padded_size(g);
+        padded.clear();
+        padded.resize(c * hp * wp + g.stride[1], 0.0);
+        match g.stride[1] {
+            1 => fold_strided::<1>(g, cols, ld, off, padded),
+            2 => fold_strided::<2>(g, cols, ld, off, padded),
+            _ => fold_strided::<0>(g, cols, ld, off, padded),
+        }
+        for (plane, image) in padded.chunks_exact(hp * wp).zip(x.chunks_exact_mut(h * w)) {
+            for (row, dst) in plane[ph * wp..]
+                .chunks_exact(wp)
+                .zip(image.chunks_exact_mut(w))
+            {
+                dst.copy_from_slice(&row[pw..pw + w]);
+            }
+        }
     }
 
     /// Copies each image's `[o, p]` block of `maps` (`[b, o, p]`) into columns `i p..(i + 1) p`
@@ -284,8 +331,9 @@ pub mod host {
         }
     }
 
-    /// Scratch buffers of one thread: the unfolded block and an `[o, B p]` one.
-    type Scratch = (Vec<f32>, Vec<f32>);
+    /// Scratch buffers of one thread: the unfolded block, an `[o, B p]` one and a padded
+    /// image.
+    type Scratch = (Vec<f32>, Vec<f32>, Vec<f32>);
 
     /// The convolution: `x` `[n, c, h, w]`, `w` `[o, c kh kw]` -> `[n, o, oh, ow]`; with `keep`
     /// also the unfolded blocks (`n c kh kw oh ow` values, block after block), for
@@ -302,11 +350,14 @@ pub mod host {
         let (k, p) = (g.window(), g.positions());
         let mut y = vec![0.0f32; n * o * p];
         // One block: unfold its images into `cols`, one product into `side`, scattered to `y`.
-        let block = |x: &[f32], cols: &mut [f32], side: &mut Vec<f32>, y: &mut [f32]| {
+        let block = |x: &[f32],
+                     cols: &mut [f32],
+                     (side, padded): (&mut Vec<f32>, &mut Vec<f32>),
+                     y: &mut [f32]| {
             let ld = x.len() / chw * p;
             side.resize(o * ld, 0.0);
             for (i, image) in x.chunks_exact(chw).enumerate() {
-                unfold(g, image, cols, ld, i * p);
+                unfold(g, image, padded, cols, ld, i * p);
             }
             let (w, cols) = (View::rows(w, k), View::rows(cols, ld));
             flex::gemm_into(side, o, ld, k, w, cols, false);
@@ -316,16 +367,17 @@ pub mod host {
             .par_chunks_mut(BLOCK * o * p)
             .zip(x.par_chunks(BLOCK * chw));
         if !keep {
-            blocks.for_each_init(Scratch::default, |(cols, side), (y, x)| {
+            blocks.for_each_init(Scratch::default, |(cols, side, padded), (y, x)| {
                 cols.resize(k * x.len() / chw * p, 0.0);
-                block(x, cols, side, y)
+                block(x, cols, (side, padded), y)
             });
             return (y, None);
         }
         let mut all = vec![0.0f32; n * k * p];
-        blocks
-            .zip(all.par_chunks_mut(BLOCK * k * p))
-            .for_each_init(Vec::new, |side, ((y, x), cols)| block(x, cols, side, y));
+        blocks.zip(all.par_chunks_mut(BLOCK * k * p)).for_each_init(
+            <(Vec<f32>, Vec<f32>)>::default,
+            |(side, padded), ((y, x), cols)| block(x, cols, (side, padded), y),
+        );
         (y, Some(all))
     }
 
@@ -337,7 +389,7 @@ pub mod host {
         let mut dx = vec![0.0f32; n * chw];
         dx.par_chunks_mut(BLOCK * chw)
             .zip(dy.par_chunks(BLOCK * o * p))
-            .for_each_init(Scratch::default, |(cols, side), (dx, dy)| {
+            .for_each_init(Scratch::default, |(cols, side, padded), (dx, dy)| {
                 let ld = dy.len() / o;
                 cols.resize(k * ld, 0.0);
                 side.resize(o * ld, 0.0);
@@ -346,7 +398,7 @@ pub mod host {
                 let wt = View::columns(w, k);
                 flex::gemm_into(cols, k, ld, o, wt, View::rows(side, ld), false);
                 for (i, image) in dx.chunks_exact_mut(chw).enumerate() {
-                    fold(g, cols, ld, i * p, image);
+                    fold(g, cols, ld, i * p, padded, image);
                 }
             });
         dx
@@ -359,11 +411,11 @@ pub mod host {
         let partials = x
             .par_chunks(BLOCK * chw)
             .zip(dy.par_chunks(BLOCK * g.output[0] * p))
-            .map_init(Scratch::default, |(cols, side), (x, dy)| {
+            .map_init(Scratch::default, |(cols, side, padded), (x, dy)| {
                 let ld = x.len() / chw * p;
                 cols.resize(k * ld, 0.0);
                 for (i, image) in x.chunks_exact(chw).enumerate() {
-                    unfold(g, image, cols, ld, i * p);
+                    unfold(g, image, padded, cols, ld, i * p);
                 }
                 block_weight_grad(g, cols, dy, side)
             })
