@@ -2,36 +2,52 @@
 //! training by reducing internal covariate shift", ICML) with PyTorch's running statistics.
 //!
 //! Training mode normalises each channel by its batch mean and biased variance,
-//! `y = gamma * (x - mean) / sqrt(var + eps) + beta`, through burn's own fused operation
-//! (`batch_norm_train`, with its backward pass). The running statistics that evaluation uses are
-//! updated as PyTorch updates them, with the *unbiased* batch variance (`n / (n - 1)` times the
-//! biased one, `n` the values per channel: the paper's Algorithm 2), where burn's [`BatchNorm`]
-//! takes the biased one; so a model exported to PyTorch normalises there as it does here.
-//!
-//! The sums run in the input's precision: in f32 one after another, so that a DCGAN generator's
-//! first layer (3,136 values per channel) gets a scale gradient 1.8e-4 away from the exact one,
-//! where PyTorch's CPU kernel, adding in double precision, gets 1.4e-6. Summing an f64 copy here
-//! made a DCGAN epoch half as slow again (20.4 s instead of 13.5 s on 12,800 images,
-//! `bench/results/ab-batch-norm-f64-sums-f899f6f.txt`) and did not keep its f32 steps with
-//! PyTorch's any longer (the adversarial game magnifies every rounding difference, PyTorch's
-//! own among them); `train.float_dtype = "f64"` is the exact comparison.
+//! `y = gamma * (x - mean) / sqrt(var + eps) + beta`, as one operation with its own backward pass:
+//! on flex (f32) nnlab's kernel with the unit that follows fused in
+//! ([`crate::kernels::batch_norm`], its sums in f64 as PyTorch's CPU kernel takes them),
+//! elsewhere burn's `batch_norm_train` (sums in the input's precision) and then the unit. The
+//! running statistics that evaluation uses are updated as PyTorch updates them, with the
+//! *unbiased* batch variance (`n / (n - 1)` times the biased one, `n` the values per channel: the
+//! paper's Algorithm 2), where burn's [`BatchNorm`] takes the biased one; so a model exported to
+//! PyTorch normalises there as it does here.
 //!
 //! Shapes: `x [n, c, ...]` -> `[n, c, ...]`; the module's `gamma`, `beta`, `running_mean` and
 //! `running_var` are `[c]`, so its record (and its PyTorch names) are those of [`BatchNorm`].
 
 use burn::nn::BatchNorm;
 use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+pub use crate::kernels::batch_norm::Unit;
 
 /// `bn` applied to `x [n, c, ...]`. When gradients are tracked and `bn` is in training mode,
 /// the batch statistics normalise `x` and the running statistics are updated; otherwise
 /// (inference) this is `bn.forward(x)`, which uses the running statistics.
 pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    forward_with(bn, x, Unit::Linear)
+}
+
+/// [`forward`] followed by `unit`: on flex in training mode one fused operation
+/// ([`crate::kernels::batch_norm`]), elsewhere burn's batch norm and then the activation.
+pub fn forward_with<const D: usize>(bn: &BatchNorm, x: Tensor<D>, unit: Unit) -> Tensor<D> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
-        return bn.forward(x);
+        return apply(unit, bn.forward(x));
     }
-    let result =
-        burn::tensor::module::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
-    let device = result.output.device();
+    let (gamma, beta) = (bn.gamma.val(), bn.beta.val());
+    let (output, mean, variance) = match crate::kernels::batch_norm::batch_norm_train(
+        &x,
+        gamma.clone(),
+        beta.clone(),
+        bn.epsilon,
+        unit,
+    ) {
+        Some(fused) => (fused.output, fused.mean, fused.variance),
+        None => {
+            let result = burn::tensor::module::batch_norm_train(x, gamma, beta, bn.epsilon);
+            (apply(unit, result.output), result.mean, result.variance)
+        }
+    };
+    let device = output.device();
     let blend = |running: Tensor<1>, batch: Tensor<1>| {
         running
             .to_device(&device)
@@ -39,13 +55,22 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
             .add(batch.detach().mul_scalar(bn.momentum))
             .detach()
     };
-    let n = result.output.shape().num_elements() / bn.gamma.shape().num_elements();
-    let unbiased = result.variance.mul_scalar(n as f64 / (n.max(2) - 1) as f64);
+    let n = output.shape().num_elements() / bn.gamma.shape().num_elements();
+    let unbiased = variance.mul_scalar(n as f64 / (n.max(2) - 1) as f64);
     bn.running_mean
-        .update(blend(bn.running_mean.value_sync(), result.mean));
+        .update(blend(bn.running_mean.value_sync(), mean));
     bn.running_var
         .update(blend(bn.running_var.value_sync(), unbiased));
-    result.output
+    output
+}
+
+/// `unit` with burn's operations (and nnlab's leaky ReLU).
+fn apply<const D: usize>(unit: Unit, z: Tensor<D>) -> Tensor<D> {
+    match unit {
+        Unit::Linear => z,
+        Unit::Relu => relu(z),
+        Unit::LeakyRelu(slope) => crate::leaky_relu::leaky_relu(z, slope),
+    }
 }
 
 #[cfg(all(test, feature = "flex"))]

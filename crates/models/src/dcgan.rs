@@ -18,10 +18,9 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use nnlab_config::DcganSpec;
 
-use crate::batch_norm;
+use crate::batch_norm::{self, Unit};
 use crate::conv2d::{conv_transpose2d, conv2d};
 use crate::gan::{Discriminator, Generator, GeneratorLayer, LEAKY_SLOPE};
 use crate::leaky_relu::leaky_relu;
@@ -153,11 +152,8 @@ impl Generator for DcganGenerator {
             .project
             .forward(z)
             .reshape([n, 2 * self.features, 7, 7]);
-        let h = relu(batch_norm::forward(&self.bn0, h));
-        let h = relu(batch_norm::forward(
-            &self.bn1,
-            conv_transpose2d(&self.up1, h),
-        ));
+        let h = batch_norm::forward_with(&self.bn0, h, Unit::Relu);
+        let h = batch_norm::forward_with(&self.bn1, conv_transpose2d(&self.up1, h), Unit::Relu);
         let x = crate::tanh::tanh(conv_transpose2d(&self.up2, h));
         // tanh's [-1, 1] to the pixels' [0, 1].
         x.reshape([n, SIDE * SIDE]).add_scalar(1.0).mul_scalar(0.5)
@@ -173,9 +169,10 @@ impl Discriminator for DcganDiscriminator {
             .sub_scalar(1.0)
             .reshape([n, 1, SIDE, SIDE]);
         let h = leaky_relu(conv2d(&self.down1, x), LEAKY_SLOPE);
-        let h = leaky_relu(
-            batch_norm::forward(&self.bn2, conv2d(&self.down2, h)),
-            LEAKY_SLOPE,
+        let h = batch_norm::forward_with(
+            &self.bn2,
+            conv2d(&self.down2, h),
+            Unit::LeakyRelu(LEAKY_SLOPE),
         );
         self.out.forward(h.flatten(1, 3))
     }

@@ -2,11 +2,13 @@
 //! its fallback on every other backend (and on flex for what it does not cover): a dense layer
 //! with its activation ([`dense`]), convolutions and their adjoints ([`conv2d`]), tanh
 //! ([`tanh`]), leaky ReLU ([`leaky_relu`]), softmax cross-entropy ([`cross_entropy`]), average
-//! pooling ([`avg_pool`]) and the Bernoulli log-likelihood ([`bernoulli_cross_entropy`]), with
-//! their shared vectorised math ([`fast_math`]) and flex plumbing ([`flex`], only with this
+//! pooling ([`avg_pool`]), the Bernoulli log-likelihood ([`bernoulli_cross_entropy`]) and
+//! training-mode batch norm with the unit after it ([`batch_norm`]), with their shared
+//! vectorised math ([`fast_math`]) and flex plumbing ([`flex`], only with this
 //! crate's `flex` feature).
 
 pub mod avg_pool;
+pub mod batch_norm;
 pub mod bernoulli_cross_entropy;
 pub mod conv2d;
 pub mod cross_entropy;
