@@ -546,13 +546,21 @@ mod extension {
         Transpose,
     }
 
+    /// The most values of unfolded input a convolution keeps for its weight gradient (4 MiB,
+    /// within a core's caches); past it the weight gradient unfolds the input again block by
+    /// block, which costs less than writing all the blocks out to memory and reading them back
+    /// (a DCGAN discriminator's second layer, 12.8 MB a batch: its step about 2 % faster on an
+    /// AMD EPYC, `bench/results/ab-conv-keep-limit-31ce83b.txt`).
+    const KEEP_LIMIT: usize = 1 << 20;
+
     /// What a weight gradient is computed from, kept by the forward pass only when the weights
     /// take one.
     #[derive(Debug, Clone)]
     enum ForWeights {
         /// A convolution's unfolded input.
         Unfolded(Arc<Vec<f32>>),
-        /// A transposed convolution's input (its adjoint's output gradient).
+        /// A convolution's input (unfolded again for the weight gradient), or a transposed
+        /// convolution's (its adjoint's output gradient).
         Input(FloatTensor<Flex>),
         /// The weights take no gradient.
         Nothing,
@@ -595,6 +603,7 @@ mod extension {
                         host::weight_grad_unfolded(&g, &cols, &flex::values(&dy)),
                         &g,
                     ),
+                    ForWeights::Input(x) if op == Op::Conv => weight_grad(&x, &dy, &g),
                     // The adjoint's output lives where the convolution's input does.
                     ForWeights::Input(x) => weight_grad(&dy, &x, &g),
                     ForWeights::Nothing => {
@@ -619,8 +628,8 @@ mod extension {
         g: Geometry,
         op: Op,
     ) -> FloatTensor<Autodiff<Flex, C>> {
-        // Weights that take a gradient keep what it needs: a convolution its unfolded input,
-        // a transposed convolution its input.
+        // Weights that take a gradient keep what it needs: a convolution its unfolded input (or
+        // its input, past `KEEP_LIMIT`), a transposed convolution its input.
         let keep = w.is_tracked();
         match ConvGrad
             .prepare::<C>([x.node(), w.node()])
@@ -630,6 +639,9 @@ mod extension {
             OpsKind::Tracked(prep) => {
                 let (x, w) = (x.into_primitive(), w.into_primitive());
                 let (y, for_weights) = match op {
+                    Op::Conv if keep && g.window() * g.positions() * batch(&x) > KEEP_LIMIT => {
+                        (forward(&x, &w, &g), ForWeights::Input(x.clone()))
+                    }
                     Op::Conv => {
                         let (y, cols) = conv_keeping(&x, &w, &g, keep);
                         (y, cols.map_or(ForWeights::Nothing, ForWeights::Unfolded))
@@ -867,7 +879,8 @@ mod tests {
         // LeNet's 5x5, a padded 3x3, a rectangular kernel and stride, windows that leave the
         // last row and column unread, a batch of two blocks (the second partial), and 17 maps
         // from windows wider apart than the kernel with padding as wide as it (whole kernel
-        // columns in the padding).
+        // columns in the padding), and a batch whose unfolded input (1.2 million values) is
+        // past what the forward pass keeps, unfolded again for the weight gradient.
         let cases = [
             ([1, 4], [4, 4], [2, 2], (1, 1), [3, 1, 8, 8]),
             ([3, 5], [5, 5], [1, 1], (0, 0), [2, 3, 9, 9]),
@@ -876,6 +889,7 @@ mod tests {
             ([2, 3], [3, 3], [2, 2], (0, 0), [2, 2, 6, 6]),
             ([2, 3], [3, 3], [1, 1], (1, 1), [11, 2, 4, 4]),
             ([2, 17], [2, 2], [3, 3], (2, 2), [2, 2, 5, 7]),
+            ([16, 4], [3, 3], [1, 1], (1, 1), [32, 16, 16, 16]),
         ];
         for (channels, kernel, stride, (ph, pw), x) in cases {
             let layer = Conv2dConfig::new(channels, kernel)
