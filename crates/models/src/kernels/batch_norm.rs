@@ -237,7 +237,7 @@ pub mod host {
     /// `y = f(x a + b)` per channel, `x` and `y` `[n, c, s]`.
     pub fn forward(x: &[f32], a: &[f32], b: &[f32], s: usize, f: Unit) -> Vec<f32> {
         let c = a.len();
-        let mut y = vec![0.0f32; x.len()];
+        let mut y = crate::flex::zeros(x.len());
         y.par_chunks_mut(c * s)
             .zip(x.par_chunks(c * s))
             .for_each(|(y, x)| {

@@ -348,7 +348,7 @@ pub mod host {
     ) -> (Vec<f32>, Option<Vec<f32>>) {
         let (chw, o) = (g.input.iter().product::<usize>(), g.output[0]);
         let (k, p) = (g.window(), g.positions());
-        let mut y = vec![0.0f32; n * o * p];
+        let mut y = flex::zeros(n * o * p);
         // One block: unfold its images into `cols`, one product into `side`, scattered to `y`.
         let block = |x: &[f32],
                      cols: &mut [f32],
@@ -386,7 +386,7 @@ pub mod host {
     pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32], n: usize) -> Vec<f32> {
         let (chw, o) = (g.input.iter().product::<usize>(), g.output[0]);
         let (k, p) = (g.window(), g.positions());
-        let mut dx = vec![0.0f32; n * chw];
+        let mut dx = flex::zeros(n * chw);
         dx.par_chunks_mut(BLOCK * chw)
             .zip(dy.par_chunks(BLOCK * o * p))
             .for_each_init(Scratch::default, |(cols, side, padded), (dx, dy)| {

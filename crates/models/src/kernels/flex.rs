@@ -203,17 +203,99 @@ fn product(
     }
 }
 
-/// `t` as a contiguous f32 tensor at offset 0 whose buffer holds exactly its elements, which
-/// the caller may overwrite: itself when no other tensor shares its buffer and it spans all of
-/// it, else a copy. (A slice of a larger buffer, as burn's `cat` hands each input its share of
-/// one gradient, may be unique, contiguous and at offset 0 and still not span its buffer.)
-pub fn owned(t: FloatTensor<Flex>) -> FloatTensor<Flex> {
+/// Whether `t` is a contiguous f32 tensor at offset 0 whose buffer holds exactly its elements
+/// and no other tensor shares it: one the caller may overwrite. (A slice of a larger buffer, as
+/// burn's `cat` hands each input its share of one gradient, may be unique, contiguous and at
+/// offset 0 and still not span its buffer.)
+fn overwritable(t: &FloatTensor<Flex>) -> bool {
     let spans = t.storage::<f32>().len() == t.layout().num_elements();
-    if t.is_unique() && t.layout().is_contiguous() && t.layout().start_offset() == 0 && spans {
+    t.is_unique() && t.layout().is_contiguous() && t.layout().start_offset() == 0 && spans
+}
+
+/// `t` as a tensor the caller may overwrite (see [`overwritable`]): itself, else a copy.
+pub fn owned(t: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    if overwritable(&t) {
         return t;
     }
     let shape = t.layout().shape().clone();
     tensor(values(&t).into_owned(), shape)
+}
+
+/// Elements from which [`zeros`], [`map`] and [`zip_map`] share their work among rayon's
+/// threads; below it one thread does it all, as the work is too short to hand out.
+pub const PARALLEL_FROM: usize = 1 << 18;
+
+/// The pieces the work is handed out in: 64 KiB of f32.
+const PIECE: usize = 1 << 14;
+
+/// `len` zeros, written by all of rayon's threads past [`PARALLEL_FROM`]: with freed blocks
+/// kept by the allocator (the runner's setting), a large buffer is zeroed by a `memset` on the
+/// calling thread while the others wait.
+pub fn zeros(len: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    if len < PARALLEL_FROM {
+        return vec![0.0; len];
+    }
+    let mut v = Vec::with_capacity(len);
+    v.par_extend(rayon::iter::repeat_n(0.0f32, len));
+    v
+}
+
+/// `f` applied in place to pieces of `t`'s values (in parallel past [`PARALLEL_FROM`]): `t`
+/// itself when it may be overwritten, else a new tensor (each piece copied, then `f`).
+pub fn map(t: FloatTensor<Flex>, f: impl Fn(&mut [f32]) + Sync) -> FloatTensor<Flex> {
+    use rayon::prelude::*;
+    let n = t.layout().num_elements();
+    let run = |values: &mut [f32]| {
+        if n < PARALLEL_FROM {
+            f(values)
+        } else {
+            values.par_chunks_mut(PIECE).for_each(&f)
+        }
+    };
+    if overwritable(&t) {
+        let mut t = t;
+        run(&mut t.storage_mut::<f32>()[..n]);
+        return t;
+    }
+    let shape = t.layout().shape().clone();
+    let src = values(&t);
+    let mut out = zeros(n);
+    if n < PARALLEL_FROM {
+        out.copy_from_slice(&src);
+        f(&mut out);
+    } else {
+        out.par_chunks_mut(PIECE)
+            .zip(src.par_chunks(PIECE))
+            .for_each(|(o, s)| {
+                o.copy_from_slice(s);
+                f(o)
+            });
+    }
+    tensor(out, shape)
+}
+
+/// `f(piece of t, matching piece of other)` in place on `t`'s values, as [`map`] does: for a
+/// backward pass, the gradient with the saved input or output.
+pub fn zip_map(
+    t: FloatTensor<Flex>,
+    other: &[f32],
+    f: impl Fn(&mut [f32], &[f32]) + Sync,
+) -> FloatTensor<Flex> {
+    use rayon::prelude::*;
+    let mut t = owned(t);
+    let n = t.layout().num_elements();
+    assert_eq!(n, other.len(), "zip_map: the tensors differ in length");
+    let values = &mut t.storage_mut::<f32>()[..n];
+    if n < PARALLEL_FROM {
+        f(values, other);
+    } else {
+        values
+            .par_chunks_mut(PIECE)
+            .zip(other.par_chunks(PIECE))
+            .for_each(|(v, o)| f(v, o));
+    }
+    t
 }
 
 #[cfg(test)]
@@ -321,5 +403,29 @@ mod tests {
         assert_eq!(t.as_slice::<f32>().unwrap(), [1.0, 2.0]);
         let transposed = tensor(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).transpose(0, 1);
         assert_eq!(&*values(&transposed), [1.0, 3.0, 2.0, 4.0]);
+    }
+
+    /// Past the threshold, the pieces handed to rayon's threads give the same values as one
+    /// pass, for a tensor that may be overwritten and for one shared with another (copied, the
+    /// other left alone).
+    #[test]
+    fn maps_in_pieces_as_in_one_pass() {
+        let n = PARALLEL_FROM + PIECE / 2 + 3;
+        let xs: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 100.0).collect();
+        let leaky = |v: &mut [f32]| crate::fast_math::leaky_relu(v, 0.2);
+        let mut once = xs.clone();
+        leaky(&mut once);
+        assert_eq!(&*values(&map(tensor(xs.clone(), [n]), leaky)), once);
+        let shared = tensor(xs.clone(), [n]);
+        let kept = shared.clone();
+        assert_eq!(&*values(&map(shared, leaky)), once);
+        assert_eq!(&*values(&kept), xs);
+        let mut grad = vec![1.5f32; n];
+        crate::fast_math::leaky_relu_backward(&mut grad, &xs, 0.2);
+        let zipped = zip_map(tensor(vec![1.5f32; n], [n]), &xs, |g, x| {
+            crate::fast_math::leaky_relu_backward(g, x, 0.2)
+        });
+        assert_eq!(&*values(&zipped), grad);
+        assert_eq!(zeros(n), vec![0.0f32; n]);
     }
 }

@@ -46,10 +46,7 @@ mod extension {
 
     impl LeakyReluBackend for Flex {
         fn leaky_relu(x: FloatTensor<Self>, a: f32) -> FloatTensor<Self> {
-            let mut y = flex::owned(x);
-            let n = y.layout().num_elements();
-            fast_math::leaky_relu(&mut y.storage_mut::<f32>()[..n], a);
-            y
+            flex::map(x, |v| fast_math::leaky_relu(v, a))
         }
     }
 
@@ -69,14 +66,9 @@ mod extension {
         ) {
             let (x, a) = ops.state;
             unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-                let mut grad = flex::owned(grad);
-                let n = grad.layout().num_elements();
-                fast_math::leaky_relu_backward(
-                    &mut grad.storage_mut::<f32>()[..n],
-                    &flex::values(&x),
-                    a,
-                );
-                grad
+                flex::zip_map(grad, &flex::values(&x), |g, x| {
+                    fast_math::leaky_relu_backward(g, x, a)
+                })
             });
         }
     }

@@ -46,10 +46,7 @@ mod extension {
 
     impl TanhBackend for Flex {
         fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            let mut y = flex::owned(x);
-            let n = y.layout().num_elements();
-            fast_math::tanh_accurate(&mut y.storage_mut::<f32>()[..n]);
-            y
+            flex::map(x, fast_math::tanh_accurate)
         }
     }
 
@@ -69,10 +66,7 @@ mod extension {
         ) {
             let y = ops.state;
             unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-                let mut grad = flex::owned(grad);
-                let n = grad.layout().num_elements();
-                fast_math::tanh_backward(&mut grad.storage_mut::<f32>()[..n], &flex::values(&y));
-                grad
+                flex::zip_map(grad, &flex::values(&y), fast_math::tanh_backward)
             });
         }
     }
