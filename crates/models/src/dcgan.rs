@@ -20,8 +20,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use nnlab_config::DcganSpec;
 
+use crate::activation::Activation;
 use crate::batch_norm::{self, Unit};
 use crate::conv2d::{conv_transpose2d, conv2d};
+use crate::dense::dense;
 use crate::gan::{Discriminator, Generator, GeneratorLayer, LEAKY_SLOPE};
 use crate::leaky_relu::leaky_relu;
 
@@ -148,10 +150,8 @@ impl Generator for DcganGenerator {
 
     fn generate(&self, z: Tensor<2>) -> Tensor<2> {
         let [n, _] = z.dims();
-        let h: Tensor<4> = self
-            .project
-            .forward(z)
-            .reshape([n, 2 * self.features, 7, 7]);
+        let h: Tensor<4> =
+            dense(&self.project, z, Activation::Identity).reshape([n, 2 * self.features, 7, 7]);
         let h = batch_norm::forward_with(&self.bn0, h, Unit::Relu);
         let h = batch_norm::forward_with(&self.bn1, conv_transpose2d(&self.up1, h), Unit::Relu);
         let x = crate::tanh::tanh(conv_transpose2d(&self.up2, h));
@@ -174,7 +174,7 @@ impl Discriminator for DcganDiscriminator {
             conv2d(&self.down2, h),
             Unit::LeakyRelu(LEAKY_SLOPE),
         );
-        self.out.forward(h.flatten(1, 3))
+        dense(&self.out, h.flatten(1, 3), Activation::Identity)
     }
 }
 

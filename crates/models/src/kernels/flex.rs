@@ -81,7 +81,7 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
         end_a < da.len() && end_b < db.len(),
         "matmul: a view reaches past its buffer"
     );
-    let mut c = vec![0.0f32; m * n];
+    let mut c = zeros(m * n);
     let a = View::strided(&da[oa..], sa[0] as usize, sa[1] as usize);
     let b = View::strided(&db[ob..], sb[0] as usize, sb[1] as usize);
     product(&mut c, [m, n, k], a, b, false, ops >= PARALLEL_FROM);
@@ -411,7 +411,9 @@ mod tests {
     #[test]
     fn maps_in_pieces_as_in_one_pass() {
         let n = PARALLEL_FROM + PIECE / 2 + 3;
-        let xs: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 100.0).collect();
+        let xs: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 100.0)
+            .collect();
         let leaky = |v: &mut [f32]| crate::fast_math::leaky_relu(v, 0.2);
         let mut once = xs.clone();
         leaky(&mut once);
