@@ -330,43 +330,52 @@ fn args() -> Result<(String, usize, usize), String> {
     Ok((model, batch, hidden))
 }
 
-/// Times each matrix product of a step (and a 1024-cube product for scale) on one thread and
-/// on all, printing a table row per product; returns the step's total on each (each product
-/// as many times as the step computes it).
-fn time_products(products: &[Product]) -> [f64; 2] {
+/// Times each matrix product of a step (and a 1024-cube product for scale) three ways: on one
+/// thread; on all threads (gemm splitting the product); and one product on each thread at once
+/// (the time per product is the wall time over the products done: how nnlab's convolutions run,
+/// a block of images per thread, and what the threads' shared memory allows). Prints a table
+/// row per product; returns the step's total each way and with each product at its best (each
+/// product as many times as the step computes it).
+fn time_products(products: &[Product]) -> [f64; 4] {
     let big = product("1024 x 1024 x 1024", 0, (1024, 1024, 1024), false, false);
-    let mut step_total = [0.0f64; 2];
-    let pars = [
-        ("1 thread", Parallelism::None),
-        ("all threads", Parallelism::Rayon(0)),
-    ];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut step_total = [0.0f64; 4];
     println!(
-        "| product | shape (m x k x n) | per step | MFLOP | {} us | {} us | best GFLOP/s |",
-        pars[0].0, pars[1].0
+        "| product | shape (m x k x n) | per step | MFLOP | 1 thread us | all threads us | one per thread us | best GFLOP/s |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for p in products.iter().chain(std::iter::once(&big)) {
         let (a, b) = (values(p.m * p.k, 3), values(p.k * p.n, 5));
         let mut c = vec![0.0f32; p.m * p.n];
         let flop = 2.0 * (p.m * p.k * p.n) as f64;
         let reps = (2e8 / flop).clamp(3.0, 20_000.0) as usize;
-        let secs: Vec<f64> = pars
-            .iter()
-            .map(|&(_, par)| time(reps, || matmul(p, &a, &b, &mut c, par)))
-            .collect();
-        let best = secs[0].min(secs[1]);
-        step_total[0] += secs[0] * p.count as f64;
-        step_total[1] += secs[1] * p.count as f64;
+        let one = time(reps, || matmul(p, &a, &b, &mut c, Parallelism::None));
+        let all = time(reps, || matmul(p, &a, &b, &mut c, Parallelism::Rayon(0)));
+        let side = time(reps, || {
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        let mut c = vec![0.0f32; p.m * p.n];
+                        matmul(p, &a, &b, &mut c, Parallelism::None);
+                    });
+                }
+            })
+        }) / threads as f64;
+        let best = one.min(all).min(side);
+        for (total, secs) in step_total.iter_mut().zip([one, all, side, best]) {
+            *total += secs * p.count as f64;
+        }
         println!(
-            "| {} | {} x {} x {} | {} | {:.3} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} x {} x {} | {} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} |",
             p.what,
             p.m,
             p.k,
             p.n,
             p.count,
             flop / 1e6,
-            secs[0] * 1e6,
-            secs[1] * 1e6,
+            one * 1e6,
+            all * 1e6,
+            side * 1e6,
             flop / best / 1e9
         );
     }
@@ -424,12 +433,13 @@ fn main() {
     let steps = IMAGES.div_ceil(batch) as f64;
     let step_total = time_products(&products);
     let adam_s = time_adam(params);
-    let gemm_step = step_total[0].min(step_total[1]);
+    let gemm_step = step_total[3];
     println!(
-        "\nper step: matrix products {:.1} us (best of 1 thread {:.1} and all {:.1}), Adam {:.1} us",
+        "\nper step: matrix products {:.1} us (each at its best; all on 1 thread {:.1}, on all threads {:.1}, one per thread {:.1}), Adam {:.1} us",
         gemm_step * 1e6,
         step_total[0] * 1e6,
         step_total[1] * 1e6,
+        step_total[2] * 1e6,
         adam_s * 1e6
     );
     println!(
