@@ -240,6 +240,33 @@ fn matmul(p: &Product, a: &[f32], b: &[f32], c: &mut [f32], par: Parallelism) {
     }
 }
 
+/// Seconds per call when each of `threads` threads calls its own `make()` `reps` times at once:
+/// the wall time over all the calls, the median of 7 such rounds after a warm-up one.
+fn side_by_side<F: FnMut() + Send>(
+    threads: usize,
+    reps: usize,
+    make: impl Fn() -> F + Sync,
+) -> f64 {
+    let round = || {
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    let mut f = make();
+                    for _ in 0..reps {
+                        f();
+                    }
+                });
+            }
+        });
+        start.elapsed().as_secs_f64() / (reps * threads) as f64
+    };
+    round();
+    let mut t: Vec<f64> = (0..7).map(|_| round()).collect();
+    t.sort_by(f64::total_cmp);
+    t[3]
+}
+
 /// Seconds per call of `f`: the median of 7 timings of `reps` calls, after a warm-up.
 fn time(reps: usize, mut f: impl FnMut()) -> f64 {
     for _ in 0..reps {
@@ -330,12 +357,13 @@ fn args() -> Result<(String, usize, usize), String> {
     Ok((model, batch, hidden))
 }
 
-/// Times each matrix product of a step (and a 1024-cube product for scale) three ways: on one
-/// thread; on all threads (gemm splitting the product); and one product on each thread at once
-/// (the time per product is the wall time over the products done: how nnlab's convolutions run,
-/// a block of images per thread, and what the threads' shared memory allows). Prints a table
-/// row per product; returns the step's total each way and with each product at its best (each
-/// product as many times as the step computes it).
+/// Times each matrix product of a step (and a 1024-cube product for scale) on one thread and
+/// on all threads (gemm splitting the product), and a convolution's also one product on each
+/// thread at once (the time per product is the wall time over the products done): nnlab runs a
+/// convolution as independent products on blocks of images, one block per thread, within what
+/// the threads' shared memory allows. Prints a table row per product; returns the step's total
+/// each way (a dense product counted on one thread in the third) and with each product at its
+/// best (each product as many times as the step computes it).
 fn time_products(products: &[Product]) -> [f64; 4] {
     let big = product("1024 x 1024 x 1024", 0, (1024, 1024, 1024), false, false);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -351,22 +379,27 @@ fn time_products(products: &[Product]) -> [f64; 4] {
         let reps = (2e8 / flop).clamp(3.0, 20_000.0) as usize;
         let one = time(reps, || matmul(p, &a, &b, &mut c, Parallelism::None));
         let all = time(reps, || matmul(p, &a, &b, &mut c, Parallelism::Rayon(0)));
-        let side = time(reps, || {
-            std::thread::scope(|scope| {
-                for _ in 0..threads {
-                    scope.spawn(|| {
-                        let mut c = vec![0.0f32; p.m * p.n];
-                        matmul(p, &a, &b, &mut c, Parallelism::None);
-                    });
-                }
+        // Only a convolution's products split into independent blocks of images.
+        let side = if p.what.contains("conv") {
+            let (ra, rb) = (&a, &b);
+            side_by_side(threads, reps, || {
+                let mut c = vec![0.0f32; p.m * p.n];
+                move || matmul(p, ra, rb, &mut c, Parallelism::None)
             })
-        }) / threads as f64;
+        } else {
+            f64::INFINITY
+        };
         let best = one.min(all).min(side);
-        for (total, secs) in step_total.iter_mut().zip([one, all, side, best]) {
+        for (total, secs) in step_total.iter_mut().zip([one, all, side.min(one), best]) {
             *total += secs * p.count as f64;
         }
+        let side = if side.is_finite() {
+            format!("{:.2}", side * 1e6)
+        } else {
+            "-".to_string()
+        };
         println!(
-            "| {} | {} x {} x {} | {} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} x {} x {} | {} | {:.3} | {:.2} | {:.2} | {side} | {:.1} |",
             p.what,
             p.m,
             p.k,
@@ -375,7 +408,6 @@ fn time_products(products: &[Product]) -> [f64; 4] {
             flop / 1e6,
             one * 1e6,
             all * 1e6,
-            side * 1e6,
             flop / best / 1e9
         );
     }
@@ -435,7 +467,7 @@ fn main() {
     let adam_s = time_adam(params);
     let gemm_step = step_total[3];
     println!(
-        "\nper step: matrix products {:.1} us (each at its best; all on 1 thread {:.1}, on all threads {:.1}, one per thread {:.1}), Adam {:.1} us",
+        "\nper step: matrix products {:.1} us (each at its best; all on 1 thread {:.1}, on all threads {:.1}, convolutions one per thread {:.1}), Adam {:.1} us",
         gemm_step * 1e6,
         step_total[0] * 1e6,
         step_total[1] * 1e6,
