@@ -1,7 +1,8 @@
 """The machine a bench ran on, in one line: CPU model, its vector units, cores and threads.
 
 Every bench output starts with it, since speed ratios against the peers differ from one CPU to the
-next (PyTorch's kernels use AVX-512 where there is one, nnlab's gemm its AVX2 kernels).
+next (PyTorch's kernels use AVX-512 where there is one, as nnlab's gemm does with its x86-v4
+feature).
 """
 import os
 import platform

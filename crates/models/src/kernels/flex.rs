@@ -84,8 +84,38 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     let mut c = zeros(m * n);
     let a = View::strided(&da[oa..], sa[0] as usize, sa[1] as usize);
     let b = View::strided(&db[ob..], sb[0] as usize, sb[1] as usize);
-    product(&mut c, [m, n, k], a, b, false, ops >= PARALLEL_FROM);
+    let threads = rayon::current_num_threads();
+    if ops >= PARALLEL_FROM && threads > 1 && m >= BAND_ROWS * threads {
+        by_rows(&mut c, [m, n, k], a, b, m.div_ceil(threads));
+    } else {
+        product(&mut c, [m, n, k], a, b, false, ops >= PARALLEL_FROM);
+    }
     tensor(c, [m, n])
+}
+
+/// The fewest rows of a band [`by_rows`] hands a thread: below it gemm's own split of the
+/// product runs it (a DCGAN's 100 x 128 x 3136 weight gradient in two 50-row bands was slower
+/// than gemm's split).
+const BAND_ROWS: usize = 64;
+
+/// `c <- a b` as [`product`] computes it, with `a`'s rows (and `c`'s) split into bands of
+/// `band` rows, each band's product on one thread of rayon's pool (the same bits: each value's
+/// sum runs in the same order). gemm's own split of a product over two threads gains little or
+/// nothing at the VAE's shapes (128 x 400 x 784: 790 us on two threads, 750 on one,
+/// `bench/results/floor-vae-71383be.txt`); bands of rows halve it.
+fn by_rows(c: &mut [f32], [m, n, k]: [usize; 3], a: View<'_>, b: View<'_>, band: usize) {
+    use rayon::prelude::*;
+    c[..m * n]
+        .par_chunks_mut(band * n)
+        .enumerate()
+        .for_each(|(i, c)| {
+            let a = View::strided(
+                &a.data[i * band * a.row_stride..],
+                a.row_stride,
+                a.col_stride,
+            );
+            product(c, [c.len() / n, n, k], a, b, false, false);
+        });
 }
 
 /// A matrix on a slice: element `(i, j)` at `i row_stride + j col_stride`.
@@ -309,7 +339,8 @@ mod tests {
         assert!(on_flex(&Device::flex().autodiff()));
     }
 
-    /// Bit for bit burn-flex's product: small and above the two-thread threshold, with
+    /// Bit for bit burn-flex's product: small and above the two-thread threshold (there in
+    /// bands of rows, one per thread, on a machine with two threads or more), with
     /// transposed (strided) operands, an offset view, and an empty inner dimension.
     #[test]
     fn matmul_is_burn_flexs() {
