@@ -358,12 +358,12 @@ fn args() -> Result<(String, usize, usize), String> {
 }
 
 /// Times each matrix product of a step (and a 1024-cube product for scale) on one thread and
-/// on all threads (gemm splitting the product), and a convolution's also one product on each
-/// thread at once (the time per product is the wall time over the products done): nnlab runs a
-/// convolution as independent products on blocks of images, one block per thread, within what
-/// the threads' shared memory allows. Prints a table row per product; returns the step's total
-/// each way (a dense product counted on one thread in the third) and with each product at its
-/// best (each product as many times as the step computes it).
+/// on all threads (gemm splitting the product), and those nnlab splits into independent
+/// products also one on each thread at once (the time per product is the wall time over the
+/// products done, within what the threads' shared memory allows): a convolution's (blocks of
+/// images) and a large dense product's (bands of rows). Prints a table row per product; returns
+/// the step's total each way (the others counted on one thread in the third) and with each
+/// product at its best (each product as many times as the step computes it).
 fn time_products(products: &[Product]) -> [f64; 4] {
     let big = product("1024 x 1024 x 1024", 0, (1024, 1024, 1024), false, false);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -379,8 +379,12 @@ fn time_products(products: &[Product]) -> [f64; 4] {
         let reps = (2e8 / flop).clamp(3.0, 20_000.0) as usize;
         let one = time(reps, || matmul(p, &a, &b, &mut c, Parallelism::None));
         let all = time(reps, || matmul(p, &a, &b, &mut c, Parallelism::Rayon(0)));
-        // Only a convolution's products split into independent blocks of images.
-        let side = if p.what.contains("conv") {
+        // Which products nnlab splits into independent ones, one per thread: a convolution's
+        // (blocks of images), and a large dense product with at least 64 rows a thread and its
+        // left operand read along its rows (bands of rows, nnlab-models' `flex::matmul`).
+        let banded =
+            p.m * p.k * p.n >= 192 * 192 * 192 && p.m >= 64 * threads && threads > 1 && !p.a_t;
+        let side = if p.what.contains("conv") || banded {
             let (ra, rb) = (&a, &b);
             side_by_side(threads, reps, || {
                 let mut c = vec![0.0f32; p.m * p.n];
@@ -467,7 +471,7 @@ fn main() {
     let adam_s = time_adam(params);
     let gemm_step = step_total[3];
     println!(
-        "\nper step: matrix products {:.1} us (each at its best; all on 1 thread {:.1}, on all threads {:.1}, convolutions one per thread {:.1}), Adam {:.1} us",
+        "\nper step: matrix products {:.1} us (each at its best; all on 1 thread {:.1}, on all threads {:.1}, split ones one per thread {:.1}), Adam {:.1} us",
         gemm_step * 1e6,
         step_total[0] * 1e6,
         step_total[1] * 1e6,

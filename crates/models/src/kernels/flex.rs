@@ -85,7 +85,7 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     let a = View::strided(&da[oa..], sa[0] as usize, sa[1] as usize);
     let b = View::strided(&db[ob..], sb[0] as usize, sb[1] as usize);
     let threads = rayon::current_num_threads();
-    if ops >= PARALLEL_FROM && threads > 1 && m >= BAND_ROWS * threads {
+    if ops >= PARALLEL_FROM && threads > 1 && m >= BAND_ROWS * threads && a.col_stride == 1 {
         by_rows(&mut c, [m, n, k], a, b, m.div_ceil(threads));
     } else {
         product(&mut c, [m, n, k], a, b, false, ops >= PARALLEL_FROM);
@@ -93,9 +93,10 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     tensor(c, [m, n])
 }
 
-/// The fewest rows of a band [`by_rows`] hands a thread: below it gemm's own split of the
-/// product runs it (a DCGAN's 100 x 128 x 3136 weight gradient in two 50-row bands was slower
-/// than gemm's split).
+/// The fewest rows of a band [`by_rows`] hands a thread: below it, or when `a` is read down its
+/// columns (a weight gradient's `x^T`, whose bands then compete for memory), gemm's own split
+/// of the product runs it (a DCGAN's 100 x 128 x 3136 weight gradient in two 50-row bands was
+/// slower than gemm's split).
 const BAND_ROWS: usize = 64;
 
 /// `c <- a b` as [`product`] computes it, with `a`'s rows (and `c`'s) split into bands of
