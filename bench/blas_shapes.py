@@ -7,6 +7,11 @@ its kernels for this CPU), on one thread and on all, in fresh processes. Prints 
 with the gemm crate's best, the BLAS's best and their ratio per product, and the step's total
 each way (each product as many times as the step computes it).
 
+Two differences favour the gemm crate and are left in: the BLAS reads every operand row-major,
+where a step's gradient products read one transposed (the floor's table does not say which);
+and the gemm crate's best includes the floor's one-product-per-thread column (how nnlab runs
+convolutions and large dense products), which the BLAS is not given.
+
 usage (the peers' venv, which has NumPy):
   python bench/blas_shapes.py bench/results/floor-dcgan-REV.txt [--reps N]
 """
@@ -76,7 +81,7 @@ def main():
     import numpy as np
     blas = next((lib for lib in ("openblas", "mkl", "blis", "accelerate")
                  if lib in json.dumps(np.show_config(mode="dicts")).lower()), "unknown")
-    threads = os.cpu_count() or 1
+    threads = len(os.sched_getaffinity(0))
     shapes = [[m, k, n] for _, _, m, k, n, _ in rows]
     one, all_ = blas_times(shapes, 1), blas_times(shapes, threads)
     print(f"# python bench/blas_shapes.py {a.floor}")

@@ -240,26 +240,32 @@ fn matmul(p: &Product, a: &[f32], b: &[f32], c: &mut [f32], par: Parallelism) {
     }
 }
 
-/// Seconds per call when each of `threads` threads calls its own `make()` `reps` times at once:
-/// the wall time over all the calls, the median of 7 such rounds after a warm-up one.
+/// Seconds per round when each of `threads` threads calls its own `make()` once a round, `reps`
+/// rounds at once: the wall time from when every thread has made its call ready (a barrier) to
+/// when the last finishes, over `reps`; the median of 7 such timings after a warm-up one.
 fn side_by_side<F: FnMut() + Send>(
     threads: usize,
     reps: usize,
     make: impl Fn() -> F + Sync,
 ) -> f64 {
     let round = || {
-        let start = Instant::now();
+        let ready = std::sync::Barrier::new(threads + 1);
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| {
                     let mut f = make();
+                    ready.wait();
                     for _ in 0..reps {
                         f();
                     }
                 });
             }
-        });
-        start.elapsed().as_secs_f64() / (reps * threads) as f64
+            ready.wait();
+            Instant::now()
+        })
+        .elapsed()
+        .as_secs_f64()
+            / reps as f64
     };
     round();
     let mut t: Vec<f64> = (0..7).map(|_| round()).collect();
@@ -384,11 +390,26 @@ fn time_products(products: &[Product]) -> [f64; 4] {
         // left operand read along its rows (bands of rows, nnlab-models' `flex::matmul`).
         let banded =
             p.m * p.k * p.n >= 192 * 192 * 192 && p.m >= 64 * threads && threads > 1 && !p.a_t;
-        let side = if p.what.contains("conv") || banded {
-            let (ra, rb) = (&a, &b);
+        let (ra, rb) = (&a, &b);
+        let side = if p.what.contains("conv") {
+            // Each thread a whole product: a round is `threads` products.
             side_by_side(threads, reps, || {
                 let mut c = vec![0.0f32; p.m * p.n];
                 move || matmul(p, ra, rb, &mut c, Parallelism::None)
+            }) / threads as f64
+        } else if banded {
+            // Each thread a band of rows: a round is one product.
+            let band = product(
+                &p.what,
+                p.count,
+                (p.m.div_ceil(threads), p.k, p.n),
+                p.a_t,
+                p.b_t,
+            );
+            side_by_side(threads, reps, || {
+                let mut c = vec![0.0f32; band.m * band.n];
+                let band = &band;
+                move || matmul(band, ra, rb, &mut c, Parallelism::None)
             })
         } else {
             f64::INFINITY

@@ -212,23 +212,25 @@ pub mod host {
         }
     }
 
-    /// `f'(z)`: 1 or 0 (ReLU, 0 at 0 as burn's), 1 or `slope` (leaky ReLU, 1 at 0).
+    /// `f'(z)`: 1 or 0 (ReLU, 0 at 0 as burn's), 1 or `slope` (leaky ReLU, 1 at 0); 1 at a
+    /// NaN, which lets the gradient through as burn-flex's backward passes do, so that a NaN
+    /// reaches the parameters' gradients and the divergence check sees it.
     #[inline(always)]
     fn slope(z: f32, unit: Unit) -> f32 {
         match unit {
             Unit::Linear => 1.0,
             Unit::Relu => {
-                if z > 0.0 {
+                if z > 0.0 || z.is_nan() {
                     1.0
                 } else {
                     0.0
                 }
             }
             Unit::LeakyRelu(slope) => {
-                if z >= 0.0 {
-                    1.0
-                } else {
+                if z < 0.0 {
                     slope as f32
+                } else {
+                    1.0
                 }
             }
         }

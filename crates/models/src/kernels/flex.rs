@@ -85,7 +85,12 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     let a = View::strided(&da[oa..], sa[0] as usize, sa[1] as usize);
     let b = View::strided(&db[ob..], sb[0] as usize, sb[1] as usize);
     let threads = rayon::current_num_threads();
-    if ops >= PARALLEL_FROM && threads > 1 && m >= BAND_ROWS * threads && a.col_stride == 1 {
+    if ops >= PARALLEL_FROM
+        && threads > 1
+        && m >= BAND_ROWS * threads
+        && n > BAND_ROWS
+        && a.col_stride == 1
+    {
         by_rows(&mut c, [m, n, k], a, b, m.div_ceil(threads));
     } else {
         product(&mut c, [m, n, k], a, b, false, ops >= PARALLEL_FROM);
@@ -93,10 +98,12 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     tensor(c, [m, n])
 }
 
-/// The fewest rows of a band [`by_rows`] hands a thread: below it, or when `a` is read down its
-/// columns (a weight gradient's `x^T`, whose bands then compete for memory), gemm's own split
-/// of the product runs it (a DCGAN's 100 x 128 x 3136 weight gradient in two 50-row bands was
-/// slower than gemm's split).
+/// [`by_rows`] runs a product whose rows give each thread at least this many and whose output
+/// is wider than this; otherwise, or when `a` is read down its columns (a weight gradient's
+/// `x^T`, whose bands then compete for memory), gemm's own split of the product runs it (a
+/// DCGAN's 100 x 128 x 3136 weight gradient in two 50-row bands was slower than gemm's split).
+/// The width keeps the bits: gemm blocks the inner dimension by its size (its own `kc`) except
+/// for products of at most 64 rows and 64 columns, which it blocks by 512.
 const BAND_ROWS: usize = 64;
 
 /// `c <- a b` as [`product`] computes it, with `a`'s rows (and `c`'s) split into bands of
@@ -374,6 +381,18 @@ mod tests {
         );
         same(rows, filled(5, 3, 10));
         same(filled(3, 0, 11), filled(0, 4, 12));
+        // Bands of rows on two and three threads: uneven bands, and an inner dimension past
+        // gemm's 512 (its blocking must not change with the band).
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                same(filled(193, 300, 13), filled(300, 200, 14));
+                same(filled(130, 1000, 15), filled(1000, 80, 16));
+            });
+        }
     }
 
     /// `gemm_into` against the product by hand (f64 sums): wide and narrow outputs, a
