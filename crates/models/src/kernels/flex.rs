@@ -46,7 +46,7 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     use burn::backend::TensorMetadata;
     use burn::backend::ops::FloatTensorOps;
     /// burn-flex's threshold (m n k) for running one product on every thread.
-    const PARALLEL_FROM: usize = 192 * 192 * 192;
+    const PRODUCT_THREADS_FROM: usize = 192 * 192 * 192;
     let (la, lb) = (a.layout(), b.layout());
     let (sa, sb) = (la.strides(), lb.strides());
     if a.shape().num_dims() != 2
@@ -85,7 +85,7 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     let a = View::strided(&da[oa..], sa[0] as usize, sa[1] as usize);
     let b = View::strided(&db[ob..], sb[0] as usize, sb[1] as usize);
     let threads = rayon::current_num_threads();
-    if ops >= PARALLEL_FROM
+    if ops >= PRODUCT_THREADS_FROM
         && threads > 1
         && m >= BAND_ROWS * threads
         && n > BAND_ROWS
@@ -93,7 +93,7 @@ pub fn matmul(a: FloatTensor<Flex>, b: FloatTensor<Flex>) -> FloatTensor<Flex> {
     {
         by_rows(&mut c, [m, n, k], a, b, m.div_ceil(threads));
     } else {
-        product(&mut c, [m, n, k], a, b, false, ops >= PARALLEL_FROM);
+        product(&mut c, [m, n, k], a, b, false, ops >= PRODUCT_THREADS_FROM);
     }
     tensor(c, [m, n])
 }
