@@ -18,6 +18,11 @@
 //! convolution paths and tiled copies together (`conv_transpose3d_impl` 5.6 %, `conv3d_f32`
 //! 4.6 %, `copy_2d_tiled` 6.7 %) took 17 % of the time (`bench/results/profile-dcgan-a06c552.txt`).
 //!
+//! A stride-2 convolution (the DCGAN's) unfolds and folds through the image's four phase planes
+//! (even and odd rows times even and odd columns), where each window row is a contiguous run:
+//! in a DCGAN step the unfolding and folding through the padded image took about as long as a
+//! third of the products (`bench/results/ab-conv-phases-*.txt`).
+//!
 //! Blocks of [`host::BLOCK`] images run in parallel (rayon), each product on one thread; the
 //! weight gradient sums each block and then the blocks in order, so a result does not depend on
 //! the number of threads. Values agree with burn's to rounding (tested, with gradients). Other
@@ -246,6 +251,272 @@ pub mod host {
         });
     }
 
+    /// The values moved as one unit by [`copy_runs`] and [`add_runs`]: 32 bytes, two SSE
+    /// registers or one AVX register.
+    const LANES: usize = 8;
+
+    /// Height and width of the four phase planes of a padded image (stride 2 both ways).
+    #[inline(always)]
+    fn phase_size(g: &Geometry) -> (usize, usize) {
+        let (hp, wp) = padded_size(g);
+        (hp.div_ceil(2), wp.div_ceil(2))
+    }
+
+    /// Calls `f(row, even, odd, lead)` for each row of an image `[c, h, w]`: `row` the row's
+    /// values, `even` and `odd` where its padded row starts in its two column-phase planes
+    /// (see [`phases`]) in a `[c, 2, 2, hq, wq]` array, and `lead` whether its first value
+    /// is alone at the start of the odd plane's row (an odd left padding): the rest then go in
+    /// pairs, one to each plane at the same place, from `(pw + lead) / 2` on.
+    #[inline(always)]
+    fn phase_rows(g: &Geometry, mut f: impl FnMut(std::ops::Range<usize>, usize, usize, usize)) {
+        let ([c, h, w], [ph, pw]) = (g.input, g.pad);
+        let (hq, wq) = phase_size(g);
+        let lead = (pw % 2).min(w);
+        for ch in 0..c {
+            for y in 0..h {
+                let py = y + ph;
+                let even = (((ch * 2 + py % 2) * 2) * hq + py / 2) * wq;
+                let start = (ch * h + y) * w;
+                f(start..start + w, even, even + hq * wq, lead);
+            }
+        }
+    }
+
+    /// Splits `x`, one image `[c, h, w]`, padded with zeros as by [`pad`], into its four phase
+    /// planes for stride 2: `planes[c][a][b][y][x] = padded[c][2 y + a][2 x + b]`, each
+    /// `[hq, wq]`. Every window row of a stride-2 convolution then reads a contiguous run of
+    /// one plane, `ow` values, instead of every second value of the padded image.
+    #[inline(always)]
+    fn phases(g: &Geometry, x: &[f32], planes: &mut Vec<f32>) {
+        let (hq, wq) = phase_size(g);
+        planes.clear();
+        // `LANES` more, so that a window's runs may be read as whole vectors (`copy_runs`).
+        planes.resize(g.input[0] * 4 * hq * wq + LANES, 0.0);
+        let first = (g.pad[1] + (g.pad[1] % 2).min(g.input[2])) / 2;
+        phase_rows(g, |row, even, odd, lead| {
+            let row = &x[row];
+            let (even, odd) = planes[even..].split_at_mut(odd - even);
+            if lead == 1 {
+                odd[(g.pad[1] - 1) / 2] = row[0];
+            }
+            let rest = &row[lead..];
+            let pairs = rest.len() / 2;
+            let (e, o) = (
+                &mut even[first..first + pairs],
+                &mut odd[first..first + pairs],
+            );
+            for ((e, o), pair) in e.iter_mut().zip(o).zip(rest.chunks_exact(2)) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+            if let [.., last] = rest
+                && rest.len() % 2 == 1
+            {
+                even[first + pairs] = *last;
+            }
+        });
+    }
+
+    /// Calls `f(r, from)` for each window element `r = (c, i, j)` of a stride-2 convolution,
+    /// in order: `from` where its `oh ow` values start in the phase planes of [`phases`] (`oh`
+    /// runs of `ow` values, `wq` apart).
+    #[inline(always)]
+    fn phase_windows(g: &Geometry, mut f: impl FnMut(usize, usize)) {
+        let ([c, _, _], [kh, kw]) = (g.input, g.kernel);
+        let (hq, wq) = phase_size(g);
+        let mut r = 0;
+        for ch in 0..c {
+            for i in 0..kh {
+                let row = ((ch * 2 + i % 2) * 2 * hq + i / 2) * wq;
+                for j in 0..kw {
+                    f(r, row + (j % 2) * hq * wq + j / 2);
+                    r += 1;
+                }
+            }
+        }
+    }
+
+    /// Copies `runs` runs of `len` values of `src`, `stride` apart, one after the other into
+    /// `dst`. A run is copied as whole vectors of [`LANES`] values where they stay inside both
+    /// slices, writing past its end into the next run's place (written next) or past the last
+    /// run into the rest of `dst` (which the caller writes afterwards). This is the inner loop
+    /// of the stride-2 unfolding, 7 values a run in the DCGAN, where bounds checks and a call
+    /// to `memcpy` for each run cost four times the copy.
+    ///
+    /// # Panics
+    /// If the runs reach past `src` or `dst`.
+    #[inline(always)]
+    fn copy_runs(src: &[f32], stride: usize, dst: &mut [f32], len: usize, runs: usize) {
+        if len == 0 || runs == 0 {
+            return;
+        }
+        assert!(
+            (runs - 1) * stride + len <= src.len() && runs * len <= dst.len(),
+            "copy_runs: a run reaches past its slice"
+        );
+        let vectors = len.div_ceil(LANES);
+        let wide = vectors * LANES;
+        let whole = whole_runs(runs, wide, [(src.len(), stride), (dst.len(), len)]);
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+        #[allow(unsafe_code)]
+        // SAFETY: run `r` reads `src[r stride..r stride + len]` and writes `dst[r len..r len +
+        // len]`, inside both slices for every `r < runs` (asserted for the last, the largest).
+        // The runs `r < whole` read and write `wide` values: `r stride + wide <= src.len()` and
+        // `r len + wide <= dst.len()` by the definition of `whole`. `src` and `dst` are
+        // distinct borrows, one mutable, so they do not overlap.
+        unsafe {
+            // One or two vectors a run (the DCGAN's 7 and 14) spelled out: as a loop the
+            // compiler turns the copies back into one call to `memcpy` a run.
+            let vector = |s: *const f32, d: *mut f32| std::ptr::copy_nonoverlapping(s, d, LANES);
+            for r in 0..whole {
+                let (s, d) = (s.add(r * stride), d.add(r * len));
+                match vectors {
+                    1 => vector(s, d),
+                    2 => {
+                        vector(s, d);
+                        vector(s.add(LANES), d.add(LANES));
+                    }
+                    _ => std::ptr::copy_nonoverlapping(s, d, wide),
+                }
+            }
+            for r in whole..runs {
+                std::ptr::copy_nonoverlapping(s.add(r * stride), d.add(r * len), len);
+            }
+        }
+    }
+
+    /// The adjoint of [`copy_runs`]: adds `runs` runs of `len` values of `src`, one after the
+    /// other, to runs `stride` apart in `dst`. Runs of at most two vectors are added as whole
+    /// vectors where these stay inside both slices, the lanes past `len` adding zero (so
+    /// nothing, even where they read a NaN); this is the inner loop of the stride-2 folding.
+    ///
+    /// # Panics
+    /// If the runs reach past `src` or `dst`.
+    #[inline(always)]
+    fn add_runs(src: &[f32], len: usize, dst: &mut [f32], stride: usize, runs: usize) {
+        if len == 0 || runs == 0 {
+            return;
+        }
+        assert!(
+            runs * len <= src.len() && (runs - 1) * stride + len <= dst.len(),
+            "add_runs: a run reaches past its slice"
+        );
+        let wide = len.next_multiple_of(LANES);
+        let whole = whole_runs(runs, wide, [(src.len(), len), (dst.len(), stride)]);
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+        // `vector(s, d, n)`: `d[l] += s[l]` for the lanes `l < n` of one vector.
+        let vector = |s: *const f32, d: *mut f32, n: usize| {
+            #[allow(unsafe_code)]
+            // SAFETY: the callers pass `s` and `d` with `LANES` values inside their slices.
+            let (x, y) = unsafe {
+                (
+                    std::ptr::read_unaligned(s.cast::<[f32; LANES]>()),
+                    std::ptr::read_unaligned(d.cast::<[f32; LANES]>()),
+                )
+            };
+            let sum: [f32; LANES] = std::array::from_fn(|l| y[l] + if l < n { x[l] } else { 0.0 });
+            #[allow(unsafe_code)]
+            // SAFETY: as above.
+            unsafe {
+                std::ptr::write_unaligned(d.cast::<[f32; LANES]>(), sum)
+            };
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: run `r` reads `src[r len..r len + len]` and adds to `dst[r stride..r stride +
+        // len]`, inside both slices for every `r < runs` (asserted for the last, the largest).
+        // The runs `r < whole` read and write `wide` values, inside both by the definition of
+        // `whole` (`whole_runs`). The two borrows are distinct, one mutable: no overlap.
+        unsafe {
+            let vectors = if wide <= 2 * LANES { whole } else { 0 };
+            for r in 0..vectors {
+                let (s, d) = (s.add(r * len), d.add(r * stride));
+                if len <= LANES {
+                    vector(s, d, len);
+                } else {
+                    vector(s, d, LANES);
+                    vector(s.add(LANES), d.add(LANES), len - LANES);
+                }
+            }
+            for r in vectors..runs {
+                let (s, d) = (s.add(r * len), d.add(r * stride));
+                for l in 0..len {
+                    *d.add(l) += *s.add(l);
+                }
+            }
+        }
+    }
+
+    /// How many of `runs` runs, the `r`-th starting at `r step` in a slice of `n` values for
+    /// each `(n, step)` of `slices`, hold `wide` values from their start in every slice.
+    #[inline(always)]
+    fn whole_runs(runs: usize, wide: usize, slices: [(usize, usize); 2]) -> usize {
+        let fits = |r: usize| slices.iter().all(|&(n, step)| r * step + wide <= n);
+        // At most the last few runs do not fit: count down from the last.
+        let mut whole = runs;
+        while whole > 0 && !fits(whole - 1) {
+            whole -= 1;
+        }
+        whole
+    }
+
+    /// [`unfold`] for stride 2: `x` split into its phase planes, then each window element's
+    /// `oh` runs copied from one plane.
+    #[inline(always)]
+    fn unfold_phases(
+        g: &Geometry,
+        x: &[f32],
+        planes: &mut Vec<f32>,
+        cols: &mut [f32],
+        ld: usize,
+        off: usize,
+    ) {
+        phases(g, x, planes);
+        let ([_, oh, ow], (_, wq)) = (g.output, phase_size(g));
+        phase_windows(g, |r, from| {
+            // To the end of the matrix row: the images after this one are unfolded next.
+            let at = r * ld + off;
+            copy_runs(&planes[from..], wq, &mut cols[at..(r + 1) * ld], ow, oh);
+        });
+    }
+
+    /// [`fold`] for stride 2: each window element's runs added into the phase planes, which
+    /// then interleave back into `x`.
+    #[inline(always)]
+    fn fold_phases(
+        g: &Geometry,
+        cols: &[f32],
+        ld: usize,
+        off: usize,
+        planes: &mut Vec<f32>,
+        x: &mut [f32],
+    ) {
+        let ([_, oh, ow], (hq, wq)) = (g.output, phase_size(g));
+        planes.clear();
+        // `LANES` more, so that a window's runs may be added as whole vectors (`add_runs`).
+        planes.resize(g.input[0] * 4 * hq * wq + LANES, 0.0);
+        phase_windows(g, |r, from| {
+            add_runs(&cols[r * ld + off..], ow, &mut planes[from..], wq, oh);
+        });
+        let first = (g.pad[1] + (g.pad[1] % 2).min(g.input[2])) / 2;
+        phase_rows(g, |row, even, odd, lead| {
+            let row = &mut x[row];
+            let (even, odd) = planes[even..].split_at(odd - even);
+            if lead == 1 {
+                row[0] = odd[(g.pad[1] - 1) / 2];
+            }
+            let rest = &mut row[lead..];
+            let pairs = rest.len() / 2;
+            let (e, o) = (&even[first..first + pairs], &odd[first..first + pairs]);
+            for ((&e, &o), pair) in e.iter().zip(o).zip(rest.chunks_exact_mut(2)) {
+                pair[0] = e;
+                pair[1] = o;
+            }
+            if rest.len() % 2 == 1 {
+                rest[2 * pairs] = even[first + pairs];
+            }
+        });
+    }
+
     /// Unfolds `x`, one image `[c, h, w]`, into columns `off..off + oh ow` of `cols`, a
     /// `[c kh kw, ld]` matrix, through the scratch image `padded`.
     pub fn unfold(
@@ -256,6 +527,9 @@ pub mod host {
         ld: usize,
         off: usize,
     ) {
+        if g.stride == [2, 2] {
+            return unfold_phases(g, x, padded, cols, ld, off);
+        }
         pad(g, x, padded);
         match g.stride[1] {
             1 => unfold_strided::<1>(g, padded, cols, ld, off),
@@ -291,6 +565,9 @@ pub mod host {
         padded: &mut Vec<f32>,
         x: &mut [f32],
     ) {
+        if g.stride == [2, 2] {
+            return fold_phases(g, cols, ld, off, padded, x);
+        }
         let ([c, h, w], [ph, pw]) = (g.input, g.pad);
         let (hp, wp) = padded_size(g);
         padded.clear();
@@ -880,9 +1157,15 @@ mod tests {
         // last row and column unread, a batch of two blocks (the second partial), and 17 maps
         // from windows wider apart than the kernel with padding as wide as it (whole kernel
         // columns in the padding), and a batch whose unfolded input (1.2 million values) is
-        // past what the forward pass keeps, unfolded again for the weight gradient.
+        // past what the forward pass keeps, unfolded again for the weight gradient. Stride 2
+        // reads the phase planes: also with odd and even padding on odd sizes, and 15 and 20
+        // windows a row (two vectors a run, and more).
         let cases = [
             ([1, 4], [4, 4], [2, 2], (1, 1), [3, 1, 8, 8]),
+            ([3, 2], [3, 5], [2, 2], (2, 1), [2, 3, 7, 9]),
+            ([2, 3], [4, 4], [2, 2], (2, 2), [9, 2, 5, 5]),
+            ([1, 3], [4, 4], [2, 2], (1, 1), [2, 1, 6, 30]),
+            ([1, 2], [4, 4], [2, 2], (1, 1), [1, 1, 6, 40]),
             ([3, 5], [5, 5], [1, 1], (0, 0), [2, 3, 9, 9]),
             ([2, 3], [3, 3], [1, 1], (1, 1), [2, 2, 5, 6]),
             ([2, 2], [2, 3], [2, 1], (1, 2), [1, 2, 5, 4]),
@@ -907,13 +1190,14 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(6);
         // (channels, kernel, stride, padding, padding_out, input): the DCGAN's two upsamplings,
-        // a stride-1 one, an output padding, and a batch of two blocks.
+        // a stride-1 one, an output padding, a batch of two blocks, and no padding.
         let cases = [
             ([4, 2], [4, 4], [2, 2], [1, 1], [0, 0], [2, 4, 7, 7], false),
             ([2, 1], [4, 4], [2, 2], [1, 1], [0, 0], [3, 2, 5, 5], true),
             ([3, 2], [3, 3], [1, 1], [1, 1], [0, 0], [2, 3, 4, 5], true),
             ([2, 3], [3, 3], [2, 2], [1, 1], [1, 1], [1, 2, 4, 3], true),
             ([2, 1], [4, 4], [2, 2], [1, 1], [0, 0], [10, 2, 3, 3], true),
+            ([3, 2], [4, 4], [2, 2], [0, 0], [0, 0], [2, 3, 5, 9], true),
         ];
         for (channels, kernel, stride, padding, padding_out, x, bias) in cases {
             let layer = ConvTranspose2dConfig::new(channels, kernel)
