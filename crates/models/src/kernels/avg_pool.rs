@@ -5,8 +5,8 @@
 //! `dx[b, c, y, x] = dy[b, c, y / k, x / k] / k^2` (zero in rows and columns past the last whole
 //! window).
 //!
-//! On burn-flex this runs as a burn backend extension: one loop each way, and the backward pass
-//! needs only the input's shape. burn-flex 0.22.1 takes 2-D pooling both ways through its
+//! On burn-flex this runs as a burn backend extension: one loop each way (the planes shared
+//! among the threads for large batches), and the backward pass needs only the input's shape. burn-flex 0.22.1 takes 2-D pooling both ways through its
 //! general 3-D kernels (any stride, padding and window); the backward one took 7.6 % of a LeNet-5
 //! step (`bench/results/profile-lenet-79fd559.txt`), about 11 % of what was left once tanh was
 //! fast. Other backends
@@ -58,44 +58,88 @@ mod extension {
         fn avg_pool(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self>;
     }
 
+    /// Maps past which the pooling shares the planes among rayon's threads (a LeNet-5 step's
+    /// first pooling, 32 x 6 maps of 28 x 28, is past it).
+    const PARALLEL_FROM: usize = 1 << 16;
+
+    /// `f(plane in, plane out)` for each `[h, w]` plane of `src` and matching plane of `out`
+    /// (`out_plane` values each), on all threads past [`PARALLEL_FROM`] values.
+    fn planes(
+        src: &[f32],
+        in_plane: usize,
+        out: &mut [f32],
+        out_plane: usize,
+        f: impl Fn(&[f32], &mut [f32]) + Sync,
+    ) {
+        use rayon::prelude::*;
+        if src.len() + out.len() < PARALLEL_FROM {
+            for (a, b) in src
+                .chunks_exact(in_plane)
+                .zip(out.chunks_exact_mut(out_plane))
+            {
+                f(a, b);
+            }
+        } else {
+            src.par_chunks_exact(in_plane)
+                .zip(out.par_chunks_exact_mut(out_plane))
+                .for_each(|(a, b)| f(a, b));
+        }
+    }
+
+    /// One plane's means: `plane` `[h, w]` -> `dst` `[h / k, w / k]`. Inlined with `k` a
+    /// constant where the caller knows it, so the window loops unroll.
+    #[inline(always)]
+    fn pool_plane(plane: &[f32], w: usize, k: usize, dst: &mut [f32], ow: usize) {
+        // Summed in window order from zero and divided, as burn-flex does: the same bits.
+        let count = (k * k) as f32;
+        for (i, dst) in dst.chunks_exact_mut(ow).enumerate() {
+            let rows = &plane[k * i * w..];
+            for (j, d) in dst.iter_mut().enumerate() {
+                let mut sum = 0.0f32;
+                for a in 0..k {
+                    for &v in &rows[a * w + k * j..][..k] {
+                        sum += v;
+                    }
+                }
+                *d = sum / count;
+            }
+        }
+    }
+
     fn forward_host(x: &FloatTensor<Flex>, k: usize) -> FloatTensor<Flex> {
         let [b, c, h, w] = x.shape().dims::<4>();
         let (oh, ow) = (h / k, w / k);
         let src = flex::values(x);
-        // Summed in window order and divided, as burn-flex does: the same bits.
-        let count = (k * k) as f32;
         let mut out = vec![0.0f32; b * c * oh * ow];
-        for (plane, dst) in src.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
-            for i in 0..oh {
-                for j in 0..ow {
-                    let mut sum = 0.0f32;
-                    for a in 0..k {
-                        for &v in &plane[(k * i + a) * w + k * j..][..k] {
-                            sum += v;
-                        }
-                    }
-                    dst[i * ow + j] = sum / count;
-                }
+        planes(&src, h * w, &mut out, oh * ow, |plane, dst| match k {
+            2 => pool_plane(plane, w, 2, dst, ow),
+            _ => pool_plane(plane, w, k, dst, ow),
+        });
+        flex::tensor(out, [b, c, oh, ow])
+    }
+
+    /// One plane's gradient: `g` `[h / k, w / k]` spread over the windows of `plane` `[h, w]`
+    /// (which holds zeros, left past the last whole window). Inlined as [`pool_plane`].
+    #[inline(always)]
+    fn spread_plane(g: &[f32], ow: usize, k: usize, plane: &mut [f32], w: usize) {
+        let count = (k * k) as f32;
+        for (y, row) in plane.chunks_exact_mut(w).take(g.len() / ow * k).enumerate() {
+            let g_row = &g[y / k * ow..][..ow];
+            for (window, &gv) in row[..ow * k].chunks_exact_mut(k).zip(g_row) {
+                window.fill(gv / count);
             }
         }
-        flex::tensor(out, [b, c, oh, ow])
     }
 
     fn backward_host(grad: &FloatTensor<Flex>, input: [usize; 4], k: usize) -> FloatTensor<Flex> {
         let [b, c, h, w] = input;
         let (oh, ow) = (h / k, w / k);
         let src = flex::values(grad);
-        let count = (k * k) as f32;
         let mut out = vec![0.0f32; b * c * h * w];
-        for (g, plane) in src.chunks_exact(oh * ow).zip(out.chunks_exact_mut(h * w)) {
-            for y in 0..oh * k {
-                let row = &mut plane[y * w..][..ow * k];
-                let g_row = &g[(y / k) * ow..][..ow];
-                for (x, v) in row.iter_mut().enumerate() {
-                    *v = g_row[x / k] / count;
-                }
-            }
-        }
+        planes(&src, oh * ow, &mut out, h * w, |g, plane| match k {
+            2 => spread_plane(g, ow, 2, plane, w),
+            _ => spread_plane(g, ow, k, plane, w),
+        });
         flex::tensor(out, input)
     }
 
@@ -172,35 +216,39 @@ mod tests {
     #[cfg(feature = "flex")]
     #[test]
     fn equals_burns_avg_pool() {
-        // Same values and gradients as burn's AvgPool2d, to the bit, on LeNet-like maps, with
-        // autodiff and without.
+        // Same values and gradients as burn's AvgPool2d, to the bit, with autodiff and without:
+        // LeNet-like maps, maps past the threads' threshold with a row and column past the last
+        // window, and windows of 3.
         let device = Device::flex().autodiff();
         assert!(crate::flex::on_flex(&device), "the extension runs here");
-        let n = 2 * 3 * 10 * 10;
-        let values: Vec<f32> = (0..n)
-            .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.013)
-            .collect();
-        let x =
-            Tensor::<4>::from_data(TensorData::new(values, [2, 3, 10, 10]), &device).require_grad();
-        let w = Tensor::<4>::from_data(
-            TensorData::new(
-                (0..150).map(|i| 1.0 + i as f32 * 0.1).collect(),
-                [2, 3, 5, 5],
-            ),
-            &device,
-        );
-        let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
-            let y = f(x.clone());
-            let g = x.grad(&(y.clone() * w.clone()).sum().backward()).unwrap();
+        for (shape, k) in [([2, 3, 10, 10], 2), ([4, 6, 55, 53], 2), ([2, 2, 9, 11], 3)] {
+            let n = shape.iter().product::<usize>();
+            let values: Vec<f32> = (0..n)
+                .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.013)
+                .collect();
+            let x = Tensor::<4>::from_data(TensorData::new(values, shape), &device).require_grad();
+            let [b, c, h, w] = shape;
+            let m = b * c * (h / k) * (w / k);
+            let w = Tensor::<4>::from_data(
+                TensorData::new(
+                    (0..m).map(|i| 1.0 + (i % 101) as f32 * 0.1).collect(),
+                    [b, c, h / k, w / k],
+                ),
+                &device,
+            );
+            let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+                let y = f(x.clone());
+                let g = x.grad(&(y.clone() * w.clone()).sum().backward()).unwrap();
+                let vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+                (vec(y.inner()), vec(g))
+            };
+            let ours = run(&|x| avg_pool2d(x, k));
+            let burns = run(&|x| AvgPool2dConfig::new([k, k]).init().forward(x));
+            assert_eq!(ours, burns, "{shape:?}, k = {k}");
+            let plain = x.clone().inner();
             let vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
-            (vec(y.inner()), vec(g))
-        };
-        let ours = run(&|x| avg_pool2d(x, 2));
-        let burns = run(&|x| AvgPool2dConfig::new([2, 2]).init().forward(x));
-        assert_eq!(ours, burns);
-        let plain = x.clone().inner();
-        let vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
-        let burns_plain = AvgPool2dConfig::new([2, 2]).init().forward(plain.clone());
-        assert_eq!(vec(avg_pool2d(plain, 2)), vec(burns_plain));
+            let burns_plain = AvgPool2dConfig::new([k, k]).init().forward(plain.clone());
+            assert_eq!(vec(avg_pool2d(plain, k)), vec(burns_plain));
+        }
     }
 }
