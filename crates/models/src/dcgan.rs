@@ -22,10 +22,9 @@ use nnlab_config::DcganSpec;
 
 use crate::activation::Activation;
 use crate::batch_norm::{self, Unit};
-use crate::conv2d::{conv_transpose2d, conv2d};
+use crate::conv2d::{Kind, conv_transpose2d, conv_transpose2d_with, conv2d, conv2d_with};
 use crate::dense::dense;
 use crate::gan::{Discriminator, Generator, GeneratorLayer, LEAKY_SLOPE};
-use crate::leaky_relu::leaky_relu;
 
 /// Side of the images (MNIST's 28).
 pub const SIDE: usize = 28;
@@ -154,7 +153,7 @@ impl Generator for DcganGenerator {
             dense(&self.project, z, Activation::Identity).reshape([n, 2 * self.features, 7, 7]);
         let h = batch_norm::forward_with(&self.bn0, h, Unit::Relu);
         let h = batch_norm::forward_with(&self.bn1, conv_transpose2d(&self.up1, h), Unit::Relu);
-        let x = crate::tanh::tanh(conv_transpose2d(&self.up2, h));
+        let x = conv_transpose2d_with(&self.up2, h, Kind::Tanh);
         // tanh's [-1, 1] to the pixels' [0, 1].
         x.reshape([n, SIDE * SIDE]).add_scalar(1.0).mul_scalar(0.5)
     }
@@ -168,7 +167,7 @@ impl Discriminator for DcganDiscriminator {
             .mul_scalar(2.0)
             .sub_scalar(1.0)
             .reshape([n, 1, SIDE, SIDE]);
-        let h = leaky_relu(conv2d(&self.down1, x), LEAKY_SLOPE);
+        let h = conv2d_with(&self.down1, x, Kind::LeakyRelu(LEAKY_SLOPE));
         let h = batch_norm::forward_with(
             &self.bn2,
             conv2d(&self.down2, h),

@@ -175,11 +175,18 @@ impl Cnn {
         let [c, h, w] = self.input;
         let mut h4: Tensor<4> = x.reshape([n, c, h, w]);
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            h4 = crate::conv2d::conv2d(conv, h4);
-            if let Some(bn) = norm {
-                h4 = crate::batch_norm::forward(bn, h4);
-            }
-            h4 = activation::apply(self.activation, h4);
+            // The bias and the activation in one pass after the convolution, where no batch
+            // norm comes between and the kernel applies the activation.
+            h4 = match (norm, crate::dense::Kind::of(self.activation)) {
+                (None, Some(kind)) => crate::conv2d::conv2d_with(conv, h4, kind),
+                _ => {
+                    let mut h = crate::conv2d::conv2d(conv, h4);
+                    if let Some(bn) = norm {
+                        h = crate::batch_norm::forward(bn, h);
+                    }
+                    activation::apply(self.activation, h)
+                }
+            };
             h4 = match (&self.max_pool, &self.avg_pool) {
                 (Some(p), _) => p.forward(h4),
                 (_, Some(p)) => {

@@ -27,7 +27,8 @@ pub mod vae;
 #[cfg(feature = "flex")]
 pub use kernels::flex;
 pub use kernels::{
-    avg_pool, bernoulli_cross_entropy, conv2d, cross_entropy, dense, fast_math, leaky_relu, tanh,
+    avg_pool, bernoulli_cross_entropy, bias_activation, conv2d, cross_entropy, dense, fast_math,
+    leaky_relu, tanh,
 };
 
 pub use activation::Activation;

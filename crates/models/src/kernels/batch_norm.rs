@@ -90,24 +90,7 @@ pub mod host {
     use rayon::prelude::*;
 
     use super::Unit;
-
-    /// Lanes of the f64 sums: each lane adds every `LANES`-th value in order, then the lanes are
-    /// added in order, so a sum does not depend on the machine.
-    const LANES: usize = 8;
-
-    /// `sum f(i)` over `values`, in f64 lanes.
-    #[inline(always)]
-    fn lane_sum(values: &[f32], f: impl Fn(f32) -> f64, acc: &mut [f64; LANES]) {
-        let mut runs = values.chunks_exact(LANES);
-        for run in &mut runs {
-            for (a, &v) in acc.iter_mut().zip(run) {
-                *a += f(v);
-            }
-        }
-        for (a, &v) in acc.iter_mut().zip(runs.remainder()) {
-            *a += f(v);
-        }
-    }
+    use crate::fast_math::{SUM_LANES as LANES, lane_sum};
 
     /// `sum f(a_i, b_i)` and `sum g(a_i, b_i)` over two slices of one length, in f64 lanes.
     #[inline(always)]

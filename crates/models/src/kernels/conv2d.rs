@@ -32,6 +32,9 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 
+pub use crate::bias_activation::Kind;
+use crate::bias_activation::{activate, bias_activation};
+
 /// The sizes of one convolution from `[n, c, h, w]` to `[n, o, oh, ow]` with `[o, c, kh, kw]`
 /// weights, stride `stride` and `pad` zeros on each side; for a transposed convolution, the
 /// convolution it is the adjoint of (`c, h, w` its output, `o, oh, ow` its input).
@@ -64,6 +67,12 @@ impl Geometry {
 /// `layer.forward(x)`: `[n, c, h, w]` -> `[n, o, oh, ow]`. On flex (f32, one group, no
 /// dilation, the same padding on opposite sides) the kernels of this file; elsewhere burn's.
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv2d_with(layer, x, Kind::Identity)
+}
+
+/// `f(layer.forward(x))` for the nonlinearity `kind`, the bias and `f` in one pass after the
+/// convolution ([`crate::bias_activation`]) where the kernels take the layer.
+pub fn conv2d_with(layer: &Conv2d, x: Tensor<4>, kind: Kind) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if let Some(geometry) = conv_geometry(layer, &x) {
         use burn::backend::Dispatch;
@@ -72,14 +81,19 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
             layer.weight.val().into_dispatch(),
             geometry,
         );
-        return with_bias(Tensor::from_dispatch(y), layer.bias.as_ref());
+        return bias_activation(Tensor::from_dispatch(y), layer.bias.as_ref(), kind);
     }
-    layer.forward(x)
+    activate(layer.forward(x), kind)
 }
 
 /// `layer.forward(x)`: `[n, i, h, w]` -> `[n, o, oh, ow]`, weights `[i, o, kh, kw]`. On flex
 /// (f32, one group, no dilation) the kernels of this file; elsewhere burn's.
 pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    conv_transpose2d_with(layer, x, Kind::Identity)
+}
+
+/// `f(layer.forward(x))` for the nonlinearity `kind`, as [`conv2d_with`].
+pub fn conv_transpose2d_with(layer: &ConvTranspose2d, x: Tensor<4>, kind: Kind) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if let Some(geometry) = transpose_geometry(layer, &x) {
         use burn::backend::Dispatch;
@@ -88,19 +102,9 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
             layer.weight.val().into_dispatch(),
             geometry,
         );
-        return with_bias(Tensor::from_dispatch(y), layer.bias.as_ref());
+        return bias_activation(Tensor::from_dispatch(y), layer.bias.as_ref(), kind);
     }
-    layer.forward(x)
-}
-
-fn with_bias(y: Tensor<4>, bias: Option<&burn::module::Param<Tensor<1>>>) -> Tensor<4> {
-    match bias {
-        Some(b) => {
-            let o = y.dims()[1];
-            y + b.val().reshape([1, o, 1, 1])
-        }
-        None => y,
-    }
+    activate(layer.forward(x), kind)
 }
 
 /// Whether the kernels take this tensor: on flex, f32, and not empty.

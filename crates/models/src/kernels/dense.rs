@@ -29,14 +29,9 @@ use crate::activation::{self, Activation};
 /// and ReLU, leaky ReLU, tanh or no activation), the fused extension; elsewhere burn's `Linear`
 /// and [`activation::apply`].
 pub fn dense(layer: &Linear, x: Tensor<2>, act: Activation) -> Tensor<2> {
-    let kind = match act {
-        Activation::Relu => Some(Kind::Relu),
-        Activation::LeakyRelu => Some(Kind::LeakyRelu(Activation::LEAKY_SLOPE as f32)),
-        Activation::Tanh => Some(Kind::Tanh),
-        Activation::Identity => Some(Kind::Identity),
-        _ => None,
-    };
-    fused(layer, x, kind, |x| activation::apply(act, layer.forward(x)))
+    fused(layer, x, Kind::of(act), |x| {
+        activation::apply(act, layer.forward(x))
+    })
 }
 
 /// Dense layers one after the other, `act` after each but the last and `last` after that one:
@@ -52,7 +47,7 @@ pub fn stack(layers: &[Linear], x: Tensor<2>, act: Activation, last: Activation)
 /// as [`dense`] is for a positive `slope` (the backward pass reads the sign of `z` off the
 /// output's); other slopes take the layer and [`crate::leaky_relu`] apart.
 pub fn dense_leaky(layer: &Linear, x: Tensor<2>, slope: f64) -> Tensor<2> {
-    let kind = (slope > 0.0).then_some(Kind::LeakyRelu(slope as f32));
+    let kind = (slope > 0.0).then_some(Kind::LeakyRelu(slope));
     fused(layer, x, kind, |x| {
         crate::leaky_relu::leaky_relu(layer.forward(x), slope)
     })
@@ -63,12 +58,25 @@ pub fn dense_leaky(layer: &Linear, x: Tensor<2>, slope: f64) -> Tensor<2> {
 pub enum Kind {
     /// `max(z, 0)`.
     Relu,
-    /// `z` for `z >= 0`, else `slope z` (`slope > 0`).
-    LeakyRelu(f32),
+    /// `z` for `z >= 0`, else `slope z` (`slope > 0`; applied in the tensors' precision).
+    LeakyRelu(f64),
     /// `tanh z`.
     Tanh,
     /// `z` (the logits layer).
     Identity,
+}
+
+impl Kind {
+    /// The kernel's nonlinearity for `act`, if it applies it itself.
+    pub fn of(act: Activation) -> Option<Self> {
+        match act {
+            Activation::Relu => Some(Kind::Relu),
+            Activation::LeakyRelu => Some(Kind::LeakyRelu(Activation::LEAKY_SLOPE)),
+            Activation::Tanh => Some(Kind::Tanh),
+            Activation::Identity => Some(Kind::Identity),
+            _ => None,
+        }
+    }
 }
 
 /// The fused layer where it runs (flex, f32, a bias, shapes that match, a `kind`); otherwise
@@ -127,10 +135,12 @@ impl pulp::WithSimd for ForwardPass<'_> {
                 .z
                 .iter_mut()
                 .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
-            Kind::LeakyRelu(slope) => self
-                .z
-                .iter_mut()
-                .for_each(|z| *z = if *z < 0.0 { *z * slope } else { *z }),
+            Kind::LeakyRelu(slope) => {
+                let slope = slope as f32;
+                self.z
+                    .iter_mut()
+                    .for_each(|z| *z = if *z < 0.0 { *z * slope } else { *z })
+            }
             Kind::Tanh | Kind::Identity => {}
         }
     }
@@ -157,6 +167,7 @@ impl pulp::WithSimd for BackwardPass<'_> {
         match self.kind {
             Kind::Relu => pairs.for_each(|(g, &y)| *g = if y <= 0.0 { 0.0 } else { *g }),
             Kind::LeakyRelu(slope) => {
+                let slope = slope as f32;
                 pairs.for_each(|(g, &y)| *g = if y < 0.0 { *g * slope } else { *g })
             }
             Kind::Tanh | Kind::Identity => {}
