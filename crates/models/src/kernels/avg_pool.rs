@@ -6,11 +6,11 @@
 //! window).
 //!
 //! On burn-flex this runs as a burn backend extension: one loop each way (the planes shared
-//! among the threads for large batches), and the backward pass needs only the input's shape. burn-flex 0.22.1 takes 2-D pooling both ways through its
-//! general 3-D kernels (any stride, padding and window); the backward one took 7.6 % of a LeNet-5
-//! step (`bench/results/profile-lenet-79fd559.txt`), about 11 % of what was left once tanh was
-//! fast. Other backends
-//! use burn's `AvgPool2d`.
+//! among the threads for large batches), and the backward pass needs only the input's shape.
+//! burn-flex 0.22.1 takes 2-D pooling both ways through its general 3-D kernels (any stride,
+//! padding and window); the backward one took 7.6 % of a LeNet-5 step
+//! (`bench/results/profile-lenet-79fd559.txt`), about 11 % of what was left once tanh was fast.
+//! Other backends use burn's `AvgPool2d`.
 //!
 //! # Shapes
 //! - input `[batch, channels, height, width]`
@@ -58,12 +58,12 @@ mod extension {
         fn avg_pool(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self>;
     }
 
-    /// Maps past which the pooling shares the planes among rayon's threads (a LeNet-5 step's
-    /// first pooling, 32 x 6 maps of 28 x 28, is past it).
-    const PARALLEL_FROM: usize = 1 << 16;
+    /// Values (input and output together) past which the pooling shares the planes among
+    /// rayon's threads (a LeNet-5 step's first pooling, 32 x 6 maps of 28 x 28, is past it).
+    const THREADS_FROM: usize = 1 << 16;
 
     /// `f(plane in, plane out)` for each `[h, w]` plane of `src` and matching plane of `out`
-    /// (`out_plane` values each), on all threads past [`PARALLEL_FROM`] values.
+    /// (`out_plane` values each), on all threads past [`THREADS_FROM`] values.
     fn planes(
         src: &[f32],
         in_plane: usize,
@@ -72,7 +72,7 @@ mod extension {
         f: impl Fn(&[f32], &mut [f32]) + Sync,
     ) {
         use rayon::prelude::*;
-        if src.len() + out.len() < PARALLEL_FROM {
+        if src.len() + out.len() < THREADS_FROM {
             for (a, b) in src
                 .chunks_exact(in_plane)
                 .zip(out.chunks_exact_mut(out_plane))

@@ -12,7 +12,8 @@
 //! activation allocates a new tensor for each and reduces the gradient over the batch and the
 //! two spatial axes in three more passes. The values are burn's (the same f32 additions; tanh is
 //! [`crate::fast_math`]'s); the bias gradient agrees to rounding. Other backends, f64 and layers
-//! without a bias use burn's operations and [`crate::activation`]'s.
+//! without a bias use burn's addition and [`activate`] (nnlab's tanh and leaky ReLU kernels,
+//! burn's ReLU).
 //!
 //! # Shapes
 //! - `z`: `[n, c, ...]` (any rank from 2)
@@ -35,13 +36,20 @@ pub fn bias_activation<const D: usize>(
     bias: Option<&Param<Tensor<1>>>,
     kind: Kind,
 ) -> Tensor<D> {
+    assert!(
+        D >= 2,
+        "bias_activation: maps [n, c, ...] of rank 2 or more"
+    );
     #[cfg(feature = "flex")]
     if let Some(b) = bias {
         let b = b.val();
-        // The backward pass reads a leaky unit's side off the output's sign: positive slopes.
-        let positive = !matches!(kind, Kind::LeakyRelu(slope) if slope.is_nan() || slope <= 0.0);
-        if D >= 2
-            && positive
+        // The backward pass reads a leaky unit's side off the output's sign: slopes positive
+        // in f32, where the kernel applies them.
+        let positive = match kind {
+            Kind::LeakyRelu(slope) => (slope as f32) > 0.0,
+            _ => true,
+        };
+        if positive
             && crate::flex::on_flex(&z.device())
             && crate::flex::is_f32(z.dtype())
             && crate::flex::is_f32(b.dtype())

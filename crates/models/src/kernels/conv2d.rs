@@ -269,8 +269,8 @@ pub mod host {
     /// Calls `f(row, even, odd, lead)` for each row of an image `[c, h, w]`: `row` the row's
     /// values, `even` and `odd` where its padded row starts in its two column-phase planes
     /// (see [`phases`]) in a `[c, 2, 2, hq, wq]` array, and `lead` whether its first value
-    /// is alone at the start of the odd plane's row (an odd left padding): the rest then go in
-    /// pairs, one to each plane at the same place, from `(pw + lead) / 2` on.
+    /// goes alone to the odd plane's row, at `(pw - 1) / 2` (an odd left padding): the rest then
+    /// go in pairs, one to each plane at the same place, from `(pw + lead) / 2` on.
     #[inline(always)]
     fn phase_rows(g: &Geometry, mut f: impl FnMut(std::ops::Range<usize>, usize, usize, usize)) {
         let ([c, h, w], [ph, pw]) = (g.input, g.pad);
@@ -342,8 +342,8 @@ pub mod host {
 
     /// Copies `runs` runs of `len` values of `src`, `stride` apart, one after the other into
     /// `dst`. A run is copied as whole vectors of [`LANES`] values where they stay inside both
-    /// slices, writing past its end into the next run's place (written next) or past the last
-    /// run into the rest of `dst` (which the caller writes afterwards). This is the inner loop
+    /// slices, writing past its end into the places of the runs after it (written later) or
+    /// past the last run into the rest of `dst` (which the caller writes afterwards). This is the inner loop
     /// of the stride-2 unfolding, 7 values a run in the DCGAN, where bounds checks and a call
     /// to `memcpy` for each run cost four times the copy.
     ///
@@ -391,8 +391,8 @@ pub mod host {
 
     /// The adjoint of [`copy_runs`]: adds `runs` runs of `len` values of `src`, one after the
     /// other, to runs `stride` apart in `dst`. Runs of at most two vectors are added as whole
-    /// vectors where these stay inside both slices, the lanes past `len` adding zero (so
-    /// nothing, even where they read a NaN); this is the inner loop of the stride-2 folding.
+    /// vectors where these stay inside both slices, the lanes past `len` written back as they
+    /// were read (whatever `src` holds there); this is the inner loop of the stride-2 folding.
     ///
     /// # Panics
     /// If the runs reach past `src` or `dst`.
@@ -418,7 +418,7 @@ pub mod host {
                     std::ptr::read_unaligned(d.cast::<[f32; LANES]>()),
                 )
             };
-            let sum: [f32; LANES] = std::array::from_fn(|l| y[l] + if l < n { x[l] } else { 0.0 });
+            let sum: [f32; LANES] = std::array::from_fn(|l| if l < n { y[l] + x[l] } else { y[l] });
             #[allow(unsafe_code)]
             // SAFETY: as above.
             unsafe {
@@ -522,7 +522,10 @@ pub mod host {
     }
 
     /// Unfolds `x`, one image `[c, h, w]`, into columns `off..off + oh ow` of `cols`, a
-    /// `[c kh kw, ld]` matrix, through the scratch image `padded`.
+    /// `[c kh kw, ld]` matrix, through the scratch buffer `padded` (the zero-bordered image, or
+    /// for stride 2 its phase planes). For stride 2 it may also write up to 7 values past
+    /// `off + oh ow` in each row of `cols`: unfold the images of a block in the order of their
+    /// columns, so that each overwrites what the one before left there.
     pub fn unfold(
         g: &Geometry,
         x: &[f32],
@@ -1162,14 +1165,15 @@ mod tests {
         // from windows wider apart than the kernel with padding as wide as it (whole kernel
         // columns in the padding), and a batch whose unfolded input (1.2 million values) is
         // past what the forward pass keeps, unfolded again for the weight gradient. Stride 2
-        // reads the phase planes: also with odd and even padding on odd sizes, and 15 and 20
-        // windows a row (two vectors a run, and more).
+        // reads the phase planes: also with odd and even padding on odd sizes, 15 and 20
+        // windows a row (two vectors a run, and more), and a one-column image padded by 3.
         let cases = [
             ([1, 4], [4, 4], [2, 2], (1, 1), [3, 1, 8, 8]),
             ([3, 2], [3, 5], [2, 2], (2, 1), [2, 3, 7, 9]),
             ([2, 3], [4, 4], [2, 2], (2, 2), [9, 2, 5, 5]),
             ([1, 3], [4, 4], [2, 2], (1, 1), [2, 1, 6, 30]),
             ([1, 2], [4, 4], [2, 2], (1, 1), [1, 1, 6, 40]),
+            ([2, 2], [4, 4], [2, 2], (3, 3), [2, 2, 5, 1]),
             ([3, 5], [5, 5], [1, 1], (0, 0), [2, 3, 9, 9]),
             ([2, 3], [3, 3], [1, 1], (1, 1), [2, 2, 5, 6]),
             ([2, 2], [2, 3], [2, 1], (1, 2), [1, 2, 5, 4]),

@@ -44,10 +44,10 @@ pub fn stack(layers: &[Linear], x: Tensor<2>, act: Activation, last: Activation)
 }
 
 /// `leaky_relu(x W + b, slope)`: the layer with leaky units (the GANs' slope 0.2), fused on flex
-/// as [`dense`] is for a positive `slope` (the backward pass reads the sign of `z` off the
-/// output's); other slopes take the layer and [`crate::leaky_relu`] apart.
+/// as [`dense`] is for a `slope` positive in f32 (the backward pass reads the sign of `z` off
+/// the output's); other slopes take the layer and [`crate::leaky_relu`] apart.
 pub fn dense_leaky(layer: &Linear, x: Tensor<2>, slope: f64) -> Tensor<2> {
-    let kind = (slope > 0.0).then_some(Kind::LeakyRelu(slope));
+    let kind = ((slope as f32) > 0.0).then_some(Kind::LeakyRelu(slope));
     fused(layer, x, kind, |x| {
         crate::leaky_relu::leaky_relu(layer.forward(x), slope)
     })
