@@ -1141,12 +1141,18 @@ mod tests {
         };
         let (ours, burns) = (run(true), run(false));
         assert_eq!(ours.len(), burns.len());
+        // The bias gradient (the last part, with tracked weights and a bias) sums a channel's
+        // whole batch, 8,192 values in the largest case: ours in f64, burn's in f32, whose
+        // rounding (and order, which depends on burn-flex's features) is worth about 1e-5 of
+        // the sum there.
+        let bias_part = (track_w && layer.bias().is_some()).then(|| ours.len() - 1);
         for (k, (a, b)) in ours.iter().zip(&burns).enumerate() {
             assert_eq!(a.len(), b.len(), "part {k}");
             let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+            let tol = if Some(k) == bias_part { 2e-5 } else { 2e-6 };
             for (a, b) in a.iter().zip(b) {
                 assert!(
-                    (a - b).abs() <= 2e-6 * scale,
+                    (a - b).abs() <= tol * scale,
                     "part {k}: {a} vs {b} (scale {scale})"
                 );
             }
