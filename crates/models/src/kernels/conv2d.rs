@@ -266,24 +266,39 @@ pub mod host {
         (hp.div_ceil(2), wp.div_ceil(2))
     }
 
-    /// Calls `f(row, even, odd, lead)` for each row of an image `[c, h, w]`: `row` the row's
-    /// values, `even` and `odd` where its padded row starts in its two column-phase planes
-    /// (see [`phases`]) in a `[c, 2, 2, hq, wq]` array, and `lead` whether its first value
-    /// goes alone to the odd plane's row, at `(pw - 1) / 2` (an odd left padding): the rest then
-    /// go in pairs, one to each plane at the same place, from `(pw + lead) / 2` on.
+    /// Calls `f(row, lead, even, odd)` for each row of an image `[c, h, w]`: `row` the row's
+    /// values, and where they go in its two column-phase planes (see [`phases`]) in a
+    /// `[c, 2, 2, hq, wq]` array: `lead`, with an odd left padding, where the first value goes
+    /// alone (the odd plane's row, at `(pw - 1) / 2`); then the rest in pairs, one to each
+    /// plane at the same place, from `even` and `odd` on.
     #[inline(always)]
-    fn phase_rows(g: &Geometry, mut f: impl FnMut(std::ops::Range<usize>, usize, usize, usize)) {
+    fn phase_rows(
+        g: &Geometry,
+        mut f: impl FnMut(std::ops::Range<usize>, Option<usize>, usize, usize),
+    ) {
         let ([c, h, w], [ph, pw]) = (g.input, g.pad);
         let (hq, wq) = phase_size(g);
-        let lead = (pw % 2).min(w);
+        let lead = pw % 2 == 1 && w > 0;
+        let first = (pw + usize::from(lead)) / 2;
         for ch in 0..c {
             for y in 0..h {
                 let py = y + ph;
                 let even = (((ch * 2 + py % 2) * 2) * hq + py / 2) * wq;
+                let odd = even + hq * wq;
                 let start = (ch * h + y) * w;
-                f(start..start + w, even, even + hq * wq, lead);
+                let at = lead.then_some(odd + (pw - 1) / 2);
+                f(start..start + w, at, even + first, odd + first);
             }
         }
+    }
+
+    /// `planes` set to zeros for an image's four phase planes, with [`LANES`] more so that a
+    /// window's runs may be read or added as whole vectors ([`copy_runs`], [`add_runs`]).
+    #[inline(always)]
+    fn zero_planes(g: &Geometry, planes: &mut Vec<f32>) {
+        let (hq, wq) = phase_size(g);
+        planes.clear();
+        planes.resize(g.input[0] * 4 * hq * wq + LANES, 0.0);
     }
 
     /// Splits `x`, one image `[c, h, w]`, padded with zeros as by [`pad`], into its four phase
@@ -292,31 +307,24 @@ pub mod host {
     /// one plane, `ow` values, instead of every second value of the padded image.
     #[inline(always)]
     fn phases(g: &Geometry, x: &[f32], planes: &mut Vec<f32>) {
-        let (hq, wq) = phase_size(g);
-        planes.clear();
-        // `LANES` more, so that a window's runs may be read as whole vectors (`copy_runs`).
-        planes.resize(g.input[0] * 4 * hq * wq + LANES, 0.0);
-        let first = (g.pad[1] + (g.pad[1] % 2).min(g.input[2])) / 2;
-        phase_rows(g, |row, even, odd, lead| {
-            let row = &x[row];
-            let (even, odd) = planes[even..].split_at_mut(odd - even);
-            if lead == 1 {
-                odd[(g.pad[1] - 1) / 2] = row[0];
+        zero_planes(g, planes);
+        phase_rows(g, |row, lead, even, odd| {
+            let mut row = &x[row];
+            if let Some(at) = lead {
+                planes[at] = row[0];
+                row = &row[1..];
             }
-            let rest = &row[lead..];
-            let pairs = rest.len() / 2;
-            let (e, o) = (
-                &mut even[first..first + pairs],
-                &mut odd[first..first + pairs],
-            );
-            for ((e, o), pair) in e.iter_mut().zip(o).zip(rest.chunks_exact(2)) {
+            let pairs = row.len() / 2;
+            let (e, o) = planes.split_at_mut(odd);
+            let (e, o) = (&mut e[even..even + pairs], &mut o[..pairs]);
+            for ((e, o), pair) in e.iter_mut().zip(o).zip(row.chunks_exact(2)) {
                 *e = pair[0];
                 *o = pair[1];
             }
-            if let [.., last] = rest
-                && rest.len() % 2 == 1
+            if let [.., last] = row
+                && row.len() % 2 == 1
             {
-                even[first + pairs] = *last;
+                planes[even + pairs] = *last;
             }
         });
     }
@@ -494,29 +502,26 @@ pub mod host {
         planes: &mut Vec<f32>,
         x: &mut [f32],
     ) {
-        let ([_, oh, ow], (hq, wq)) = (g.output, phase_size(g));
-        planes.clear();
-        // `LANES` more, so that a window's runs may be added as whole vectors (`add_runs`).
-        planes.resize(g.input[0] * 4 * hq * wq + LANES, 0.0);
+        let ([_, oh, ow], (_, wq)) = (g.output, phase_size(g));
+        zero_planes(g, planes);
         phase_windows(g, |r, from| {
             add_runs(&cols[r * ld + off..], ow, &mut planes[from..], wq, oh);
         });
-        let first = (g.pad[1] + (g.pad[1] % 2).min(g.input[2])) / 2;
-        phase_rows(g, |row, even, odd, lead| {
-            let row = &mut x[row];
-            let (even, odd) = planes[even..].split_at(odd - even);
-            if lead == 1 {
-                row[0] = odd[(g.pad[1] - 1) / 2];
+        phase_rows(g, |row, lead, even, odd| {
+            let mut row = &mut x[row];
+            if let Some(at) = lead {
+                let (first, rest) = row.split_first_mut().expect("a row with a lead value");
+                *first = planes[at];
+                row = rest;
             }
-            let rest = &mut row[lead..];
-            let pairs = rest.len() / 2;
-            let (e, o) = (&even[first..first + pairs], &odd[first..first + pairs]);
-            for ((&e, &o), pair) in e.iter().zip(o).zip(rest.chunks_exact_mut(2)) {
+            let pairs = row.len() / 2;
+            let (e, o) = (&planes[even..even + pairs], &planes[odd..odd + pairs]);
+            for ((&e, &o), pair) in e.iter().zip(o).zip(row.chunks_exact_mut(2)) {
                 pair[0] = e;
                 pair[1] = o;
             }
-            if rest.len() % 2 == 1 {
-                rest[2 * pairs] = even[first + pairs];
+            if row.len() % 2 == 1 {
+                row[2 * pairs] = planes[even + pairs];
             }
         });
     }
