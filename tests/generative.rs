@@ -181,6 +181,9 @@ fn each_family_trains_lowers_its_loss_and_draws() {
     ] {
         let out = tmp.path().join(kind);
         train(tmp.path(), &config(tmp.path(), kind, 4), &out, &[]);
+        if kind.starts_with("lenet5") {
+            sdlm_curvature_rows(&out);
+        }
         let l = column(&out, loss);
         assert!(l[3] < l[0], "{kind}: {loss} falls over 4 epochs: {l:?}");
         for p in pictures {
@@ -191,6 +194,52 @@ fn each_family_trains_lowers_its_loss_and_draws() {
                 "{kind}: {p}"
             );
         }
+    }
+}
+
+/// A LeNet-5 run by SDLM summarises each estimate of its curvature in `curvature.csv`: the 12
+/// parameter tensors in the module's order for every estimate (the first step of each of the 4
+/// epochs, then every 64 images: every 4th step of 16 images), `h` ordered, and the step sizes
+/// `lr / (mu + h)` at most `lr / mu`, `lr` 0.0005 for 2 epochs and 0.0002 after.
+fn sdlm_curvature_rows(run: &Path) {
+    let text = std::fs::read_to_string(run.join("curvature.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("epoch,step,parameter,size,h_min,h_mean,h_max,rate_min,rate_max")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let estimates: Vec<(usize, usize)> = rows
+        .chunks(12)
+        .map(|c| {
+            let names: Vec<&str> = c.iter().map(|r| r[2]).collect();
+            assert_eq!(names[0], "c1.weight", "{text}");
+            assert_eq!(names[11], "f6.bias", "{text}");
+            assert!(c.iter().all(|r| r[..2] == c[0][..2]), "{text}");
+            (c[0][0].parse().unwrap(), c[0][1].parse().unwrap())
+        })
+        .collect();
+    let per_epoch = estimates.len() / 4;
+    assert!(per_epoch >= 2, "{text}");
+    for (i, &(epoch, step)) in estimates.iter().enumerate() {
+        assert_eq!(
+            (epoch, step),
+            (i / per_epoch + 1, 4 * (i % per_epoch) + 1),
+            "{text}"
+        );
+    }
+    for r in &rows {
+        let v: Vec<f64> = r[4..].iter().map(|x| x.parse().unwrap()).collect();
+        let lr = if r[0] == "1" || r[0] == "2" {
+            0.0005
+        } else {
+            0.0002
+        };
+        assert!(0.0 <= v[0] && v[0] <= v[1] && v[1] <= v[2], "{r:?}");
+        assert!(
+            0.0 < v[3] && v[3] <= v[4] && v[4] <= lr / 0.2 * (1.0 + 1e-4),
+            "{r:?}"
+        );
     }
 }
 
@@ -317,6 +366,11 @@ fn kill_and_resume(kind: &str) {
         metrics_without_seconds(&killed),
         "{kind}: metrics after the resume"
     );
+    // LeNet-5's summary of SDLM's curvature: every estimate once, as in the whole run.
+    if kind == "lenet5" {
+        let read = |run: &Path| std::fs::read_to_string(run.join("curvature.csv")).unwrap();
+        assert_eq!(read(&whole), read(&killed), "{kind}: curvature.csv");
+    }
 }
 
 #[test]

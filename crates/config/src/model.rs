@@ -455,8 +455,10 @@ pub struct Lenet5Spec {
     /// Train by the stochastic diagonal Levenberg-Marquardt method (their appendix C): each
     /// parameter steps by `train.lr / (sdlm_mu + h)` times its gradient summed over the batch,
     /// `h` its Gauss-Newton second derivative averaged over `sdlm_samples` training images,
-    /// re-estimated before every epoch. Needs `train.optimizer = "sgd"` without momentum; when
-    /// false, `train.optimizer` trains on the batch's mean gradient as for any model.
+    /// re-estimated before every epoch (each estimate summarised in the run's `curvature.csv`:
+    /// per parameter tensor, `h`'s range and the step sizes it gives). Needs `train.optimizer =
+    /// "sgd"` without momentum; when false, `train.optimizer` trains on the batch's mean gradient
+    /// as for any model.
     pub sdlm: bool,
     /// `mu`, which keeps the step bounded where the curvature is small (the paper: 0.02).
     pub sdlm_mu: f64,
