@@ -261,8 +261,15 @@ fn a_gan_study_sets_its_samples_beside_real_data() {
          source = \"the tiny test images\"\n",
     )
     .unwrap();
-    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("study").arg(&study));
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("study").arg(&study));
     assert!(ok, "{stderr}");
+    // The line for a finished run gives its test figures (a GAN has no accuracy or loss).
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("seed 1: test_") && l.contains(" test_diversity 0.")),
+        "{stdout}"
+    );
     let run_dir = study.join("runs/seed-1");
     let real = column(&run_dir, "valid_diversity_real");
     assert!(
