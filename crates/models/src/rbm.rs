@@ -431,6 +431,46 @@ mod tests {
                 * norm(estimate.iter().map(|e| f64::from(*e).powi(2)).sum()));
         eprintln!("CD against the exact gradient: largest gap {worst:.4}, cosine {cosine:.4}");
         assert!(worst < 0.1 && cosine > 0.95, "gap {worst}, cosine {cosine}");
+        // CD-k from the data itself, as training runs it (each data vector repeated 2,000
+        // times so the chains' noise averages out): CD-1 is biased (Carreira-Perpinan & Hinton
+        // 2005) yet points the exact gradient's way; the bias shrinks as k grows.
+        let repeated: Vec<f32> = (0..2000).flat_map(|_| data.concat()).collect();
+        let v0 = Tensor::<2>::from_data(TensorData::new(repeated, [4000, 6]), &device);
+        let against_exact = |k: usize| {
+            let est: Vec<f32> = rbm
+                .cd(v0.clone(), k)
+                .weight
+                .into_data()
+                .try_into_vec()
+                .unwrap();
+            let gap = gradient
+                .iter()
+                .zip(&est)
+                .fold(0.0f64, |m, (g, e)| m.max((g - f64::from(*e)).abs()));
+            let dot: f64 = gradient
+                .iter()
+                .zip(&est)
+                .map(|(g, e)| g * f64::from(*e))
+                .sum();
+            let cosine = dot
+                / (norm(gradient.iter().map(|g| g * g).sum())
+                    * norm(est.iter().map(|e| f64::from(*e).powi(2)).sum()));
+            (gap, cosine)
+        };
+        let (gap1, cos1) = against_exact(1);
+        let (gap200, cos200) = against_exact(200);
+        eprintln!(
+            "CD-1 from the data: gap {gap1:.4}, cosine {cos1:.4}; CD-200: gap {gap200:.4}, cosine {cos200:.4}"
+        );
+        assert!(cos1 > 0.5, "CD-1's cosine to the exact gradient: {cos1}");
+        assert!(
+            gap200 < gap1 && cos200 > cos1,
+            "CD-200 ({gap200}, {cos200}) vs CD-1 ({gap1}, {cos1})"
+        );
+        assert!(
+            gap200 < 0.1 && cos200 > 0.95,
+            "CD-200: gap {gap200}, cosine {cos200}"
+        );
     }
 
     #[test]
