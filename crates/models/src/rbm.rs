@@ -332,6 +332,18 @@ mod tests {
         assert!((f - expected).abs() < 1e-6, "{f} vs {expected}");
     }
 
+    /// The largest gap between an exact gradient and an estimate of it, and their cosine.
+    fn gap_and_cosine(exact: &[f64], estimate: &[f32]) -> (f64, f64) {
+        let pairs = || exact.iter().zip(estimate).map(|(&g, &e)| (g, f64::from(e)));
+        let gap = pairs().fold(0.0f64, |m, (g, e)| m.max((g - e).abs()));
+        let dot: f64 = pairs().map(|(g, e)| g * e).sum();
+        let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+        let cosine = dot
+            / (norm(&mut exact.iter().copied())
+                * norm(&mut estimate.iter().map(|&e| f64::from(e))));
+        (gap, cosine)
+    }
+
     /// Every joint state of a 6-visible, 4-hidden machine, enumerated: the exact model
     /// expectation `<v h>_model`. CD-k's negative phase, from many chains run long enough to
     /// mix, must approach it (CD-1 from the data is biased; CD with long chains is not).
@@ -416,19 +428,7 @@ mod tests {
         // give (the guide's choice, less noisy than sampled states), a mean-field bias that this
         // strongly coupled machine shows: the estimate points the exact gradient's way, within a
         // wider margin than the sampled statistic above.
-        let worst = gradient
-            .iter()
-            .zip(&estimate)
-            .fold(0.0f64, |m, (g, e)| m.max((g - f64::from(*e)).abs()));
-        let dot: f64 = gradient
-            .iter()
-            .zip(&estimate)
-            .map(|(g, e)| g * f64::from(*e))
-            .sum();
-        let norm = |x: f64| x.sqrt();
-        let cosine = dot
-            / (norm(gradient.iter().map(|g| g * g).sum())
-                * norm(estimate.iter().map(|e| f64::from(*e).powi(2)).sum()));
+        let (worst, cosine) = gap_and_cosine(&gradient, &estimate);
         eprintln!("CD against the exact gradient: largest gap {worst:.4}, cosine {cosine:.4}");
         assert!(worst < 0.1 && cosine > 0.95, "gap {worst}, cosine {cosine}");
         // CD-k from the data itself, as training runs it (each data vector repeated 2,000
@@ -443,19 +443,7 @@ mod tests {
                 .into_data()
                 .try_into_vec()
                 .unwrap();
-            let gap = gradient
-                .iter()
-                .zip(&est)
-                .fold(0.0f64, |m, (g, e)| m.max((g - f64::from(*e)).abs()));
-            let dot: f64 = gradient
-                .iter()
-                .zip(&est)
-                .map(|(g, e)| g * f64::from(*e))
-                .sum();
-            let cosine = dot
-                / (norm(gradient.iter().map(|g| g * g).sum())
-                    * norm(est.iter().map(|e| f64::from(*e).powi(2)).sum()));
-            (gap, cosine)
+            gap_and_cosine(&gradient, &est)
         };
         let (gap1, cos1) = against_exact(1);
         let (gap200, cos200) = against_exact(200);

@@ -120,19 +120,8 @@ pub mod host {
             for (plane, &bias) in maps.chunks_exact_mut(p).zip(b) {
                 plane.iter_mut().for_each(|v| *v += bias);
                 match kind {
-                    // burn-flex's rule: a NaN stays NaN (a diverging run is still seen), -0
-                    // becomes +0.
-                    Kind::Relu => plane
-                        .iter_mut()
-                        .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
-                    Kind::LeakyRelu(slope) => {
-                        let slope = slope as f32;
-                        plane
-                            .iter_mut()
-                            .for_each(|z| *z = if *z < 0.0 { *z * slope } else { *z })
-                    }
                     Kind::Tanh => fast_math::tanh_accurate(plane),
-                    Kind::Identity => {}
+                    _ => kind.rectify(plane),
                 }
             }
         };
@@ -167,18 +156,9 @@ pub mod host {
         // One block: `dz *= f'(y)`, then its channels' sums (none without `db`).
         let block = |dz: &mut [f32], y: Option<&[f32]>| {
             match (kind, y) {
-                (Kind::Relu, Some(y)) => dz
-                    .iter_mut()
-                    .zip(y)
-                    .for_each(|(g, &y)| *g = if y <= 0.0 { 0.0 } else { *g }),
-                (Kind::LeakyRelu(slope), Some(y)) => {
-                    let slope = slope as f32;
-                    dz.iter_mut()
-                        .zip(y)
-                        .for_each(|(g, &y)| *g = if y < 0.0 { *g * slope } else { *g })
-                }
                 (Kind::Tanh, Some(y)) => fast_math::tanh_backward(dz, y),
-                _ => {}
+                (_, Some(y)) => kind.rectify_backward(dz, y),
+                (_, None) => {}
             }
             let mut lanes = vec![[0.0f64; SUM_LANES]; if sums { c } else { 0 }];
             for maps in dz.chunks_exact(image).filter(|_| sums) {

@@ -351,9 +351,9 @@ pub mod host {
     /// Copies `runs` runs of `len` values of `src`, `stride` apart, one after the other into
     /// `dst`. A run is copied as whole vectors of [`LANES`] values where they stay inside both
     /// slices, writing past its end into the places of the runs after it (written later) or
-    /// past the last run into the rest of `dst` (which the caller writes afterwards). This is the inner loop
-    /// of the stride-2 unfolding, 7 values a run in the DCGAN, where bounds checks and a call
-    /// to `memcpy` for each run cost four times the copy.
+    /// past the last run into the rest of `dst` (which the caller writes afterwards). This is
+    /// the inner loop of the stride-2 unfolding, 7 values a run in the DCGAN, where bounds
+    /// checks and a call to `memcpy` for each run cost four times the copy.
     ///
     /// # Panics
     /// If the runs reach past `src` or `dst`.

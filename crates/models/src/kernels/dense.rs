@@ -77,6 +77,40 @@ impl Kind {
             _ => None,
         }
     }
+
+    /// ReLU or leaky ReLU in place on `z`, as burn-flex computes them (a NaN stays NaN, so a
+    /// diverging run is still seen; -0 becomes +0); tanh and no activation leave `z` alone.
+    #[cfg(feature = "flex")]
+    #[inline(always)]
+    pub(crate) fn rectify(self, z: &mut [f32]) {
+        match self {
+            Kind::Relu => z
+                .iter_mut()
+                .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
+            Kind::LeakyRelu(slope) => {
+                let slope = slope as f32;
+                z.iter_mut()
+                    .for_each(|z| *z = if *z < 0.0 { *z * slope } else { *z })
+            }
+            Kind::Tanh | Kind::Identity => {}
+        }
+    }
+
+    /// `g` times the slope of [`Kind::rectify`] read off its output `y` (a leaky unit's side
+    /// by the sign of `y`, so its slope must be positive); tanh and no activation leave `g`.
+    #[cfg(feature = "flex")]
+    #[inline(always)]
+    pub(crate) fn rectify_backward(self, g: &mut [f32], y: &[f32]) {
+        let pairs = g.iter_mut().zip(y);
+        match self {
+            Kind::Relu => pairs.for_each(|(g, &y)| *g = if y <= 0.0 { 0.0 } else { *g }),
+            Kind::LeakyRelu(slope) => {
+                let slope = slope as f32;
+                pairs.for_each(|(g, &y)| *g = if y < 0.0 { *g * slope } else { *g })
+            }
+            Kind::Tanh | Kind::Identity => {}
+        }
+    }
 }
 
 /// The fused layer where it runs (flex, f32, a bias, shapes that match, a `kind`); otherwise
@@ -129,20 +163,7 @@ impl pulp::WithSimd for ForwardPass<'_> {
         for row in self.z.chunks_exact_mut(self.b.len()) {
             row.iter_mut().zip(self.b).for_each(|(z, &b)| *z += b);
         }
-        // burn-flex's rule: a NaN stays NaN (a diverging run is still seen), -0 becomes +0.
-        match self.kind {
-            Kind::Relu => self
-                .z
-                .iter_mut()
-                .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
-            Kind::LeakyRelu(slope) => {
-                let slope = slope as f32;
-                self.z
-                    .iter_mut()
-                    .for_each(|z| *z = if *z < 0.0 { *z * slope } else { *z })
-            }
-            Kind::Tanh | Kind::Identity => {}
-        }
+        self.kind.rectify(self.z);
     }
 }
 
@@ -163,15 +184,7 @@ impl pulp::WithSimd for BackwardPass<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let pairs = self.dz.iter_mut().zip(self.y);
-        match self.kind {
-            Kind::Relu => pairs.for_each(|(g, &y)| *g = if y <= 0.0 { 0.0 } else { *g }),
-            Kind::LeakyRelu(slope) => {
-                let slope = slope as f32;
-                pairs.for_each(|(g, &y)| *g = if y < 0.0 { *g * slope } else { *g })
-            }
-            Kind::Tanh | Kind::Identity => {}
-        }
+        self.kind.rectify_backward(self.dz, self.y);
         if let Some(db) = self.db {
             for row in self.dz.chunks_exact(db.len()) {
                 db.iter_mut().zip(row).for_each(|(s, &g)| *s += g);
