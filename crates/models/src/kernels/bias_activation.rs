@@ -307,6 +307,7 @@ mod tests {
     }
 
     /// `y`, `dz` and `db` of `loss = sum(w * y)` for `y = f(z + b)`, ours or burn's.
+    #[cfg(feature = "flex")]
     fn run(
         device: &Device,
         shape: [usize; 4],
@@ -336,6 +337,7 @@ mod tests {
         )
     }
 
+    #[cfg(feature = "flex")]
     fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
         assert_eq!(a.len(), b.len(), "{what}");
         let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));

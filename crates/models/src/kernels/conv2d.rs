@@ -28,12 +28,15 @@
 //! the number of threads. Values agree with burn's to rounding (tested, with gradients). Other
 //! backends, f64, groups, dilation and asymmetric padding use burn's own modules.
 
+#[cfg(feature = "flex")]
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 
 pub use crate::bias_activation::Kind;
-use crate::bias_activation::{activate, bias_activation};
+use crate::bias_activation::activate;
+#[cfg(feature = "flex")]
+use crate::bias_activation::bias_activation;
 
 /// The sizes of one convolution from `[n, c, h, w]` to `[n, o, oh, ow]` with `[o, c, kh, kw]`
 /// weights, stride `stride` and `pad` zeros on each side; for a transposed convolution, the
@@ -996,7 +999,9 @@ mod extension {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::nn::conv::Conv2dConfig;
+    #[cfg(feature = "flex")]
+    use burn::nn::conv::ConvTranspose2dConfig;
 
     fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()

@@ -226,9 +226,11 @@ pub fn leaky_relu_backward(grad: &mut [f32], x: &[f32], a: f32) {
 /// Lanes of the f64 sums of [`lane_sum`]: each lane adds every `SUM_LANES`-th value in order,
 /// then the caller adds the lanes in order, so a sum does not depend on the machine, and the
 /// lanes' additions run side by side instead of waiting on one another.
+#[cfg(feature = "flex")]
 pub(crate) const SUM_LANES: usize = 8;
 
 /// `sum f(v)` over `values` into the lanes `acc`.
+#[cfg(feature = "flex")]
 #[inline(always)]
 pub(crate) fn lane_sum(values: &[f32], f: impl Fn(f32) -> f64, acc: &mut [f64; SUM_LANES]) {
     let mut runs = values.chunks_exact(SUM_LANES);
