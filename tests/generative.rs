@@ -334,6 +334,37 @@ fn pca_fits_in_one_pass_and_reloads() {
     );
 }
 
+/// 2-D codes (PCA's two components, an autoencoder's 2-unit code) are scored by how well a
+/// 5-nearest-neighbour vote among the training images' codes classifies the test images' codes;
+/// other code sizes are not. On the tiny data the classes are lit rows and columns: two
+/// components cannot keep all ten apart, but do far better than chance (0.1).
+#[test]
+fn two_dimensional_codes_are_scored_by_nearest_neighbours() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let summary = |run: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+    };
+    for (kind, set) in [
+        ("pca", ["model.components=2", "train.epochs=1"]),
+        ("autoencoder", ["model.code=2", "train.epochs=3"]),
+    ] {
+        let config = config(tmp.path(), kind, 1);
+        let two = tmp.path().join(format!("{kind}-2"));
+        train(tmp.path(), &config, &two, &set);
+        let knn = summary(&two)["test_code_knn_accuracy"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{kind}: no k-NN figure"));
+        assert!((0.3..=1.0).contains(&knn), "{kind}: k-NN accuracy {knn}");
+        let four = tmp.path().join(format!("{kind}-4"));
+        train(tmp.path(), &config, &four, &[]);
+        assert!(
+            summary(&four).get("test_code_knn_accuracy").is_none(),
+            "{kind}: only 2-D codes are scored"
+        );
+    }
+}
+
 /// SIGKILL after a few epochs, then `--resume`: the same metrics as an uninterrupted run.
 fn kill_and_resume(kind: &str) {
     let tmp = tempfile::tempdir().unwrap();

@@ -204,16 +204,22 @@ impl Task for AutoencoderTask {
         Ok(vec![path])
     }
 
-    fn finish(&mut self, data: &ImageDataset, _split: &Split, run: &Path) -> Result<Finish> {
+    fn finish(&mut self, data: &ImageDataset, split: &Split, run: &Path) -> Result<Finish> {
         let mut files: Vec<PathBuf> = batch::animate(run, "reconstructions")?
             .into_iter()
             .collect();
+        let mut metrics = Vec::new();
         if self.code == 2 {
             let model = self.model().valid();
+            let encode = |x: &[u32]| model.encode(pixels(data, x, &self.device));
+            metrics.push((
+                "test_code_knn_accuracy".to_string(),
+                codes::knn_accuracy(data, &split.train, encode),
+            ));
             let path = run.join("pictures/codes.png");
             codes::scatter(
                 data,
-                |x| model.encode(pixels(data, x, &self.device)),
+                encode,
                 &format!(
                     "{} autoencoder: codes of 500 test images per digit",
                     self.layout
@@ -222,9 +228,6 @@ impl Task for AutoencoderTask {
             )?;
             files.extend(path.exists().then_some(path));
         }
-        Ok(Finish {
-            files,
-            metrics: Vec::new(),
-        })
+        Ok(Finish { files, metrics })
     }
 }

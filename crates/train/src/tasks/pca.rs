@@ -139,27 +139,30 @@ impl Task for PcaTask {
         Ok(())
     }
 
-    fn finish(&mut self, data: &ImageDataset, _split: &Split, run: &Path) -> Result<Finish> {
+    fn finish(&mut self, data: &ImageDataset, split: &Split, run: &Path) -> Result<Finish> {
         self.fit();
         let total: f64 = self.variances.iter().sum();
         let kept: f64 = self.variances.iter().take(self.components).sum();
         let mut files = Vec::new();
+        let mut metrics = vec![(
+            "explained_variance".to_string(),
+            if total > 0.0 { kept / total } else { 0.0 },
+        )];
         if self.components == 2 {
+            let encode = |x: &[u32]| self.pca.encode(pixels(data, x, &self.device));
+            metrics.push((
+                "test_code_knn_accuracy".to_string(),
+                codes::knn_accuracy(data, &split.train, encode),
+            ));
             let path = run.join("pictures/codes.png");
             codes::scatter(
                 data,
-                |x| self.pca.encode(pixels(data, x, &self.device)),
+                encode,
                 "PCA: the first two principal components of 500 test images per digit",
                 &path,
             )?;
             files.extend(path.exists().then_some(path));
         }
-        Ok(Finish {
-            files,
-            metrics: vec![(
-                "explained_variance".into(),
-                if total > 0.0 { kept / total } else { 0.0 },
-            )],
-        })
+        Ok(Finish { files, metrics })
     }
 }
