@@ -141,20 +141,21 @@ fn start(
 /// A run that ended well: its records, and a line saying its figures.
 fn finished(cells: &[Cell], spec: &RunSpec) -> Result<Finished> {
     let f = read_finished(spec)?;
-    // A classifier's test accuracy and loss; a model without them, every test figure it has.
-    let mut figures: Vec<String> = ["test_accuracy", "test_loss"]
-        .iter()
-        .filter_map(|m| f.summary.metric(m).map(|v| format!("{m} {v:.4}")))
-        .collect();
-    if figures.is_empty() {
-        figures = f
-            .summary
+    // A classifier's test accuracy and loss; any other model, every test figure it has (an
+    // autoencoder's loss alone would hide its reconstruction error).
+    let figures: Vec<String> = if f.summary.metric("test_accuracy").is_some() {
+        ["test_accuracy", "test_loss"]
+            .iter()
+            .filter_map(|m| f.summary.metric(m).map(|v| format!("{m} {v:.4}")))
+            .collect()
+    } else {
+        f.summary
             .metrics
             .iter()
             .filter(|(m, _)| m.starts_with("test_"))
             .map(|(m, v)| format!("{m} {v:.4}"))
-            .collect();
-    }
+            .collect()
+    };
     say!(
         "{}: {}, {:.2} s/epoch",
         describe(cells, spec),
