@@ -59,12 +59,13 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "optimizer = \"sgd\"\nlr = 0.0005\nschedule = \"piecewise\"\n\
              lr_boundaries = [2]\nlr_factors = [0.4]",
         ),
-        // The 2014 GAN's discriminator: maxout units, input dropout; uniform noise.
+        // The 2014 GAN's discriminator: maxout units, input dropout; uniform noise; both
+        // networks stepping at once, as its code.
         "gan_maxout" => (
             "tiny",
             "latent = 8\ngenerator = [32]\ndiscriminator = [16]\nmaxout_pieces = 3\n\
              dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"\nmax_col_norm = 1.9365\n\
-             output_bias_from_data = true",
+             output_bias_from_data = true\nsimultaneous = true",
             "optimizer = \"sgd\"\nlr = 0.1\nschedule = \"exponential\"\ngamma = 0.999\n\
              lr_min = 0.01\n[train.sgd]\nmomentum = 0.5\nmomentum_final = 0.7\n\
              momentum_epochs = 10",

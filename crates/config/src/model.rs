@@ -380,6 +380,11 @@ pub struct GanSpec {
     /// clamped to [1e-3, 1 - 1e-3]), as the 2014 GAN's code did (pylearn2's
     /// `init_sigmoid_bias_from_marginals`).
     pub output_bias_from_data: bool,
+    /// Update both networks at once from the same fakes, the generator's gradient taken
+    /// through the discriminator as it was before its step, as the 2014 GAN's code does (one
+    /// SGD step on the sum of both objectives); `false`: the discriminator steps first, then the
+    /// generator on fresh noise through the updated discriminator.
+    pub simultaneous: bool,
 }
 
 /// The distribution of a GAN's noise (`model.noise`).
@@ -409,6 +414,7 @@ impl Default for GanSpec {
             max_col_norm: 0.0,
             d_loss_scale: 1.0,
             output_bias_from_data: false,
+            simultaneous: false,
         }
     }
 }

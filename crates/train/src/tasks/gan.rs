@@ -4,7 +4,9 @@
 //!
 //! Each step: the discriminator takes one step on `-log D(x) - log(1 - D(G(z1)))` for the batch's
 //! real images `x` and a batch of fakes; then the generator takes one step on the non-saturating
-//! `-log D(G(z2))` (the paper's practical recommendation, Sec. 3) with fresh noise `z2`. The noise
+//! `-log D(G(z2))` (the paper's practical recommendation, Sec. 3) with fresh noise `z2`. With
+//! `model.simultaneous`, as Goodfellow et al.'s code, the generator's loss is `-log D(G(z1))` on
+//! the same fakes through the discriminator before its step, and both step from there. The noise
 //! comes from the step's generator on the host, so a resumed run draws the same noise.
 //!
 //! Metrics: `d_loss`, `g_loss`, and the discriminator's mean probabilities `d_real` = D(x) and
@@ -53,6 +55,8 @@ pub struct GanTask<G: Generator, D: Discriminator> {
     max_col_norm: f64,
     /// The factor on the discriminator's loss in its step.
     d_loss_scale: f64,
+    /// Both networks step at once from the same fakes (`model.simultaneous`).
+    simultaneous: bool,
     /// The training settings, for a momentum that changes with the epoch.
     train: nnlab_config::TrainConfig,
     /// The momentum the optimizers were built with.
@@ -170,10 +174,16 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
     ) -> Self {
         nnlab_models::init::materialize(&g);
         nnlab_models::init::materialize(&d);
-        // The MLP GAN's own settings; the DCGAN draws normal noise and caps and scales nothing.
-        let (noise, max_col_norm, d_loss_scale) = match &config.model {
-            ModelConfig::Gan(spec) => (spec.noise, spec.max_col_norm, spec.d_loss_scale),
-            _ => (Noise::Normal, 0.0, 1.0),
+        // The MLP GAN's own settings; the DCGAN draws normal noise, caps and scales nothing and
+        // alternates its steps.
+        let (noise, max_col_norm, d_loss_scale, simultaneous) = match &config.model {
+            ModelConfig::Gan(spec) => (
+                spec.noise,
+                spec.max_col_norm,
+                spec.d_loss_scale,
+                spec.simultaneous,
+            ),
+            _ => (Noise::Normal, 0.0, 1.0, false),
         };
         Self {
             g: Some(g),
@@ -188,9 +198,19 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
             noise,
             max_col_norm,
             d_loss_scale,
+            simultaneous,
             train: config.train.clone(),
             momentum: config.train.sgd.as_ref().map_or(0.0, |s| s.momentum),
             host_optimizer,
+        }
+    }
+
+    /// One step of the generator `g` on `g_loss`, its units' weights capped after it.
+    fn step_generator(&mut self, lr: f64, g: G, g_loss: Tensor<1>) -> G {
+        let g = self.optim_g.step_backward(lr, g, g_loss.backward());
+        match self.max_col_norm {
+            0.0 => g,
+            max => g.map(&mut CapColumns { max }),
         }
     }
 
@@ -307,8 +327,22 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         );
         let latent = g.latent();
         let real = pixels(data, batch, &self.train_device);
-        let fake = g.generate(z(z_d, latent)).detach();
-        let (real_logit, fake_logit) = (d.logit(real), d.logit(fake));
+        let fake = g.generate(z(z_d, latent));
+        // The generator's loss goes through the discriminator's weights taken as constants
+        // (`no_grad` on a copy sharing them and its batch-norm statistics): the backward pass
+        // computes the discriminator's input gradients only, not its weights' gradients, which
+        // the generator's step would throw away.
+        let g_loss_through =
+            |d: &D, fake: Tensor<2>| minus_log_real(d.clone().no_grad().logit(fake)).mean();
+        // Stepping both at once, the generator steps first, on these fakes through the
+        // discriminator before its step (with dropout masks of their own).
+        let (g, g_loss_now) = if self.simultaneous {
+            let g_loss = g_loss_through(&d, fake.clone());
+            (self.step_generator(ctx.lr, g, g_loss.clone()), Some(g_loss))
+        } else {
+            (g, None)
+        };
+        let (real_logit, fake_logit) = (d.logit(real), d.logit(fake.detach()));
         let d_real = sigmoid(real_logit.clone()).detach().sum();
         let d_fake = sigmoid(fake_logit.clone()).detach().sum();
         let d_loss = minus_log_real(real_logit).mean() + minus_log_fake(fake_logit).mean();
@@ -322,16 +356,13 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
             0.0 => d,
             max => d.map(&mut CapColumns { max }),
         };
-        // The generator's loss through the discriminator's weights taken as constants
-        // (`no_grad` on a copy sharing them and its batch-norm statistics): the backward pass
-        // computes the discriminator's input gradients only, not its weights' gradients, which
-        // the generator's step would throw away.
-        let frozen = d.clone().no_grad();
-        let g_loss = minus_log_real(frozen.logit(g.generate(z(z_g, latent)))).mean();
-        let g = self.optim_g.step_backward(ctx.lr, g, g_loss.backward());
-        let g = match self.max_col_norm {
-            0.0 => g,
-            max => g.map(&mut CapColumns { max }),
+        // Otherwise the generator steps after it, on fresh noise through the updated one.
+        let (g, g_loss) = match g_loss_now {
+            Some(g_loss) => (g, g_loss),
+            None => {
+                let g_loss = g_loss_through(&d, g.generate(z(z_g, latent)));
+                (self.step_generator(ctx.lr, g, g_loss.clone()), g_loss)
+            }
         };
         self.g = Some(g);
         self.d = Some(d);
