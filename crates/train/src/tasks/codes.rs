@@ -6,11 +6,13 @@ use std::path::Path;
 use burn::prelude::*;
 use nnlab_data::ImageDataset;
 use plotters::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::pictures::font_available;
 
-/// Neighbours that vote in [`knn_accuracy`] (scikit-learn's `KNeighborsClassifier` default).
+/// Neighbours that vote in [`knn_accuracy`] (as many as scikit-learn's `KNeighborsClassifier`
+/// takes by default; its ties go to the lowest label, ours to the nearest neighbour's).
 pub const NEIGHBOURS: usize = 5;
 
 /// Images per class drawn.
@@ -62,22 +64,23 @@ fn encode_all(indices: &[u32], encode: &impl Fn(&[u32]) -> Tensor<2>) -> (Vec<f3
 
 /// Test accuracy of classifying each test image by the [`NEIGHBOURS`] training images whose
 /// codes lie nearest to its code (Euclidean distance): how far apart the classes lie in the code
-/// space, as a number to go with [`scatter`]'s picture. `train` are the training examples.
+/// space, as a number to go with [`scatter`]'s picture. `train` are the training examples that
+/// vote, `test` the test examples classified (the run's split of each).
 pub fn knn_accuracy(
     data: &ImageDataset,
     train: &[u32],
+    test: &[u32],
     encode: impl Fn(&[u32]) -> Tensor<2>,
 ) -> f64 {
-    let test = data.test_indices();
     let (train_codes, d) = encode_all(train, &encode);
-    let (test_codes, _) = encode_all(&test, &encode);
+    let (test_codes, _) = encode_all(test, &encode);
     let labels =
         |idx: &[u32]| -> Vec<u8> { idx.iter().map(|&i| data.labels[i as usize]).collect() };
     knn_vote_accuracy(
         &train_codes,
         &labels(train),
         &test_codes,
-        &labels(&test),
+        &labels(test),
         d,
         NEIGHBOURS,
     )
@@ -85,7 +88,8 @@ pub fn knn_accuracy(
 
 /// Fraction of the `queries` (rows of `d` values) whose `k` nearest `points` (Euclidean) vote
 /// for the query's own label. The most frequent label among the neighbours wins; a tie goes to
-/// the tied label of the nearest neighbour. Brute force, one query per thread task: for 10,000
+/// the tied label of the nearest neighbour. A point at a distance that is not finite (a code of
+/// a diverged model) is no neighbour. Brute force, one query per thread task: for 10,000
 /// queries among 60,000 two-dimensional points this is a second or two.
 pub fn knn_vote_accuracy(
     points: &[f32],
@@ -95,7 +99,8 @@ pub fn knn_vote_accuracy(
     d: usize,
     k: usize,
 ) -> f64 {
-    use rayon::prelude::*;
+    assert_eq!(points.len(), point_labels.len() * d, "one label per point");
+    assert_eq!(queries.len(), query_labels.len() * d, "one label per query");
     let k = k.min(point_labels.len());
     if query_labels.is_empty() || k == 0 {
         return 0.0;
@@ -108,7 +113,7 @@ pub fn knn_vote_accuracy(
             let mut near: Vec<(f32, u8)> = Vec::with_capacity(k + 1);
             for (p, &l) in points.chunks(d).zip(point_labels) {
                 let dist: f32 = p.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum();
-                if near.len() == k && dist >= near[k - 1].0 {
+                if !dist.is_finite() || (near.len() == k && dist >= near[k - 1].0) {
                     continue;
                 }
                 let at = near.partition_point(|&(e, _)| e <= dist);
@@ -229,6 +234,15 @@ mod tests {
         assert_eq!(knn_vote_accuracy(&points, &labels, &[6.2], &[1], 1, 2), 1.0);
         // k = 2 at x = 5.9: 2 (3.9, label 0) is nearer than 10 (4.1) -> 0.
         assert_eq!(knn_vote_accuracy(&points, &labels, &[5.9], &[0], 1, 2), 1.0);
+    }
+
+    #[test]
+    fn knn_passes_over_points_that_are_not_finite() {
+        // A NaN point after the nearest one, 1.0 (label 2): compared by `<=`, it would take
+        // the front of the neighbour list and give its label, 1.
+        let points = [1.0, f32::NAN, 9.0];
+        let labels = [2, 1, 1];
+        assert_eq!(knn_vote_accuracy(&points, &labels, &[0.4], &[2], 1, 1), 1.0);
     }
 
     #[test]

@@ -152,7 +152,7 @@ impl Task for PcaTask {
             let encode = |x: &[u32]| self.pca.encode(pixels(data, x, &self.device));
             metrics.push((
                 "test_code_knn_accuracy".to_string(),
-                codes::knn_accuracy(data, &split.train, encode),
+                codes::knn_accuracy(data, &split.train, &split.test, encode),
             ));
             let path = run.join("pictures/codes.png");
             codes::scatter(
