@@ -382,8 +382,9 @@ pub struct GanSpec {
     pub output_bias_from_data: bool,
     /// Update both networks at once from the same fakes, the generator's gradient taken
     /// through the discriminator as it was before its step, as the 2014 GAN's code does (one
-    /// SGD step on the sum of both objectives); `false`: the discriminator steps first, then the
-    /// generator on fresh noise through the updated discriminator.
+    /// SGD step on the sum of both objectives; there the generator's pass reuses the
+    /// discriminator's dropout masks, here it draws its own); `false`: the discriminator steps
+    /// first, then the generator on fresh noise through the updated discriminator.
     pub simultaneous: bool,
 }
 

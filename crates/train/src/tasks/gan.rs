@@ -6,7 +6,8 @@
 //! real images `x` and a batch of fakes; then the generator takes one step on the non-saturating
 //! `-log D(G(z2))` (the paper's practical recommendation, Sec. 3) with fresh noise `z2`. With
 //! `model.simultaneous`, as Goodfellow et al.'s code, the generator's loss is `-log D(G(z1))` on
-//! the same fakes through the discriminator before its step, and both step from there. The noise
+//! the same fakes through the discriminator before its step, and both step from there (the
+//! generator's pass draws dropout masks of its own; theirs reuses the discriminator's). The noise
 //! comes from the step's generator on the host, so a resumed run draws the same noise.
 //!
 //! Metrics: `d_loss`, `g_loss`, and the discriminator's mean probabilities `d_real` = D(x) and
@@ -327,7 +328,11 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         );
         let latent = g.latent();
         let real = pixels(data, batch, &self.train_device);
-        let fake = g.generate(z(z_d, latent));
+        // The generator's graph of these fakes is kept only when it steps on them.
+        let fake = match self.simultaneous {
+            true => g.generate(z(z_d, latent)),
+            false => g.generate(z(z_d, latent)).detach(),
+        };
         // The generator's loss goes through the discriminator's weights taken as constants
         // (`no_grad` on a copy sharing them and its batch-norm statistics): the backward pass
         // computes the discriminator's input gradients only, not its weights' gradients, which
@@ -335,7 +340,8 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let g_loss_through =
             |d: &D, fake: Tensor<2>| minus_log_real(d.clone().no_grad().logit(fake)).mean();
         // Stepping both at once, the generator steps first, on these fakes through the
-        // discriminator before its step (with dropout masks of their own).
+        // discriminator before its step (with dropout masks of their own, where Goodfellow et
+        // al.'s code reuses the discriminator's; `z_g` goes unused).
         let (g, g_loss_now) = if self.simultaneous {
             let g_loss = g_loss_through(&d, fake.clone());
             (self.step_generator(ctx.lr, g, g_loss.clone()), Some(g_loss))
