@@ -534,6 +534,61 @@ fn simultaneous_gan_steps_differ_from_alternating_ones() {
     }
 }
 
+/// Stepping at once, the generator steps through the discriminator as it was before its step,
+/// so how far the discriminator steps cannot change where the generator goes: after one step,
+/// runs whose discriminators step on half and on all of their loss hold the same generator.
+/// Stepping one after the other, the generator steps through the updated discriminator, and
+/// the two differ.
+#[test]
+fn simultaneous_generator_steps_through_the_discriminator_before_its_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let config = config(tmp.path(), "gan_maxout_simultaneous", 1);
+    let generator = |name: &str, set: &[&str]| -> Vec<(String, Vec<u8>)> {
+        let out = tmp.path().join(name);
+        // One step: 16 training images, batches of 16.
+        let one_step = [
+            "data.validation=0",
+            "data.limit_train=16",
+            "train.batch_size=16",
+        ];
+        train(tmp.path(), &config, &out, &[&one_step[..], set].concat());
+        let file = out.join("model.safetensors");
+        let (ok, _, stderr) = run(nnlab(tmp.path())
+            .arg("export")
+            .arg(&out)
+            .arg("--out")
+            .arg(&file));
+        assert!(ok, "{stderr}");
+        let bytes = std::fs::read(&file).unwrap();
+        let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut g: Vec<(String, Vec<u8>)> = tensors
+            .tensors()
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("generator"))
+            .map(|(n, t)| (n, t.data().to_vec()))
+            .collect();
+        g.sort();
+        assert!(!g.is_empty(), "{name}: no generator tensors");
+        g
+    };
+    let half = generator("half", &["model.d_loss_scale=0.5"]);
+    let all = generator("all", &["model.d_loss_scale=1"]);
+    assert!(half == all, "the generator saw the discriminator's step");
+    let half = generator(
+        "half-alt",
+        &["model.d_loss_scale=0.5", "model.simultaneous=false"],
+    );
+    let all = generator(
+        "all-alt",
+        &["model.d_loss_scale=1", "model.simultaneous=false"],
+    );
+    assert!(
+        half != all,
+        "alternating steps should see the discriminator's step"
+    );
+}
+
 #[test]
 fn a_killed_vae_resumes_exactly() {
     kill_and_resume("vae");
