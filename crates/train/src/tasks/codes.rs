@@ -143,21 +143,12 @@ pub fn scatter(
     path: &Path,
 ) -> Result<()> {
     let indices = test_sample(data);
-    let mut points: Vec<(f64, f64, usize)> = Vec::with_capacity(indices.len());
-    for chunk in indices.chunks(1000) {
-        let c: Vec<f32> = encode(chunk)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec()
-            .expect("codes are f32");
-        for (k, &i) in chunk.iter().enumerate() {
-            points.push((
-                c[2 * k] as f64,
-                c[2 * k + 1] as f64,
-                data.labels[i as usize] as usize,
-            ));
-        }
-    }
+    let (codes, _) = encode_all(&indices, &encode);
+    let points: Vec<(f64, f64, usize)> = codes
+        .chunks(2)
+        .zip(&indices)
+        .map(|(c, &i)| (c[0] as f64, c[1] as f64, data.labels[i as usize] as usize))
+        .collect();
     if !font_available() {
         return Ok(());
     }
