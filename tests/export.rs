@@ -62,22 +62,6 @@ fn start_from(root: &Path, file: &Path, out: &Path) {
     assert!(ok, "{stderr}");
 }
 
-fn export(tmp: &Path, run_dir: &Path) -> (Vec<u8>, serde_json::Value) {
-    let file = run_dir.join("model.safetensors");
-    let (ok, stdout, stderr) = run(nnlab(tmp)
-        .arg("export")
-        .arg(run_dir)
-        .arg("--out")
-        .arg(&file));
-    assert!(ok, "{stderr}");
-    assert!(stdout.contains("tensors written to"), "{stdout}");
-    let json = std::fs::read_to_string(run_dir.join("model.safetensors.json")).unwrap();
-    (
-        std::fs::read(&file).unwrap(),
-        serde_json::from_str(&json).unwrap(),
-    )
-}
-
 /// `nnlab export RUN_DIR --names torch --out FILE` (the PyTorch twins' names); the file's bytes.
 fn export_torch(tmp: &Path, run_dir: &Path, file: &Path) -> Vec<u8> {
     let (ok, _, stderr) = run(nnlab(tmp)

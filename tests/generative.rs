@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use nnlab_runner::run_dir::RunDir;
 
+/// The 2014 GAN's training (SGD, decaying step, rising momentum) for the tiny maxout GANs.
+const MAXOUT_GAN_TRAIN: &str = "optimizer = \"sgd\"\nlr = 0.1\nschedule = \"exponential\"\n\
+     gamma = 0.999\nlr_min = 0.01\n[train.sgd]\nmomentum = 0.5\nmomentum_final = 0.7\n\
+     momentum_epochs = 10";
+
 /// A config of `kind` with small layers for the tiny data, `epochs` epochs.
 fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
     let (dataset, model, train) = match kind {
@@ -65,9 +70,7 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "latent = 8\ngenerator = [32]\ndiscriminator = [16]\nmaxout_pieces = 3\n\
              dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"\nmax_col_norm = 1.9365\n\
              output_bias_from_data = true",
-            "optimizer = \"sgd\"\nlr = 0.1\nschedule = \"exponential\"\ngamma = 0.999\n\
-             lr_min = 0.01\n[train.sgd]\nmomentum = 0.5\nmomentum_final = 0.7\n\
-             momentum_epochs = 10",
+            MAXOUT_GAN_TRAIN,
         ),
         // The same, both networks stepping at once from the same fakes, as the 2014 GAN's code.
         "gan_maxout_simultaneous" => (
@@ -75,9 +78,7 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "latent = 8\ngenerator = [32]\ndiscriminator = [16]\nmaxout_pieces = 3\n\
              dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"\n\
              output_bias_from_data = true\nd_loss_scale = 0.5\nsimultaneous = true",
-            "optimizer = \"sgd\"\nlr = 0.1\nschedule = \"exponential\"\ngamma = 0.999\n\
-             lr_min = 0.01\n[train.sgd]\nmomentum = 0.5\nmomentum_final = 0.7\n\
-             momentum_epochs = 10",
+            MAXOUT_GAN_TRAIN,
         ),
         // LeNet-5 as in 1998, by SDLM with the curvature re-estimated every 64 images.
         "lenet5" => (
@@ -553,14 +554,7 @@ fn simultaneous_generator_steps_through_the_discriminator_before_its_step() {
             "train.batch_size=16",
         ];
         train(tmp.path(), &config, &out, &[&one_step[..], set].concat());
-        let file = out.join("model.safetensors");
-        let (ok, _, stderr) = run(nnlab(tmp.path())
-            .arg("export")
-            .arg(&out)
-            .arg("--out")
-            .arg(&file));
-        assert!(ok, "{stderr}");
-        let bytes = std::fs::read(&file).unwrap();
+        let (bytes, _) = export(tmp.path(), &out);
         let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let mut g: Vec<(String, Vec<u8>)> = tensors
             .tensors()

@@ -186,3 +186,21 @@ pub fn start_rate(data_root: &Path, dir: &Path, args: &[&str]) -> (Child, String
     std::thread::spawn(move || for _ in lines {});
     (child, url)
 }
+
+/// `nnlab export RUN_DIR --out RUN_DIR/model.safetensors`: the file's bytes and its JSON
+/// description.
+pub fn export(tmp: &Path, run_dir: &Path) -> (Vec<u8>, serde_json::Value) {
+    let file = run_dir.join("model.safetensors");
+    let (ok, stdout, stderr) = run(nnlab(tmp)
+        .arg("export")
+        .arg(run_dir)
+        .arg("--out")
+        .arg(&file));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("tensors written to"), "{stdout}");
+    let json = std::fs::read_to_string(run_dir.join("model.safetensors.json")).unwrap();
+    (
+        std::fs::read(&file).unwrap(),
+        serde_json::from_str(&json).unwrap(),
+    )
+}
