@@ -80,6 +80,15 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
              output_bias_from_data = true\nd_loss_scale = 0.5\nsimultaneous = true",
             MAXOUT_GAN_TRAIN,
         ),
+        // The same, the generator's pass dropping the units the discriminator's drops.
+        "gan_maxout_shared" => (
+            "tiny",
+            "latent = 8\ngenerator = [32]\ndiscriminator = [16]\nmaxout_pieces = 3\n\
+             dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"\n\
+             output_bias_from_data = true\nd_loss_scale = 0.5\nsimultaneous = true\n\
+             shared_dropout_masks = true",
+            MAXOUT_GAN_TRAIN,
+        ),
         // LeNet-5 as in 1998, by SDLM with the curvature re-estimated every 64 images.
         "lenet5" => (
             "tiny28",
@@ -510,6 +519,40 @@ fn a_killed_maxout_gan_resumes_exactly() {
 #[test]
 fn a_killed_simultaneous_maxout_gan_resumes_exactly() {
     kill_and_resume("gan_maxout_simultaneous");
+}
+
+#[test]
+fn a_killed_gan_sharing_dropout_masks_resumes_exactly() {
+    kill_and_resume("gan_maxout_shared");
+}
+
+/// With shared masks the generator's loss is computed from the very logits of the
+/// discriminator's pass over the fakes: for one step on one image, `g_loss = -ln d_fake`
+/// (both are that image's). Drawing its own masks, the generator sees other logits.
+#[test]
+fn shared_masks_give_the_generator_the_discriminators_logits() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let config = config(tmp.path(), "gan_maxout_shared", 1);
+    let one_step = [
+        "data.validation=0",
+        "data.limit_train=1",
+        "train.batch_size=1",
+    ];
+    let gap = |name: &str, set: &[&str]| {
+        let out = tmp.path().join(name);
+        train(tmp.path(), &config, &out, &[&one_step[..], set].concat());
+        let (g_loss, d_fake) = (
+            column(&out, "train_g_loss")[0],
+            column(&out, "train_d_fake")[0],
+        );
+        assert!(g_loss.is_finite() && d_fake > 0.0, "{g_loss} {d_fake}");
+        (g_loss + d_fake.ln()).abs()
+    };
+    let shared = gap("shared", &[]);
+    assert!(shared < 1e-5, "g_loss + ln d_fake = {shared}");
+    let own = gap("own", &["model.shared_dropout_masks=false"]);
+    assert!(own > 1e-3, "own masks should give other logits: {own}");
 }
 
 /// `model.simultaneous` changes what the generator steps on: from the same start, the two ways

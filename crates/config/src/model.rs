@@ -382,10 +382,13 @@ pub struct GanSpec {
     pub output_bias_from_data: bool,
     /// Update both networks at once from the same fakes, the generator's gradient taken
     /// through the discriminator as it was before its step, as the 2014 GAN's code does (one
-    /// SGD step on the sum of both objectives; there the generator's pass reuses the
-    /// discriminator's dropout masks, here it draws its own); `false`: the discriminator steps
-    /// first, then the generator on fresh noise through the updated discriminator.
+    /// SGD step on the sum of both objectives); `false`: the discriminator steps first, then the
+    /// generator on fresh noise through the updated discriminator.
     pub simultaneous: bool,
+    /// With `simultaneous`, the generator's loss goes through the discriminator's pass over the
+    /// fakes with the same dropout masks, as the 2014 GAN's code (one forward pass serves both
+    /// objectives there); `false`: the generator's pass draws masks of its own.
+    pub shared_dropout_masks: bool,
 }
 
 /// The distribution of a GAN's noise (`model.noise`).
@@ -416,6 +419,7 @@ impl Default for GanSpec {
             d_loss_scale: 1.0,
             output_bias_from_data: false,
             simultaneous: false,
+            shared_dropout_masks: false,
         }
     }
 }

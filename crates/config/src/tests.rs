@@ -390,6 +390,13 @@ fn maxout_and_noise_are_checked() {
     assert!(e.contains("key `model.d_loss_scale`"), "{e}");
     let e = err(gan, &["model.discriminator_init=-0.1"]);
     assert!(e.contains("key `model.discriminator_init`"), "{e}");
+    let e = err(gan, &["model.shared_dropout_masks=true"]);
+    assert!(e.contains("key `model.shared_dropout_masks`"), "{e}");
+    assert!(e.contains("model.simultaneous = true"), "{e}");
+    ok(
+        gan,
+        &["model.shared_dropout_masks=true", "model.simultaneous=true"],
+    );
     let c = ok(gan, &["model.maxout_pieces=5", "model.noise=uniform"]);
     assert!(matches!(&c.model, ModelConfig::Gan(g) if g.noise == Noise::Uniform));
 }

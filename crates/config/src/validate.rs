@@ -205,6 +205,14 @@ impl GanSpec {
                 "a maxout unit of one piece is a linear unit: set 2 or more, or 0 for leaky ReLU",
             );
         }
+        if self.shared_dropout_masks && !self.simultaneous {
+            return r.fail(
+                "model.shared_dropout_masks",
+                &true,
+                "masks are shared between the two networks' losses only when they step at once: \
+                 set `model.simultaneous = true` too",
+            );
+        }
         Ok(())
     }
 }

@@ -12,6 +12,7 @@
 
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::Distribution;
 use burn::tensor::activation::{sigmoid, tanh};
 use nnlab_config::{Activation, GanOutput, GanSpec};
 
@@ -51,6 +52,21 @@ pub enum GeneratorLayer<'a> {
 pub trait Discriminator: burn::module::Module {
     /// The logit of `D(x)`.
     fn logit(&self, x: Tensor<2>) -> Tensor<2>;
+
+    /// Dropout masks for one training pass over `batch` examples, in the order the pass applies
+    /// them, each `[batch, width]` of 0 and `1 / keep` (inverted dropout); empty where the
+    /// discriminator drops nothing (or is not training).
+    fn dropout_masks(&self, _batch: usize, _device: &Device) -> Vec<Tensor<2>> {
+        Vec::new()
+    }
+
+    /// [`logit`](Discriminator::logit) with the given [`dropout_masks`]
+    /// (Discriminator::dropout_masks) in place of fresh ones, so that two passes over the same
+    /// input drop the same units; empty `masks`: fresh ones, as `logit`.
+    fn logit_masked(&self, x: Tensor<2>, masks: &[Tensor<2>]) -> Tensor<2> {
+        assert!(masks.is_empty(), "this discriminator draws its own masks");
+        self.logit(x)
+    }
 }
 
 /// Configuration of an MLP generator and discriminator.
@@ -264,18 +280,72 @@ impl Generator for MlpGenerator {
     }
 }
 
+impl MlpDiscriminator {
+    /// Width of hidden layer `i`'s output (after maxout).
+    fn hidden_width(&self, i: usize) -> usize {
+        let width = self.layers[i].weight.dims()[1];
+        match self.maxout_pieces {
+            0 => width,
+            k => width / k,
+        }
+    }
+}
+
+/// Applies dropout `d`: `mask` when one is given, else a fresh one.
+fn apply_dropout(d: &Option<Dropout>, x: Tensor<2>, mask: Option<&Tensor<2>>) -> Tensor<2> {
+    match (d, mask) {
+        (None, _) => x,
+        (Some(_), Some(m)) => x * m.clone(),
+        (Some(d), None) => d.forward(x),
+    }
+}
+
+/// `[batch, width]` of 0 (probability `d.prob`) and `1 / (1 - d.prob)`, as `d` would draw them
+/// now; `None` where `d` drops nothing in this mode.
+fn draw_mask(
+    d: &Option<Dropout>,
+    batch: usize,
+    width: usize,
+    device: &Device,
+) -> Option<Tensor<2>> {
+    let d = d.as_ref()?;
+    if !d.training.is_enabled() || !device.is_autodiff() || d.prob == 0.0 {
+        return None;
+    }
+    let keep = 1.0 - d.prob;
+    let m = Tensor::<2>::random([batch, width], Distribution::Bernoulli(keep), device);
+    Some(m * (1.0 / keep))
+}
+
 impl Discriminator for MlpDiscriminator {
     fn logit(&self, x: Tensor<2>) -> Tensor<2> {
+        self.logit_masked(x, &[])
+    }
+
+    fn dropout_masks(&self, batch: usize, device: &Device) -> Vec<Tensor<2>> {
+        let pixels = self.layers[0].weight.dims()[0];
+        let input = draw_mask(&self.input_dropout, batch, pixels, device);
+        let hidden = (0..self.layers.len() - 1)
+            .map(|i| draw_mask(&self.dropout, batch, self.hidden_width(i), device));
+        // Masks exist for all of a pass's dropout sites or for none of them.
+        std::iter::once(input).chain(hidden).flatten().collect()
+    }
+
+    fn logit_masked(&self, x: Tensor<2>, masks: &[Tensor<2>]) -> Tensor<2> {
         let x = match self.output {
             GanOutput::Logistic => x,
             GanOutput::Tanh => x * 2.0 - 1.0,
         };
-        let x = match &self.input_dropout {
-            Some(d) => d.forward(x),
-            None => x,
+        // The masks given, in the order `dropout_masks` draws them: the input's first (when it
+        // drops any), then each hidden layer's.
+        let mut given = masks.iter();
+        let mut next = |d: &Option<Dropout>| match d {
+            Some(_) if !masks.is_empty() => Some(given.next().expect("a mask for every dropout")),
+            _ => None,
         };
+        let x = apply_dropout(&self.input_dropout, x, next(&self.input_dropout));
         let last = self.layers.len() - 1;
-        self.layers.iter().enumerate().fold(x, |h, (i, l)| {
+        let logit = self.layers.iter().enumerate().fold(x, |h, (i, l)| {
             if i == last {
                 dense(l, h, Activation::Identity)
             } else {
@@ -283,12 +353,11 @@ impl Discriminator for MlpDiscriminator {
                     0 => dense_leaky(l, h, LEAKY_SLOPE),
                     k => crate::maxout::maxout(dense(l, h, Activation::Identity), k),
                 };
-                match &self.dropout {
-                    Some(d) => d.forward(a),
-                    None => a,
-                }
+                apply_dropout(&self.dropout, a, next(&self.dropout))
             }
-        })
+        });
+        assert!(given.next().is_none(), "more masks than dropout layers");
+        logit
     }
 }
 
@@ -326,6 +395,42 @@ mod tests {
     }
 
     use super::*;
+
+    /// Masks of ones (keep everything, scale 1) give the logits of the discriminator without
+    /// dropout; one set of drawn masks gives the same logits twice; fresh masks, others.
+    #[test]
+    fn given_masks_replace_fresh_ones() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex().autodiff();
+        let spec = GanSpec {
+            maxout_pieces: 3,
+            dropout: 0.5,
+            input_dropout: 0.2,
+            ..GanSpec::default()
+        };
+        let mut c = GanConfig::from_spec(&spec, 12);
+        c.discriminator = vec![6, 5];
+        let d = c.init_discriminator(&device);
+        let plain_device = Device::flex();
+        let x_plain = Tensor::<2>::random([4, 12], Distribution::Uniform(0.0, 1.0), &plain_device);
+        let x = Tensor::<2>::from_data(x_plain.to_data(), &device);
+        let values = |t: Tensor<2>| -> Vec<f32> { t.into_data().try_into_vec().unwrap() };
+        let masks = d.dropout_masks(4, &device);
+        // The input's [4, 12], then one per hidden layer of maxout units: [4, 6] and [4, 5].
+        let dims: Vec<[usize; 2]> = masks.iter().map(|m| m.dims()).collect();
+        assert_eq!(dims, vec![[4, 12], [4, 6], [4, 5]]);
+        let ones: Vec<Tensor<2>> = masks.iter().map(|m| m.ones_like()).collect();
+        let plain = values(d.valid().logit(x_plain));
+        let with_ones = values(d.logit_masked(x.clone(), &ones));
+        for (a, b) in plain.iter().zip(&with_ones) {
+            assert!((a - b).abs() < 1e-6, "{plain:?} {with_ones:?}");
+        }
+        let once = values(d.logit_masked(x.clone(), &masks));
+        assert_eq!(once, values(d.logit_masked(x.clone(), &masks)));
+        assert_ne!(once, values(d.logit(x.clone())));
+        // Not training (or not on an autodiff device), nothing is dropped and nothing is drawn.
+        assert!(d.valid().dropout_masks(4, &plain_device).is_empty());
+    }
 
     #[test]
     fn shapes() {

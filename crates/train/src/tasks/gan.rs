@@ -6,9 +6,11 @@
 //! real images `x` and a batch of fakes; then the generator takes one step on the non-saturating
 //! `-log D(G(z2))` (the paper's practical recommendation, Sec. 3) with fresh noise `z2`. With
 //! `model.simultaneous`, as Goodfellow et al.'s code, the generator's loss is `-log D(G(z1))` on
-//! the same fakes through the discriminator before its step, and both step from there (the
-//! generator's pass draws dropout masks of its own; theirs reuses the discriminator's). The noise
-//! comes from the step's generator on the host, so a resumed run draws the same noise.
+//! the same fakes through the discriminator before its step, and both step from there; the
+//! generator's pass draws dropout masks of its own, or, with `model.shared_dropout_masks`, drops
+//! the units the discriminator's pass over those fakes drops, as their code (where one forward
+//! pass serves both objectives). The noise comes from the step's generator on the host, so a
+//! resumed run draws the same noise.
 //!
 //! Metrics: `d_loss`, `g_loss`, and the discriminator's mean probabilities `d_real` = D(x) and
 //! `d_fake` = D(G(z)); evaluation reports `d_real` on test images and `d_fake` on fixed noise.
@@ -58,6 +60,8 @@ pub struct GanTask<G: Generator, D: Discriminator> {
     d_loss_scale: f64,
     /// Both networks step at once from the same fakes (`model.simultaneous`).
     simultaneous: bool,
+    /// The generator's pass reuses the discriminator's dropout masks on the fakes.
+    shared_masks: bool,
     /// The training settings, for a momentum that changes with the epoch.
     train: nnlab_config::TrainConfig,
     /// The momentum the optimizers were built with.
@@ -177,14 +181,15 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
         nnlab_models::init::materialize(&d);
         // The MLP GAN's own settings; the DCGAN draws normal noise, caps and scales nothing and
         // alternates its steps.
-        let (noise, max_col_norm, d_loss_scale, simultaneous) = match &config.model {
+        let (noise, max_col_norm, d_loss_scale, simultaneous, shared_masks) = match &config.model {
             ModelConfig::Gan(spec) => (
                 spec.noise,
                 spec.max_col_norm,
                 spec.d_loss_scale,
                 spec.simultaneous,
+                spec.shared_dropout_masks,
             ),
-            _ => (Noise::Normal, 0.0, 1.0, false),
+            _ => (Noise::Normal, 0.0, 1.0, false, false),
         };
         Self {
             g: Some(g),
@@ -200,6 +205,7 @@ impl<G: Generator, D: Discriminator> GanTask<G, D> {
             max_col_norm,
             d_loss_scale,
             simultaneous,
+            shared_masks,
             train: config.train.clone(),
             momentum: config.train.sgd.as_ref().map_or(0.0, |s| s.momentum),
             host_optimizer,
@@ -337,18 +343,24 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         // (`no_grad` on a copy sharing them and its batch-norm statistics): the backward pass
         // computes the discriminator's input gradients only, not its weights' gradients, which
         // the generator's step would throw away.
-        let g_loss_through =
-            |d: &D, fake: Tensor<2>| minus_log_real(d.clone().no_grad().logit(fake)).mean();
+        let g_loss_through = |d: &D, fake: Tensor<2>, masks: &[Tensor<2>]| {
+            minus_log_real(d.clone().no_grad().logit_masked(fake, masks)).mean()
+        };
+        // The dropout masks of the discriminator's pass over the fakes, drawn here when the
+        // generator's pass shares them (empty: each pass draws its own).
+        let masks = match self.shared_masks {
+            true => d.dropout_masks(n, &device),
+            false => Vec::new(),
+        };
         // Stepping both at once, the generator steps first, on these fakes through the
-        // discriminator before its step (with dropout masks of their own, where Goodfellow et
-        // al.'s code reuses the discriminator's; `z_g` goes unused).
+        // discriminator before its step (`z_g` goes unused).
         let (g, g_loss_now) = if self.simultaneous {
-            let g_loss = g_loss_through(&d, fake.clone());
+            let g_loss = g_loss_through(&d, fake.clone(), &masks);
             (self.step_generator(ctx.lr, g, g_loss.clone()), Some(g_loss))
         } else {
             (g, None)
         };
-        let (real_logit, fake_logit) = (d.logit(real), d.logit(fake.detach()));
+        let (real_logit, fake_logit) = (d.logit(real), d.logit_masked(fake.detach(), &masks));
         let d_real = sigmoid(real_logit.clone()).detach().sum();
         let d_fake = sigmoid(fake_logit.clone()).detach().sum();
         let d_loss = minus_log_real(real_logit).mean() + minus_log_fake(fake_logit).mean();
@@ -366,7 +378,7 @@ impl<G: Generator, D: Discriminator> Task for GanTask<G, D> {
         let (g, g_loss) = match g_loss_now {
             Some(g_loss) => (g, g_loss),
             None => {
-                let g_loss = g_loss_through(&d, g.generate(z(z_g, latent)));
+                let g_loss = g_loss_through(&d, g.generate(z(z_g, latent)), &[]);
                 (self.step_generator(ctx.lr, g, g_loss.clone()), g_loss)
             }
         };
