@@ -382,12 +382,14 @@ pub struct GanSpec {
     pub output_bias_from_data: bool,
     /// Update both networks at once from the same fakes, the generator's gradient taken
     /// through the discriminator as it was before its step, as the 2014 GAN's code does (one
-    /// SGD step on the sum of both objectives); `false`: the discriminator steps first, then the
-    /// generator on fresh noise through the updated discriminator.
+    /// SGD step of both, each network on the gradient of its own objective); `false`: the
+    /// discriminator steps first, then the generator on fresh noise through the updated
+    /// discriminator.
     pub simultaneous: bool,
-    /// With `simultaneous`, the generator's loss goes through the discriminator's pass over the
-    /// fakes with the same dropout masks, as the 2014 GAN's code (one forward pass serves both
-    /// objectives there); `false`: the generator's pass draws masks of its own.
+    /// With `simultaneous`, the generator's loss drops the units that the discriminator's own
+    /// pass over those fakes drops (the same dropout masks, as the 2014 GAN's code, where one
+    /// forward pass serves both objectives); its pass over real images draws its own. `false`:
+    /// the generator's pass draws masks of its own. Without dropout it changes nothing.
     pub shared_dropout_masks: bool,
 }
 

@@ -60,9 +60,9 @@ pub trait Discriminator: burn::module::Module {
         Vec::new()
     }
 
-    /// [`logit`](Discriminator::logit) with the given [`dropout_masks`]
-    /// (Discriminator::dropout_masks) in place of fresh ones, so that two passes over the same
-    /// input drop the same units; empty `masks`: fresh ones, as `logit`.
+    /// [`logit`](Self::logit) with the given [`dropout_masks`](Self::dropout_masks) in place of
+    /// fresh ones, so that two passes over the same input drop the same units; empty `masks`:
+    /// fresh ones, as `logit`.
     fn logit_masked(&self, x: Tensor<2>, masks: &[Tensor<2>]) -> Tensor<2> {
         assert!(masks.is_empty(), "this discriminator draws its own masks");
         self.logit(x)
@@ -291,17 +291,25 @@ impl MlpDiscriminator {
     }
 }
 
-/// Applies dropout `d`: `mask` when one is given, else a fresh one.
+/// Applies dropout `d`: `mask` when one is given (of `x`'s shape), else a fresh one.
 fn apply_dropout(d: &Option<Dropout>, x: Tensor<2>, mask: Option<&Tensor<2>>) -> Tensor<2> {
     match (d, mask) {
         (None, _) => x,
-        (Some(_), Some(m)) => x * m.clone(),
+        (Some(_), Some(m)) => {
+            assert_eq!(
+                m.dims(),
+                x.dims(),
+                "a dropout mask of another layer's shape"
+            );
+            x * m.clone()
+        }
         (Some(d), None) => d.forward(x),
     }
 }
 
 /// `[batch, width]` of 0 (probability `d.prob`) and `1 / (1 - d.prob)`, as `d` would draw them
-/// now; `None` where `d` drops nothing in this mode.
+/// now; `None` where `d` drops nothing in this mode (the conditions of burn's
+/// `Dropout::forward`).
 fn draw_mask(
     d: &Option<Dropout>,
     batch: usize,
@@ -424,6 +432,15 @@ mod tests {
         let with_ones = values(d.logit_masked(x.clone(), &ones));
         for (a, b) in plain.iter().zip(&with_ones) {
             assert!((a - b).abs() < 1e-6, "{plain:?} {with_ones:?}");
+        }
+        // Inverted dropout: each value 0 or 1 / keep, about 1 on average.
+        for (m, keep) in masks.iter().zip([0.8f32, 0.5, 0.5]) {
+            let v = values(m.clone());
+            assert!(
+                v.iter().all(|&a| a == 0.0 || (a - 1.0 / keep).abs() < 1e-6),
+                "{v:?}"
+            );
+            assert!(v.contains(&0.0) && v.iter().any(|&a| a > 0.0), "{v:?}");
         }
         let once = values(d.logit_masked(x.clone(), &masks));
         assert_eq!(once, values(d.logit_masked(x.clone(), &masks)));
