@@ -80,15 +80,6 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
              output_bias_from_data = true\nd_loss_scale = 0.5\nsimultaneous = true",
             MAXOUT_GAN_TRAIN,
         ),
-        // The same, the generator's pass dropping the units the discriminator's drops.
-        "gan_maxout_shared" => (
-            "tiny",
-            "latent = 8\ngenerator = [32]\ndiscriminator = [16]\nmaxout_pieces = 3\n\
-             dropout = 0.5\ninput_dropout = 0.2\nnoise = \"uniform\"\n\
-             output_bias_from_data = true\nd_loss_scale = 0.5\nsimultaneous = true\n\
-             shared_dropout_masks = true",
-            MAXOUT_GAN_TRAIN,
-        ),
         // LeNet-5 as in 1998, by SDLM with the curvature re-estimated every 64 images.
         "lenet5" => (
             "tiny28",
@@ -389,15 +380,21 @@ fn two_dimensional_codes_are_scored_by_nearest_neighbours() {
 
 /// SIGKILL after a few epochs, then `--resume`: the same metrics as an uninterrupted run.
 fn kill_and_resume(kind: &str) {
+    kill_and_resume_with(kind, &[]);
+}
+
+/// [`kill_and_resume`] with `--set` overrides on the tiny config of `kind`.
+fn kill_and_resume_with(kind: &str, set: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     data(tmp.path());
     let config = config(tmp.path(), kind, 40);
     let whole = tmp.path().join("whole");
-    train(tmp.path(), &config, &whole, &[]);
+    train(tmp.path(), &config, &whole, set);
     let killed = tmp.path().join("killed");
     let mut child = nnlab(tmp.path())
         .arg("train")
         .arg(&config)
+        .args(set.iter().flat_map(|s| ["--set", s]))
         .arg("--out")
         .arg(&killed)
         .stdout(std::process::Stdio::null())
@@ -523,8 +520,11 @@ fn a_killed_simultaneous_maxout_gan_resumes_exactly() {
 
 #[test]
 fn a_killed_gan_sharing_dropout_masks_resumes_exactly() {
-    kill_and_resume("gan_maxout_shared");
+    kill_and_resume_with("gan_maxout_simultaneous", &[SHARED_MASKS]);
 }
+
+/// The simultaneous maxout GAN's generator dropping the units its discriminator's pass drops.
+const SHARED_MASKS: &str = "model.shared_dropout_masks=true";
 
 /// With shared masks the generator's loss is computed from the very logits of the
 /// discriminator's pass over the fakes: for one step on one image, `g_loss = -ln d_fake`
@@ -533,7 +533,7 @@ fn a_killed_gan_sharing_dropout_masks_resumes_exactly() {
 fn shared_masks_give_the_generator_the_discriminators_logits() {
     let tmp = tempfile::tempdir().unwrap();
     data(tmp.path());
-    let config = config(tmp.path(), "gan_maxout_shared", 1);
+    let config = config(tmp.path(), "gan_maxout_simultaneous", 1);
     let one_step = [
         "data.validation=0",
         "data.limit_train=1",
@@ -549,9 +549,9 @@ fn shared_masks_give_the_generator_the_discriminators_logits() {
         assert!(g_loss.is_finite() && d_fake > 0.0, "{g_loss} {d_fake}");
         (g_loss + d_fake.ln()).abs()
     };
-    let shared = gap("shared", &[]);
+    let shared = gap("shared", &[SHARED_MASKS]);
     assert!(shared < 1e-5, "g_loss + ln d_fake = {shared}");
-    let own = gap("own", &["model.shared_dropout_masks=false"]);
+    let own = gap("own", &[]);
     assert!(own > 1e-3, "own masks should give other logits: {own}");
 }
 
