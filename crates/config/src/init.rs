@@ -32,3 +32,35 @@ impl WeightInit {
         }
     }
 }
+
+/// How LeNet-5's weights start (`model.kind = "lenet5"`, `model.init`). Under the stochastic
+/// diagonal Levenberg-Marquardt method the scale decides the step sizes: a layer's curvature
+/// shrinks with the square of every weight above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lenet5Init {
+    /// As LeCun et al. (1998, appendix A) print it: every weight and bias, the subsampling
+    /// coefficients included, uniform in `+-2.4 / F_i`, `F_i` the unit's fan-in.
+    #[default]
+    FanIn,
+    /// As the LeNet-5 demo of LeCun and Bottou's Lush library (gblearn2, `forget 1 2`) starts
+    /// it: weights uniform in `+-1 / sqrt(F_i)` (C3's `F_i` that of each map's own columns of
+    /// the connection table), biases zero, subsampling coefficients `1 / sqrt(4) = 0.5`.
+    SqrtFanIn,
+}
+
+impl Lenet5Init {
+    /// The name used in config files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::FanIn => "fan_in",
+            Self::SqrtFanIn => "sqrt_fan_in",
+        }
+    }
+
+    /// Whether this is the default (left out of written configs, so that runs made before the
+    /// key existed read back unchanged).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}

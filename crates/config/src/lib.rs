@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use activation::Activation;
 pub use data::DataConfig;
-pub use init::WeightInit;
+pub use init::{Lenet5Init, WeightInit};
 pub use loss::LossKind;
 pub use model::{
     AutoencoderSpec, CnnSpec, DcganSpec, GanOutput, GanSpec, Lenet5Spec, MlpSpec, ModelConfig,

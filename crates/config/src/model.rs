@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::init::WeightInit;
+use crate::init::{Lenet5Init, WeightInit};
 
 /// Declares every model kind once: its variant, its spec, its name in `model.kind`, whether it
 /// classifies and whether it generates images. The enum, the list of names, the parser of each
@@ -491,6 +491,11 @@ pub struct Lenet5Spec {
     pub sdlm_layerwise: bool,
     /// The constant `j` of the MAP criterion (eq. 9), which the paper leaves open.
     pub map_j: f64,
+    /// How the weights start: `"fan_in"`, uniform in `+-2.4 / F_i` for every weight and bias
+    /// as the paper prints it; `"sqrt_fan_in"`, uniform in `+-1 / sqrt(F_i)` with zero biases
+    /// and subsampling coefficients 0.5, as LeCun and Bottou's Lush demo of LeNet-5 starts it.
+    #[serde(skip_serializing_if = "Lenet5Init::is_default")]
+    pub init: Lenet5Init,
 }
 
 impl Default for Lenet5Spec {
@@ -503,6 +508,7 @@ impl Default for Lenet5Spec {
             sdlm_exact: false,
             sdlm_layerwise: false,
             map_j: 1.0,
+            init: Lenet5Init::FanIn,
         }
     }
 }

@@ -475,3 +475,15 @@ fn sdlm_layerwise_is_unwritten_while_off_and_excludes_sdlm_exact() {
     );
     assert!(e.contains("key `model.sdlm_layerwise`"), "{e}");
 }
+
+#[test]
+fn lenet5_init_is_unwritten_while_the_papers_and_names_its_values() {
+    let lenet5 = "name = \"t\"\n[train]\noptimizer = \"sgd\"\n[model]\nkind = \"lenet5\"\n";
+    let default = ok(lenet5, &[]);
+    assert!(!default.to_toml().contains("init"));
+    let lush = ok(lenet5, &["model.init=sqrt_fan_in"]);
+    assert!(lush.to_toml().contains("init = \"sqrt_fan_in\""));
+    assert_eq!(ok(&lush.to_toml(), &[]), lush);
+    let e = err(lenet5, &["model.init=glorot_uniform"]);
+    assert!(e.contains("model.init") && e.contains("sqrt_fan_in"), "{e}");
+}

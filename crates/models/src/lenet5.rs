@@ -13,7 +13,8 @@
 //! - the output: one Euclidean RBF unit per class, `y_i = sum_j (x_j - w_ij)^2` over F6's 84
 //!   outputs, its parameters fixed at -1 or +1 to draw the class's digit on a 7x12 bitmap
 //!   (their Fig. 3 shows such stylised characters; the bitmaps here are drawn for nnlab);
-//! - weights and biases drawn uniformly from `+-2.4 / F_i`, `F_i` the unit's fan-in.
+//! - weights and biases drawn uniformly from `+-2.4 / F_i`, `F_i` the unit's fan-in (or, with
+//!   [`Lenet5Init::SqrtFanIn`], as LeCun and Bottou's Lush demo of LeNet-5 starts them).
 //!
 //! The loss is the paper's MAP criterion (eq. 9): the correct class's distance plus a penalty
 //! that pushes the other distances up, `y_D + log(exp(-j) + sum_i exp(-y_i))`; the prediction is
@@ -26,6 +27,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
+use nnlab_config::Lenet5Init;
 
 /// `A` and `S` of the squashing function `A tanh(S a)` (appendix A).
 const A: f64 = 1.7159;
@@ -118,9 +120,14 @@ pub fn scaled_tanh<const D: usize>(a: Tensor<D>) -> Tensor<D> {
     crate::tanh::tanh(a.mul_scalar(S)).mul_scalar(A)
 }
 
-/// Configuration of a [`LeNet5`] (the paper's network has no free settings).
+/// Configuration of a [`LeNet5`]: the paper's network has no free settings but how its
+/// weights start.
 #[derive(Config, Debug)]
-pub struct LeNet5Config {}
+pub struct LeNet5Config {
+    /// The starting weights' scale ([`Lenet5Init`]).
+    #[config(default = "Lenet5Init::FanIn")]
+    pub init: Lenet5Init,
+}
 
 /// A subsampling layer: per map, the sum of each 2x2 block times a trainable coefficient plus a
 /// trainable bias, squashed.
@@ -187,9 +194,30 @@ fn uniform<const D: usize>(shape: [usize; D], fan_in: usize, device: &Device) ->
     Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-r, r), device))
 }
 
+/// `[out, inp, 5, 5]` kernels, output map `o`'s uniform in `+-1 / sqrt(fan_in[o])`.
+fn uniform_sqrt(out: usize, inp: usize, fan_in: &[usize], device: &Device) -> Param<Tensor<4>> {
+    let bounds: Vec<f32> = fan_in.iter().map(|&f| (f as f32).sqrt().recip()).collect();
+    let bounds = Tensor::<4>::from_data(TensorData::new(bounds, [out, 1, 1, 1]), device);
+    let unit = Tensor::<4>::random([out, inp, 5, 5], Distribution::Uniform(-1.0, 1.0), device);
+    Param::from_tensor(unit * bounds)
+}
+
+/// A tensor of `value`s.
+fn filled(maps: usize, value: f64, device: &Device) -> Param<Tensor<1>> {
+    Param::from_tensor(Tensor::full([maps], value, device))
+}
+
 impl LeNet5Config {
-    /// The network, its weights drawn as the paper's appendix C says.
+    /// The network, its weights drawn as [`LeNet5Config::init`]'s scheme says (by default the
+    /// paper's appendix A: uniform in `+-2.4 / F_i`).
     pub fn init(&self, device: &Device) -> LeNet5 {
+        match self.init {
+            Lenet5Init::FanIn => Self::init_fan_in(device),
+            Lenet5Init::SqrtFanIn => Self::init_sqrt_fan_in(device),
+        }
+    }
+
+    fn init_fan_in(device: &Device) -> LeNet5 {
         let conv = |out: usize, inp: usize, fan_in: usize| Conv5 {
             weight: uniform([out, inp, 5, 5], fan_in, device),
             bias: uniform([out], fan_in, device),
@@ -208,6 +236,34 @@ impl LeNet5Config {
             f6: Linear {
                 weight: uniform([120, 84], 120, device),
                 bias: Some(uniform([84], 120, device)),
+            },
+        }
+    }
+
+    fn init_sqrt_fan_in(device: &Device) -> LeNet5 {
+        let conv = |out: usize, inp: usize, fan_in: &[usize]| Conv5 {
+            weight: uniform_sqrt(out, inp, fan_in, device),
+            bias: filled(out, 0.0, device),
+        };
+        let sub = |maps: usize| Subsampling {
+            coefficient: filled(maps, 0.5, device),
+            bias: filled(maps, 0.0, device),
+        };
+        let c3_fan_in: Vec<usize> = C3_TABLE.iter().map(|ins| 25 * ins.len()).collect();
+        let f6 = 1.0 / 120f64.sqrt();
+        LeNet5 {
+            c1: conv(6, 1, &[25; 6]),
+            s2: sub(6),
+            c3: conv(16, 6, &c3_fan_in),
+            s4: sub(16),
+            c5: conv(120, 16, &[400; 120]),
+            f6: Linear {
+                weight: Param::from_tensor(Tensor::random(
+                    [120, 84],
+                    Distribution::Uniform(-f6, f6),
+                    device,
+                )),
+                bias: Some(filled(84, 0.0, device)),
             },
         }
     }
@@ -456,6 +512,48 @@ mod tests {
             }
         }
         assert_eq!(C3_TABLE.iter().map(|c| c.len()).sum::<usize>(), 60);
+    }
+
+    /// `sqrt_fan_in` starts as Lush's `forget 1 2`: each kernel within `1 / sqrt(F_i)` of its
+    /// own map's fan-in (C3's 75, 100 or 150 by its table), biases 0, coefficients 0.5; the
+    /// default keeps the paper's `2.4 / F_i` for biases and coefficients too.
+    #[test]
+    fn sqrt_fan_in_starts_as_the_lush_demo() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex();
+        let values = |t: Tensor<1>| -> Vec<f32> { t.into_data().try_into_vec().unwrap() };
+        let net = LeNet5Config::new()
+            .with_init(Lenet5Init::SqrtFanIn)
+            .init(&device);
+        let c3 = net.c3.weight.val(); // [16, 6, 5, 5]
+        for (o, ins) in C3_TABLE.iter().enumerate() {
+            let bound = 1.0 / ((25 * ins.len()) as f32).sqrt();
+            let mut largest = 0.0f32;
+            for &i in *ins {
+                let k = c3.clone().slice([o..o + 1, i..i + 1]).abs().max();
+                largest = largest.max(k.into_scalar::<f32>());
+            }
+            assert!(
+                largest <= bound && largest > 0.7 * bound,
+                "C3 map {o}: {largest} of {bound}"
+            );
+        }
+        let c1 = net.c1.weight.val().abs().max().into_scalar::<f32>();
+        assert!(c1 <= 0.2 && c1 > 0.15, "C1: {c1}");
+        let f6 = net.f6.weight.val().abs().max().into_scalar::<f32>();
+        assert!(f6 <= 1.0 / 120f32.sqrt(), "F6: {f6}");
+        for bias in [net.c1.bias.val(), net.s2.bias.val(), net.c5.bias.val()] {
+            assert!(values(bias).iter().all(|&b| b == 0.0));
+        }
+        assert!(values(net.f6.bias.unwrap().val()).iter().all(|&b| b == 0.0));
+        for c in [net.s2.coefficient.val(), net.s4.coefficient.val()] {
+            assert!(values(c).iter().all(|&c| c == 0.5));
+        }
+        let paper = LeNet5Config::new().init(&device);
+        let b = values(paper.c1.bias.val());
+        assert!(b.iter().all(|&b| b.abs() <= 2.4 / 25.0) && b.iter().any(|&b| b != 0.0));
+        let c = values(paper.s2.coefficient.val());
+        assert!(c.iter().all(|&c| c.abs() <= 0.6) && c.iter().all(|&c| c != 0.5));
     }
 
     /// The loss by hand for two classes' worth of distances.

@@ -140,7 +140,7 @@ impl Lenet5Task {
         }
         let train_device = device.clone().autodiff();
         Ok(Self {
-            model: Some(LeNet5Config::new().init(&train_device)),
+            model: Some(LeNet5Config::new().with_init(spec.init).init(&train_device)),
             optim: crate::optim::build(&config.train, host),
             spec: spec.clone(),
             curvature: None,
