@@ -137,10 +137,10 @@ def config_page():
         extra = {"pca": "[train]\nepochs = 1\n", "lenet5": '[train]\noptimizer = "sgd"\n'}.get(kind, "")
         got = resolved(f'{base}[model]\nkind = "{kind}"\n{extra}')
         rows = [r for r in got.get("model", []) if r[0] != "kind"]
-        # Switches left out of written configs while off (so older runs' configs still match).
-        for key in {"lenet5": ["sdlm_layerwise"]}.get(kind, []):
+        # Keys left out of written configs at their default (so older runs' configs still match).
+        for key, default in {"lenet5": [("sdlm_layerwise", "false"), ("init", '"fan_in"')]}.get(kind, []):
             if key not in dict(rows):
-                rows.append((key, "false"))
+                rows.append((key, default))
         lines += table(f'`[model]` with `kind = "{kind}"`', SECTIONS[f"model:{kind}"], rows, docs)
     return "\n".join(lines).rstrip() + "\n"
 
