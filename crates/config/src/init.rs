@@ -50,14 +50,6 @@ pub enum Lenet5Init {
 }
 
 impl Lenet5Init {
-    /// The name used in config files.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::FanIn => "fan_in",
-            Self::SqrtFanIn => "sqrt_fan_in",
-        }
-    }
-
     /// Whether this is the default (left out of written configs, so that runs made before the
     /// key existed read back unchanged).
     pub fn is_default(&self) -> bool {

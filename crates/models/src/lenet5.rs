@@ -188,10 +188,14 @@ pub struct LeNet5 {
     pub f6: Linear,
 }
 
+/// Uniform in `+-r`.
+fn uniform_within<const D: usize>(shape: [usize; D], r: f64, device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-r, r), device))
+}
+
 /// Uniform in `+-2.4 / fan_in`.
 fn uniform<const D: usize>(shape: [usize; D], fan_in: usize, device: &Device) -> Param<Tensor<D>> {
-    let r = 2.4 / fan_in as f64;
-    Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-r, r), device))
+    uniform_within(shape, 2.4 / fan_in as f64, device)
 }
 
 /// `[out, inp, 5, 5]` kernels, output map `o`'s uniform in `+-1 / sqrt(fan_in[o])`.
@@ -250,7 +254,6 @@ impl LeNet5Config {
             bias: filled(maps, 0.0, device),
         };
         let c3_fan_in: Vec<usize> = C3_TABLE.iter().map(|ins| 25 * ins.len()).collect();
-        let f6 = 1.0 / 120f64.sqrt();
         LeNet5 {
             c1: conv(6, 1, &[25; 6]),
             s2: sub(6),
@@ -258,11 +261,7 @@ impl LeNet5Config {
             s4: sub(16),
             c5: conv(120, 16, &[400; 120]),
             f6: Linear {
-                weight: Param::from_tensor(Tensor::random(
-                    [120, 84],
-                    Distribution::Uniform(-f6, f6),
-                    device,
-                )),
+                weight: uniform_within([120, 84], 1.0 / 120f64.sqrt(), device),
                 bias: Some(filled(84, 0.0, device)),
             },
         }
