@@ -132,13 +132,12 @@ mod tests {
         // points between samples at -inf-like densities; a huge one blurs everything.
         let samples: Vec<f32> = (0..20).map(|i| i as f32).collect();
         let valid: Vec<f32> = (0..19).map(|i| i as f32 + 0.5).collect();
-        let (sigma, _) = choose_sigma(
-            t(valid, 19, 1, &device),
-            t(samples, 20, 1, &device),
-            &[0.01, 0.5, 100.0],
-            8,
-        );
+        let (valid, samples) = (t(valid, 19, 1, &device), t(samples, 20, 1, &device));
+        let (sigma, mean) = choose_sigma(valid.clone(), samples.clone(), &[0.01, 0.5, 100.0], 8);
         assert_eq!(sigma, 0.5);
+        // The mean returned is the validation estimate at the chosen bandwidth.
+        let at_half = log_likelihoods(valid, samples, 0.5, 8);
+        assert_eq!(mean, mean_and_standard_error(&at_half).0);
         // Mean 2, variance (1 + 1) / 2 = 1, standard error sqrt(1 / 2).
         assert_eq!(mean_and_standard_error(&[1.0, 3.0]), (2.0, 0.5f64.sqrt()));
     }
