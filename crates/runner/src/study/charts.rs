@@ -108,7 +108,7 @@ pub fn write(
     for name in &study.curves {
         files.extend(c.curves(name)?);
     }
-    if let Some(stops) = &study.stops {
+    for stops in &study.stops {
         files.extend(stops_chart(
             study, study_dir, cells, done, c.folder, stops, &c.kind,
         )?);
@@ -474,7 +474,7 @@ fn best_of_each_family(mut series: Vec<Series>, metric: &str) -> Vec<Series> {
     series
 }
 
-/// `stops-<metric>.png`: the figure after each stop of training (the finished runs' summaries and
+/// `stops-<metric>[-<name>].png`: the figure after each stop of training (the finished runs' summaries and
 /// the earlier stops'), the study's anchors for it, and real data's figure as a line.
 fn stops_chart(
     study: &StudyFile,
@@ -540,12 +540,17 @@ fn stops_chart(
             });
         }
     }
-    let file = format!("stops-{m}.png");
+    let file = stops.file();
     plot::stops_chart(
         &folder.join(&file),
         &format!(
-            "{} after each stop of training (+-1 standard error)",
-            m.replace('_', " ")
+            "{} after each stop of training{} (+-1 standard error)",
+            m.replace('_', " "),
+            stops
+                .name
+                .as_ref()
+                .map(|n| format!(", {n}"))
+                .unwrap_or_default()
         ),
         &axis_label(m, kind),
         &points,

@@ -46,9 +46,10 @@ pub struct StudyFile {
     /// values do not say it: e.g. the 30-dimensional codes apart from the 2-dimensional ones.
     #[serde(default)]
     pub curve_group: Vec<CurveGroup>,
-    /// A figure measured at earlier stops of the study's longest run, charted against epochs.
+    /// Figures measured at earlier stops of a run continued from cell to cell, charted against
+    /// epochs: one chart per `[[stops]]`.
     #[serde(default)]
-    pub stops: Option<Stops>,
+    pub stops: Vec<Stops>,
     /// Figures of generated samples set beside the same figure of the real data, both from the
     /// run records: each becomes an anchor line and a dot chart of its own.
     #[serde(default)]
@@ -123,6 +124,28 @@ pub struct Stops {
     /// trained another way stay out of its chart.
     #[serde(default)]
     pub cells: Option<Vec<String>>,
+    /// Names the chart `stops-<metric>-<name>.png` (default `stops-<metric>.png`): needed when
+    /// two charts show the same figure.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Stops {
+    /// The chart's file name.
+    pub fn file(&self) -> String {
+        match &self.name {
+            Some(n) => format!("stops-{}-{n}.png", self.metric),
+            None => format!("stops-{}.png", self.metric),
+        }
+    }
+}
+
+/// Letters, digits, '-', '_' and '.': a name that can be part of a file name.
+fn file_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Cells charted together (see [`StudyFile::curve_group`]).
@@ -295,11 +318,7 @@ impl StudyFile {
             }
         }
         for g in &study.curve_group {
-            let folder_safe = !g.name.is_empty()
-                && g.name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !folder_safe {
+            if !file_safe(&g.name) {
                 return bad(format!(
                     "`curve_group` name {:?}: letters, digits, '-', '_', '.' (it names a file)",
                     g.name
@@ -325,6 +344,19 @@ impl StudyFile {
             return bad(format!(
                 "`stops.cells` names cell `{missing}`, which is not in the grid"
             ));
+        }
+        for (i, s) in study.stops.iter().enumerate() {
+            if let Some(n) = s.name.as_ref().filter(|n| !file_safe(n)) {
+                return bad(format!(
+                    "`stops` name {n:?}: letters, digits, '-', '_', '.' (it names a file)"
+                ));
+            }
+            if study.stops[..i].iter().any(|t| t.file() == s.file()) {
+                return bad(format!(
+                    "two `[[stops]]` charts would both be {}: give them distinct `name`s",
+                    s.file()
+                ));
+            }
         }
         Ok(study)
     }
@@ -358,7 +390,7 @@ mod tests {
         let e = study("[scaling]\nmetric = \"test_accuracy\"\nby = \"model\"\n").unwrap_err();
         assert!(e.to_string().contains("not an axis"), "{e}");
         let stops = |cells: &str| {
-            format!("[stops]\nmetric = \"test_loss\"\nsummaries = \"s\"\ncells = [{cells}]\n")
+            format!("[[stops]]\nmetric = \"test_loss\"\nsummaries = \"s\"\ncells = [{cells}]\n")
         };
         study(&stops("\"0.1\"")).unwrap();
         let e = study(&stops("\"0.5\"")).unwrap_err();
@@ -366,6 +398,13 @@ mod tests {
             e.to_string().contains("`stops.cells` names cell `0.5`"),
             "{e}"
         );
+        // Two charts of one figure: each needs a name of its own, fit for a file name.
+        let two = stops("\"0.1\"") + &stops("\"0.01\"");
+        let e = study(&two).unwrap_err();
+        assert!(e.to_string().contains("distinct `name`s"), "{e}");
+        study(&format!("{two}name = \"slow\"\n")).unwrap();
+        let e = study(&format!("{two}name = \"a b\"\n")).unwrap_err();
+        assert!(e.to_string().contains("it names a file"), "{e}");
     }
 
     #[test]
