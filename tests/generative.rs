@@ -31,6 +31,12 @@ fn config(dir: &Path, kind: &str, epochs: usize) -> PathBuf {
             "encoder = [32, 16]\ncode = 4\npretrain_epochs = 3",
             "lr = 0.01",
         ),
+        // Fine-tuned by conjugate gradients, pretrained on batches of its own (the paper's way).
+        "autoencoder_cg" => (
+            "tiny",
+            "encoder = [32, 16]\ncode = 4\npretrain_epochs = 3\npretrain_batch_size = 16",
+            "optimizer = \"cg\"",
+        ),
         "pca" => ("tiny", "components = 4", ""),
         "vae" => ("tiny", "hidden = [32]\nlatent = 4", "lr = 0.01"),
         "gan" => (
@@ -443,6 +449,50 @@ fn a_killed_autoencoder_resumes_exactly() {
 #[test]
 fn a_killed_pretrained_autoencoder_resumes_exactly() {
     kill_and_resume("autoencoder_dbn");
+}
+
+#[test]
+fn a_killed_autoencoder_fine_tuned_by_conjugate_gradients_resumes_exactly() {
+    kill_and_resume("autoencoder_cg");
+}
+
+/// Fine-tuning by conjugate gradients (Hinton & Salakhutdinov's method) on batches of 32 after
+/// pretraining on batches of 16: the pretraining is the one a run with batches of 16 makes, the
+/// loss falls, and each batch's line searches cost more than one evaluation and at most their
+/// budget.
+#[test]
+fn the_autoencoder_fine_tunes_by_conjugate_gradients() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let cg = tmp.path().join("cg");
+    train(
+        tmp.path(),
+        &config(tmp.path(), "autoencoder_cg", 4),
+        &cg,
+        &["train.batch_size=32"],
+    );
+    let adam = tmp.path().join("adam");
+    train(
+        tmp.path(),
+        &config(tmp.path(), "autoencoder_dbn", 1),
+        &adam,
+        &[],
+    );
+    let layers = |run: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(run.join("pretrain.csv")).unwrap();
+        // Without the seconds column.
+        text.lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(layers(&cg), layers(&adam), "the same pretraining");
+    let loss = column(&cg, "train_loss");
+    assert!(loss[3] < loss[0], "the loss falls: {loss:?}");
+    // One evaluation at the start of each batch, then at least one per line search, at most
+    // 20 (the default budget) for each of the 3.
+    for e in column(&cg, "train_cg_evaluations") {
+        assert!((4.0..=61.0).contains(&e), "evaluations per batch: {e}");
+    }
 }
 
 /// Greedy layer-wise pretraining: every machine's epochs are recorded, the pretrained network

@@ -23,7 +23,8 @@ nnlab = os.path.abspath(a.nnlab)
 SECTIONS = {
     "": "RunConfig", "data": "DataConfig", "train": "TrainConfig",
     "train.sgd": "SgdSettings", "train.rmsprop": "RmsPropSettings", "train.adagrad": "AdaGradSettings",
-    "train.adam": "AdamSettings", "train.adamw": "AdamSettings", "train.early_stopping": "EarlyStopping",
+    "train.adam": "AdamSettings", "train.adamw": "AdamSettings", "train.cg": "CgSettings",
+    "train.early_stopping": "EarlyStopping",
     "model:mlp": "MlpSpec", "model:cnn": "CnnSpec", "model:autoencoder": "AutoencoderSpec",
     "model:pca": "PcaSpec", "model:vae": "VaeSpec", "model:gan": "GanSpec", "model:dcgan": "DcganSpec",
     "model:rbm": "RbmSpec",
@@ -130,6 +131,10 @@ def config_page():
         got = resolved(base, [f"train.optimizer={opt}"])
         lines += table(f"`[train.{opt}]`", SECTIONS[f"train.{opt}"], got.get(f"train.{opt}", []), docs,
                        f"Only with `train.optimizer = \"{opt}\"`.")
+    got = resolved(f'{base}[model]\nkind = "autoencoder"\n', ["train.optimizer=cg"])
+    lines += table("`[train.cg]`", SECTIONS["train.cg"], got.get("train.cg", []), docs,
+                   'Only with `train.optimizer = "cg"`, which only `model.kind = "autoencoder"` takes; '
+                   "it needs no learning rate.")
     got = resolved(base, ["data.validation=0.1", "train.early_stopping.patience=3"])
     lines += table("`[train.early_stopping]`", "EarlyStopping", got.get("train.early_stopping", []), docs,
                    "Needs `data.validation` > 0.")
@@ -138,7 +143,9 @@ def config_page():
         got = resolved(f'{base}[model]\nkind = "{kind}"\n{extra}')
         rows = [r for r in got.get("model", []) if r[0] != "kind"]
         # Keys left out of written configs at their default (so older runs' configs still match).
-        for key, default in {"lenet5": [("sdlm_layerwise", "false"), ("init", '"fan_in"')]}.get(kind, []):
+        left_out = {"lenet5": [("sdlm_layerwise", "false"), ("init", '"fan_in"')],
+                    "autoencoder": [("pretrain_batch_size", "(none)")]}
+        for key, default in left_out.get(kind, []):
             if key not in dict(rows):
                 rows.append((key, default))
         lines += table(f'`[model]` with `kind = "{kind}"`', SECTIONS[f"model:{kind}"], rows, docs)

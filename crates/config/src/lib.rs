@@ -48,7 +48,8 @@ pub use model::{
     Noise, PcaSpec, Pooling, RbmSpec, Reconstruction, Units, VaeSpec,
 };
 pub use optimizer::{
-    AdaGradSettings, AdamSettings, EpsilonPlacement, OptimizerName, RmsPropSettings, SgdSettings,
+    AdaGradSettings, AdamSettings, CgSettings, EpsilonPlacement, OptimizerName, RmsPropSettings,
+    SgdSettings,
 };
 pub use train::{EarlyStopping, EngineName, FloatDtype, ScheduleName, TrainConfig};
 

@@ -206,6 +206,9 @@ impl RunConfig {
         let moments: u128 = match self.train.optimizer {
             OptimizerName::Adam | OptimizerName::Adamw => 2,
             OptimizerName::Sgd | OptimizerName::Rmsprop | OptimizerName::Adagrad => 1,
+            // The start, the direction, the best point and the gradients at up to three trial
+            // points of a line search, each as large as the weights.
+            OptimizerName::Cg => 6,
         };
         // Weights, gradients, the optimizer's moments, the host copy.
         let state_bytes = 4 * params * (3 + moments);

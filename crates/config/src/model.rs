@@ -236,6 +236,11 @@ pub struct AutoencoderSpec {
     /// encoder layer trained as an RBM on the layer below's hidden probabilities, then the stack
     /// unrolled into the encoder and decoder before fine-tuning; 0 for none.
     pub pretrain_epochs: usize,
+    /// Images per step of the pretraining (default: `train.batch_size`). Hinton &
+    /// Salakhutdinov pretrained on batches of 100 and fine-tuned by conjugate gradients on
+    /// batches of 1000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretrain_batch_size: Option<usize>,
 }
 
 impl Default for AutoencoderSpec {
@@ -248,6 +253,7 @@ impl Default for AutoencoderSpec {
             reconstruction: Reconstruction::Bce,
             init: WeightInit::GlorotUniform,
             pretrain_epochs: 0,
+            pretrain_batch_size: None,
         }
     }
 }

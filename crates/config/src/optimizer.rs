@@ -18,6 +18,10 @@ pub enum OptimizerName {
     Adam,
     /// Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
     Adamw,
+    /// Nonlinear conjugate gradients (Polak-Ribiere directions, line searches to the Wolfe
+    /// conditions), restarted on each batch: how Hinton & Salakhutdinov (2006) fine-tuned their
+    /// deep autoencoders. Takes no learning rate.
+    Cg,
 }
 
 impl OptimizerName {
@@ -29,16 +33,18 @@ impl OptimizerName {
             Self::Adagrad => "adagrad",
             Self::Adam => "adam",
             Self::Adamw => "adamw",
+            Self::Cg => "cg",
         }
     }
 
     /// Every optimizer.
-    pub const ALL: [OptimizerName; 5] = [
+    pub const ALL: [OptimizerName; 6] = [
         Self::Sgd,
         Self::Rmsprop,
         Self::Adagrad,
         Self::Adam,
         Self::Adamw,
+        Self::Cg,
     ];
 }
 
@@ -170,5 +176,25 @@ pub struct AdaGradSettings {
 impl Default for AdaGradSettings {
     fn default() -> Self {
         Self { epsilon: 1e-7 }
+    }
+}
+
+/// `[train.cg]`: conjugate gradients on each batch (see [`OptimizerName::Cg`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CgSettings {
+    /// Line searches per batch before moving to the next one (Hinton & Salakhutdinov's code: 3,
+    /// on batches of 1000 images).
+    pub line_searches: usize,
+    /// Evaluations of the loss one line search may take at most (Rasmussen's `minimize`: 20).
+    pub max_evaluations: usize,
+}
+
+impl Default for CgSettings {
+    fn default() -> Self {
+        Self {
+            line_searches: 3,
+            max_evaluations: 20,
+        }
     }
 }

@@ -487,3 +487,33 @@ fn lenet5_init_is_unwritten_while_the_papers_and_names_its_values() {
     let e = err(lenet5, &["model.init=glorot_uniform"]);
     assert!(e.contains("model.init") && e.contains("sqrt_fan_in"), "{e}");
 }
+
+#[test]
+fn conjugate_gradients_are_for_the_autoencoder_and_pretraining_batches_its_own() {
+    let e = err(BASE, &["train.optimizer=cg"]);
+    assert!(e.contains("key `train.optimizer`"), "{e}");
+    assert!(
+        e.contains("model.kind = \"autoencoder\", not \"mlp\""),
+        "{e}"
+    );
+    let ae = &format!("{BASE}[model]\nkind = \"autoencoder\"\npretrain_epochs = 2\n");
+    let c = ok(ae, &["train.optimizer=cg"]);
+    // The chosen optimizer's section is written out with its defaults (Hinton's code: 3).
+    assert_eq!(c.train.cg.as_ref().map(|s| s.line_searches), Some(3));
+    let e = err(ae, &["train.optimizer=cg", "train.cg.line_searches=0"]);
+    assert!(e.contains("key `train.cg.line_searches`"), "{e}");
+    let e = err(ae, &["train.optimizer=cg", "train.weight_decay=0.001"]);
+    assert!(e.contains("key `train.weight_decay`"), "{e}");
+    // Pretraining on batches of 100 while fine-tuning on batches of 1000, as the paper.
+    let c = ok(
+        ae,
+        &["model.pretrain_batch_size=100", "train.batch_size=1000"],
+    );
+    assert!(matches!(&c.model, ModelConfig::Autoencoder(a) if a.pretrain_batch_size == Some(100)));
+    let plain = &format!("{BASE}[model]\nkind = \"autoencoder\"\n");
+    let e = err(plain, &["model.pretrain_batch_size=100"]);
+    assert!(e.contains("set model.pretrain_epochs > 0 too"), "{e}");
+    // Unset, the key is not written: older configs read back unchanged.
+    let text = toml::to_string(&ok(ae, &[])).unwrap();
+    assert!(!text.contains("pretrain_batch_size"), "{text}");
+}

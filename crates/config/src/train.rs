@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::ConfigError;
 use crate::loss::LossKind;
 use crate::optimizer::{
-    AdaGradSettings, AdamSettings, OptimizerName, RmsPropSettings, SgdSettings,
+    AdaGradSettings, AdamSettings, CgSettings, OptimizerName, RmsPropSettings, SgdSettings,
 };
 
 /// `[train]`.
@@ -65,6 +65,9 @@ pub struct TrainConfig {
     /// `[train.adamw]`, when `optimizer = "adamw"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adamw: Option<AdamSettings>,
+    /// `[train.cg]`, when `optimizer = "cg"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cg: Option<CgSettings>,
     /// `[train.early_stopping]`: stop when a validation metric stops improving.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
@@ -140,6 +143,7 @@ impl Default for TrainConfig {
             sgd: None,
             rmsprop: None,
             adagrad: None,
+            cg: None,
             adam: None,
             adamw: None,
             early_stopping: None,
@@ -295,17 +299,21 @@ impl TrainConfig {
                 s.weight_decay
                     .get_or_insert(crate::optimizer::ADAMW_DEFAULT_DECAY);
             }
+            OptimizerName::Cg => {
+                self.cg.get_or_insert_with(CgSettings::default);
+            }
         }
     }
 
     /// The optimizer sections present, by name.
-    pub(crate) fn sections(&self) -> [(&'static str, bool); 5] {
+    pub(crate) fn sections(&self) -> [(&'static str, bool); 6] {
         [
             ("sgd", self.sgd.is_some()),
             ("rmsprop", self.rmsprop.is_some()),
             ("adagrad", self.adagrad.is_some()),
             ("adam", self.adam.is_some()),
             ("adamw", self.adamw.is_some()),
+            ("cg", self.cg.is_some()),
         ]
     }
 

@@ -149,6 +149,16 @@ impl AutoencoderSpec {
     fn validate(&self, r: &Rules) -> Result<()> {
         r.widths("model.encoder", &self.encoder)?;
         r.at_least_one("model.code", self.code)?;
+        if let Some(b) = self.pretrain_batch_size {
+            r.at_least_one("model.pretrain_batch_size", b)?;
+            if self.pretrain_epochs == 0 {
+                return r.fail(
+                    "model.pretrain_batch_size",
+                    &b,
+                    "sets the pretraining's batches; set model.pretrain_epochs > 0 too",
+                );
+            }
+        }
         if self.pretrain_epochs > 0 {
             // Each layer is pretrained as an RBM: logistic hidden layers are its binary units,
             // a linear code its Gaussian ones, a logistic code binary ones.
@@ -405,6 +415,10 @@ impl TrainConfig {
         if let Some(a) = &self.adagrad {
             r.positive("train.adagrad.epsilon", a.epsilon)?;
         }
+        if let Some(c) = &self.cg {
+            r.at_least_one("train.cg.line_searches", c.line_searches)?;
+            r.at_least_one("train.cg.max_evaluations", c.max_evaluations)?;
+        }
         Ok(())
     }
 }
@@ -486,6 +500,32 @@ impl RunConfig {
                 &t.optimizer.name(),
                 "must be \"sgd\" without momentum when model.sdlm = true (its steps are scaled SGD steps)",
             );
+        }
+        if t.optimizer == OptimizerName::Cg {
+            if !matches!(self.model, ModelConfig::Autoencoder(_)) {
+                return r.fail(
+                    "train.optimizer",
+                    &"cg",
+                    &format!(
+                        "conjugate gradients search along a line on each batch, built for model.kind = \"autoencoder\", not \"{}\"",
+                        self.model.kind()
+                    ),
+                );
+            }
+            if t.weight_decay > 0.0 {
+                return r.fail(
+                    "train.weight_decay",
+                    &t.weight_decay,
+                    "optimizer = \"cg\" minimizes the loss as it is: set 0",
+                );
+            }
+            if t.devices.len() > 1 || t.engine != EngineName::Autodiff {
+                return r.fail(
+                    "train.optimizer",
+                    &"cg",
+                    "conjugate gradients run on one device with engine = \"autodiff\"",
+                );
+            }
         }
         if let (ModelConfig::Autoencoder(a), Some(file)) = (&self.model, &t.init_from)
             && a.pretrain_epochs > 0

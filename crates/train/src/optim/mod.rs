@@ -1,8 +1,10 @@
 //! Optimizers built from the config's `[train]` section: burn's SGD, RMSProp and AdaGrad, and
 //! our [`adam::Adam`] for Adam and AdamW (both epsilon placements), which CPU backends run
-//! over the whole module in host memory ([`host_adam::HostAdam`]).
+//! over the whole module in host memory ([`host_adam::HostAdam`]); conjugate gradients
+//! ([`conjugate_gradient`]), which search along a line and so step inside the task.
 
 pub mod adam;
+pub mod conjugate_gradient;
 pub mod host_adam;
 pub mod sdlm;
 
@@ -131,6 +133,10 @@ pub fn module_optimizer(train: &TrainConfig) -> ModuleOptimizer {
                 .init()
         }
         OptimizerName::Adam | OptimizerName::Adamw => adam_of(train).into(),
+        // Conjugate gradients step inside the task, through `conjugate_gradient::minimize`
+        // (the config allows them only for the autoencoder); this state-less SGD is never
+        // stepped and keeps the checkpoint's optimizer record in its usual place.
+        OptimizerName::Cg => SgdConfig::new().init(),
     }
 }
 

@@ -12,9 +12,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::optim::Optim;
+use crate::optim::conjugate_gradient;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use nnlab_config::{Reconstruction, RunConfig};
+use nnlab_config::{CgSettings, OptimizerName, Reconstruction, RunConfig};
 use nnlab_data::{ImageDataset, Split};
 use nnlab_models::autoencoder::squared_error;
 use nnlab_models::bernoulli_cross_entropy::bernoulli_cross_entropy;
@@ -23,7 +24,9 @@ use nnlab_models::{Autoencoder, AutoencoderConfig};
 use super::batch::{self, pixels};
 use super::codes;
 use super::pretrain::Pretraining;
-use crate::engine::{CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Task};
+use crate::engine::{
+    CheckpointReader, CheckpointWriter, Finish, StepContext, StepOutput, Sum, Task,
+};
 use crate::error::Result;
 use crate::pictures;
 
@@ -44,6 +47,8 @@ pub struct AutoencoderTask {
     layout: String,
     /// Layer-wise pretraining before the first epoch (`model.pretrain_epochs`).
     pretraining: Option<Pretraining>,
+    /// Conjugate gradients on each batch in place of `optim`'s steps (`train.optimizer = "cg"`).
+    cg: Option<CgSettings>,
 }
 
 impl std::fmt::Debug for AutoencoderTask {
@@ -83,8 +88,11 @@ impl AutoencoderTask {
                 .collect::<Vec<_>>()
                 .join("-"),
             pretraining: (spec.pretrain_epochs > 0).then(|| {
-                Pretraining::of(spec, data.features(), config.train.batch_size, config.seed)
+                let batch_size = spec.pretrain_batch_size.unwrap_or(config.train.batch_size);
+                Pretraining::of(spec, data.features(), batch_size, config.seed)
             }),
+            cg: (config.train.optimizer == OptimizerName::Cg)
+                .then(|| config.train.cg.clone().unwrap_or_default()),
         }
     }
 
@@ -105,11 +113,56 @@ impl AutoencoderTask {
         };
         (objective, sse)
     }
+
+    /// Conjugate gradients on one batch `x`, from `model`: `settings.line_searches` line
+    /// searches on the batch's mean objective, restarted from its gradient (Hinton &
+    /// Salakhutdinov's fine-tuning). The model at the best point, the batch's objective and
+    /// squared error before the step, and how many evaluations the searches took.
+    fn cg_step(
+        &self,
+        model: Autoencoder,
+        x: Tensor<2>,
+        settings: &CgSettings,
+    ) -> (Autoencoder, [Sum; 2], usize) {
+        let mut model = Some(model);
+        let mut before = None;
+        let start = conjugate_gradient::flatten(model.as_ref().expect("the model is here"));
+        let result = conjugate_gradient::minimize(
+            start,
+            |point| {
+                let m =
+                    conjugate_gradient::unflatten(model.take().expect("the model is here"), point);
+                let (objective, sse) = self.losses(&m, x.clone());
+                let loss = objective.clone().mean();
+                let value = loss.clone().into_scalar::<f32>() as f64;
+                let grads = loss.backward();
+                let grad = conjugate_gradient::flatten_grads(&m, &grads);
+                before.get_or_insert_with(|| {
+                    [objective.detach().sum().into(), sse.detach().sum().into()]
+                });
+                model = Some(m);
+                (value, grad)
+            },
+            settings,
+        );
+        let model = conjugate_gradient::unflatten(model.expect("the model is back"), &result.x);
+        (
+            model,
+            before.expect("the first evaluation is at the start"),
+            result.evaluations,
+        )
+    }
 }
 
 impl Task for AutoencoderTask {
     fn train_metrics(&self) -> Vec<String> {
-        vec!["loss".into(), "recon_error".into()]
+        let mut names = vec!["loss".to_string(), "recon_error".to_string()];
+        if self.cg.is_some() {
+            // Evaluations of the loss and gradient per batch: what a conjugate-gradient step
+            // costs in forward and backward passes.
+            names.push("cg_evaluations".into());
+        }
+        names
     }
 
     fn eval_metrics(&self) -> Vec<String> {
@@ -126,6 +179,18 @@ impl Task for AutoencoderTask {
             .model
             .take()
             .expect("the model is back after every step");
+        if let Some(settings) = self.cg.clone() {
+            let (model, [objective, sse], evaluations) = self.cg_step(model, x, &settings);
+            self.model = Some(model);
+            return StepOutput {
+                examples: batch.len(),
+                sums: vec![
+                    objective,
+                    sse,
+                    Sum::Host((evaluations * batch.len()) as f32),
+                ],
+            };
+        }
         let (objective, sse) = self.losses(&model, x);
         let loss = objective.clone().mean();
         self.model = Some(self.optim.step_backward(ctx.lr, model, loss.backward()));
