@@ -488,10 +488,11 @@ fn the_autoencoder_fine_tunes_by_conjugate_gradients() {
     assert_eq!(layers(&cg), layers(&adam), "the same pretraining");
     let loss = column(&cg, "train_loss");
     assert!(loss[3] < loss[0], "the loss falls: {loss:?}");
-    // One evaluation at the start of each batch, then at least one per line search, at most
-    // 20 (the default budget) for each of the 3.
+    // One evaluation at the start of each batch and one at least per line search: more than
+    // that, on average, once the searches extrapolate or interpolate; at most 20 (the default
+    // budget) for each of the 3.
     for e in column(&cg, "train_cg_evaluations") {
-        assert!((4.0..=61.0).contains(&e), "evaluations per batch: {e}");
+        assert!(e > 4.0 && e <= 61.0, "evaluations per batch: {e}");
     }
 }
 

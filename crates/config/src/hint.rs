@@ -56,7 +56,8 @@ pub fn moved_train_key(key: &str, optimizer: &str) -> Option<String> {
             _ => "adam",
         },
         "epsilon" => match optimizer {
-            "sgd" => "adam",
+            // Neither has an epsilon: the Adam one is the likeliest meant.
+            "sgd" | "cg" => "adam",
             o => o,
         },
         "momentum" => match optimizer {

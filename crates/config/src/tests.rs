@@ -504,6 +504,19 @@ fn conjugate_gradients_are_for_the_autoencoder_and_pretraining_batches_its_own()
     assert!(e.contains("key `train.cg.line_searches`"), "{e}");
     let e = err(ae, &["train.optimizer=cg", "train.weight_decay=0.001"]);
     assert!(e.contains("key `train.weight_decay`"), "{e}");
+    let e = err(ae, &["train.optimizer=cg", "train.schedule=cosine"]);
+    assert!(
+        e.contains("key `train.schedule`") && e.contains("no learning rate"),
+        "{e}"
+    );
+    // A file choosing cg, switched to Adam from the command line: its [train.cg] is dropped.
+    let file_cg = &format!("{ae}[train]\noptimizer = \"cg\"\n[train.cg]\nline_searches = 5\n")
+        .replace("[train]\nepochs = 2\n", "");
+    assert_eq!(
+        ok(file_cg, &[]).train.cg.as_ref().map(|s| s.line_searches),
+        Some(5)
+    );
+    assert!(ok(file_cg, &["train.optimizer=adam"]).train.cg.is_none());
     // Pretraining on batches of 100 while fine-tuning on batches of 1000, as the paper.
     let c = ok(
         ae,

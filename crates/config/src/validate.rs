@@ -519,6 +519,13 @@ impl RunConfig {
                     "optimizer = \"cg\" minimizes the loss as it is: set 0",
                 );
             }
+            if t.schedule != crate::ScheduleName::Constant {
+                return r.fail(
+                    "train.schedule",
+                    &format!("{:?}", t.schedule).to_lowercase(),
+                    "optimizer = \"cg\" takes no learning rate (its line searches choose each step), so it has no schedule",
+                );
+            }
             if t.devices.len() > 1 || t.engine != EngineName::Autodiff {
                 return r.fail(
                     "train.optimizer",

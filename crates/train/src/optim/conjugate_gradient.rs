@@ -12,7 +12,12 @@
 //!   (the negative gradient when that points uphill), and the first trial step the last one
 //!   scaled by the ratio of the slopes (at most `RATIO`);
 //! - a failed search falls back to the best point seen and tries the steepest direction once;
-//!   two failures in a row end the minimisation.
+//!   two failures in a row end the minimisation, as does a zero gradient.
+//!
+//! One difference from `minimize`: there each extrapolation step fits its cubic from the start
+//! of the line, and the interpolation brackets `[0, a]`; here both start from the last point that
+//! already lowered the loss enough with a still steep slope, which brackets a Wolfe point too and
+//! spends no evaluation going back.
 //!
 //! The method works on any [`Point`]: a `Vec<f64>` (the tests) or a model's parameters flattened
 //! into one `[n]` tensor ([`flatten`], [`unflatten`], [`flatten_grads`]), their losses and
@@ -58,10 +63,7 @@ impl Point for Vec<f64> {
 
 impl Point for Tensor<1> {
     fn dot(&self, other: &Self) -> f64 {
-        (self.clone() * other.clone())
-            .sum()
-            .into_scalar::<f32>()
-            .into()
+        (self.clone() * other.clone()).sum().into_scalar::<f64>()
     }
     fn add_scaled(&self, a: f64, other: &Self) -> Self {
         self.clone() + other.clone().mul_scalar(a)
@@ -111,6 +113,10 @@ pub fn minimize<P: Point>(
     let wolfe =
         |t: &Trial<P>, f0: f64, d0: f64| t.d.abs() <= -SIG * d0 && t.f <= f0 + t.a * RHO * d0;
     for _ in 0..settings.line_searches {
+        // A zero (or non-finite) gradient: nowhere to go.
+        if d0 >= 0.0 || d0.is_nan() {
+            break;
+        }
         // The best point seen in this search, returned to if it fails.
         let (mut best_x, mut best_f, mut best_g) = (x.clone(), f0, g0.clone());
         let mut budget = settings.max_evaluations;
@@ -213,7 +219,8 @@ pub fn minimize<P: Point>(
                 g0 = t.g;
                 let last_slope = d0;
                 d0 = g0.dot(&s);
-                if d0 > 0.0 {
+                // Uphill, or not a number (beta's denominator 0): the steepest direction.
+                if d0 >= 0.0 || d0.is_nan() {
                     s = g0.scaled(-1.0);
                     d0 = -s.dot(&s);
                 }
@@ -407,18 +414,30 @@ mod tests {
     /// back instead of stopping, and the point it returns has a finite loss.
     #[test]
     fn a_non_finite_loss_is_stepped_back_from() {
-        // -log(1 - x) + x^2 - 10x has its minimum inside x < 1 and no value beyond 1, where the
-        // extrapolating steps from 0 may land.
+        // -log(1 - 8x) + x^2 - 10x has its minimum just above 0 and no value beyond 1/8, where
+        // the first steps from 0 land.
+        let mut non_finite = 0;
         let f = |p: &Vec<f64>| {
             let x = p[0];
-            let loss = -(1.0 - x).ln() + x * x - 10.0 * x;
-            (loss, vec![1.0 / (1.0 - x) + 2.0 * x - 10.0])
+            let loss = -(1.0 - 8.0 * x).ln() + x * x - 10.0 * x;
+            non_finite += usize::from(!loss.is_finite());
+            (loss, vec![8.0 / (1.0 - 8.0 * x) + 2.0 * x - 10.0])
         };
         let r = minimize(vec![0.0], f, &settings(10));
-        assert!(r.loss.is_finite() && r.x[0] < 1.0, "{:?}", r);
-        // The minimum, by hand: 1/(1-x) + 2x - 10 = 0, i.e. 2x^2 - 12x + 9 = 0, x = (6 - 3 sqrt 2) / 2.
-        let want = (6.0 - 3.0 * 2f64.sqrt()) / 2.0;
-        assert!((r.x[0] - want).abs() < 1e-4, "{} vs {want}", r.x[0]);
+        assert!(r.loss.is_finite() && r.x[0] < 0.125, "{r:?}");
+        assert!(non_finite > 0, "the searches reached past the boundary");
+        // The minimum, by hand: 8/(1-8x) + 2x - 10 = 0, i.e. 16x^2 - 82x + 2 = 0,
+        // x = (82 - sqrt(6596)) / 32.
+        let want = (82.0 - 6596f64.sqrt()) / 32.0;
+        assert!((r.x[0] - want).abs() < 1e-6, "{} vs {want}", r.x[0]);
+    }
+
+    /// At a minimum already (a zero gradient) no search is made: one evaluation, no move.
+    #[test]
+    fn a_zero_gradient_ends_at_once() {
+        let f = |p: &Vec<f64>| (p[0] * p[0], vec![2.0 * p[0]]);
+        let r = minimize(vec![0.0], f, &settings(3));
+        assert_eq!((r.x, r.evaluations, r.losses), (vec![0.0], 1, vec![0.0]));
     }
 
     /// The flat layout round-trips a module's parameters, and the gradients line up with it:
@@ -431,6 +450,8 @@ mod tests {
         let flat = flatten(&linear);
         assert_eq!(flat.dims(), [3 * 2 + 2]);
         let doubled = unflatten(linear.clone(), &flat.clone().mul_scalar(2.0));
+        // The same parameters, by id, as the optimizer state and checkpoints know them.
+        assert_eq!(doubled.weight.id, linear.weight.id);
         assert_eq!(
             flatten(&doubled).into_data().try_to_vec::<f32>().unwrap(),
             flat.clone()

@@ -116,7 +116,8 @@ impl AutoencoderTask {
 
     /// Conjugate gradients on one batch `x`, from `model`: `settings.line_searches` line
     /// searches on the batch's mean objective, restarted from its gradient (Hinton &
-    /// Salakhutdinov's fine-tuning). The model at the best point, the batch's objective and
+    /// Salakhutdinov's fine-tuning). The model where the searches ended (the last successful
+    /// search's point, or the best one seen after a failed search), the batch's objective and
     /// squared error before the step, and how many evaluations the searches took.
     fn cg_step(
         &self,
@@ -134,7 +135,7 @@ impl AutoencoderTask {
                     conjugate_gradient::unflatten(model.take().expect("the model is here"), point);
                 let (objective, sse) = self.losses(&m, x.clone());
                 let loss = objective.clone().mean();
-                let value = loss.clone().into_scalar::<f32>() as f64;
+                let value = loss.clone().into_scalar::<f64>();
                 let grads = loss.backward();
                 let grad = conjugate_gradient::flatten_grads(&m, &grads);
                 before.get_or_insert_with(|| {
