@@ -249,21 +249,14 @@ pub fn minimize<P: Point>(
     }
 }
 
-/// Every float parameter of a module, flattened, in visiting order, off the autodiff graph.
-struct Flatten(Vec<Tensor<1>>);
-
-impl ModuleVisitor for Flatten {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.push(param.val().inner().flatten(0, D - 1));
-    }
-}
-
 /// The float parameters of `module` as one `[n]` tensor on its inner (non-autodiff) device, in
 /// the module's visiting order.
 pub fn flatten<M: Module>(module: &M) -> Tensor<1> {
-    let mut v = Flatten(Vec::new());
-    module.visit(&mut v);
-    Tensor::cat(v.0, 0)
+    let parts = super::flat_parameters(module)
+        .into_iter()
+        .map(Tensor::inner)
+        .collect();
+    Tensor::cat(parts, 0)
 }
 
 /// Replaces each float parameter with its stretch of a flat vector.
@@ -376,18 +369,23 @@ mod tests {
         assert!(r.losses.windows(2).all(|w| w[1] < w[0]), "{:?}", r.losses);
     }
 
-    /// Rosenbrock's valley `(1 - x)^2 + 100 (y - x^2)^2`: nonconvex, minimum 0 at (1, 1), where
-    /// steepest descent crawls.
+    /// Rosenbrock's valley `(1 - x)^2 + 100 (y - x^2)^2` and its gradient: nonconvex, minimum 0
+    /// at (1, 1), where steepest descent crawls.
+    fn rosenbrock(p: &[f64]) -> (f64, Vec<f64>) {
+        let (x, y) = (p[0], p[1]);
+        let loss = (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2);
+        let gx = -2.0 * (1.0 - x) - 400.0 * x * (y - x * x);
+        let gy = 200.0 * (y - x * x);
+        (loss, vec![gx, gy])
+    }
+
     #[test]
     fn rosenbrock_reaches_its_minimum() {
-        let f = |p: &Vec<f64>| {
-            let (x, y) = (p[0], p[1]);
-            let loss = (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2);
-            let gx = -2.0 * (1.0 - x) - 400.0 * x * (y - x * x);
-            let gy = 200.0 * (y - x * x);
-            (loss, vec![gx, gy])
-        };
-        let r = minimize(vec![-1.2, 1.0], f, &settings(100));
+        let r = minimize(
+            vec![-1.2, 1.0],
+            |p: &Vec<f64>| rosenbrock(p),
+            &settings(100),
+        );
         assert!(r.loss < 1e-8, "loss {} at {:?}", r.loss, r.x);
         assert!((r.x[0] - 1.0).abs() < 1e-3 && (r.x[1] - 1.0).abs() < 1e-3);
     }
@@ -396,18 +394,11 @@ mod tests {
     /// budget of one start plus `max_evaluations` per search.
     #[test]
     fn few_searches_lower_the_loss_within_budget() {
-        let f = |p: &Vec<f64>| {
-            let (x, y) = (p[0], p[1]);
-            let loss = (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2);
-            let gx = -2.0 * (1.0 - x) - 400.0 * x * (y - x * x);
-            let gy = 200.0 * (y - x * x);
-            (loss, vec![gx, gy])
-        };
         let s = settings(3);
-        let r = minimize(vec![-1.2, 1.0], f, &s);
+        let r = minimize(vec![-1.2, 1.0], |p: &Vec<f64>| rosenbrock(p), &s);
         assert!(r.loss < r.losses[0], "{:?}", r.losses);
         assert!(r.evaluations <= 1 + 3 * s.max_evaluations);
-        assert_eq!(f(&r.x).0, r.loss);
+        assert_eq!(rosenbrock(&r.x).0, r.loss);
     }
 
     /// A loss that is not finite past a point (a log of a negative number): the search steps

@@ -8,16 +8,33 @@ pub mod conjugate_gradient;
 pub mod host_adam;
 pub mod sdlm;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
     AdaGradConfig, GradientsParams, ModuleOptimizer, OptimizerRecord, RmsPropConfig, SgdConfig,
 };
-use burn::tensor::{Bytes, Gradients};
+use burn::tensor::{Bytes, Gradients, Tensor};
 use nnlab_config::{OptimizerName, TrainConfig};
 
 use host_adam::HostAdam;
+
+/// Every float parameter of a module, flattened, in the module's visiting order.
+struct Flatten(Vec<Tensor<1>>);
+
+impl ModuleVisitor for Flatten {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.val().flatten(0, D - 1));
+    }
+}
+
+/// The flattened float parameters of `module`, in visiting order: what SDLM's curvature and
+/// conjugate gradients' flat vector are laid out by.
+pub fn flat_parameters<M: Module>(module: &M) -> Vec<Tensor<1>> {
+    let mut v = Flatten(Vec::new());
+    module.visit(&mut v);
+    v.0
+}
 
 /// A training run's optimizer.
 #[derive(Clone)]

@@ -13,21 +13,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
-/// Every float parameter of a module, flattened, in the module's visiting order.
-struct Flatten(Vec<Tensor<1>>);
-
-impl ModuleVisitor for Flatten {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.push(param.val().flatten(0, D - 1));
-    }
-}
-
-/// The flattened float parameters of `module`, in visiting order.
-pub fn flat_parameters<M: Module>(module: &M) -> Vec<Tensor<1>> {
-    let mut v = Flatten(Vec::new());
-    module.visit(&mut v);
-    v.0
-}
+use super::flat_parameters;
 
 /// One SDLM step over a module: `w <- w - scale * lr / (mu + h) * grad`.
 struct Step<'a> {

@@ -70,7 +70,7 @@ const PARAMETERS: [&str; 12] = [
 /// its table), the number of values, `h`'s smallest, mean and largest value and the step sizes
 /// (5 significant digits).
 fn curvature_rows(h: &LeNet5, epoch: usize, step: usize, lr: f64, mu: f64) -> Vec<String> {
-    sdlm::flat_parameters(h)
+    crate::optim::flat_parameters(h)
         .into_iter()
         .zip(PARAMETERS)
         .map(|(t, name)| {
