@@ -140,12 +140,20 @@ impl Stops {
     }
 }
 
-/// Letters, digits, '-', '_' and '.': a name that can be part of a file name.
-fn file_safe(name: &str) -> bool {
-    !name.is_empty()
+/// Refuses a `section`'s name that cannot be part of a file name: letters, digits, '-', '_'
+/// and '.' only.
+fn check_file_name(section: &str, name: &str) -> std::result::Result<(), String> {
+    let safe = !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if safe {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{section}` name {name:?}: letters, digits, '-', '_', '.' (it names a file)"
+        ))
+    }
 }
 
 /// Cells charted together (see [`StudyFile::curve_group`]).
@@ -318,11 +326,8 @@ impl StudyFile {
             }
         }
         for g in &study.curve_group {
-            if !file_safe(&g.name) {
-                return bad(format!(
-                    "`curve_group` name {:?}: letters, digits, '-', '_', '.' (it names a file)",
-                    g.name
-                ));
+            if let Err(why) = check_file_name("curve_group", &g.name) {
+                return bad(why);
             }
             if let Some(missing) = g
                 .cells
@@ -346,10 +351,8 @@ impl StudyFile {
             ));
         }
         for (i, s) in study.stops.iter().enumerate() {
-            if let Some(n) = s.name.as_ref().filter(|n| !file_safe(n)) {
-                return bad(format!(
-                    "`stops` name {n:?}: letters, digits, '-', '_', '.' (it names a file)"
-                ));
+            if let Err(why) = s.name.iter().try_for_each(|n| check_file_name("stops", n)) {
+                return bad(why);
             }
             if study.stops[..i].iter().any(|t| t.file() == s.file()) {
                 return bad(format!(
