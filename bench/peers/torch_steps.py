@@ -16,10 +16,16 @@ tolerance catches:
 Models: the MLP (`model.kind = "mlp"`) and the LeNet-style CNN (`model.kind = "cnn"` with
 square kernels, tanh/relu, average or max pooling) on 28x28 images, and the VAE (`model.kind =
 "vae"` with one hidden layer), whose epsilon of each step the trace holds (`trace/noise.f32`);
-optimizers `sgd` (plain) and `adam` with either epsilon placement. And the DCGAN (`model.kind = "dcgan"`): one
-discriminator step, then one generator step per batch, on the two noise draws the trace holds.
+optimizers `sgd` (with or without momentum; the constant or exponential schedule, the momentum
+rising over epochs) and `adam` with either epsilon placement. And the two GANs, on the two noise
+draws of each step the trace holds: the DCGAN (`model.kind = "dcgan"`), one discriminator step,
+then one generator step per batch; the MLP GAN of Goodfellow et al. (`model.kind = "gan"`, maxout
+discriminator, without dropout), stepping one network after the other or both at once as their
+code (`model.simultaneous`). Their mutations: `alternating` (one after the other where the config
+says at once), `full-d-loss` (the discriminator on its whole loss where the config halves it),
+`constant-momentum` (the momentum kept at its first value).
 
-usage: torch_steps.py init CONFIG.toml --out INIT.safetensors [--seed 1]
+usage: torch_steps.py init CONFIG.toml --out INIT.safetensors [--seed 1] [--set KEY=VALUE ...]
        torch_steps.py replay RUN_DIR --init INIT.safetensors --losses OUT.csv
                       [--weights OUT.safetensors] [--mutate NAME] [--data MNIST_DIR]
 """
@@ -113,11 +119,58 @@ class Dcgan(nn.Module):
                     nn.init.zeros_(m.bias)
 
 
+class Gan(nn.Module):
+    """The MLP GAN of `model.kind = "gan"` (configs/gan_2014_maxout.toml): a generator of ReLU
+    layers with logistic outputs, and a discriminator of maxout units (Goodfellow et al. 2013;
+    each unit's pieces side by side among its layer's outputs, as nnlab keeps them) or leaky-ReLU
+    units, ending in one logit. It draws no dropout masks, so it replays runs without dropout.
+    Weights uniform in +-`generator_init` / +-`discriminator_init` (pylearn2's `irange`) and
+    zero biases, or Glorot-uniform where the range is 0."""
+
+    def __init__(self, m):
+        super().__init__()
+        if m.get("generator_activation", "relu") != "relu" or m.get("output", "logistic") != "logistic":
+            raise SystemExit("the GAN twin has ReLU hidden units and logistic outputs")
+        self.pieces = max(m.get("maxout_pieces", 0), 1)
+        g = [m.get("latent", 100), *m["generator"], 784]
+        self.generator = nn.ModuleList(nn.Linear(a, b) for a, b in zip(g, g[1:]))
+        d, inputs = [], 784
+        for units in m["discriminator"]:
+            d.append(nn.Linear(inputs, units * self.pieces))
+            inputs = units
+        d.append(nn.Linear(inputs, 1))
+        self.discriminator = nn.ModuleList(d)
+        for layers, r in ((self.generator, m.get("generator_init", 0.0)),
+                          (self.discriminator, m.get("discriminator_init", 0.0))):
+            for l in layers:
+                if r > 0:
+                    nn.init.uniform_(l.weight, -r, r)
+                else:
+                    nn.init.xavier_uniform_(l.weight)
+                nn.init.zeros_(l.bias)
+
+    def generate(self, z):
+        for l in self.generator[:-1]:
+            z = F.relu(l(z))
+        return torch.sigmoid(self.generator[-1](z))
+
+    def logit(self, x):
+        for l in self.discriminator[:-1]:
+            a = l(x)
+            if self.pieces > 1:
+                x = a.view(len(a), -1, self.pieces).amax(2)
+            else:
+                x = F.leaky_relu(a, 0.2)
+        return self.discriminator[-1](x)
+
+
 def twin(config):
     """The twin of the config's `[model]`, whose parameter names are the ones `nnlab export
     --names torch` writes."""
     m = config["model"]
     act = ACTIVATIONS[m.get("activation", "relu")]
+    if m["kind"] == "gan":
+        return Gan(m)
     if m["kind"] == "dcgan":
         return Dcgan(m.get("latent", 100), m.get("g_features", 32), m.get("d_features", 32))
     if m["kind"] == "vae":
@@ -191,15 +244,76 @@ def optimizer(model, train, mutate):
     lr = train.get("lr", 1e-3)
     name = train.get("optimizer", "adam")
     if name == "sgd":
-        if train.get("sgd", {}).get("momentum", 0.0) != 0.0:
-            raise SystemExit("the twin replays plain SGD only")
-        return torch.optim.SGD(model.parameters(), lr=lr)
+        # Heavy-ball momentum without dampening, as nnlab sets burn's: v = m v + g, w -= lr v;
+        # `schedule` sets each step's lr and momentum.
+        s = train.get("sgd", {})
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=s.get("momentum", 0.0),
+                               nesterov=s.get("nesterov", False))
     if name != "adam":
         raise SystemExit(f"the twin replays sgd and adam, not {name!r}")
     a = train.get("adam", {})
     b2 = 0.99 if mutate == "beta2" else a.get("beta2", 0.999)
     return Adam(model.parameters(), lr, a.get("beta1", 0.9), b2, a.get("epsilon", 1e-8),
                 a.get("epsilon_placement", "pytorch"), bias_correction=mutate != "no-bias-correction")
+
+
+def schedule(opts, train, step, steps_per_epoch, mutate):
+    """Sets each optimizer's learning rate and momentum for `step` (0-based, counted over the
+    whole run) as nnlab's config describes them: `exponential` is `max(lr_min, lr gamma^t)`
+    after `t` steps; the momentum rises linearly from `momentum` in the first epoch to
+    `momentum_final` in epoch `momentum_epochs`, as pylearn2's `MomentumAdjustor`."""
+    name = train.get("schedule", "constant")
+    lr = train.get("lr", 1e-3)
+    if name == "exponential":
+        lr = max(train.get("lr_min", 0.0), lr * train.get("gamma", 0.1) ** step)
+    elif name != "constant":
+        raise SystemExit(f"the twin replays the constant and exponential schedules, not {name!r}")
+    s = train.get("sgd", {})
+    momentum = s.get("momentum", 0.0)
+    if "momentum_final" in s and mutate != "constant-momentum":
+        epoch = step // steps_per_epoch
+        span = max(s.get("momentum_epochs", 1) - 1, 1)
+        momentum += (s["momentum_final"] - momentum) * min(epoch / span, 1.0)
+    for opt in opts if isinstance(opts, list) else [opts]:
+        if not hasattr(opt, "param_groups"):
+            if name != "constant":
+                raise SystemExit("the twin's Adam keeps a constant learning rate")
+            continue
+        for group in opt.param_groups:
+            group["lr"] = lr
+            if "momentum" in group:
+                # burn's `Momentum` keeps its coefficient as an f32 (0.7 becomes 0.69999999).
+                group["momentum"] = float(np.float32(momentum))
+
+
+def paper_gan_step(model, opt, real, z_d, z_g, m, mutate):
+    """One step of the MLP GAN as nnlab's `model.kind = "gan"` takes it, returning the
+    discriminator's loss (`-log D(x) - log(1 - D(G(z_d)))`, before `d_loss_scale`). With
+    `model.simultaneous` (Goodfellow et al.'s code) both step at once from the same fakes: the
+    generator on `-log D(G(z_d))` through the discriminator before its step; otherwise the
+    discriminator steps first and the generator then steps on fresh noise `z_g` through it."""
+    simultaneous = m.get("simultaneous", False) and mutate != "alternating"
+    scale = 1.0 if mutate == "full-d-loss" else m.get("d_loss_scale", 1.0)
+    if m.get("max_col_norm", 0.0):
+        raise SystemExit("the GAN twin caps no weights: set model.max_col_norm to 0")
+    if m.get("dropout", 0.0) or m.get("input_dropout", 0.0):
+        raise SystemExit("the GAN twin draws no dropout masks: set model.dropout and model.input_dropout to 0")
+    fake = model.generate(z_d)
+    if simultaneous:
+        g_loss = F.softplus(-model.logit(fake)).mean()
+        g_grads = torch.autograd.grad(g_loss, list(model.generator.parameters()))
+    d_loss = F.softplus(-model.logit(real)).mean() + F.softplus(model.logit(fake.detach())).mean()
+    d_grads = torch.autograd.grad(scale * d_loss, list(model.discriminator.parameters()))
+    for q, g in zip(model.discriminator.parameters(), d_grads):
+        q.grad = g
+    opt[0].step()
+    if not simultaneous:
+        g_loss = F.softplus(-model.logit(model.generate(z_g))).mean()
+        g_grads = torch.autograd.grad(g_loss, list(model.generator.parameters()))
+    for q, g in zip(model.generator.parameters(), g_grads):
+        q.grad = g
+    opt[1].step()
+    return d_loss
 
 
 def gan_step(model, opt, real, z_d, z_g):
@@ -226,12 +340,15 @@ def main():
     i.add_argument("config")
     i.add_argument("--out", required=True)
     i.add_argument("--seed", type=int, default=1)
+    i.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the config as `nnlab train --set` does (a TOML value)")
     r = sub.add_parser("replay")
     r.add_argument("run")
     r.add_argument("--init", required=True)
     r.add_argument("--losses", required=True)
     r.add_argument("--weights")
-    r.add_argument("--mutate", choices=["beta2", "no-bias-correction", "transposed-kernel"])
+    r.add_argument("--mutate", choices=["beta2", "no-bias-correction", "transposed-kernel",
+                                        "alternating", "full-d-loss", "constant-momentum"])
     r.add_argument("--double", action="store_true",
                    help="replay in float64: how far f32 arithmetic itself drifts from exact")
     r.add_argument("--data", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
@@ -239,6 +356,16 @@ def main():
     torch.set_num_threads(1)
     if a.command == "init":
         config = tomllib.load(open(a.config, "rb"))
+        for item in a.set:
+            key, value = item.split("=", 1)
+            *path, last = key.split(".")
+            table = config
+            for part in path:
+                table = table.setdefault(part, {})
+            try:
+                table[last] = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError:
+                table[last] = value
         torch.manual_seed(a.seed)
         save_file(weights(twin(config)), a.out)
         return
@@ -256,19 +383,20 @@ def main():
     missing = set(weights(model)) - set(state)
     if missing:
         raise SystemExit(f"{a.init} lacks {sorted(missing)}")
-    if kind == "dcgan":
+    if kind in ("gan", "dcgan"):
         opt = [optimizer(model.discriminator, config["train"], a.mutate),
                optimizer(model.generator, config["train"], a.mutate)]
     else:
         opt = optimizer(model, config["train"], a.mutate)
     train_x, train_y, _, _ = mnist.load(a.data)
     order = [list(map(int, line.split())) for line in open(os.path.join(a.run, "trace", "order.txt"))]
-    if kind in ("vae", "dcgan"):
+    steps_per_epoch = -(-len(order) // config["train"].get("epochs", 1))
+    if kind in ("vae", "gan", "dcgan"):
         noise = torch.from_numpy(np.fromfile(os.path.join(a.run, "trace", "noise.f32"), dtype="<f4"))
         if a.double:
             noise = noise.double()
         latent = config["model"].get("latent", 20 if kind == "vae" else 100)
-        draws = 2 if kind == "dcgan" else 1
+        draws = 1 if kind == "vae" else 2
         starts = np.cumsum([0] + [draws * len(idx) * latent for idx in order])
     with open(a.losses, "w") as out:
         out.write("step,loss\n")
@@ -278,7 +406,11 @@ def main():
                 x = x.double()
             for q in model.parameters():
                 q.grad = None
-            if kind == "dcgan":
+            schedule(opt, config["train"], step - 1, steps_per_epoch, a.mutate)
+            if kind == "gan":
+                z = noise[starts[step - 1]:starts[step]].view(2, len(idx), -1)
+                loss = paper_gan_step(model, opt, x, z[0], z[1], config["model"], a.mutate)
+            elif kind == "dcgan":
                 z = noise[starts[step - 1]:starts[step]].view(2, len(idx), -1)
                 loss = gan_step(model, opt, x, z[0], z[1])
             else:
