@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch twins of nnlab's classifiers, replaying an nnlab run step by step.
+"""PyTorch twins of nnlab's models, replaying an nnlab run step by step.
 
 `init` draws the twin's initial weights (PyTorch's own initialisers, seeded) and saves them as
 safetensors with the twin's names, which `train.init_from` reads. `replay` starts the twin from
@@ -11,7 +11,14 @@ tolerance catches:
 
 - `beta2`: Adam's second-moment decay 0.99 instead of the config's;
 - `no-bias-correction`: Adam without its bias corrections;
-- `transposed-kernel`: every convolution kernel transposed (rows for columns) at the start.
+- `transposed-kernel`: every convolution kernel transposed (rows for columns) at the start;
+- `alternating`: the MLP GAN's networks stepping one after the other where the config says at
+  once;
+- `g-after-d`: stepping at once, the generator's gradient taken through the discriminator after
+  its step instead of before;
+- `full-d-loss`: the discriminator stepping on its whole loss where the config halves it;
+- `constant-momentum`: the momentum kept at its first value;
+- `constant-lr`: the learning rate kept at its first value.
 
 Models: the MLP (`model.kind = "mlp"`) and the LeNet-style CNN (`model.kind = "cnn"` with
 square kernels, tanh/relu, average or max pooling) on 28x28 images, and the VAE (`model.kind =
@@ -20,10 +27,8 @@ optimizers `sgd` (with or without momentum; the constant or exponential schedule
 rising over epochs) and `adam` with either epsilon placement. And the two GANs, on the two noise
 draws of each step the trace holds: the DCGAN (`model.kind = "dcgan"`), one discriminator step,
 then one generator step per batch; the MLP GAN of Goodfellow et al. (`model.kind = "gan"`, maxout
-discriminator, without dropout), stepping one network after the other or both at once as their
-code (`model.simultaneous`). Their mutations: `alternating` (one after the other where the config
-says at once), `full-d-loss` (the discriminator on its whole loss where the config halves it),
-`constant-momentum` (the momentum kept at its first value).
+discriminator, without dropout or a norm cap), stepping one network after the other or both at
+once as their code does (`model.simultaneous`). Runs with weight decay are refused.
 
 usage: torch_steps.py init CONFIG.toml --out INIT.safetensors [--seed 1] [--set KEY=VALUE ...]
        torch_steps.py replay RUN_DIR --init INIT.safetensors --losses OUT.csv
@@ -123,42 +128,51 @@ class Gan(nn.Module):
     """The MLP GAN of `model.kind = "gan"` (configs/gan_2014_maxout.toml): a generator of ReLU
     layers with logistic outputs, and a discriminator of maxout units (Goodfellow et al. 2013;
     each unit's pieces side by side among its layer's outputs, as nnlab keeps them) or leaky-ReLU
-    units, ending in one logit. It draws no dropout masks, so it replays runs without dropout.
-    Weights uniform in +-`generator_init` / +-`discriminator_init` (pylearn2's `irange`) and
-    zero biases, or Glorot-uniform where the range is 0."""
+    units, ending in one logit. It draws no dropout masks and caps no weights (`check` refuses
+    such runs). Its own initial weights: uniform in +-`generator_init` / +-`discriminator_init`
+    (pylearn2's `irange`), or Glorot-uniform where the range is 0, and zero biases."""
 
     def __init__(self, m):
         super().__init__()
         if m.get("generator_activation", "relu") != "relu" or m.get("output", "logistic") != "logistic":
             raise SystemExit("the GAN twin has ReLU hidden units and logistic outputs")
-        self.pieces = max(m.get("maxout_pieces", 0), 1)
+        self.maxout = m.get("maxout_pieces", 0)
+        pieces = max(self.maxout, 1)
         g = [m.get("latent", 100), *m["generator"], 784]
         self.generator = nn.ModuleList(nn.Linear(a, b) for a, b in zip(g, g[1:]))
         d, inputs = [], 784
         for units in m["discriminator"]:
-            d.append(nn.Linear(inputs, units * self.pieces))
+            d.append(nn.Linear(inputs, units * pieces))
             inputs = units
         d.append(nn.Linear(inputs, 1))
         self.discriminator = nn.ModuleList(d)
         for layers, r in ((self.generator, m.get("generator_init", 0.0)),
                           (self.discriminator, m.get("discriminator_init", 0.0))):
-            for l in layers:
+            for layer in layers:
                 if r > 0:
-                    nn.init.uniform_(l.weight, -r, r)
+                    nn.init.uniform_(layer.weight, -r, r)
                 else:
-                    nn.init.xavier_uniform_(l.weight)
-                nn.init.zeros_(l.bias)
+                    nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+
+    @staticmethod
+    def check(m):
+        """Refuses a run whose steps the twin cannot take."""
+        if m.get("max_col_norm", 0.0):
+            raise SystemExit("the GAN twin caps no weights: set model.max_col_norm to 0")
+        if m.get("dropout", 0.0) or m.get("input_dropout", 0.0):
+            raise SystemExit("the GAN twin draws no dropout masks: set model.dropout and model.input_dropout to 0")
 
     def generate(self, z):
-        for l in self.generator[:-1]:
-            z = F.relu(l(z))
+        for layer in self.generator[:-1]:
+            z = F.relu(layer(z))
         return torch.sigmoid(self.generator[-1](z))
 
     def logit(self, x):
-        for l in self.discriminator[:-1]:
-            a = l(x)
-            if self.pieces > 1:
-                x = a.view(len(a), -1, self.pieces).amax(2)
+        for layer in self.discriminator[:-1]:
+            a = layer(x)
+            if self.maxout > 0:
+                x = a.view(len(a), -1, self.maxout).amax(2)
             else:
                 x = F.leaky_relu(a, 0.2)
         return self.discriminator[-1](x)
@@ -243,6 +257,8 @@ def weights(model):
 def optimizer(model, train, mutate):
     lr = train.get("lr", 1e-3)
     name = train.get("optimizer", "adam")
+    if train.get("weight_decay", 0.0):
+        raise SystemExit("the twin replays no weight decay")
     if name == "sgd":
         # Heavy-ball momentum without dampening, as nnlab sets burn's: v = m v + g, w -= lr v;
         # `schedule` sets each step's lr and momentum.
@@ -257,21 +273,20 @@ def optimizer(model, train, mutate):
                 a.get("epsilon_placement", "pytorch"), bias_correction=mutate != "no-bias-correction")
 
 
-def schedule(opts, train, step, steps_per_epoch, mutate):
+def schedule(opts, train, step, epoch, mutate):
     """Sets each optimizer's learning rate and momentum for `step` (0-based, counted over the
-    whole run) as nnlab's config describes them: `exponential` is `max(lr_min, lr gamma^t)`
+    whole run) in `epoch` (0-based) as nnlab's config describes them: `exponential` is `max(lr_min, lr gamma^t)`
     after `t` steps; the momentum rises linearly from `momentum` in the first epoch to
     `momentum_final` in epoch `momentum_epochs`, as pylearn2's `MomentumAdjustor`."""
     name = train.get("schedule", "constant")
     lr = train.get("lr", 1e-3)
-    if name == "exponential":
+    if name == "exponential" and mutate != "constant-lr":
         lr = max(train.get("lr_min", 0.0), lr * train.get("gamma", 0.1) ** step)
-    elif name != "constant":
+    elif name not in ("constant", "exponential"):
         raise SystemExit(f"the twin replays the constant and exponential schedules, not {name!r}")
     s = train.get("sgd", {})
     momentum = s.get("momentum", 0.0)
     if "momentum_final" in s and mutate != "constant-momentum":
-        epoch = step // steps_per_epoch
         span = max(s.get("momentum_epochs", 1) - 1, 1)
         momentum += (s["momentum_final"] - momentum) * min(epoch / span, 1.0)
     for opt in opts if isinstance(opts, list) else [opts]:
@@ -294,12 +309,8 @@ def paper_gan_step(model, opt, real, z_d, z_g, m, mutate):
     discriminator steps first and the generator then steps on fresh noise `z_g` through it."""
     simultaneous = m.get("simultaneous", False) and mutate != "alternating"
     scale = 1.0 if mutate == "full-d-loss" else m.get("d_loss_scale", 1.0)
-    if m.get("max_col_norm", 0.0):
-        raise SystemExit("the GAN twin caps no weights: set model.max_col_norm to 0")
-    if m.get("dropout", 0.0) or m.get("input_dropout", 0.0):
-        raise SystemExit("the GAN twin draws no dropout masks: set model.dropout and model.input_dropout to 0")
     fake = model.generate(z_d)
-    if simultaneous:
+    if simultaneous and mutate != "g-after-d":
         g_loss = F.softplus(-model.logit(fake)).mean()
         g_grads = torch.autograd.grad(g_loss, list(model.generator.parameters()))
     d_loss = F.softplus(-model.logit(real)).mean() + F.softplus(model.logit(fake.detach())).mean()
@@ -307,7 +318,10 @@ def paper_gan_step(model, opt, real, z_d, z_g, m, mutate):
     for q, g in zip(model.discriminator.parameters(), d_grads):
         q.grad = g
     opt[0].step()
-    if not simultaneous:
+    if simultaneous and mutate == "g-after-d":
+        g_loss = F.softplus(-model.logit(fake)).mean()
+        g_grads = torch.autograd.grad(g_loss, list(model.generator.parameters()))
+    elif not simultaneous:
         g_loss = F.softplus(-model.logit(model.generate(z_g))).mean()
         g_grads = torch.autograd.grad(g_loss, list(model.generator.parameters()))
     for q, g in zip(model.generator.parameters(), g_grads):
@@ -348,7 +362,8 @@ def main():
     r.add_argument("--losses", required=True)
     r.add_argument("--weights")
     r.add_argument("--mutate", choices=["beta2", "no-bias-correction", "transposed-kernel",
-                                        "alternating", "full-d-loss", "constant-momentum"])
+                                        "alternating", "g-after-d", "full-d-loss",
+                                        "constant-momentum", "constant-lr"])
     r.add_argument("--double", action="store_true",
                    help="replay in float64: how far f32 arithmetic itself drifts from exact")
     r.add_argument("--data", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
@@ -390,7 +405,10 @@ def main():
         opt = optimizer(model, config["train"], a.mutate)
     train_x, train_y, _, _ = mnist.load(a.data)
     order = [list(map(int, line.split())) for line in open(os.path.join(a.run, "trace", "order.txt"))]
-    steps_per_epoch = -(-len(order) // config["train"].get("epochs", 1))
+    # Each step's epoch (1-based), as the trace's losses record it.
+    epochs = [int(line.split(",")[0]) for line in open(os.path.join(a.run, "trace", "steps.csv")).readlines()[1:]]
+    if kind == "gan":
+        Gan.check(config["model"])
     if kind in ("vae", "gan", "dcgan"):
         noise = torch.from_numpy(np.fromfile(os.path.join(a.run, "trace", "noise.f32"), dtype="<f4"))
         if a.double:
@@ -406,7 +424,7 @@ def main():
                 x = x.double()
             for q in model.parameters():
                 q.grad = None
-            schedule(opt, config["train"], step - 1, steps_per_epoch, a.mutate)
+            schedule(opt, config["train"], step - 1, epochs[step - 1] - 1, a.mutate)
             if kind == "gan":
                 z = noise[starts[step - 1]:starts[step]].view(2, len(idx), -1)
                 loss = paper_gan_step(model, opt, x, z[0], z[1], config["model"], a.mutate)

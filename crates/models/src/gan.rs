@@ -134,8 +134,9 @@ pub struct MlpDiscriminator {
     pub output: GanOutput,
 }
 
-/// Dense layers of widths `ws`: Glorot-uniform weights and zero biases when `range` is 0,
-/// else weights uniform in `+-range` (and zero biases), as pylearn2's `irange`.
+/// Dense layers of widths `ws`: Glorot-uniform weights and biases when `range` is 0 (burn's
+/// `Linear` draws both from its initializer), else weights uniform in `+-range` and zero
+/// biases, as pylearn2's `irange`.
 fn layers(ws: &[usize], range: f64, device: &Device) -> Vec<Linear> {
     ws.windows(2)
         .map(|w| {
