@@ -134,7 +134,7 @@ class Gan(nn.Module):
 
     def __init__(self, m):
         super().__init__()
-        if m.get("generator_activation", "relu") != "relu" or m.get("output", "logistic") != "logistic":
+        if (m.get("generator_activation", "relu"), m.get("output", "logistic")) != ("relu", "logistic"):
             raise SystemExit("the GAN twin has ReLU hidden units and logistic outputs")
         self.maxout = m.get("maxout_pieces", 0)
         pieces = max(self.maxout, 1)
@@ -161,7 +161,8 @@ class Gan(nn.Module):
         if m.get("max_col_norm", 0.0):
             raise SystemExit("the GAN twin caps no weights: set model.max_col_norm to 0")
         if m.get("dropout", 0.0) or m.get("input_dropout", 0.0):
-            raise SystemExit("the GAN twin draws no dropout masks: set model.dropout and model.input_dropout to 0")
+            raise SystemExit("the GAN twin draws no dropout masks: "
+                             "set model.dropout and model.input_dropout to 0")
 
     def generate(self, z):
         for layer in self.generator[:-1]:
@@ -275,9 +276,10 @@ def optimizer(model, train, mutate):
 
 def schedule(opts, train, step, epoch, mutate):
     """Sets each optimizer's learning rate and momentum for `step` (0-based, counted over the
-    whole run) in `epoch` (0-based) as nnlab's config describes them: `exponential` is `max(lr_min, lr gamma^t)`
-    after `t` steps; the momentum rises linearly from `momentum` in the first epoch to
-    `momentum_final` in epoch `momentum_epochs`, as pylearn2's `MomentumAdjustor`."""
+    whole run) in `epoch` (0-based) as nnlab's config describes them: `exponential` is
+    `max(lr_min, lr gamma^t)` after `t` steps; the momentum rises linearly from `momentum` in
+    the first epoch to `momentum_final` in epoch `momentum_epochs`, as pylearn2's
+    `MomentumAdjustor`."""
     name = train.get("schedule", "constant")
     lr = train.get("lr", 1e-3)
     if name == "exponential" and mutate != "constant-lr":
@@ -406,7 +408,8 @@ def main():
     train_x, train_y, _, _ = mnist.load(a.data)
     order = [list(map(int, line.split())) for line in open(os.path.join(a.run, "trace", "order.txt"))]
     # Each step's epoch (1-based), as the trace's losses record it.
-    epochs = [int(line.split(",")[0]) for line in open(os.path.join(a.run, "trace", "steps.csv")).readlines()[1:]]
+    steps_csv = open(os.path.join(a.run, "trace", "steps.csv")).readlines()[1:]
+    epochs = [int(line.split(",")[0]) for line in steps_csv]
     if kind == "gan":
         Gan.check(config["model"])
     if kind in ("vae", "gan", "dcgan"):
