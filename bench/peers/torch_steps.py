@@ -113,6 +113,8 @@ class DcganDiscriminator(nn.Module):
 
 
 class Dcgan(nn.Module):
+    """The DCGAN of `model.kind = "dcgan"`: its weights drawn from N(0, 0.02), biases zero."""
+
     def __init__(self, latent, g, d):
         super().__init__()
         self.generator = DcganGenerator(latent, g)
@@ -122,6 +124,12 @@ class Dcgan(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.02)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+
+    def generate(self, z):
+        return self.generator(z)
+
+    def logit(self, x):
+        return self.discriminator(x)
 
 
 class Gan(nn.Module):
@@ -303,8 +311,8 @@ def schedule(opts, train, step, epoch, mutate):
                 group["momentum"] = float(np.float32(momentum))
 
 
-def paper_gan_step(model, opt, real, z_d, z_g, m, mutate):
-    """One step of the MLP GAN as nnlab's `model.kind = "gan"` takes it, returning the
+def gan_step(model, opt, real, z_d, z_g, m, mutate):
+    """One step of a GAN (`Gan` or `Dcgan`) as nnlab's GAN tasks take it, returning the
     discriminator's loss (`-log D(x) - log(1 - D(G(z_d)))`, before `d_loss_scale`). With
     `model.simultaneous` (Goodfellow et al.'s code) both step at once from the same fakes: the
     generator on `-log D(G(z_d))` through the discriminator before its step; otherwise the
@@ -328,23 +336,6 @@ def paper_gan_step(model, opt, real, z_d, z_g, m, mutate):
         g_grads = torch.autograd.grad(g_loss, list(model.generator.parameters()))
     for q, g in zip(model.generator.parameters(), g_grads):
         q.grad = g
-    opt[1].step()
-    return d_loss
-
-
-def gan_step(model, opt, real, z_d, z_g):
-    """One discriminator step on real images and the generator's images of `z_d`, then one
-    generator step on `z_g` (the non-saturating loss), as nnlab's GAN task takes them; returns
-    the discriminator's loss."""
-    g, d = model.generator, model.discriminator
-    fake = g(z_d).detach()
-    d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
-    d_loss.backward()
-    opt[0].step()
-    for q in model.parameters():
-        q.grad = None
-    g_loss = F.softplus(-d(g(z_g))).mean()
-    g_loss.backward()
     opt[1].step()
     return d_loss
 
@@ -428,12 +419,9 @@ def main():
             for q in model.parameters():
                 q.grad = None
             schedule(opt, config["train"], step - 1, epochs[step - 1] - 1, a.mutate)
-            if kind == "gan":
+            if kind in ("gan", "dcgan"):
                 z = noise[starts[step - 1]:starts[step]].view(2, len(idx), -1)
-                loss = paper_gan_step(model, opt, x, z[0], z[1], config["model"], a.mutate)
-            elif kind == "dcgan":
-                z = noise[starts[step - 1]:starts[step]].view(2, len(idx), -1)
-                loss = gan_step(model, opt, x, z[0], z[1])
+                loss = gan_step(model, opt, x, z[0], z[1], config["model"], a.mutate)
             else:
                 if kind == "vae":
                     eps = noise[starts[step - 1]:starts[step]].view(len(idx), -1)
