@@ -692,6 +692,26 @@ fn a_killed_dcgan_resumes_exactly() {
     kill_and_resume("dcgan");
 }
 
+/// The guide's momentum schedule: `model.momentum_final` leaves the first
+/// `model.momentum_epochs` epochs as they were and changes the steps after them.
+#[test]
+fn an_rbm_switches_its_momentum_after_momentum_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    data(tmp.path());
+    let config = config(tmp.path(), "rbm", 3);
+    let constant = tmp.path().join("constant");
+    train(tmp.path(), &config, &constant, &[]);
+    let switched = tmp.path().join("switched");
+    let set = ["model.momentum_final=0.9", "model.momentum_epochs=2"];
+    train(tmp.path(), &config, &switched, &set);
+    let (before, after) = (
+        column(&constant, "train_free_energy"),
+        column(&switched, "train_free_energy"),
+    );
+    assert_eq!(before[..2], after[..2], "the first two epochs");
+    assert_ne!(before[2], after[2], "the third epoch, at momentum 0.9");
+}
+
 #[test]
 fn a_killed_rbm_resumes_exactly() {
     kill_and_resume("rbm");

@@ -129,7 +129,11 @@ def config_page():
     lines += table("`[train]`", "TrainConfig", train_rows, docs)
     for opt in ["sgd", "rmsprop", "adagrad", "adam", "adamw"]:
         got = resolved(base, [f"train.optimizer={opt}"])
-        lines += table(f"`[train.{opt}]`", SECTIONS[f"train.{opt}"], got.get(f"train.{opt}", []), docs,
+        rows = list(got.get(f"train.{opt}", []))
+        # A rising momentum's end is absent unless set.
+        if opt == "sgd" and "momentum_final" not in dict(rows):
+            rows.append(("momentum_final", "(none)"))
+        lines += table(f"`[train.{opt}]`", SECTIONS[f"train.{opt}"], rows, docs,
                        f"Only with `train.optimizer = \"{opt}\"`.")
     got = resolved(f'{base}[model]\nkind = "autoencoder"\n', ["train.optimizer=cg"])
     lines += table("`[train.cg]`", SECTIONS["train.cg"], got.get("train.cg", []), docs,
@@ -144,7 +148,8 @@ def config_page():
         rows = [r for r in got.get("model", []) if r[0] != "kind"]
         # Keys left out of written configs at their default (so older runs' configs still match).
         left_out = {"lenet5": [("sdlm_layerwise", "false"), ("init", '"fan_in"')],
-                    "autoencoder": [("pretrain_batch_size", "(none)")]}
+                    "autoencoder": [("pretrain_batch_size", "(none)")],
+                    "rbm": [("momentum_final", "(none)")]}
         for key, default in left_out.get(kind, []):
             if key not in dict(rows):
                 rows.append((key, default))

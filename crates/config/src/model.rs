@@ -320,8 +320,14 @@ pub struct RbmSpec {
     /// Persistent CD (Tieleman 2008): the negative phase continues one chain per example of a
     /// batch from step to step instead of restarting at the data.
     pub persistent: bool,
-    /// Momentum of the updates (the guide: 0.5, then 0.9).
+    /// Momentum of the updates (the guide: 0.5 for the first epochs, then 0.9).
     pub momentum: f64,
+    /// The momentum after the first `momentum_epochs` epochs (the guide's 0.9); absent for a
+    /// constant `momentum`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum_final: Option<f64>,
+    /// The epochs trained at `momentum` before `momentum_final` takes over (the guide: 5).
+    pub momentum_epochs: usize,
     /// The visible units: `binary` (a Bernoulli RBM) or `gaussian` (a Gaussian-binary RBM).
     pub visible_units: Units,
     /// The hidden units: `binary`, or `gaussian` (linear, as the code layer of Hinton &
@@ -336,8 +342,21 @@ impl Default for RbmSpec {
             cd_k: 1,
             persistent: false,
             momentum: 0.5,
+            momentum_final: None,
+            momentum_epochs: 5,
             visible_units: Units::Binary,
             hidden_units: Units::Binary,
+        }
+    }
+}
+
+impl RbmSpec {
+    /// The momentum of the steps in `epoch` (1-based): `momentum` for the first
+    /// `momentum_epochs` epochs, then `momentum_final` where it is set.
+    pub fn momentum_at(&self, epoch: usize) -> f64 {
+        match self.momentum_final {
+            Some(end) if epoch > self.momentum_epochs => end,
+            _ => self.momentum,
         }
     }
 }

@@ -327,6 +327,25 @@ fn rbm_units_and_pretraining_are_checked() {
     assert!(e.contains("key `model.hidden_units`"), "{e}");
     assert!(e.contains("no normaliser"), "{e}");
     ok(rbm, &["model.visible_units=gaussian"]);
+    // The guide's momentum: 0.5 for 5 epochs, then 0.9.
+    let c = ok(rbm, &["model.momentum_final=0.9"]);
+    let ModelConfig::Rbm(spec) = &c.model else {
+        panic!("not an RBM")
+    };
+    let by_epoch: Vec<f64> = (1..=7).map(|e| spec.momentum_at(e)).collect();
+    assert_eq!(by_epoch, [0.5, 0.5, 0.5, 0.5, 0.5, 0.9, 0.9]);
+    let c = ok(rbm, &["model.momentum=0.7"]);
+    let ModelConfig::Rbm(spec) = &c.model else {
+        panic!("not an RBM")
+    };
+    assert_eq!(spec.momentum_at(9), 0.7);
+    let e = err(rbm, &["model.momentum_final=1.5"]);
+    assert!(e.contains("key `model.momentum_final`"), "{e}");
+    let e = err(
+        rbm,
+        &["model.momentum_final=0.9", "model.momentum_epochs=0"],
+    );
+    assert!(e.contains("key `model.momentum_epochs`"), "{e}");
     let ae = &format!("{BASE}[model]\nkind = \"autoencoder\"\npretrain_epochs = 2\n");
     let e = err(ae, &["model.activation=relu"]);
     assert!(e.contains("key `model.activation`"), "{e}");

@@ -240,6 +240,10 @@ impl RbmSpec {
         r.at_least_one("model.hidden", self.hidden)?;
         r.at_least_one("model.cd_k", self.cd_k)?;
         r.unit("model.momentum", self.momentum)?;
+        if let Some(end) = self.momentum_final {
+            r.unit("model.momentum_final", end)?;
+            r.at_least_one("model.momentum_epochs", self.momentum_epochs)?;
+        }
         if self.visible_units == Units::Gaussian && self.hidden_units == Units::Gaussian {
             return r.fail(
                 "model.hidden_units",

@@ -1,5 +1,7 @@
 //! The restricted Boltzmann machine (`nnlab_models::rbm`) as a [`Task`]: contrastive divergence
-//! (CD-k) with momentum and weight decay, as Hinton's practical guide (2010) trains one; with
+//! (CD-k) with momentum and weight decay, as Hinton's practical guide (2010) trains one (the
+//! momentum `model.momentum`, switching to `model.momentum_final` after `model.momentum_epochs`
+//! epochs: the guide's 0.5, then 0.9 after 5); with
 //! `model.persistent`, the negative phase continues the same chains from step to step
 //! (persistent CD, Tieleman 2008), kept in the checkpoint. The update is the CD estimate of the
 //! log-likelihood gradient, written out (no autodiff):
@@ -203,7 +205,7 @@ impl Task for RbmTask {
             self.rbm.cd(v0, self.spec.cd_k)
         };
         let reconstruction_error = g.reconstruction_error;
-        let (m, lr, decay) = (self.spec.momentum, ctx.lr, self.weight_decay);
+        let (m, lr, decay) = (self.spec.momentum_at(ctx.epoch), ctx.lr, self.weight_decay);
         self.rbm.momentum_step(&mut self.velocity, g, lr, m, decay);
         StepOutput {
             examples: n,
