@@ -422,8 +422,13 @@ fn kill_and_resume_with(kind: &str, set: &[&str]) {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!RunDir::in_use(&killed));
-    let (ok, _, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&killed));
+    let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&killed));
     assert!(ok, "{kind}: {stderr}");
+    // It went on from a checkpoint: a run that started over would repeat the same metrics.
+    assert!(
+        stdout.contains("Resuming") && !stdout.contains("from the start"),
+        "{kind}: {stdout}"
+    );
     assert_eq!(
         metrics_without_seconds(&whole),
         metrics_without_seconds(&killed),
