@@ -255,6 +255,7 @@ pub fn higher_is_better(metric: &str) -> bool {
         "elbo",
         "log_likelihood",
         "parzen_ll",
+        "pseudo_ll",
         "score",
         "diversity",
     ]
@@ -417,6 +418,7 @@ mod tests {
             "test_elbo",
             "test_parzen_ll",
             "test_parzen_ll_real",
+            "test_pseudo_ll",
             "test_diversity",
         ] {
             assert!(super::higher_is_better(m), "{m}");
