@@ -201,6 +201,8 @@ def twin(config):
             raise SystemExit("the VAE twin has one hidden layer")
         return Vae(m.get("hidden", [400])[0], m.get("latent", 20), act)
     if m["kind"] == "mlp":
+        if m.get("maxout_pieces", 0):
+            raise SystemExit("the MLP twin has no maxout units: set model.maxout_pieces to 0")
         widths = [784] + list(m.get("hidden", [32])) + [10]
         layers = []
         for i, (a, b) in enumerate(zip(widths, widths[1:])):

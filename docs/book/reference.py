@@ -149,7 +149,8 @@ def config_page():
         # Keys left out of written configs at their default (so older runs' configs still match).
         left_out = {"lenet5": [("sdlm_layerwise", "false"), ("init", '"fan_in"')],
                     "autoencoder": [("pretrain_batch_size", "(none)")],
-                    "rbm": [("momentum_final", "(none)")]}
+                    "rbm": [("momentum_final", "(none)")],
+                    "mlp": [("maxout_pieces", "0")]}
         for key, default in left_out.get(kind, []):
             if key not in dict(rows):
                 rows.append((key, default))

@@ -71,7 +71,17 @@ const GIB: f64 = (1u64 << 30) as f64;
 type Size = (u128, u128, &'static str);
 
 fn mlp(m: &crate::MlpSpec, features: usize, classes: usize) -> Size {
-    let (p, a) = dense(&chain(features, &m.hidden, classes));
+    let (mut p, mut a) = dense(&chain(features, &m.hidden, classes));
+    // A maxout layer's units have `pieces` affine pieces each: its dense layer and outputs are
+    // `pieces` times as wide as its units.
+    if m.maxout_pieces > 1 {
+        let extra = (m.maxout_pieces - 1) as u128;
+        let inputs = std::iter::once(features).chain(m.hidden.iter().copied());
+        for (d_in, &units) in inputs.zip(&m.hidden) {
+            p += extra * (d_in as u128 + 1) * units as u128;
+            a += extra * units as u128;
+        }
+    }
     (p, a, "model.hidden")
 }
 
@@ -280,6 +290,9 @@ mod tests {
         // 784 * 32 + 32 + 32 * 10 + 10 = 25,450 (the article's Keras summary).
         let f = config("kind = \"mlp\"\nhidden = [32]").footprint(MNIST);
         assert_eq!(f.parameters, 25_450);
+        // Maxout units of 5 pieces (Goodfellow et al. 2013's MNIST net): five times the pieces.
+        let f = config("kind = \"mlp\"\nhidden = [240, 240]\nmaxout_pieces = 5").footprint(MNIST);
+        assert_eq!(f.parameters, 785 * 1200 + 241 * 1200 + 241 * 10);
     }
 
     #[test]

@@ -125,6 +125,14 @@ pub struct MlpSpec {
     pub dropout: Vec<f64>,
     /// Dropout rate on the input pixels.
     pub input_dropout: f64,
+    /// Pieces per maxout unit (Goodfellow et al. 2013): each hidden unit passes on the largest
+    /// of this many affine pieces of its input, in place of `activation`; 0 for `activation`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub maxout_pieces: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for MlpSpec {
@@ -135,6 +143,7 @@ impl Default for MlpSpec {
             init: WeightInit::GlorotUniform,
             dropout: Vec::new(),
             input_dropout: 0.0,
+            maxout_pieces: 0,
         }
     }
 }

@@ -118,6 +118,13 @@ impl MlpSpec {
         for (i, &p) in self.dropout.iter().enumerate() {
             r.unit(&format!("model.dropout[{i}]"), p)?;
         }
+        if self.maxout_pieces > 0 && self.hidden.is_empty() {
+            return r.fail(
+                "model.maxout_pieces",
+                &self.maxout_pieces,
+                "needs hidden layers (model.hidden = [] has no units to make maxout units)",
+            );
+        }
         r.unit("model.input_dropout", self.input_dropout)
     }
 }
@@ -617,6 +624,13 @@ impl RunConfig {
                 "model.dropout",
                 &format!("{:?}", m.dropout),
                 "engine = \"manual\" has no dropout",
+            );
+        }
+        if m.maxout_pieces > 0 {
+            return r.fail(
+                "model.maxout_pieces",
+                &m.maxout_pieces,
+                "engine = \"manual\" has no maxout units",
             );
         }
         Ok(())

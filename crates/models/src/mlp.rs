@@ -1,6 +1,8 @@
 //! The multilayer perceptron of the article: dense layers with a nonlinearity between them,
 //! optionally with dropout (Srivastava et al., 2014, "Dropout: a simple way to prevent neural
-//! networks from overfitting", JMLR 15).
+//! networks from overfitting", JMLR 15), or with maxout units in place of the nonlinearity
+//! (Goodfellow et al., 2013, "Maxout networks", ICML: a hidden layer of `u` units of `k` pieces
+//! is a dense layer of `u * k` outputs, each unit passing on its largest piece).
 //!
 //! The article's Keras model is `Dense(32, input_dim=784, activation='relu') ->
 //! Dense(10, activation='softmax')`; here the last layer returns logits and the softmax is
@@ -14,6 +16,7 @@ use nnlab_config::MlpSpec;
 use crate::activation::Activation;
 use crate::dense::{dense, stack};
 use crate::init::{self, WeightInit};
+use crate::maxout::maxout;
 
 /// Configuration of an [`Mlp`].
 #[derive(Config, Debug)]
@@ -37,6 +40,9 @@ pub struct MlpConfig {
     /// Dropout rate on the input.
     #[config(default = 0.0)]
     pub input_dropout: f64,
+    /// Pieces per maxout unit in the hidden layers; 0 for `activation`.
+    #[config(default = 0)]
+    pub maxout_pieces: usize,
 }
 
 /// A multilayer perceptron: `x -> f(x W1 + b1) -> ... -> h Wn + bn` (logits), with dropout
@@ -52,6 +58,10 @@ pub struct Mlp {
     /// Nonlinearity after every layer but the last.
     #[module(skip)]
     pub activation: Activation,
+    /// Pieces per maxout unit (the hidden layers' outputs are `units * pieces` wide); 0 when
+    /// `activation` is used.
+    #[module(skip)]
+    pub maxout_pieces: usize,
 }
 
 fn dropout(p: f64) -> Option<Dropout> {
@@ -73,16 +83,29 @@ impl MlpConfig {
             .with_init(spec.init)
             .with_dropout(spec.dropout.clone())
             .with_input_dropout(spec.input_dropout)
+            .with_maxout_pieces(spec.maxout_pieces)
+    }
+
+    /// `(inputs, outputs)` of each dense layer: a maxout layer of `u` units has `u * pieces`
+    /// outputs, and the next layer takes its `u` units.
+    fn shapes(&self) -> Vec<(usize, usize)> {
+        let pieces = self.maxout_pieces.max(1);
+        let mut inputs = self.inputs;
+        let mut shapes = Vec::with_capacity(self.hidden.len() + 1);
+        for &units in &self.hidden {
+            shapes.push((inputs, units * pieces));
+            inputs = units;
+        }
+        shapes.push((inputs, self.classes));
+        shapes
     }
 
     /// Builds the model on `device`, parameters drawn from the device's seeded generator.
     pub fn init(&self, device: &Device) -> Mlp {
-        let mut widths = vec![self.inputs];
-        widths.extend(&self.hidden);
-        widths.push(self.classes);
-        let layers = widths
-            .windows(2)
-            .map(|w| init::linear(self.init, w[0], w[1], device))
+        let layers = self
+            .shapes()
+            .into_iter()
+            .map(|(i, o)| init::linear(self.init, i, o, device))
             .collect();
         let dropouts = (0..self.hidden.len())
             .map(|i| dropout(self.dropout.get(i).copied().unwrap_or(0.0)))
@@ -92,15 +115,13 @@ impl MlpConfig {
             dropouts,
             input_dropout: dropout(self.input_dropout),
             activation: self.activation,
+            maxout_pieces: self.maxout_pieces,
         }
     }
 
     /// Number of trainable parameters: `sum (d_in + 1) * d_out` over the layers.
     pub fn num_params(&self) -> usize {
-        let mut widths = vec![self.inputs];
-        widths.extend(&self.hidden);
-        widths.push(self.classes);
-        widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
+        self.shapes().iter().map(|(i, o)| (i + 1) * o).sum()
     }
 }
 
@@ -109,7 +130,20 @@ impl Mlp {
     /// regression): `[batch, inputs]` -> `[batch, hidden.last()]`.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
-        stack(&self.layers[..last], x, self.activation, self.activation)
+        if self.maxout_pieces == 0 {
+            return stack(&self.layers[..last], x, self.activation, self.activation);
+        }
+        self.layers[..last]
+            .iter()
+            .fold(x, |h, layer| self.hidden(layer, h))
+    }
+
+    /// One hidden layer: the nonlinearity, or each maxout unit's largest piece.
+    fn hidden(&self, layer: &Linear, h: Tensor<2>) -> Tensor<2> {
+        match self.maxout_pieces {
+            0 => dense(layer, h, self.activation),
+            k => maxout(dense(layer, h, Activation::Identity), k),
+        }
     }
 
     /// Forward propagation.
@@ -125,7 +159,7 @@ impl Mlp {
         let last = self.layers.len() - 1;
         self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
             if i < last {
-                let a = dense(layer, h, self.activation);
+                let a = self.hidden(layer, h);
                 match self.dropouts.get(i) {
                     Some(Some(d)) => d.forward(a),
                     _ => a,
@@ -146,6 +180,63 @@ mod tests {
         let _rng = crate::rng_lock();
         // Keras' model.summary() of the article: 784*32+32 + 32*10+10 = 25,450.
         assert_eq!(MlpConfig::article(784).num_params(), 25_450);
+    }
+
+    #[test]
+    fn maxout_mlp_of_the_maxout_paper_counts_its_pieces() {
+        // Goodfellow et al. 2013's permutation-invariant MNIST net: 240 units of 5 pieces, twice.
+        let c = MlpConfig::new(784, vec![240, 240]).with_maxout_pieces(5);
+        assert_eq!(c.num_params(), 785 * 1200 + 241 * 1200 + 241 * 10);
+    }
+
+    /// Each hidden unit passes on its largest piece, computed here on the host from the model's
+    /// own weights: `h_u = max_j (x W[:, u*k + j] + b[u*k + j])`, logits `h W2 + b2`.
+    #[test]
+    fn maxout_units_take_their_largest_piece() {
+        let _rng = crate::rng_lock();
+        let device = Device::flex();
+        device.seed(3);
+        let (inputs, units, pieces, classes) = (3, 2, 4, 2);
+        let model = MlpConfig::new(inputs, vec![units])
+            .with_classes(classes)
+            .with_maxout_pieces(pieces)
+            .init(&device);
+        let host =
+            |t: Tensor<2>| -> Vec<f32> { t.into_data().convert::<f32>().try_into_vec().unwrap() };
+        let host1 =
+            |t: Tensor<1>| -> Vec<f32> { t.into_data().convert::<f32>().try_into_vec().unwrap() };
+        let w1 = host(model.layers[0].weight.val());
+        let b1 = host1(model.layers[0].bias.as_ref().unwrap().val());
+        let w2 = host(model.layers[1].weight.val());
+        let b2 = host1(model.layers[1].bias.as_ref().unwrap().val());
+        let x = [0.3f32, -1.2, 0.8, 1.5, 0.1, -0.4];
+        let out = host(model.forward(Tensor::<2>::from_data(
+            TensorData::new(x.to_vec(), [2, 3]),
+            &device,
+        )));
+        for (n, row) in x.chunks(inputs).enumerate() {
+            let h: Vec<f32> = (0..units)
+                .map(|u| {
+                    (0..pieces)
+                        .map(|j| {
+                            let o = u * pieces + j;
+                            b1[o]
+                                + (0..inputs)
+                                    .map(|i| row[i] * w1[i * units * pieces + o])
+                                    .sum::<f32>()
+                        })
+                        .fold(f32::MIN, f32::max)
+                })
+                .collect();
+            for c in 0..classes {
+                let want = b2[c] + (0..units).map(|u| h[u] * w2[u * classes + c]).sum::<f32>();
+                let got = out[n * classes + c];
+                assert!(
+                    (got - want).abs() < 1e-5,
+                    "example {n}, class {c}: {got} vs {want}"
+                );
+            }
+        }
     }
 
     #[test]
