@@ -422,12 +422,21 @@ fn kill_and_resume_with(kind: &str, set: &[&str]) {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!RunDir::in_use(&killed));
+    let before = std::fs::read_to_string(killed.join("metrics.csv")).unwrap();
     let (ok, stdout, stderr) = run(nnlab(tmp.path()).arg("train").arg("--resume").arg(&killed));
     assert!(ok, "{kind}: {stderr}");
-    // It went on from a checkpoint: a run that started over would repeat the same metrics.
+    // It went on from a checkpoint: a run that started over would repeat the same metrics but
+    // not their seconds, so the header and first two epochs' rows must be the killed run's bytes.
     assert!(
         stdout.contains("Resuming") && !stdout.contains("from the start"),
         "{kind}: {stdout}"
+    );
+    let after = std::fs::read_to_string(killed.join("metrics.csv")).unwrap();
+    let kept: Vec<&str> = before.lines().take(3).collect();
+    assert_eq!(
+        after.lines().take(3).collect::<Vec<_>>(),
+        kept,
+        "{kind}: the rows written before the kill"
     );
     assert_eq!(
         metrics_without_seconds(&whole),

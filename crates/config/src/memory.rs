@@ -72,14 +72,15 @@ type Size = (u128, u128, &'static str);
 
 fn mlp(m: &crate::MlpSpec, features: usize, classes: usize) -> Size {
     let (mut p, mut a) = dense(&chain(features, &m.hidden, classes));
-    // A maxout layer's units have `pieces` affine pieces each: its dense layer and outputs are
-    // `pieces` times as wide as its units.
+    // A maxout layer's units have `pieces` affine pieces each: its dense layer is `pieces`
+    // times as wide as its units, and its pieces are kept beside the units.
     if m.maxout_pieces > 1 {
         let extra = (m.maxout_pieces - 1) as u128;
         let inputs = std::iter::once(features).chain(m.hidden.iter().copied());
         for (d_in, &units) in inputs.zip(&m.hidden) {
             p += extra * (d_in as u128 + 1) * units as u128;
-            a += extra * units as u128;
+            // The pieces, besides the units the maximum keeps.
+            a += m.maxout_pieces as u128 * units as u128;
         }
     }
     (p, a, "model.hidden")

@@ -329,13 +329,14 @@ pub struct RbmSpec {
     /// Persistent CD (Tieleman 2008): the negative phase continues one chain per example of a
     /// batch from step to step instead of restarting at the data.
     pub persistent: bool,
-    /// Momentum of the updates (the guide: 0.5 for the first epochs, then 0.9).
+    /// Momentum of the updates (the guide: 0.5 at first, then 0.9 once learning settles).
     pub momentum: f64,
     /// The momentum after the first `momentum_epochs` epochs (the guide's 0.9); absent for a
     /// constant `momentum`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub momentum_final: Option<f64>,
-    /// The epochs trained at `momentum` before `momentum_final` takes over (the guide: 5).
+    /// The epochs trained at `momentum` before `momentum_final` takes over, a switch (Hinton &
+    /// Salakhutdinov's 2006 code: 5), unlike `train.sgd.momentum_epochs`' linear rise.
     pub momentum_epochs: usize,
     /// The visible units: `binary` (a Bernoulli RBM) or `gaussian` (a Gaussian-binary RBM).
     pub visible_units: Units,

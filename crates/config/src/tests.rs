@@ -327,7 +327,7 @@ fn rbm_units_and_pretraining_are_checked() {
     assert!(e.contains("key `model.hidden_units`"), "{e}");
     assert!(e.contains("no normaliser"), "{e}");
     ok(rbm, &["model.visible_units=gaussian"]);
-    // The guide's momentum: 0.5 for 5 epochs, then 0.9.
+    // The guide's momentum, 0.5 then 0.9, switched after 5 epochs as the 2006 code does.
     let c = ok(rbm, &["model.momentum_final=0.9"]);
     let ModelConfig::Rbm(spec) = &c.model else {
         panic!("not an RBM")
@@ -346,6 +346,36 @@ fn rbm_units_and_pretraining_are_checked() {
         &["model.momentum_final=0.9", "model.momentum_epochs=0"],
     );
     assert!(e.contains("key `model.momentum_epochs`"), "{e}");
+    let mlp = &format!("{BASE}[model]\nkind = \"mlp\"\n");
+    ok(mlp, &["model.maxout_pieces=5", "model.hidden=[8, 8]"]);
+    for (sets, key, why) in [
+        (
+            &["model.maxout_pieces=1"][..],
+            "model.maxout_pieces",
+            "linear unit",
+        ),
+        (
+            &["model.maxout_pieces=5", "model.hidden=[]"][..],
+            "model.maxout_pieces",
+            "needs hidden layers",
+        ),
+        (
+            &["model.maxout_pieces=5", "model.activation=sigmoid"][..],
+            "model.activation",
+            "their own activation",
+        ),
+        (
+            &["model.maxout_pieces=5", "train.engine=manual"][..],
+            "model.maxout_pieces",
+            "no maxout units",
+        ),
+    ] {
+        let e = err(mlp, sets);
+        assert!(
+            e.contains(&format!("key `{key}`")) && e.contains(why),
+            "{sets:?}: {e}"
+        );
+    }
     let ae = &format!("{BASE}[model]\nkind = \"autoencoder\"\npretrain_epochs = 2\n");
     let e = err(ae, &["model.activation=relu"]);
     assert!(e.contains("key `model.activation`"), "{e}");

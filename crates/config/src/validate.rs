@@ -118,12 +118,28 @@ impl MlpSpec {
         for (i, &p) in self.dropout.iter().enumerate() {
             r.unit(&format!("model.dropout[{i}]"), p)?;
         }
-        if self.maxout_pieces > 0 && self.hidden.is_empty() {
-            return r.fail(
-                "model.maxout_pieces",
-                &self.maxout_pieces,
-                "needs hidden layers (model.hidden = [] has no units to make maxout units)",
-            );
+        if self.maxout_pieces > 0 {
+            if self.maxout_pieces == 1 {
+                return r.fail(
+                    "model.maxout_pieces",
+                    &1,
+                    "one piece makes a linear unit: use 2 or more pieces, or 0 for model.activation",
+                );
+            }
+            if self.hidden.is_empty() {
+                return r.fail(
+                    "model.maxout_pieces",
+                    &self.maxout_pieces,
+                    "needs hidden layers (model.hidden = [] has no units to make maxout units)",
+                );
+            }
+            if self.activation != Activation::Relu {
+                return r.fail(
+                    "model.activation",
+                    &self.activation.name(),
+                    "is not used by maxout units (model.maxout_pieces > 0), which are their own activation: leave it out",
+                );
+            }
         }
         r.unit("model.input_dropout", self.input_dropout)
     }

@@ -594,6 +594,13 @@ pub fn export_run(
     torch_names: bool,
 ) -> Result<Vec<String>> {
     let config = RunConfig::load(&run_dir::config_of(path)?, &[])?;
+    if torch_names && config.mlp().is_some_and(|m| m.maxout_pieces > 0) {
+        return Err(Error::Config(
+            "--names torch names the tensors for bench/peers' MLP twins, which have no maxout \
+             units (model.maxout_pieces > 0): export with --names nnlab"
+                .into(),
+        ));
+    }
     let reader = checkpoint_to_load(path, &config)?;
     let (data, _) = load_data(&config, &opts.load_options_for(path))?;
     let (device, backend) = select_device();

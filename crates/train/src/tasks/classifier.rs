@@ -588,7 +588,8 @@ impl Task for Classifier {
 
     fn finish(&mut self, data: &ImageDataset, _split: &Split, run: &Path) -> Result<Finish> {
         let first: Vec<Vec<f32>> = match self.model() {
-            // Row j of W^T: the weights from every pixel into hidden unit j.
+            // Row j of W^T: the weights from every pixel into hidden unit j (with maxout units,
+            // into piece j % k of unit j / k).
             Net::Mlp(m) if m.layers.len() > 1 => {
                 let w = m.layers[0].weight.val().transpose();
                 let [units, _] = w.dims();

@@ -1,7 +1,8 @@
 //! The restricted Boltzmann machine (`nnlab_models::rbm`) as a [`Task`]: contrastive divergence
 //! (CD-k) with momentum and weight decay, as Hinton's practical guide (2010) trains one (the
 //! momentum `model.momentum`, switching to `model.momentum_final` after `model.momentum_epochs`
-//! epochs: the guide's 0.5, then 0.9 after 5); with
+//! epochs: the guide's 0.5, then 0.9, after 5 epochs as Hinton & Salakhutdinov's 2006 code
+//! switches); with
 //! `model.persistent`, the negative phase continues the same chains from step to step
 //! (persistent CD, Tieleman 2008), kept in the checkpoint. The update is the CD estimate of the
 //! log-likelihood gradient, written out (no autodiff):
