@@ -14,7 +14,7 @@ use burn::prelude::*;
 use nnlab_config::MlpSpec;
 
 use crate::activation::Activation;
-use crate::dense::{dense, stack};
+use crate::dense::dense;
 use crate::init::{self, WeightInit};
 use crate::maxout::maxout;
 
@@ -130,9 +130,6 @@ impl Mlp {
     /// regression): `[batch, inputs]` -> `[batch, hidden.last()]`.
     pub fn features(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
-        if self.maxout_pieces == 0 {
-            return stack(&self.layers[..last], x, self.activation, self.activation);
-        }
         self.layers[..last]
             .iter()
             .fold(x, |h, layer| self.hidden(layer, h))
@@ -201,14 +198,13 @@ mod tests {
             .with_classes(classes)
             .with_maxout_pieces(pieces)
             .init(&device);
-        let host =
-            |t: Tensor<2>| -> Vec<f32> { t.into_data().convert::<f32>().try_into_vec().unwrap() };
-        let host1 =
-            |t: Tensor<1>| -> Vec<f32> { t.into_data().convert::<f32>().try_into_vec().unwrap() };
+        fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+            t.into_data().convert::<f32>().try_into_vec().unwrap()
+        }
         let w1 = host(model.layers[0].weight.val());
-        let b1 = host1(model.layers[0].bias.as_ref().unwrap().val());
+        let b1 = host(model.layers[0].bias.as_ref().unwrap().val());
         let w2 = host(model.layers[1].weight.val());
-        let b2 = host1(model.layers[1].bias.as_ref().unwrap().val());
+        let b2 = host(model.layers[1].bias.as_ref().unwrap().val());
         let x = [0.3f32, -1.2, 0.8, 1.5, 0.1, -0.4];
         let out = host(model.forward(Tensor::<2>::from_data(
             TensorData::new(x.to_vec(), [2, 3]),
